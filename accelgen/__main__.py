@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""``python -m accelgen``: the command line."""
+
+import sys
+
+from accelgen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,221 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""The ``accelgen`` command line: list, generate, synth, hdl, lint.
+
+Contract relied on by scripts: errors print one line ``accelgen: error: ...``
+on stderr and exit with status 2; no traceback reaches the user.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from accelgen import __version__
+from accelgen.errors import AccelgenError
+from accelgen.params import parse_value
+from accelgen.registry import UNITS, PRESET_NAMES, get_unit, module_name
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _unit(name):
+    try:
+        return get_unit(name)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+
+
+def _params(unit, preset, assignments):
+    overrides = {}
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-p expects NAME=VALUE, not {text!r}")
+        try:
+            overrides[name] = parse_value(unit.params_cls, name, value)
+        except KeyError:
+            names = ", ".join(unit.params_cls.describe()) or "(none)"
+            raise UsageError(f"unit {unit.name} has no parameter {name!r}; "
+                             f"parameters are {names}") from None
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    try:
+        return unit.params(preset, **overrides)
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+
+def _table(rows, header):
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _port_summary(manifest):
+    """``clk rst i[17] o[32]``: clock/reset, then one entry per interface."""
+    groups = {}
+    for port in manifest["ports"]:
+        group, _, member = port["name"].partition("__")
+        if member in ("valid", "ready"):
+            groups.setdefault(group, 0)
+        else:
+            groups[group] = groups.get(group, 0) + port["width"]
+    return " ".join(name if width == 1 else f"{name}[{width}]" for name, width in groups.items())
+
+
+def cmd_list(args):
+    if args.json:
+        print(json.dumps([{"name": u.name, "summary": u.summary,
+                           "params": u.params_cls.describe()} for u in UNITS.values()],
+                         indent=2))
+        return
+    rows = [(u.name, ", ".join(u.params_cls.describe()) or "-", u.summary)
+            for u in UNITS.values()]
+    print(_table(rows, ("unit", "parameters", "summary")))
+
+
+def cmd_generate(args):
+    from accelgen.emit import emit, write
+    unit = _unit(args.unit)
+    params = _params(unit, args.preset, args.param)
+    for path in write(emit(unit.name, params), args.output):
+        print(path)
+
+
+def cmd_hdl(args):
+    """Emit the default preset of every unit into ``hdl/`` and print the summary."""
+    from accelgen.emit import emit, write
+    rows, stale = [], []
+    for unit in UNITS.values():
+        emitted = emit(unit.name)
+        if args.check:
+            for suffix, text in ((".v", emitted.verilog), (".json", emitted.manifest_text)):
+                path = Path(args.output) / f"{emitted.module}{suffix}"
+                if not path.exists() or path.read_text() != text:
+                    stale.append(str(path))
+        else:
+            write(emitted, args.output)
+        m = emitted.manifest
+        rows.append((unit.name, m["module"], _port_summary(m), m["latency"], m["throughput"]))
+    if stale:
+        raise UsageError(f"stale or missing in {args.output}: {', '.join(stale)} "
+                         f"(run 'accelgen hdl' to regenerate)")
+    print(_table(rows, ("unit", "module", "ports", "latency", "beats/cycle")))
+
+
+def cmd_lint(args):
+    from accelgen.emit import emit
+    from accelgen.lint import lint
+    units = [_unit(n) for n in args.units] or list(UNITS.values())
+    count = 0
+    for unit in units:
+        configs = unit.configurations() if args.all else \
+            [(p, unit.params(p)) for p in PRESET_NAMES]
+        done = set()
+        for label, params in configs:
+            if module_name(params) in done:
+                continue
+            done.add(module_name(params))
+            start = time.monotonic()
+            lint(emit(unit.name, params), args.work)
+            count += 1
+            print(f"lint ok  {module_name(params):40s} ({label}, "
+                  f"{time.monotonic() - start:.1f} s)", flush=True)
+    print(f"{count} modules lint clean (verilator -Wall with accelgen waivers; yosys check)")
+
+
+def cmd_synth(args):
+    from accelgen.emit import emit
+    from accelgen.synth import synthesize, fmax, TARGETS
+    unit = _unit(args.unit)
+    params = _params(unit, args.preset, args.param)
+    if args.pnr and TARGETS[args.target][1] is None:
+        raise UsageError(f"--pnr needs --target ice40 or ecp5, not {args.target}")
+    emitted = emit(unit.name, params)
+    work = Path(args.work) / f"{emitted.module}.{args.target}"
+    result = {"unit": unit.name, "module": emitted.module, "target": args.target,
+              **synthesize(emitted, unit.build(params), args.target, work)}
+    if args.pnr:
+        result["fmax_mhz"] = round(fmax(unit.build(params), args.target, work / "pnr"), 2)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        keys = [k for k in result if k not in ("unit",)]
+        print(_table([[result[k] for k in keys]], keys))
+
+
+def _parser():
+    parser = _Parser(prog="accelgen", description="Verified RTL building blocks "
+                     "for AI accelerators.")
+    parser.add_argument("--version", action="version", version=f"accelgen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list the registered units")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    def unit_args(p):
+        p.add_argument("unit", help="unit name (see 'accelgen list')")
+        p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="set a generator parameter (repeatable)")
+        p.add_argument("--preset", default="default", choices=PRESET_NAMES,
+                       help="start from this preset (default: default)")
+
+    p = sub.add_parser("generate", help="emit Verilog and manifest of one configuration")
+    unit_args(p)
+    p.add_argument("-o", "--output", default="hdl", help="output folder (default: hdl)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("synth", help="synthesize one configuration with Yosys")
+    unit_args(p)
+    p.add_argument("--target", default="generic", choices=["generic", "ice40", "ecp5", "xilinx"])
+    p.add_argument("--pnr", action="store_true", help="also place and route for Fmax")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--work", default=os.path.join("build", "synth"),
+                   help="work folder (default: build/synth)")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("hdl", help="emit every unit's default preset and print a summary")
+    p.add_argument("-o", "--output", default="hdl", help="output folder (default: hdl)")
+    p.add_argument("--check", action="store_true",
+                   help="only check that the folder is up to date")
+    p.set_defaults(func=cmd_hdl)
+
+    p = sub.add_parser("lint", help="lint every unit's presets (Verilator -Wall, Yosys)")
+    p.add_argument("units", nargs="*", help="units to lint (default: all)")
+    p.add_argument("--all", action="store_true", help="also the CI sweep configurations")
+    p.add_argument("--work", default=os.path.join("build", "lint"),
+                   help="work folder (default: build/lint)")
+    p.set_defaults(func=cmd_lint)
+    return parser
+
+
+def main(argv=None):
+    try:
+        args = _parser().parse_args(argv)
+        args.func(args)
+    except UsageError as e:
+        print(f"accelgen: error: {e}", file=sys.stderr)
+        return 2
+    except AccelgenError as e:
+        print(f"accelgen: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("accelgen: error: interrupted", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""The one table of accelgen's units.
+
+The CLI, the Makefile (through the CLI), the test parametrization, lint and
+synthesis reports all enumerate :data:`UNITS`; adding a unit is adding one
+:class:`Unit` entry here plus its four files::
+
+    generators/<name>.py   Params (frozen dataclass) + the wiring.Component
+    golden/<name>.py       the bit-exact NumPy model
+    verif/<name>.py        the cocotb testbench
+    tests/test_<name>.py   pytest: errors, elaboration, simulators
+
+Modules are imported lazily, so listing units costs nothing.
+"""
+
+import dataclasses
+import importlib
+import re
+from types import MappingProxyType
+
+__all__ = ["Unit", "UNITS", "get_unit", "PRESET_NAMES"]
+
+PRESET_NAMES = ("default", "small", "large")
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """A registered unit.
+
+    Attributes
+    ----------
+    name : str
+        Registry name; also the module name of its generator, golden model and
+        testbench, and the Verilog module name of its default configuration.
+    summary : str
+        One line for ``accelgen list``.
+    component : str
+        Name of the ``wiring.Component`` class in ``accelgen.generators.<name>``;
+        it is constructed as ``Component(params)``.
+    golden : str
+        Name of the model function in ``accelgen.golden.<name>``.
+    presets : mapping
+        ``default``, ``small`` and ``large``: parameter overrides of ``Params()``.
+    sweep : tuple of mapping
+        Parameter overrides of the configurations CI runs the cocotb regression on.
+    """
+
+    name: str
+    summary: str
+    component: str
+    golden: str
+    presets: dict
+    sweep: tuple = ()
+
+    def __post_init__(self):
+        if set(self.presets) != set(PRESET_NAMES):
+            raise ValueError(f"unit {self.name} presets must be exactly {PRESET_NAMES}")
+        object.__setattr__(self, "presets", MappingProxyType(
+            {k: MappingProxyType(dict(v)) for k, v in self.presets.items()}))
+
+    def _import(self, package):
+        return importlib.import_module(f"accelgen.{package}.{self.name}")
+
+    @property
+    def params_cls(self):
+        return self._import("generators").Params
+
+    @property
+    def component_cls(self):
+        return getattr(self._import("generators"), self.component)
+
+    @property
+    def golden_fn(self):
+        return getattr(self._import("golden"), self.golden)
+
+    @property
+    def testbench(self):
+        """Dotted name of the cocotb test module."""
+        return f"accelgen.verif.{self.name}"
+
+    def params(self, preset="default", **overrides):
+        """Construct (and so validate) ``Params`` from a preset plus overrides."""
+        if preset not in self.presets:
+            raise ValueError(f"unit {self.name} has no preset {preset!r}; "
+                             f"presets are {', '.join(PRESET_NAMES)}")
+        return self.params_cls(**{**self.presets[preset], **overrides})
+
+    def build(self, params):
+        """Construct the component for ``params``."""
+        return self.component_cls(params)
+
+    def configurations(self):
+        """``[(label, params)]``: the presets, then the sweep, without repeats."""
+        seen, out = set(), []
+        for label, overrides in [*((p, self.presets[p]) for p in PRESET_NAMES),
+                                 *((f"sweep{i}", s) for i, s in enumerate(self.sweep))]:
+            p = self.params_cls(**overrides)
+            key = module_name(p)
+            if key not in seen:
+                seen.add(key)
+                out.append((label, p))
+        return out
+
+
+def module_name(params):
+    """The Verilog module name of a configuration: unit + non-default parameters.
+
+    ``int_mac`` with ``acc_width=24`` is ``int_mac__acc_width24``; a ``True``
+    flag is its name, a ``False`` flag ``no<name>``; a string is ``<name>_<value>``.
+    The same string names the build directory, the pytest id and report keys.
+    """
+    fields = {f.name: f for f in dataclasses.fields(params)}
+    parts = []
+    for name, value in params.nondefault().items():
+        abbr = fields[name].metadata.get("abbr") or name
+        if isinstance(value, bool):
+            parts.append(abbr if value else f"no{abbr}")
+        elif isinstance(value, int):
+            parts.append(f"{abbr}{value}" if value >= 0 else f"{abbr}m{-value}")
+        else:
+            parts.append(f"{abbr}_{value}")
+    name = params.unit if not parts else f"{params.unit}__{'_'.join(parts)}"
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+UNITS = MappingProxyType({u.name: u for u in [
+    Unit(
+        name="bitbrick",
+        summary="BitFusion BitBrick: 2-bit x 2-bit signed/unsigned multiplier (combinational)",
+        component="BitBrick",
+        golden="bitbrick",
+        presets={"default": {}, "small": {}, "large": {}},
+    ),
+    Unit(
+        name="int_mac",
+        summary="Streaming integer multiply-accumulate, one dot product per packet",
+        component="IntMAC",
+        golden="int_mac",
+        presets={
+            "default": {},
+            "small": {"a_width": 4, "b_width": 4, "acc_width": 12, "pipeline": 0},
+            "large": {"a_width": 16, "b_width": 16, "acc_width": 48, "pipeline": 3},
+        },
+        sweep=(
+            {"a_signed": False, "b_signed": False, "acc_width": 20},
+            {"a_signed": False, "b_width": 5, "pipeline": 2},
+            {"a_width": 3, "b_width": 2, "acc_width": 7, "pipeline": 4},
+            {"a_width": 32, "b_width": 32, "acc_width": 64, "pipeline": 2},
+        ),
+    ),
+]})
+
+
+def get_unit(name):
+    """The registered :class:`Unit` called ``name``; ``KeyError`` with the known names."""
+    try:
+        return UNITS[name]
+    except KeyError:
+        raise KeyError(f"unknown unit {name!r}; units are {', '.join(UNITS)}") from None

@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Synthesis with Yosys (cell counts per FPGA family) and Fmax with nextpnr.
+
+Resources are counted from Yosys' ``stat -json`` after ``synth_<family>``, by
+cell class: LUT, FF, carry, DSP, BRAM (plus the total cell count). Fmax is
+measured register to register: :class:`FmaxHarness` feeds every input of the
+unit from an LFSR and folds every output into a MISR, so the placed design has
+four pins (``clk``, ``rst``, ``din``, ``dout``) whatever the unit's width, and
+nextpnr's critical path runs between flip-flops, through the unit.
+"""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Module, Signal, Cat, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out, Flow
+
+from accelgen import tools
+from accelgen.emit import write
+
+__all__ = ["TARGETS", "FmaxHarness", "synthesize", "fmax", "classify"]
+
+# target -> (Yosys synthesis command, nextpnr tool or None, nextpnr device arguments)
+TARGETS = {
+    "generic": ("synth -flatten -top {top}", None, ()),
+    "ice40": ("synth_ice40 -dsp -top {top}", "nextpnr-ice40",
+              ("--up5k", "--package", "sg48", "--pcf-allow-unconstrained")),
+    "ecp5": ("synth_ecp5 -top {top}", "nextpnr-ecp5", ("--25k", "--package", "CABGA256")),
+    "xilinx": ("synth_xilinx -flatten -top {top}", None, ()),
+}
+
+# cell class -> regular expression over Yosys cell type names (all families)
+_CLASSES = {
+    "LUT": r"SB_LUT4|LUT[1-6]|LUT4|\$_(AND|OR|XOR|XNOR|NAND|NOR|ANDNOT|ORNOT|NOT|MUX|AOI\d|OAI\d)_",
+    "FF": r"SB_DFF\w*|TRELLIS_FF|FD[CPRSE]\w*|\$_S?DFF\w*|\$_DLATCH\w*",
+    "carry": r"SB_CARRY|CCU2C|CARRY4|CARRY8",
+    "DSP": r"SB_MAC16|MULT18X18D|ALU54B|DSP48E1|DSP48E2|\$mul",
+    "BRAM": r"SB_RAM40_4K|SB_SPRAM256KA|DP16KD|PDPW16KD|RAMB\w+",
+    "IO": r"SB_IO|TRELLIS_IO|[IO]BUF\w*|IOBUF\w*|BUFG\w*",
+}
+
+
+def classify(cells):
+    """Map ``{cell_type: count}`` to ``{LUT, FF, carry, DSP, BRAM, IO, other, cells}``.
+
+    For the ``generic`` target LUT counts Yosys' internal logic gates.
+    """
+    out = {name: 0 for name in [*_CLASSES, "other"]}
+    for cell, count in cells.items():
+        for name, pattern in _CLASSES.items():
+            if re.fullmatch(pattern, cell):
+                out[name] += count
+                break
+        else:
+            out["other"] += count
+    out["cells"] = sum(cells.values())
+    return out
+
+
+class FmaxHarness(wiring.Component):
+    """Wraps a clocked or combinational unit so nextpnr times it register to register.
+
+    Every input bit of the unit comes from a flip-flop of an LFSR (fed by pin
+    ``din`` so it cannot be folded away); every output bit goes through a
+    capture flip-flop into a rotating MISR whose bit 0 drives ``dout``.
+    """
+
+    def __init__(self, dut):
+        self.dut = dut
+        super().__init__({"din": In(1), "dout": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = self.dut
+        inputs, outputs = [], []
+        for _path, member, value in self.dut.signature.flatten(self.dut):
+            (inputs if member.flow == Flow.In else outputs).append(value)
+        in_bits = max(2, sum(len(Value.cast(v)) for v in inputs))
+        lfsr = Signal(in_bits, init=1)
+        m.d.sync += lfsr.eq(Cat(lfsr[1:], lfsr[0] ^ lfsr[1] ^ self.din))
+        offset = 0
+        for value in inputs:
+            width = len(Value.cast(value))
+            m.d.comb += value.eq(lfsr[offset:offset + width])
+            offset += width
+        out_bits = Cat(*outputs)
+        captured = Signal(len(out_bits))
+        misr = Signal(len(out_bits))
+        m.d.sync += [captured.eq(out_bits),
+                     misr.eq(Cat(misr[1:], misr[0]) ^ captured)]
+        m.d.comb += self.dout.eq(misr[0])
+        return m
+
+
+def _yosys_stat(work, top, target, extra=""):
+    synth_cmd = TARGETS[target][0].format(top=top)
+    script = (f"read_rtlil {top}.il; {synth_cmd}; {extra}"
+              f"tee -q -o stat.json stat -json")
+    tools.run("yosys", ["-q", "-p", script], cwd=work)
+    stat = json.loads((Path(work) / "stat.json").read_text())
+    design = stat.get("design") or stat["modules"][f"\\{top}"]
+    return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}
+
+
+def _fresh(work_dir):
+    work = Path(work_dir)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    return work
+
+
+def synthesize(emitted, component, target, work_dir):
+    """Synthesize one configuration for ``target``; return classified cell counts.
+
+    ``component`` is the elaborated unit (the same configuration as ``emitted``);
+    it is handed to Yosys as RTLIL. The Verilog and manifest are written beside.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    work = _fresh(work_dir)
+    write(emitted, work)
+    (work / f"{emitted.module}.il").write_text(
+        rtlil.convert(component, name=emitted.module, emit_src=False))
+    return classify(_yosys_stat(work, emitted.module, target))
+
+
+_FREQ_TARGET_MHZ = {"nextpnr-ice40": 12, "nextpnr-ecp5": 50}
+
+
+def fmax(component, target, work_dir, *, seed=1):
+    """Place and route ``FmaxHarness(component)``; return Fmax in MHz of ``clk``."""
+    if TARGETS.get(target, (None, None))[1] is None:
+        raise ValueError(f"Fmax needs target ice40 or ecp5, not {target!r}")
+    _synth, pnr, device = TARGETS[target]
+    work = _fresh(work_dir)
+    top = "fmax_harness"
+    (work / f"{top}.il").write_text(rtlil.convert(FmaxHarness(component), name=top,
+                                                  emit_src=False))
+    synth_cmd = TARGETS[target][0].format(top=top)
+    tools.run("yosys", ["-q", "-p", f"read_rtlil {top}.il; {synth_cmd}; write_json {top}.json"],
+              cwd=work)
+    tools.run(pnr, [*device, "--json", f"{top}.json", "--freq", str(_FREQ_TARGET_MHZ[pnr]),
+                    "--timing-allow-fail", "--seed", str(seed), "--report", "report.json",
+                    "-q"], cwd=work)
+    report = json.loads((work / "report.json").read_text())
+    clocks = report.get("fmax", {})
+    if not clocks:
+        raise tools.ToolFailed(f"{pnr} reported no clock in report.json")
+    return min(c["achieved"] for c in clocks.values())

@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""BitFusion BitBrick: a 2-bit x 2-bit multiplier with per-operand signedness."""
+
+import dataclasses
+
+from amaranth.hdl import Module, Cat, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from accelgen.params import UnitParams
+
+__all__ = ["Params", "BitBrick"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params(UnitParams):
+    """The BitBrick has no parameters: its widths are fixed by BitFusion (SPEC §1)."""
+
+    unit = "bitbrick"
+
+    @property
+    def latency(self):
+        return 0
+
+    @property
+    def throughput(self):
+        return 1
+
+
+class BitBrick(wiring.Component):
+    """BitFusion BitBrick (Sharma et al., ISCA 2018).
+
+    Each 2-bit field is extended to 3 bits, ``{sx & x[1], x}`` (two's complement
+    when its sign flag is 1, unsigned otherwise), and ``p`` is the exact 6-bit
+    signed product of the two 3-bit values. Range: -6 (``-2 * 3``) to 9 (``3 * 3``),
+    so ``p`` never overflows. Combinational: latency 0, one product per evaluation.
+
+    Parameters
+    ----------
+    params : Params
+
+    Members
+    -------
+    x, y : In(2)
+        The two 2-bit digits.
+    sx, sy : In(1)
+        1 if the digit is signed (the most significant digit of a signed operand).
+    p : Out(signed(6))
+        The product.
+    """
+
+    def __init__(self, params=None):
+        if params is None:
+            params = Params()
+        if not isinstance(params, Params):
+            raise TypeError(f"bitbrick params must be a bitbrick Params, not {params!r}")
+        self.params = params
+        super().__init__({
+            "x": In(unsigned(2)),
+            "y": In(unsigned(2)),
+            "sx": In(1),
+            "sy": In(1),
+            "p": Out(signed(6)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        x3 = Cat(self.x, self.sx & self.x[1]).as_signed()
+        y3 = Cat(self.y, self.sy & self.y[1]).as_signed()
+        m.d.comb += self.p.eq(x3 * y3)
+        return m

@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""int_mac: parameter errors, golden model, Amaranth simulator, Verilator regression."""
+
+import random
+
+import numpy as np
+import pytest
+
+from accelgen.generators.int_mac import IntMAC, Params
+from accelgen.golden.int_mac import int_mac, wrap
+from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
+from conftest import configurations
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"acc_width": 0}, ValueError,
+     r"^int_mac acc_width must be an integer from a_width \+ b_width = 16 to 64, not 0$"),
+    ({"a_width": 4, "acc_width": 11}, ValueError,
+     r"^int_mac acc_width must be an integer from a_width \+ b_width = 12 to 64, not 11$"),
+    ({"acc_width": 65}, ValueError,
+     r"^int_mac acc_width must be an integer from a_width \+ b_width = 16 to 64, not 65$"),
+    ({"a_width": 0}, ValueError, r"^int_mac a_width must be an integer from 1 to 32, not 0$"),
+    ({"b_width": 33}, ValueError, r"^int_mac b_width must be an integer from 1 to 32, not 33$"),
+    ({"a_width": 8.0}, TypeError, r"^int_mac a_width must be an integer, not 8.0$"),
+    ({"a_signed": "yes"}, TypeError, r"^int_mac a_signed must be a bool, not 'yes'$"),
+    ({"pipeline": 5}, ValueError, r"^int_mac pipeline must be an integer from 0 to 4, not 5$"),
+    ({"pipeline": -1}, ValueError, r"^int_mac pipeline must be an integer from 0 to 4, not -1$"),
+])
+def test_parameter_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Params(**kwargs)
+
+
+def test_derived_values():
+    p = Params(a_signed=False, b_signed=False, pipeline=3)
+    assert (p.acc_signed, p.latency, p.throughput) == (False, 4, 1)
+    assert Params(a_signed=False).acc_signed
+
+
+def reference(p, a, b, last):
+    """Python integers, one beat at a time: the SPEC's words, not the golden's code."""
+    out, acc = [], 0
+    for x, y, l in zip(a, b, last):
+        acc += int(x) * int(y)
+        if l:
+            v = acc % (1 << p.acc_width)
+            if p.acc_signed and v >= 1 << (p.acc_width - 1):
+                v -= 1 << p.acc_width
+            out.append(v)
+            acc = 0
+    return out
+
+
+def random_stream(p, rng, n):
+    lo = lambda w, s: -(1 << (w - 1)) if s else 0
+    hi = lambda w, s: (1 << (w - 1)) - 1 if s else (1 << w) - 1
+    a = rng.integers(lo(p.a_width, p.a_signed), hi(p.a_width, p.a_signed), n, endpoint=True)
+    b = rng.integers(lo(p.b_width, p.b_signed), hi(p.b_width, p.b_signed), n, endpoint=True)
+    last = rng.random(n) < 0.2
+    return a, b, last
+
+
+@pytest.mark.parametrize("params", configurations("int_mac"))
+def test_golden_matches_python_integers(params):
+    rng = np.random.default_rng(1)
+    a, b, last = random_stream(params, rng, 5000)
+    assert int_mac(params, a, b, last).tolist() == reference(params, a, b, last)
+
+
+def test_golden_wraps_at_the_accumulator_width():
+    p = Params(a_width=4, b_width=4, acc_width=8)
+    assert int_mac(p, [-8] * 3, [-8] * 3, [0, 0, 1]).tolist() == [192 - 256]
+    p = Params(a_width=32, b_width=32, acc_width=64, a_signed=False, b_signed=False)
+    big = (1 << 32) - 1
+    assert int_mac(p, [big] * 3, [big] * 3, [0, 0, 1]).tolist() == [(3 * big * big) % (1 << 64)]
+    p = Params(a_width=32, b_width=32, acc_width=64)
+    small = -(1 << 31)
+    assert int_mac(p, [small] * 5, [small] * 5, [0, 0, 0, 0, 1]).tolist() == \
+        reference(p, [small] * 5, [small] * 5, [0, 0, 0, 0, 1])
+
+
+def test_golden_edge_cases():
+    p = Params()
+    assert int_mac(p, [1, 2], [3, 4], [0, 0]).tolist() == []  # unfinished packet
+    assert int_mac(p, [], [], []).tolist() == []
+    with pytest.raises(ValueError, match=r"^a values must be in -128..127$"):
+        int_mac(p, [128], [1], [1])
+    with pytest.raises(ValueError, match=r"same length"):
+        int_mac(p, [1, 2], [1], [1])
+    assert wrap([255, 256], 8, True).tolist() == [-1, 0]
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("params", [Params(), Params(pipeline=0, a_signed=False),
+                                    Params(a_width=3, b_width=2, acc_width=7, pipeline=4)],
+                         ids=["default", "p0_unsigned_a", "narrow_p4"])
+def test_amaranth_simulator_under_stalls(params):
+    seed = 2024
+    rng = np.random.default_rng(seed)
+    a, b, last = random_stream(params, rng, 400)
+    last[-1] = True
+    want = int_mac(params, a, b, last).tolist()
+    dut = IntMAC(params)
+    got = []
+    stalls = random.Random(seed)
+
+    async def source(ctx):
+        for x, y, l in zip(a, b, last):
+            await stream_put(ctx, dut.i, {"a": int(x), "b": int(y), "last": int(l)},
+                             rng=stalls, idle=0.3)
+
+    async def sink(ctx):
+        for _ in want:
+            got.append(await stream_get(ctx, dut.o, rng=stalls, backpressure=0.3))
+
+    simulate(dut, source, sink, max_cycles=5000)
+    assert got == want, f"seed {seed}"
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("params", configurations("int_mac"))
+def test_verilator_regression(params):
+    from accelgen.verif.runner import run_cocotb
+    result = run_cocotb("int_mac", params)
+    assert result.tests == 4

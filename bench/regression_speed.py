@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""Verilator build time and cocotb harness speed per configuration.
+
+For every registered unit's presets: a cold Verilator build (fresh build
+directory), an unchanged rebuild, and the cocotb regression's simulated clock
+cycles per wall-clock second (from cocotb's results file).
+
+    .venv/bin/python bench/regression_speed.py [UNIT ...]
+"""
+
+import os
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+from accelgen.registry import UNITS, PRESET_NAMES, module_name
+from accelgen.verif import runner
+from accelgen.verif.bench import CLOCK_PERIOD_NS
+
+
+def sim_speed(results_xml):
+    """(simulated cycles, wall seconds) over the test cases of one run."""
+    sim_ns = wall = 0.0
+    for case in ET.parse(results_xml).iter("testcase"):
+        sim_ns += float(case.get("sim_time_ns", 0))
+        wall += float(case.get("time", 0))
+    return sim_ns / CLOCK_PERIOD_NS, wall
+
+
+def main(names):
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["ACCELGEN_BUILD_DIR"] = tmp
+        for name in names or UNITS:
+            unit = UNITS[name]
+            seen = set()
+            for preset in PRESET_NAMES:
+                params = unit.params(preset)
+                if module_name(params) in seen:
+                    continue
+                seen.add(module_name(params))
+                *_, cold = runner.build(name, params)
+                *_, warm = runner.build(name, params)
+                result = runner.run_cocotb(name, params, seed=1)
+                cycles, wall = sim_speed(result.results_xml)
+                rate = f"{cycles / wall:,.0f}" if cycles and wall else "-"
+                rows.append((module_name(params), f"{cold:.1f}", f"{warm:.2f}",
+                             result.tests, f"{cycles:,.0f}", f"{wall:.2f}", rate))
+    header = ("module", "cold build s", "rebuild s", "tests", "sim cycles", "sim s",
+              "cycles/s")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                        for i, (c, w) in enumerate(zip(row, widths))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

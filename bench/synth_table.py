@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""Resources per FPGA family and Fmax for every registered unit's presets.
+
+    .venv/bin/python bench/synth_table.py [UNIT ...]
+
+iCE40 = UP5K (synth_ice40 -dsp, nextpnr-ice40), ECP5 = LFE5U-25F (synth_ecp5,
+nextpnr-ecp5), Xilinx = synth_xilinx cell counts (no place and route). Fmax is
+register to register through accelgen.synth.FmaxHarness, nextpnr seed 1.
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+from accelgen.emit import emit
+from accelgen.registry import UNITS, PRESET_NAMES, module_name
+from accelgen.synth import synthesize, fmax
+
+
+def main(names):
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names or UNITS:
+            unit = UNITS[name]
+            seen = set()
+            for preset in PRESET_NAMES:
+                params = unit.params(preset)
+                module = module_name(params)
+                if module in seen:
+                    continue
+                seen.add(module)
+                row = [module]
+                for target in ("ice40", "ecp5", "xilinx"):
+                    work = Path(tmp) / f"{module}.{target}"
+                    r = synthesize(emit(name, params), unit.build(params), target, work)
+                    row.append(f"{r['LUT']}/{r['FF']}/{r['carry']}/{r['DSP']}")
+                for target in ("ice40", "ecp5"):
+                    mhz = fmax(unit.build(params), target, Path(tmp) / f"{module}.{target}.pnr")
+                    row.append(f"{mhz:.1f}")
+                rows.append(row)
+                print(f"# {module} done", file=sys.stderr, flush=True)
+    header = ("module", "iCE40 LUT/FF/carry/DSP", "ECP5 LUT/FF/carry/DSP",
+              "Xilinx LUT/FF/carry/DSP", "iCE40 MHz", "ECP5 MHz")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

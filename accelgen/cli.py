@@ -14,6 +14,7 @@ from pathlib import Path
 
 from accelgen import __version__
 from accelgen.errors import AccelgenError
+from accelgen.tables import format_table
 from accelgen.params import parse_value
 from accelgen.registry import UNITS, PRESET_NAMES, get_unit, module_name
 
@@ -56,12 +57,6 @@ def _params(unit, preset, assignments):
         raise UsageError(str(e)) from None
 
 
-def _table(rows, header):
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
-
 def _port_summary(manifest):
     """``clk rst i[17] o[32]``: clock/reset, then one entry per interface."""
     groups = {}
@@ -82,7 +77,7 @@ def cmd_list(args):
         return
     rows = [(u.name, ", ".join(u.params_cls.describe()) or "-", u.summary)
             for u in UNITS.values()]
-    print(_table(rows, ("unit", "parameters", "summary")))
+    print(format_table(rows, ("unit", "parameters", "summary")))
 
 
 def cmd_generate(args):
@@ -111,7 +106,7 @@ def cmd_hdl(args):
     if stale:
         raise UsageError(f"stale or missing in {args.output}: {', '.join(stale)} "
                          f"(run 'accelgen hdl' to regenerate)")
-    print(_table(rows, ("unit", "module", "ports", "latency", "beats/cycle")))
+    print(format_table(rows, ("unit", "module", "ports", "latency", "beats/cycle")))
 
 
 def cmd_lint(args):
@@ -152,7 +147,7 @@ def cmd_synth(args):
         print(json.dumps(result, indent=2))
     else:
         keys = [k for k in result if k not in ("unit",)]
-        print(_table([[result[k] for k in keys]], keys))
+        print(format_table([[result[k] for k in keys]], keys))
 
 
 def cmd_docs(args):

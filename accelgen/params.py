@@ -50,6 +50,19 @@ class UnitParams:
             for f in dataclasses.fields(cls)
         }
 
+    @classmethod
+    def ensure(cls, params):
+        """``params`` itself, or ``cls()`` for ``None``; ``TypeError`` for anything else.
+
+        For component constructors: ``self.params = Params.ensure(params)``.
+        """
+        if params is None:
+            return cls()
+        if not isinstance(params, cls):
+            raise TypeError(f"{cls.unit} params must be a {cls.unit} Params instance, "
+                            f"not {params!r}")
+        return params
+
     def as_dict(self):
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 

@@ -14,6 +14,8 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+from accelgen.emit import emit
+from accelgen.tables import format_table
 from accelgen.registry import UNITS, PRESET_NAMES, module_name
 from accelgen.verif import runner
 from accelgen.verif.bench import CLOCK_PERIOD_NS
@@ -23,7 +25,10 @@ def sim_speed(results_xml):
     """(simulated cycles, wall seconds) over the test cases of one run."""
     sim_ns = wall = 0.0
     for case in ET.parse(results_xml).iter("testcase"):
-        sim_ns += float(case.get("sim_time_ns", 0))
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        if props.get("sim_time_unit") != "ns":
+            raise ValueError(f"unexpected sim time unit {props.get('sim_time_unit')!r}")
+        sim_ns += float(props["sim_time_duration"])
         wall += float(case.get("time", 0))
     return sim_ns / CLOCK_PERIOD_NS, wall
 
@@ -44,15 +49,14 @@ def main(names):
                 *_, warm = runner.build(name, params)
                 result = runner.run_cocotb(name, params, seed=1)
                 cycles, wall = sim_speed(result.results_xml)
-                rate = f"{cycles / wall:,.0f}" if cycles and wall else "-"
+                clocked = any(p.get("role") == "clock" for p in emit(name, params).manifest["ports"])
+                rate = f"{cycles / wall:,.0f}" if clocked and wall else "(comb.)"
+                cycles = cycles if clocked else 0
                 rows.append((module_name(params), f"{cold:.1f}", f"{warm:.2f}",
                              result.tests, f"{cycles:,.0f}", f"{wall:.2f}", rate))
     header = ("module", "cold build s", "rebuild s", "tests", "sim cycles", "sim s",
               "cycles/s")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))))
+    print(format_table(rows, header, right=range(1, len(header))))
 
 
 if __name__ == "__main__":

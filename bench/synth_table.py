@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from accelgen.emit import emit
+from accelgen.tables import format_table
 from accelgen.registry import UNITS, PRESET_NAMES, module_name
 from accelgen.synth import synthesize, fmax
 
@@ -42,9 +43,7 @@ def main(names):
                 print(f"# {module} done", file=sys.stderr, flush=True)
     header = ("module", "iCE40 LUT/FF/carry/DSP", "ECP5 LUT/FF/carry/DSP",
               "Xilinx LUT/FF/carry/DSP", "iCE40 MHz", "ECP5 MHz")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    print(format_table(rows, header))
 
 
 if __name__ == "__main__":

@@ -50,11 +50,7 @@ class BitBrick(wiring.Component):
     """
 
     def __init__(self, params=None):
-        if params is None:
-            params = Params()
-        if not isinstance(params, Params):
-            raise TypeError(f"bitbrick params must be a bitbrick Params, not {params!r}")
-        self.params = params
+        self.params = params = Params.ensure(params)
         super().__init__({
             "x": In(unsigned(2)),
             "y": In(unsigned(2)),

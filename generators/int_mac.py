@@ -98,11 +98,7 @@ class IntMAC(wiring.Component):
     """
 
     def __init__(self, params=None):
-        if params is None:
-            params = Params()
-        if not isinstance(params, Params):
-            raise TypeError(f"int_mac params must be an int_mac Params, not {params!r}")
-        self.params = params
+        self.params = params = Params.ensure(params)
         super().__init__({
             "i": In(stream.Signature(params.input_layout())),
             "o": Out(stream.Signature(params.acc_shape())),

@@ -38,7 +38,7 @@ def test_golden_rejects_out_of_range_digits():
 
 
 def test_component_rejects_foreign_params():
-    with pytest.raises(TypeError, match=r"^bitbrick params must be a bitbrick Params, not 3$"):
+    with pytest.raises(TypeError, match=r"^bitbrick params must be a bitbrick Params instance, not 3$"):
         BitBrick(3)
 
 

@@ -31,6 +31,14 @@ def test_parameter_errors(kwargs, error, message):
         Params(**kwargs)
 
 
+def test_component_takes_only_its_params():
+    from accelgen.generators.bitbrick import Params as BitBrickParams
+    with pytest.raises(TypeError, match=r"^int_mac params must be a int_mac Params instance, "
+                                        r"not BitBrickParams\(\)$"):
+        IntMAC(BitBrickParams())
+    assert IntMAC().params == Params()
+
+
 def test_derived_values():
     p = Params(a_signed=False, b_signed=False, pipeline=3)
     assert (p.acc_signed, p.latency, p.throughput) == (False, 4, 1)

@@ -12,7 +12,7 @@ from accelgen.verif.bench import configuration
 __all__ = ["exhaustive"]
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=1, timeout_unit="ms")
 async def exhaustive(dut):
     """Every (x, y, sx, sy): p equals the golden BitBrick product."""
     unit, params = configuration()

@@ -12,6 +12,9 @@ from accelgen.verif.stream import StreamSource, StreamSink, StreamMonitor
 
 __all__ = ["IntMACBench"]
 
+# Every test also has a simulated-time limit, so a hang fails instead of stalling.
+TIMEOUT = {"timeout_time": scaled(50), "timeout_unit": "ms"}
+
 
 def operand_range(width, signed):
     return (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
@@ -84,7 +87,7 @@ class IntMACBench:
         self.scoreboard.check()
 
 
-@cocotb.test()
+@cocotb.test(**TIMEOUT)
 async def random_packets_under_stalls(dut):
     """>= 10^4 random beats in packets of 1..16 under several idle/backpressure mixes."""
     beats = scaled(3000)
@@ -101,7 +104,7 @@ async def random_packets_under_stalls(dut):
     assert tb.in_monitor.beats == 4 * beats
 
 
-@cocotb.test()
+@cocotb.test(**TIMEOUT)
 async def corners_and_wrap(dut):
     """Extreme operands, single-beat packets, and long packets that wrap the accumulator."""
     tb = IntMACBench(dut)
@@ -123,7 +126,7 @@ async def corners_and_wrap(dut):
     await tb.drain(max_cycles=20000)
 
 
-@cocotb.test()
+@cocotb.test(**TIMEOUT)
 async def latency_and_throughput(dut):
     """With no stalls, n beats take n cycles and the result appears ``latency`` cycles
     after the last beat is accepted (the manifest's figures)."""
@@ -144,7 +147,7 @@ async def latency_and_throughput(dut):
     await tb.drain(100)
 
 
-@cocotb.test()
+@cocotb.test(**TIMEOUT)
 async def reset_mid_stream(dut):
     """Reset at random points of a stream: in-flight work is discarded and the
     packets sent afterwards are correct."""

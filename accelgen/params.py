@@ -51,14 +51,18 @@ class UnitParams:
         }
 
     @classmethod
-    def ensure(cls, params):
+    def ensure(cls, params, owner=None):
         """``params`` itself, or ``cls()`` for ``None``; ``TypeError`` for anything else.
 
-        For component constructors: ``self.params = Params.ensure(params)``.
+        For component constructors: ``self.params = Params.ensure(params, self)``.
+        On error the half-built ``owner`` is marked so that Amaranth does not also
+        warn that it was "created but never used".
         """
         if params is None:
             return cls()
         if not isinstance(params, cls):
+            if owner is not None:
+                owner._MustUse__silence = True
             raise TypeError(f"{cls.unit} params must be a {cls.unit} Params instance, "
                             f"not {params!r}")
         return params

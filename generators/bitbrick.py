@@ -50,7 +50,7 @@ class BitBrick(wiring.Component):
     """
 
     def __init__(self, params=None):
-        self.params = params = Params.ensure(params)
+        self.params = params = Params.ensure(params, self)
         super().__init__({
             "x": In(unsigned(2)),
             "y": In(unsigned(2)),

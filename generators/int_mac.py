@@ -98,7 +98,7 @@ class IntMAC(wiring.Component):
     """
 
     def __init__(self, params=None):
-        self.params = params = Params.ensure(params)
+        self.params = params = Params.ensure(params, self)
         super().__init__({
             "i": In(stream.Signature(params.input_layout())),
             "o": Out(stream.Signature(params.acc_shape())),

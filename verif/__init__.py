@@ -4,8 +4,9 @@
 Shared pieces: :mod:`.payload` (packing struct payloads from their layouts),
 :mod:`.stream` (Source, Sink and Monitor for ``lib.stream`` ports),
 :mod:`.scoreboard`, :mod:`.bench` (clock, reset, seeds, bounded waits),
-:mod:`.runner` (build-once Verilator runs from pytest) and
-:mod:`.amaranth_sim` (the same stream helpers for Amaranth's simulator).
+:mod:`.runner` (build-once Verilator runs from pytest),
+:mod:`.amaranth_sim` (the same stream helpers for Amaranth's simulator) and
+:mod:`.selftest` (cocotb tests proving the monitor catches violations).
 """
 
 __all__ = []

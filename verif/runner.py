@@ -30,7 +30,7 @@ from accelgen import tools
 from accelgen.emit import emit, write
 from accelgen.registry import get_unit
 
-__all__ = ["run_cocotb", "build", "RunResult"]
+__all__ = ["run_cocotb", "run_tests", "build", "build_verilog", "RunResult"]
 
 
 class RunResult:
@@ -70,25 +70,39 @@ def _runner():
     return get_runner("verilator")
 
 
-def build(unit_name, params, *, waves=None):
-    """Emit and build one configuration; return ``(runner, build_dir, module, seconds)``."""
+def build_verilog(module, verilog_text, *, waves=None):
+    """Build Verilog text whose top is ``module`` in ``build/sim/<module>``.
+
+    Returns ``(runner, build_dir, seconds)``; an unchanged source is not rebuilt.
+    """
     waves = _waves() if waves is None else waves
-    emitted = emit(unit_name, params)
-    build_dir = _build_root() / (emitted.module + ("-waves" if waves else ""))
+    build_dir = _build_root() / (module + ("-waves" if waves else ""))
     runner = _runner()
     start = time.monotonic()
     with _locked(build_dir.with_suffix(".lock")):
-        verilog, _manifest = write(emitted, build_dir / "src")
+        (build_dir / "src").mkdir(parents=True, exist_ok=True)
+        verilog = build_dir / "src" / f"{module}.v"
+        if not verilog.exists() or verilog.read_text() != verilog_text:
+            verilog.write_text(verilog_text)
         runner.build(
             sources=[str(tools.WAIVER_FILE), str(verilog)],
-            hdl_toplevel=emitted.module,
+            hdl_toplevel=module,
             build_dir=str(build_dir),
             build_args=["--x-assign", "unique", "--x-initial", "unique", "-Wall"],
             timescale=("1ns", "1ps"),
             waves=waves,
             log_file=str(build_dir / "build.log"),
         )
-    return runner, build_dir, emitted.module, time.monotonic() - start
+    return runner, build_dir, time.monotonic() - start
+
+
+def build(unit_name, params, *, waves=None):
+    """Emit and build one configuration; return ``(runner, build_dir, module, seconds)``."""
+    emitted = emit(unit_name, params)
+    build_dir = _build_root() / emitted.module
+    write(emitted, build_dir / "src")  # the manifest beside the Verilog, for reference
+    runner, build_dir, seconds = build_verilog(emitted.module, emitted.verilog, waves=waves)
+    return runner, build_dir, emitted.module, seconds
 
 
 def _failures(log_path, lines=40):
@@ -107,30 +121,35 @@ def run_cocotb(unit_name, params, *, testcase=None, seed=None, extra_env=None):
     Raises ``AssertionError`` (naming the seed) unless at least one test ran and
     none failed.
     """
+    unit = get_unit(unit_name)
+    runner, build_dir, module, build_seconds = build(unit_name, params)
+    env = {"ACCELGEN_UNIT": unit.name, "ACCELGEN_PARAMS": json.dumps(params.as_dict()),
+           **(extra_env or {})}
+    return run_tests(runner, build_dir, module, unit.testbench, testcase=testcase, seed=seed,
+                     extra_env=env, build_seconds=build_seconds)
+
+
+def run_tests(runner, build_dir, module, test_module, *, testcase=None, seed=None,
+              extra_env=None, build_seconds=0.0):
+    """Run the cocotb module ``test_module`` on a build from :func:`build_verilog`."""
     from cocotb_tools.runner import get_results
 
-    unit = get_unit(unit_name)
-    waves = _waves()
-    runner, build_dir, module, build_seconds = build(unit_name, params, waves=waves)
     if seed is None:
         seed = int(os.environ.get("ACCELGEN_SEED", random.SystemRandom().randrange(1 << 31)))
     test_dir = build_dir / f"run-{testcase or 'all'}-{os.getpid()}"
     test_dir.mkdir(parents=True, exist_ok=True)
-    env = {"ACCELGEN_UNIT": unit.name,
-           "ACCELGEN_PARAMS": json.dumps(params.as_dict()),
-           **(extra_env or {})}
     where = f"{module} seed={seed} (rerun with ACCELGEN_SEED={seed}; log {test_dir}/sim.log)"
     start = time.monotonic()
     try:
         xml = runner.test(
-            test_module=unit.testbench,
+            test_module=test_module,
             hdl_toplevel=module,
             build_dir=str(build_dir),
             test_dir=str(test_dir),
             testcase=testcase,
             seed=seed,
-            extra_env=env,
-            waves=waves,
+            extra_env=dict(extra_env or {}),
+            waves=_waves(),
             log_file=str(test_dir / "sim.log"),
         )
     except SystemExit as e:  # the runner exits when a test fails under pytest

@@ -4,9 +4,12 @@
 The manifest (``<module>.json`` beside ``<module>.v``) describes the module to
 flows and tools that do not run Python: ``unit``, ``module``, ``params``,
 ``ports`` (``{name, dir, width}``, plus ``signed``, ``role`` for clock/reset and
-``fields`` for packed struct payloads: ``{name: {offset, width, signed}}``),
-``latency`` and ``throughput`` (from the unit's ``Params``) and
-``accelgen_version``. Ports are read from the emitted Verilog itself, so the
+``fields`` for packed struct payloads: ``{name: {offset, width, signed}}``, with
+``array: {length, element_width, element_signed}`` for lane arrays, element 0 in
+the low bits),
+``latency`` and ``throughput`` (from the unit's ``Params``),
+``accelgen_version``, and the unit's own entries from ``Params.manifest_extra()``
+(encodings, packing rules). Ports are read from the emitted Verilog itself, so the
 manifest cannot drift from it.
 """
 
@@ -40,22 +43,34 @@ class Emitted:
         return json.dumps(self.manifest, indent=2, sort_keys=False) + "\n"
 
 
+def _field_info(shape):
+    info = {"width": Shape.cast(shape).width, "signed": Shape.cast(shape).signed}
+    if isinstance(shape, data.ArrayLayout):
+        element = Shape.cast(shape.elem_shape)
+        info["array"] = {"length": shape.length, "element_width": element.width,
+                         "element_signed": element.signed}
+    return info
+
+
 def _shape_info(shape):
     info = {}
     if isinstance(shape, data.StructLayout):
-        info["fields"] = {
-            name: {"offset": field.offset, "width": Shape.cast(field.shape).width,
-                   "signed": Shape.cast(field.shape).signed}
-            for name, field in shape
-        }
+        info["fields"] = {name: {"offset": field.offset, **_field_info(field.shape)}
+                          for name, field in shape}
     else:
         info["signed"] = Shape.cast(shape).signed
     return info
 
 
-def _ports(component, verilog_text):
+def _top_module(verilog_text, module):
+    """The text of ``module``'s own declaration (submodules are separate modules)."""
+    start = verilog_text.index(f"module {module}(")
+    return verilog_text[start:verilog_text.index("endmodule", start)]
+
+
+def _ports(component, verilog_text, module):
     declared = {}
-    for direction, msb, name in _PORT_DECL.findall(verilog_text):
+    for direction, msb, name in _PORT_DECL.findall(_top_module(verilog_text, module)):
         declared[name] = {"name": name, "dir": {"input": "in", "output": "out"}.get(
             direction, direction), "width": int(msb) + 1 if msb else 1}
     ports = []
@@ -92,11 +107,16 @@ def emit(unit_name, params=None):
         "module": module,
         "summary": unit.summary,
         "params": params.as_dict(),
-        "ports": _ports(component, body),
+        "ports": _ports(component, body, module),
         "latency": params.latency,
         "throughput": params.throughput,
         "accelgen_version": __version__,
     }
+    extra = params.manifest_extra()
+    clash = set(extra) & set(manifest)
+    if clash:
+        raise RuntimeError(f"unit {unit.name} manifest_extra overrides {sorted(clash)}")
+    manifest.update(extra)
     return Emitted(module, text, manifest)
 
 

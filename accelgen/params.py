@@ -67,6 +67,10 @@ class UnitParams:
                             f"not {params!r}")
         return params
 
+    def manifest_extra(self):
+        """Unit-specific manifest entries (encodings, packing rules); none by default."""
+        return {}
+
     def as_dict(self):
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 

@@ -148,6 +148,38 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"a_width": 32, "b_width": 32, "acc_width": 64, "pipeline": 2},
         ),
     ),
+    Unit(
+        name="fusion_unit",
+        summary="BitFusion Fusion Unit: 16 BitBricks, 2/4/8-bit operands chosen per beat, "
+                "1 to 16 products per cycle into an accumulator",
+        component="FusionUnit",
+        golden="fusion_unit",
+        presets={
+            "default": {},
+            "small": {"modes": "8x8,4x4", "acc_width": 24, "pipeline": 0},
+            "large": {"acc_width": 48, "pipeline": 3, "saturate": True},
+        },
+        sweep=(
+            {"saturate": True, "acc_width": 20, "pipeline": 2},
+            {"modes": "8x2,2x8,2x2", "acc_width": 18},
+        ),
+    ),
+    Unit(
+        name="bitfusion_array",
+        summary="BitFusion array: weight-stationary systolic grid of Fusion Units, "
+                "integer matrix products at a run-time precision",
+        component="BitFusionArray",
+        golden="bitfusion_array",
+        presets={
+            "default": {},
+            "small": {"rows": 2, "cols": 2, "modes": "8x8,4x4", "acc_width": 24},
+            "large": {"rows": 8, "cols": 8, "acc_width": 40},
+        },
+        sweep=(
+            {"rows": 1, "cols": 1, "acc_width": 18},
+            {"rows": 3, "cols": 2, "modes": "4x4,8x2,2x2"},
+        ),
+    ),
 ]})
 
 

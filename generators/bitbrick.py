@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams
 
-__all__ = ["Params", "BitBrick"]
+__all__ = ["Params", "BitBrick", "brick_product"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -25,6 +25,14 @@ class Params(UnitParams):
     @property
     def throughput(self):
         return 1
+
+
+def brick_product(x, y, sx, sy):
+    """The BitBrick's product expression, ``signed(6)``: for units that inline
+    BitBricks (the Fusion Unit) instead of instantiating the component."""
+    x3 = Cat(x, sx & x[1]).as_signed()
+    y3 = Cat(y, sy & y[1]).as_signed()
+    return x3 * y3
 
 
 class BitBrick(wiring.Component):
@@ -61,7 +69,5 @@ class BitBrick(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        x3 = Cat(self.x, self.sx & self.x[1]).as_signed()
-        y3 = Cat(self.y, self.sy & self.y[1]).as_signed()
-        m.d.comb += self.p.eq(x3 * y3)
+        m.d.comb += self.p.eq(brick_product(self.x, self.y, self.sx, self.sy))
         return m

@@ -30,7 +30,7 @@ def test_every_golden_model_belongs_to_a_unit(package):
     assert _modules(package) == sorted(UNITS)
 
 
-SHARED_VERIF = {"amaranth_sim", "bench", "payload", "runner", "scoreboard", "selftest",
+SHARED_VERIF = {"amaranth_sim", "bench", "packets", "payload", "runner", "scoreboard", "selftest",
                 "stream"}
 
 

@@ -28,8 +28,28 @@ def from_bits(bits, shape):
     return bits
 
 
+def _pack_field(shape, value):
+    if isinstance(shape, data.ArrayLayout):
+        values = list(value) if not isinstance(value, int) else [value] * shape.length
+        if len(values) != shape.length:
+            raise ValueError(f"{len(values)} values for an array of {shape.length}")
+        width = Shape.cast(shape.elem_shape).width
+        return sum(to_bits(v, width) << (k * width) for k, v in enumerate(values))
+    return to_bits(value, Shape.cast(shape).width)
+
+
+def _unpack_field(shape, bits):
+    if isinstance(shape, data.ArrayLayout):
+        width = Shape.cast(shape.elem_shape).width
+        return [from_bits(bits >> (k * width), shape.elem_shape) for k in range(shape.length)]
+    return from_bits(bits, shape)
+
+
 def pack(layout, **values):
-    """Bit pattern of a ``StructLayout`` payload from field values (missing fields: 0)."""
+    """Bit pattern of a ``StructLayout`` payload from field values (missing fields: 0).
+
+    An ``ArrayLayout`` field takes a sequence of element values (element 0 in the
+    low bits)."""
     if not isinstance(layout, data.StructLayout):
         (value,) = values.values()
         return to_bits(value, Shape.cast(layout).width)
@@ -38,13 +58,15 @@ def pack(layout, **values):
         raise KeyError(f"no fields {sorted(unknown)} in {layout!r}")
     bits = 0
     for name, field in layout:
-        width = Shape.cast(field.shape).width
-        bits |= to_bits(values.get(name, 0), width) << field.offset
+        bits |= _pack_field(field.shape, values.get(name, 0)) << field.offset
     return bits
 
 
 def unpack(layout, bits):
-    """``{field: value}`` of a ``StructLayout`` payload, or the value of a plain shape."""
+    """``{field: value}`` of a ``StructLayout`` payload, or the value of a plain shape;
+    ``ArrayLayout`` fields become lists."""
     if not isinstance(layout, data.StructLayout):
         return from_bits(bits, layout)
-    return {name: from_bits(bits >> field.offset, field.shape) for name, field in layout}
+    mask = lambda f: (1 << Shape.cast(f.shape).width) - 1
+    return {name: _unpack_field(field.shape, (bits >> field.offset) & mask(field))
+            for name, field in layout}

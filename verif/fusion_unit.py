@@ -1,0 +1,211 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""cocotb testbench of ``fusion_unit``: exhaustive products per mode, random dot
+products under stalls, overflow/saturation corners, mode errors, timing, reset."""
+
+import cocotb
+import numpy as np
+
+from accelgen.golden.fusion_unit import (PREC_CODE, fusion_unit, pack_lanes,
+                                         products_per_beat)
+from accelgen.verif.bench import configuration, scaled
+from accelgen.verif.packets import PacketBench, check_latency, check_reset_mid_stream
+
+__all__ = ["FusionBench", "random_beats", "lane_range"]
+
+TIMEOUT = {"timeout_time": scaled(100), "timeout_unit": "ms"}
+FIELDS = ("a", "w", "a_prec", "w_prec", "a_signed", "w_signed")
+
+
+def lane_range(width, signed):
+    return (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+
+
+def random_beats(rng, modes, count, corner=0.125):
+    """``count`` random beats (field dictionaries), each in a random mode of ``modes``
+    with random signedness; one lane in eight takes an extreme value."""
+    beats = []
+    for _ in range(count):
+        wa, ww = modes[rng.integers(len(modes))]
+        sa, sw = (int(s) for s in rng.integers(0, 2, 2))
+        per = products_per_beat(wa, ww)
+        lanes = []
+        for width, signed in ((wa, sa), (ww, sw)):
+            lo, hi = lane_range(width, signed)
+            values = rng.integers(lo, hi, per, endpoint=True)
+            pick = rng.random(per) < corner
+            values[pick] = rng.choice([lo, hi], pick.sum())
+            lanes.append(int(pack_lanes(values, width, signed)))
+        beats.append({"a": lanes[0], "w": lanes[1], "a_prec": PREC_CODE[wa],
+                      "w_prec": PREC_CODE[ww], "a_signed": sa, "w_signed": sw})
+    return beats
+
+
+def expect_packet(params, beats):
+    columns = {k: np.array([beat[k] for beat in beats]) for k in (*FIELDS, "last")}
+    result = fusion_unit(params, *(columns[k] for k in (*FIELDS, "last")))
+    return list(zip(*(result[k].tolist() for k in ("acc", "overflow", "mode_error"))))
+
+
+def observe(fields):
+    return fields["acc"], bool(fields["overflow"]), bool(fields["mode_error"])
+
+
+class FusionBench(PacketBench):
+    """:class:`PacketBench` with the Fusion Unit's golden model and traffic."""
+
+    def __init__(self, dut, **stalls):
+        _, p = configuration()
+        super().__init__(dut, in_layout=p.input_layout(), out_layout=p.output_layout(),
+                         expect=expect_packet, observe=observe, **stalls)
+
+    def send_random(self, beats, max_len=16, mixed=0.1):
+        """Random packets of 1..``max_len`` beats; one mode per packet, except that a
+        fraction ``mixed`` of packets change mode from beat to beat."""
+        modes = self.p.mode_set
+        sent = 0
+        while sent < beats:
+            n = min(int(self.rng.randint(1, max_len)), beats - sent)
+            if self.rng.random() < mixed:
+                packet = random_beats(self.np_rng, modes, n)
+            else:
+                mode = modes[self.rng.randrange(len(modes))]
+                packet = random_beats(self.np_rng, [mode], n)
+                for beat in packet[1:]:  # one signedness per packet, as a layer would use
+                    beat.update(a_signed=packet[0]["a_signed"], w_signed=packet[0]["w_signed"])
+            self.send_packet(packet)
+            sent += n
+
+
+def exhaustive_beats(wa, ww, sa, sw):
+    """Beats in which every lane meets every ``(a, w)`` operand pair once: beat ``t``
+    gives lane ``k`` the pair number ``(t + k * stride) mod 2**(wa+ww)``."""
+    pairs = 1 << (wa + ww)
+    per = products_per_beat(wa, ww)
+    t = (np.arange(pairs)[:, None] + np.arange(per) * (pairs // per + 1)) % pairs
+    lo_a, _ = lane_range(wa, sa)
+    lo_w, _ = lane_range(ww, sw)
+    a = pack_lanes((t >> ww) + lo_a, wa, sa)
+    w = pack_lanes((t & ((1 << ww) - 1)) + lo_w, ww, sw)
+    return a, w
+
+
+@cocotb.test(**TIMEOUT)
+async def exhaustive_products(dut):
+    """Every operand pair in every lane, for every built mode and signedness, one
+    beat per packet (each result is one step), against the golden model."""
+    tb = FusionBench(dut)
+    tb.expect = None  # expectations are computed in bulk below
+    await tb.start()
+    total = 0
+    for wa, ww in tb.p.mode_set:
+        for sa in (0, 1):
+            for sw in (0, 1):
+                a, w = exhaustive_beats(wa, ww, sa, sw)
+                ones = np.ones(a.size, dtype=np.int64)
+                result = fusion_unit(tb.p, a, w, PREC_CODE[wa] * ones, PREC_CODE[ww] * ones,
+                                     sa * ones, sw * ones, ones)
+                for item in zip(result["acc"].tolist(), result["overflow"].tolist(),
+                                result["mode_error"].tolist()):
+                    tb.scoreboard.expect(item)
+                for x, y in zip(a.tolist(), w.tolist()):
+                    tb.send_packet([{"a": x, "w": y, "a_prec": PREC_CODE[wa],
+                                     "w_prec": PREC_CODE[ww], "a_signed": sa,
+                                     "w_signed": sw}])
+                total += a.size
+                await tb.drain(max_cycles=a.size * 2 + 100)
+        dut._log.info("mode %dx%d: every operand pair in each of %d lanes, 4 signedness "
+                      "combinations", wa, ww, products_per_beat(wa, ww))
+    dut._log.info("%d exhaustive beats checked", total)
+    assert tb.scoreboard.matched == total
+
+
+@cocotb.test(**TIMEOUT)
+async def random_dot_products_under_stalls(dut):
+    """Random packets of every built mode under several idle/backpressure mixes."""
+    beats = scaled(2000)
+    tb = FusionBench(dut)
+    await tb.start()
+    for idle, backpressure in [(0.0, 0.0), (0.3, 0.3), (0.0, 0.9), (0.9, 0.0)]:
+        tb.stalls(idle, backpressure)
+        matched = tb.scoreboard.matched
+        tb.send_random(beats)
+        await tb.drain(max_cycles=beats * 40 + 1000)
+        dut._log.info("idle %.1f backpressure %.1f: %d beats, %d packets checked",
+                      idle, backpressure, beats, tb.scoreboard.matched - matched)
+    assert tb.in_monitor.beats == 4 * beats
+
+
+def extreme_beat(params, sign):
+    """The built beat with the largest step of the given sign: ``(beat, step)``."""
+    best = None
+    for wa, ww in params.mode_set:
+        per = products_per_beat(wa, ww)
+        for sa in (0, 1):
+            for sw in (0, 1):
+                for x in lane_range(wa, sa):
+                    for y in lane_range(ww, sw):
+                        value = per * x * y
+                        if value * sign > 0 and (best is None or value * sign > best[1] * sign):
+                            beat = {"a": int(pack_lanes([x] * per, wa, sa)),
+                                    "w": int(pack_lanes([y] * per, ww, sw)),
+                                    "a_prec": PREC_CODE[wa], "w_prec": PREC_CODE[ww],
+                                    "a_signed": sa, "w_signed": sw}
+                            best = (beat, value)
+    return best
+
+
+@cocotb.test(**TIMEOUT)
+async def overflow_and_saturation(dut):
+    """Packets of the largest positive and negative steps, long enough to leave the
+    accumulator range where the simulation can reach it (wrap or clamp, and the flag)."""
+    tb = FusionBench(dut)
+    await tb.start()
+    width = tb.p.acc_width
+    for sign in (1, -1):
+        beat, value = extreme_beat(tb.p, sign)
+        needed = (1 << (width - 1)) // abs(value) + 2
+        repeats = min(needed, scaled(70000))
+        tb.send_packet([beat] * repeats)
+        tb.send_packet([beat] * 3)
+        dut._log.info("%d steps of %+d: accumulator %s", repeats, value,
+                      "leaves its range" if repeats >= needed else
+                      f"stays in range (needs {needed} beats at acc_width {width})")
+        await tb.drain(max_cycles=repeats * 3 + 100)
+
+
+@cocotb.test(**TIMEOUT)
+async def unsupported_modes_flag_errors(dut):
+    """Precision code 3 and pairs not built add nothing and set ``mode_error`` on the
+    packet's result, without disturbing neighbouring packets."""
+    tb = FusionBench(dut)
+    await tb.start()
+    built = set(tb.p.mode_set)
+    codes = [(a, w) for a in range(4) for w in range(4)]
+    bad = [(a, w) for a, w in codes if a == 3 or w == 3 or
+           (2 << a, 2 << w) not in built]
+    rng = tb.np_rng
+    for a_prec, w_prec in bad:
+        good = random_beats(rng, tb.p.mode_set, 2)
+        wrong = {"a": int(rng.integers(1 << 32)), "w": int(rng.integers(1 << 32)),
+                 "a_prec": a_prec, "w_prec": w_prec, "a_signed": 1, "w_signed": 0}
+        tb.send_packet([good[0], wrong, good[1]])
+        tb.send_packet([wrong])
+        tb.send_packet(random_beats(rng, tb.p.mode_set, 3))
+    await tb.drain(max_cycles=2000)
+    dut._log.info("%d unsupported precision pairs checked", len(bad))
+
+
+@cocotb.test(**TIMEOUT)
+async def latency_and_throughput(dut):
+    """No stalls: n beats in n cycles, result ``latency`` cycles after the last."""
+    tb = FusionBench(dut)
+    await tb.start()
+    await check_latency(tb, random_beats(tb.np_rng, tb.p.mode_set, 50), tb.p.latency)
+
+
+@cocotb.test(**TIMEOUT)
+async def reset_mid_stream(dut):
+    """Reset at random points; the packets sent afterwards are correct."""
+    tb = FusionBench(dut, idle=0.2, backpressure=0.2)
+    await tb.start()
+    await check_reset_mid_stream(tb, tb.send_random)

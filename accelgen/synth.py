@@ -96,8 +96,17 @@ class FmaxHarness(wiring.Component):
         return m
 
 
-def _yosys_stat(work, top, target, extra=""):
-    synth_cmd = TARGETS[target][0].format(top=top)
+def _synth_command(target, top, dsp):
+    """The Yosys synthesis command; ``dsp=False`` keeps multipliers in logic."""
+    command = TARGETS[target][0].format(top=top)
+    if not dsp:
+        command = command.replace(" -dsp", "") if target == "ice40" else \
+            command + (" -nodsp" if target in ("ecp5", "xilinx") else "")
+    return command
+
+
+def _yosys_stat(work, top, target, extra="", dsp=True):
+    synth_cmd = _synth_command(target, top, dsp)
     script = (f"read_rtlil {top}.il; {synth_cmd}; {extra}"
               f"tee -q -o stat.json stat -json")
     tools.run("yosys", ["-q", "-p", script], cwd=work)
@@ -114,11 +123,12 @@ def _fresh(work_dir):
     return work
 
 
-def synthesize(emitted, component, target, work_dir):
+def synthesize(emitted, component, target, work_dir, *, dsp=True):
     """Synthesize one configuration for ``target``; return classified cell counts.
 
     ``component`` is the elaborated unit (the same configuration as ``emitted``);
     it is handed to Yosys as RTLIL. The Verilog and manifest are written beside.
+    ``dsp=False`` maps multipliers to logic (no DSP blocks).
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
@@ -126,13 +136,13 @@ def synthesize(emitted, component, target, work_dir):
     write(emitted, work)
     (work / f"{emitted.module}.il").write_text(
         rtlil.convert(component, name=emitted.module, emit_src=False))
-    return classify(_yosys_stat(work, emitted.module, target))
+    return classify(_yosys_stat(work, emitted.module, target, dsp=dsp))
 
 
 _FREQ_TARGET_MHZ = {"nextpnr-ice40": 12, "nextpnr-ecp5": 50}
 
 
-def fmax(component, target, work_dir, *, seed=1):
+def fmax(component, target, work_dir, *, seed=1, dsp=True):
     """Place and route ``FmaxHarness(component)``; return Fmax in MHz of ``clk``."""
     if TARGETS.get(target, (None, None))[1] is None:
         raise ValueError(f"Fmax needs target ice40 or ecp5, not {target!r}")
@@ -141,7 +151,7 @@ def fmax(component, target, work_dir, *, seed=1):
     top = "fmax_harness"
     (work / f"{top}.il").write_text(rtlil.convert(FmaxHarness(component), name=top,
                                                   emit_src=False))
-    synth_cmd = TARGETS[target][0].format(top=top)
+    synth_cmd = _synth_command(target, top, dsp)
     tools.run("yosys", ["-q", "-p", f"read_rtlil {top}.il; {synth_cmd}; write_json {top}.json"],
               cwd=work)
     tools.run(pnr, [*device, "--json", f"{top}.json", "--freq", str(_FREQ_TARGET_MHZ[pnr]),

@@ -69,7 +69,7 @@ def test_generate_is_reproducible(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["generate", "nosuch"], "unknown unit 'nosuch'; units are bitbrick, int_mac"),
+    (["generate", "nosuch"], "unknown unit 'nosuch'; units are " + ", ".join(UNITS)),
     (["generate", "int_mac", "-p", "acc_width=0"],
      "int_mac acc_width must be an integer from a_width + b_width = 16 to 64, not 0"),
     (["generate", "int_mac", "-p", "acc_width=wide"],

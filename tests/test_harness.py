@@ -44,6 +44,15 @@ def test_pack_uses_layout_offsets():
         pack(layout, c=1)
 
 
+def test_pack_array_fields_element_zero_low():
+    layout = data.StructLayout({"acc": data.ArrayLayout(signed(4), 3), "flag": 1})
+    bits = pack(layout, acc=[1, -1, -8], flag=1)
+    assert bits == (1 << 12) | (0x8 << 8) | (0xF << 4) | 0x1
+    assert unpack(layout, bits) == {"acc": [1, -1, -8], "flag": 1}
+    with pytest.raises(ValueError, match=r"^2 values for an array of 3$"):
+        pack(layout, acc=[1, 2])
+
+
 class StreamViolator(wiring.Component):
     """A counting stream; ``mode`` 1 drops valid and 2 changes the payload while
     the beat waits for ready."""

@@ -5,7 +5,7 @@ import pytest
 
 from accelgen.emit import emit
 from accelgen.registry import UNITS
-from accelgen.synth import classify, synthesize, fmax, TARGETS
+from accelgen.synth import classify, synthesize, fmax, TARGETS, _synth_command
 
 
 def test_classify():
@@ -14,6 +14,22 @@ def test_classify():
              "RAMB18E1": 1, "IBUF": 4, "OBUF": 2, "BUFG": 1, "MUXF7": 2}
     assert classify(cells) == {"LUT": 15, "FF": 13, "carry": 6, "DSP": 2, "BRAM": 1, "IO": 7,
                                "other": 2, "cells": sum(cells.values())}
+
+
+def test_dsp_off_commands():
+    assert _synth_command("ice40", "t", dsp=False) == "synth_ice40 -top t"
+    assert _synth_command("ecp5", "t", dsp=False) == "synth_ecp5 -top t -nodsp"
+    assert _synth_command("xilinx", "t", dsp=False) == "synth_xilinx -flatten -top t -nodsp"
+    assert _synth_command("ice40", "t", dsp=True) == "synth_ice40 -dsp -top t"
+
+
+@pytest.mark.synth
+def test_dsp_off_maps_multipliers_to_logic(tmp_path):
+    unit = UNITS["int_mac"]
+    params = unit.params("small")
+    result = synthesize(emit("int_mac", params), unit.build(params), "ecp5", tmp_path,
+                        dsp=False)
+    assert result["DSP"] == 0 and result["LUT"] > 16
 
 
 @pytest.mark.synth

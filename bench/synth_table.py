@@ -6,21 +6,25 @@
 
 iCE40 = UP5K (synth_ice40 -dsp, nextpnr-ice40), ECP5 = LFE5U-25F (synth_ecp5,
 nextpnr-ecp5), Xilinx = synth_xilinx cell counts (no place and route). Fmax is
-register to register through accelgen.synth.FmaxHarness, nextpnr seed 1.
+register to register through accelgen.synth.FmaxHarness, nextpnr seed 1;
+"does not fit" when place and route fails (the design exceeds the device).
 """
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from accelgen.emit import emit
 from accelgen.tables import format_table
 from accelgen.registry import UNITS, PRESET_NAMES, module_name
+from accelgen.errors import ToolFailed
 from accelgen.synth import synthesize, fmax
 
 
 def main(names):
     rows = []
+    start = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         for name in names or UNITS:
             unit = UNITS[name]
@@ -37,10 +41,15 @@ def main(names):
                     r = synthesize(emit(name, params), unit.build(params), target, work)
                     row.append(f"{r['LUT']}/{r['FF']}/{r['carry']}/{r['DSP']}")
                 for target in ("ice40", "ecp5"):
-                    mhz = fmax(unit.build(params), target, Path(tmp) / f"{module}.{target}.pnr")
-                    row.append(f"{mhz:.1f}")
+                    try:
+                        mhz = fmax(unit.build(params), target,
+                                   Path(tmp) / f"{module}.{target}.pnr")
+                        row.append(f"{mhz:.1f}")
+                    except ToolFailed:  # e.g. more LUTs than the device has
+                        row.append("does not fit")
                 rows.append(row)
-                print(f"# {module} done", file=sys.stderr, flush=True)
+                print(f"# {module} done ({time.monotonic() - start:.0f} s)", file=sys.stderr,
+                      flush=True)
     header = ("module", "iCE40 LUT/FF/carry/DSP", "ECP5 LUT/FF/carry/DSP",
               "Xilinx LUT/FF/carry/DSP", "iCE40 MHz", "ECP5 MHz")
     print(format_table(rows, header))

@@ -180,6 +180,27 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"rows": 3, "cols": 2, "modes": "4x4,8x2,2x2"},
         ),
     ),
+    Unit(
+        name="systolic_array",
+        summary="Systolic GEMM array (TPU/Gemmini-like): WS with double-buffered weights "
+                "or OS, skew inside, exact cycle model",
+        component="SystolicArray",
+        golden="gemm",
+        presets={
+            "default": {},
+            "small": {"rows": 2, "cols": 2, "a_width": 4, "w_width": 4, "acc_width": 12},
+            "large": {"rows": 16, "cols": 16, "pipeline": 1},
+        },
+        sweep=(
+            {"dataflow": "os"},
+            {"rows": 1, "cols": 1},
+            {"rows": 1, "cols": 1, "dataflow": "os", "pipeline": 1},
+            {"rows": 3, "cols": 2, "a_width": 4, "w_width": 4, "acc_width": 8,
+             "a_signed": False},
+            {"rows": 2, "cols": 3, "dataflow": "os", "a_width": 4, "w_width": 3,
+             "acc_width": 7, "w_signed": False, "pipeline": 1},
+        ),
+    ),
 ]})
 
 

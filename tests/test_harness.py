@@ -79,3 +79,37 @@ def test_stream_monitor_under_verilator():
     runner, build_dir, seconds = build_verilog(module, text)
     result = run_tests(runner, build_dir, module, "accelgen.verif.selftest")
     assert result.tests == 3
+
+
+def test_simulate_stops_at_the_cycle_budget_and_when_done():
+    from amaranth.hdl import Module, Signal
+    from accelgen.verif.amaranth_sim import simulate
+
+    class Counter(wiring.Component):
+        count: Out(8)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.sync += self.count.eq(self.count + 1)
+            return m
+
+    dut = Counter()
+    seen = []
+
+    async def waits_forever(ctx):
+        # A plain tick loop: a testbench abandoned inside tick().until() also makes
+        # Python report an unraisable error when it is collected.
+        while True:
+            await ctx.tick()
+
+    with pytest.raises(AssertionError, match=r"^1 testbench\(es\) did not finish within "
+                                             r"50 cycles$"):
+        simulate(dut, waits_forever, max_cycles=50)
+
+    async def short(ctx):
+        await ctx.tick().repeat(3)
+        seen.append(ctx.get(dut.count))
+
+    dut = Counter()
+    simulate(dut, short, max_cycles=10**9)  # returns as soon as the testbench is done
+    assert seen == [3]

@@ -70,7 +70,7 @@ def test_module_name_spells_nondefault_parameters():
 
 
 def test_unknown_unit():
-    with pytest.raises(KeyError, match=r"unknown unit .nosuch.; units are bitbrick, int_mac, fusion_unit, bitfusion_array"):
+    with pytest.raises(KeyError, match=r"unknown unit .nosuch.; units are " + ", ".join(UNITS)):
         get_unit("nosuch")
 
 

@@ -26,13 +26,26 @@ def simulate(dut, *testbenches, max_cycles, clock=True, vcd=None):
         return run
 
     sim = Simulator(dut)
-    if clock:
-        sim.add_clock(PERIOD)
     for bench in testbenches:
         sim.add_testbench(tracked(bench))
-    # Without a clock, time only advances through the testbenches' own delays,
-    # so run() ends when they do; with one, stop at the deadline.
-    run = (lambda: sim.run_until(max_cycles * PERIOD)) if clock else sim.run
+    if clock:
+        sim.add_clock(PERIOD)
+        timed_out = []
+
+        async def watchdog(ctx):
+            for _ in range(max_cycles):
+                await ctx.tick()
+            timed_out.append(True)
+
+        sim.add_testbench(watchdog, background=True)
+
+        def run():
+            # advance() is true while a (non-background) testbench is unfinished.
+            while sim.advance() and not timed_out:
+                pass
+    else:
+        # Without a clock, time only advances through the testbenches' own delays.
+        run = sim.run
     if vcd:
         with sim.write_vcd(vcd):
             run()

@@ -48,11 +48,11 @@ def _unpack_field(shape, bits):
 def pack(layout, **values):
     """Bit pattern of a ``StructLayout`` payload from field values (missing fields: 0).
 
-    An ``ArrayLayout`` field takes a sequence of element values (element 0 in the
-    low bits)."""
+    An ``ArrayLayout`` field (or payload) takes a sequence of element values
+    (element 0 in the low bits); a payload that is not a struct takes one keyword."""
     if not isinstance(layout, data.StructLayout):
         (value,) = values.values()
-        return to_bits(value, Shape.cast(layout).width)
+        return _pack_field(layout, value)
     unknown = set(values) - {name for name, _ in layout}
     if unknown:
         raise KeyError(f"no fields {sorted(unknown)} in {layout!r}")
@@ -64,9 +64,9 @@ def pack(layout, **values):
 
 def unpack(layout, bits):
     """``{field: value}`` of a ``StructLayout`` payload, or the value of a plain shape;
-    ``ArrayLayout`` fields become lists."""
+    ``ArrayLayout`` payloads and fields become lists."""
     if not isinstance(layout, data.StructLayout):
-        return from_bits(bits, layout)
+        return _unpack_field(layout, bits)
     mask = lambda f: (1 << Shape.cast(f.shape).width) - 1
     return {name: _unpack_field(field.shape, (bits >> field.offset) & mask(field))
             for name, field in layout}

@@ -1,0 +1,316 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Systolic GEMM array (TPU/Gemmini-like): weight-stationary or output-stationary."""
+
+import dataclasses
+
+from amaranth.hdl import Module, Signal, Cat, Mux, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from accelgen.params import UnitParams, param, check_int, check_bool, check_choice, require
+
+__all__ = ["Params", "SystolicArray", "PE_TYPES"]
+
+
+class IntMACPE:
+    """The plain integer processing element: ``product = a * w`` at the array's
+    operand widths and signedness (``int_mac``'s multiplier)."""
+
+    name = "int_mac"
+
+    @staticmethod
+    def product(m, a, w, prefix):
+        product = Signal(signed(len(a) + len(w) + 1), name=f"{prefix}product")
+        m.d.comb += product.eq(a * w)
+        return product
+
+
+# The processing elements a systolic array can be built from: ``pe`` parameter
+# value -> builder with ``product(m, a, w, prefix)``.
+PE_TYPES = {pe.name: pe for pe in [IntMACPE]}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params(UnitParams):
+    """Parameters of :class:`SystolicArray`."""
+
+    unit = "systolic_array"
+
+    rows: int = param(4, "PE rows (1..32): WS reduction length per pass, OS output rows",
+                      abbr="r")
+    cols: int = param(4, "PE columns (1..32): output columns", abbr="c")
+    dataflow: str = param("ws", "'ws' (weights preloaded, double-buffered) or 'os' "
+                                "(outputs accumulate in place)", abbr="df")
+    a_width: int = param(8, "activation width in bits (1..32)", abbr="a")
+    w_width: int = param(8, "weight width in bits (1..32)", abbr="w")
+    acc_width: int = param(32, "accumulator and result width (a_width + w_width..64)",
+                           abbr="acc")
+    a_signed: bool = param(True, "activations are two's complement (else unsigned)",
+                           abbr="as")
+    w_signed: bool = param(True, "weights are two's complement (else unsigned)", abbr="ws")
+    pe: str = param("int_mac", "processing element type: " + ", ".join(PE_TYPES))
+    pipeline: int = param(0, "product register in every PE (0 or 1; adds one cycle)",
+                          abbr="p")
+
+    def __post_init__(self):
+        check_int(self, "rows", min=1, max=32)
+        check_int(self, "cols", min=1, max=32)
+        check_choice(self, "dataflow", ("ws", "os"))
+        check_int(self, "a_width", min=1, max=32)
+        check_int(self, "w_width", min=1, max=32)
+        check_int(self, "acc_width", min=self.a_width + self.w_width, max=64,
+                  min_expr="a_width + w_width")
+        check_bool(self, "a_signed")
+        check_bool(self, "w_signed")
+        check_choice(self, "pe", tuple(PE_TYPES))
+        check_int(self, "pipeline", min=0, max=1)
+
+    @property
+    def acc_signed(self):
+        return self.a_signed or self.w_signed
+
+    @property
+    def latency(self):
+        """WS: cycles from accepting an activation beat to its result row. OS: from
+        accepting a tile's last beat to its first result row."""
+        return self.rows + self.cols - 1 + self.pipeline
+
+    @property
+    def throughput(self):
+        """Activation beats (WS) or operand beats (OS) accepted per cycle."""
+        return 1
+
+    def a_shape(self):
+        return signed(self.a_width) if self.a_signed else unsigned(self.a_width)
+
+    def w_shape(self):
+        return signed(self.w_width) if self.w_signed else unsigned(self.w_width)
+
+    def acc_shape(self):
+        return signed(self.acc_width) if self.acc_signed else unsigned(self.acc_width)
+
+    def a_layout(self):
+        return data.StructLayout({"data": data.ArrayLayout(self.a_shape(), self.rows),
+                                  "last": 1})
+
+    def w_layout(self):
+        return data.ArrayLayout(self.w_shape(), self.cols)
+
+    def o_layout(self):
+        return data.StructLayout({"data": data.ArrayLayout(self.acc_shape(), self.cols),
+                                  "last": 1})
+
+    def manifest_extra(self):
+        if self.dataflow == "ws":
+            streams = ("w: one weight row per beat (data[c] = W[r][c]), rows 0..rows-1 "
+                       "form a tile, loaded into the idle bank; a: one activation row "
+                       "per beat (data[r] multiplies weight row r), last closes the "
+                       "tile; o: one result row per activation beat, "
+                       "o[c] = sum_r a[r] * W[r][c] mod 2**acc_width, last on the "
+                       "tile's final row")
+        else:
+            streams = ("a and w are consumed together: beat k carries A[:, k] on a "
+                       "(data[r]) and B[k, :] on w (data[c]); a.last closes the tile; "
+                       "o: rows 0..rows-1 of the tile's A @ B (mod 2**acc_width), "
+                       "last on row rows-1")
+        return {"dataflow": self.dataflow, "streams": streams,
+                "cycle_model": "accelgen.golden.systolic_array.cycles"}
+
+
+class SystolicArray(wiring.Component):
+    """A ``rows x cols`` systolic array of multiply-accumulate PEs.
+
+    Both dataflows skew inputs and de-skew outputs inside the unit, so users
+    stream plain row vectors; every result is exact modulo ``2**acc_width`` (read
+    as two's complement when either operand is signed).
+
+    **WS** (weight stationary, TPU v1): ``w`` loads a weight tile, one row per
+    beat (``rows`` beats), into whichever of two banks is idle, while the other
+    bank computes; ``a`` streams activation rows, ``data[r]`` meeting weight row
+    ``r``; ``a.last`` ends the tile and switches banks. Each activation beat
+    yields one row on ``o``: ``o[c] = sum_r a[r] * W[r][c]``, ``latency = rows +
+    cols - 1 + pipeline`` cycles after it is accepted, with ``o.last`` on the
+    tile's final row. An activation beat waits until its bank is fully loaded; a
+    weight beat waits while its bank is in use, either still full or read by an
+    activation beat less than ``rows + cols - 1`` cycles old. Activations flow
+    right and partial sums down; the array stalls as a whole while ``o.valid &
+    ~o.ready``.
+
+    **OS** (output stationary): beat ``k`` of a tile carries ``A[:, k]`` on ``a``
+    and ``B[k, :]`` on ``w``. The two streams are consumed together and the tile
+    may have any length ``K``. PE ``(r, c)`` accumulates ``A[r, k] * B[k, c]``.
+    The tile's last beat moves every sum into a result register (accumulation
+    of the next tile starts at once). ``o`` then emits rows ``0 .. rows-1`` of the
+    ``rows x cols`` result, the first ``latency`` cycles after that beat, with
+    ``o.last`` on the final row. A tile's last beat waits until the previous
+    tile's results have all been taken.
+
+    Throughput: one beat per cycle. Synchronous reset empties the array, the
+    weight banks' fill state and any undelivered results. Cycle counts for a
+    whole GEMM are given exactly by :func:`accelgen.golden.systolic_array.cycles`.
+
+    Members
+    -------
+    a : In(stream.Signature(Params.a_layout()))
+    w : In(stream.Signature(Params.w_layout()))
+    o : Out(stream.Signature(Params.o_layout()))
+    """
+
+    def __init__(self, params=None):
+        self.params = params = Params.ensure(params, self)
+        super().__init__({
+            "a": In(stream.Signature(params.a_layout())),
+            "w": In(stream.Signature(params.w_layout())),
+            "o": Out(stream.Signature(params.o_layout())),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.params.dataflow == "ws":
+            self._weight_stationary(m)
+        else:
+            self._output_stationary(m)
+        return m
+
+    def _chain(self, m, value, name, stages, advance):
+        """``[value, value delayed 1, ..., delayed `stages`]`` (registers load on ``advance``)."""
+        chain = [value]
+        for t in range(1, stages + 1):
+            reg = Signal.like(value, name=f"{name}_d{t}")
+            with m.If(advance):
+                m.d.sync += reg.eq(chain[-1])
+            chain.append(reg)
+        return chain
+
+    def _product(self, m, a, w, advance, prefix):
+        p = self.params
+        product = PE_TYPES[p.pe].product(m, a, w, prefix)
+        if p.pipeline:
+            reg = Signal.like(product, name=f"{prefix}product_r")
+            with m.If(advance):
+                m.d.sync += reg.eq(product)
+            product = reg
+        return product
+
+    def _weight_stationary(self, m):
+        p = self.params
+        rows, cols, depth = p.rows, p.cols, p.latency
+        reads = rows + cols - 2  # deepest depth at which a PE reads its weight
+
+        advance = Signal()
+        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+
+        weights = [[[Signal(p.w_shape(), name=f"w{b}_{r}_{c}") for c in range(cols)]
+                    for r in range(rows)] for b in range(2)]
+        full = Signal(2)
+        load_bank, act_bank = Signal(), Signal()
+        load_row = Signal(range(rows)) if rows > 1 else None
+
+        take_a = Signal()
+        m.d.comb += [self.a.ready.eq(advance & full.bit_select(act_bank, 1)),
+                     take_a.eq(self.a.valid & self.a.ready)]
+        valid = self._chain(m, take_a, "valid", depth, advance)
+        last = self._chain(m, self.a.payload.last, "last", depth, advance)
+        bank = self._chain(m, act_bank, "bank", reads, advance)
+
+        busy = [Signal(name=f"bank{b}_read") for b in range(2)]
+        for b in range(2):
+            m.d.comb += busy[b].eq(Cat(*[valid[d] & (bank[d] == b)
+                                         for d in range(1, reads + 1)]).any()
+                                   if reads >= 1 else 0)
+        m.d.comb += self.w.ready.eq(~full.bit_select(load_bank, 1) &
+                                    ~Mux(load_bank, busy[1], busy[0]))
+        with m.If(self.w.valid & self.w.ready):
+            for b in range(2):
+                for r in range(rows):
+                    with m.If((load_bank == b) & ((load_row == r) if load_row is not None
+                                                  else 1)):
+                        m.d.sync += [weights[b][r][c].eq(self.w.payload[c])
+                                     for c in range(cols)]
+            at_end = (load_row == rows - 1) if load_row is not None else 1
+            with m.If(at_end):
+                m.d.sync += [full.bit_select(load_bank, 1).eq(1), load_bank.eq(~load_bank)]
+                if load_row is not None:
+                    m.d.sync += load_row.eq(0)
+            if load_row is not None:
+                with m.Else():
+                    m.d.sync += load_row.eq(load_row + 1)
+        with m.If(take_a & self.a.payload.last):
+            m.d.sync += [full.bit_select(act_bank, 1).eq(0), act_bank.eq(~act_bank)]
+
+        psum = [[None] * cols for _ in range(rows)]
+        for r in range(rows):
+            a_chain = self._chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, advance)
+            for c in range(cols):
+                d = r + c
+                w = Mux(bank[d], weights[1][r][c], weights[0][r][c])
+                product = self._product(m, a_chain[d], w, advance, f"pe{r}_{c}_")
+                acc = psum[r][c] = Signal(p.acc_shape(), name=f"psum{r}_{c}")
+                with m.If(advance):
+                    m.d.sync += acc.eq((psum[r - 1][c] if r else 0) + product)
+        for c in range(cols):
+            out = self._chain(m, psum[rows - 1][c], f"out{c}", cols - 1 - c, advance)[-1]
+            m.d.comb += self.o.payload.data[c].eq(out)
+        m.d.comb += [self.o.valid.eq(valid[depth]), self.o.payload.last.eq(last[depth])]
+
+    def _output_stationary(self, m):
+        p = self.params
+        rows, cols, depth = p.rows, p.cols, p.latency
+        always = 1
+
+        draining = Signal()
+        row = Signal(range(rows)) if rows > 1 else None
+        both = Signal()
+        take = Signal()
+        in_flight = Signal()
+        m.d.comb += both.eq(self.a.valid & self.w.valid)
+        ok = ~self.a.payload.last | ~(in_flight | draining)
+        m.d.comb += [self.a.ready.eq(self.w.valid & ok), self.w.ready.eq(self.a.valid & ok),
+                     take.eq(both & ok)]
+        valid = self._chain(m, take, "valid", depth - 1, always)
+        last = self._chain(m, take & self.a.payload.last, "last", depth - 1, always)
+        m.d.comb += in_flight.eq(Cat(*last[1:depth]).any() if depth > 1 else 0)
+
+        shadow = [[Signal(p.acc_shape(), name=f"result{r}_{c}") for c in range(cols)]
+                  for r in range(rows)]
+        a_chains = [self._chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, always)
+                    for r in range(rows)]
+        w_chains = [self._chain(m, self.w.payload[c], f"b{c}", c + rows - 1, always)
+                    for c in range(cols)]
+        for r in range(rows):
+            for c in range(cols):
+                d = r + c
+                product = self._product(m, a_chains[r][d], w_chains[c][d], always,
+                                        f"pe{r}_{c}_")
+                d += p.pipeline  # the depth at which the product is added
+                acc = Signal(p.acc_shape(), name=f"acc{r}_{c}")
+                total = Signal(p.acc_shape(), name=f"sum{r}_{c}")
+                m.d.comb += total.eq(acc + product)
+                with m.If(valid[d] & last[d]):
+                    m.d.sync += [shadow[r][c].eq(total), acc.eq(0)]
+                with m.Elif(valid[d]):
+                    m.d.sync += acc.eq(total)
+
+        # Results: the last register is written at depth rows + cols - 2 + pipeline, so
+        # rows leave one per cycle from `depth` on.
+        with m.If(last[depth - 1]):
+            m.d.sync += draining.eq(1)
+            if row is not None:
+                m.d.sync += row.eq(0)
+        with m.If(self.o.valid & self.o.ready):
+            at_end = (row == rows - 1) if row is not None else 1
+            with m.If(at_end):
+                m.d.sync += draining.eq(0)
+            if row is not None:
+                with m.Else():
+                    m.d.sync += row.eq(row + 1)
+        m.d.comb += self.o.valid.eq(draining)
+        for c in range(cols):
+            if row is None:
+                m.d.comb += self.o.payload.data[c].eq(shadow[0][c])
+            else:
+                with m.Switch(row):
+                    for r in range(rows):
+                        with m.Case(r):
+                            m.d.comb += self.o.payload.data[c].eq(shadow[r][c])
+        m.d.comb += self.o.payload.last.eq((row == rows - 1) if row is not None else 1)

@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""systolic_array: parameter errors, golden tiling against exact A @ B, the cycle
+model, Amaranth simulator (results and cycle counts), Verilator regression."""
+
+import itertools
+import random
+
+import numpy as np
+import pytest
+
+from accelgen.generators.systolic_array import SystolicArray, Params, PE_TYPES
+from accelgen.golden.int_mac import wrap
+from accelgen.golden.systolic_array import (gemm, cycles, utilization, ws_schedule,
+                                            os_schedule, PE_PRODUCTS)
+from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
+from accelgen.verif.systolic_array import operand_range
+from conftest import configurations
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"rows": 0}, ValueError, r"^systolic_array rows must be an integer from 1 to 32, not 0$"),
+    ({"cols": 33}, ValueError, r"^systolic_array cols must be an integer from 1 to 32, not 33$"),
+    ({"dataflow": "is"}, ValueError,
+     r"^systolic_array dataflow must be one of 'ws', 'os', not 'is'$"),
+    ({"dataflow": 1}, TypeError, r"^systolic_array dataflow must be a string, not 1$"),
+    ({"a_width": 4, "acc_width": 11}, ValueError,
+     r"^systolic_array acc_width must be an integer from a_width \+ w_width = 12 to 64, "
+     r"not 11$"),
+    ({"pe": "tpu"}, ValueError, r"^systolic_array pe must be one of 'int_mac', not 'tpu'$"),
+    ({"pipeline": 2}, ValueError,
+     r"^systolic_array pipeline must be an integer from 0 to 1, not 2$"),
+    ({"w_signed": None}, TypeError, r"^systolic_array w_signed must be a bool, not None$"),
+])
+def test_parameter_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Params(**kwargs)
+
+
+def test_every_pe_type_has_a_golden_product():
+    assert set(PE_TYPES) == set(PE_PRODUCTS)
+
+
+def test_derived_values():
+    p = Params(rows=3, cols=5, pipeline=1, a_signed=False, w_signed=False)
+    assert (p.latency, p.throughput, p.acc_signed) == (8, 1, False)
+    assert p.manifest_extra()["dataflow"] == "ws"
+
+
+def random_gemm(rng, p, m, k, n):
+    a = rng.integers(*operand_range(p.a_width, p.a_signed), (m, k), endpoint=True)
+    b = rng.integers(*operand_range(p.w_width, p.w_signed), (k, n), endpoint=True)
+    return a, b
+
+
+CONFIGS = [Params(), Params(dataflow="os"), Params(rows=1, cols=1, dataflow="os"),
+           Params(rows=3, cols=2, a_width=4, w_width=4, acc_width=8, a_signed=False),
+           Params(rows=2, cols=3, dataflow="os", a_width=4, w_width=3, acc_width=7,
+                  w_signed=False, pipeline=1)]
+IDS = ["ws4x4", "os4x4", "os1x1", "ws3x2_narrow", "os2x3_narrow_p1"]
+
+
+@pytest.mark.parametrize("p", CONFIGS, ids=IDS)
+def test_golden_gemm_is_a_at_b_wrapped(p):
+    rng = np.random.default_rng(p.rows * 7 + p.cols)
+    for m, k, n in itertools.product((1, 3, 9), (1, 4, 11), (1, 2, 7)):
+        a, b = random_gemm(rng, p, m, k, n)
+        want = [[_wrap_int(p, sum(int(x) * int(y) for x, y in zip(a[i], b[:, j])))
+                 for j in range(n)] for i in range(m)]
+        assert gemm(p, a, b).tolist() == want
+
+
+def _wrap_int(p, value):
+    """Python-integer reduction modulo 2**acc_width (the SPEC's words)."""
+    value %= 1 << p.acc_width
+    if p.acc_signed and value >= 1 << (p.acc_width - 1):
+        value -= 1 << p.acc_width
+    return value
+
+
+def test_golden_schedules_pad_partial_tiles():
+    p = Params(rows=2, cols=3)
+    a, b = np.arange(10).reshape(2, 5), np.arange(20).reshape(5, 4)
+    tiles = ws_schedule(p, a, b)
+    assert len(tiles) == 2 * 3 and tiles[-1][1].shape == (2, 3)
+    assert tiles[2][1][1].tolist() == [0, 0, 0]  # K row 5 does not exist
+    assert len(os_schedule(Params(rows=2, cols=3, dataflow="os"), a, b)) == 1 * 2
+
+
+def test_cycle_model_worked_examples():
+    """Hand-derived counts from the acceptance rules in the docstrings."""
+    ws = Params(rows=2, cols=2)        # latency 3, bank free 3 cycles after its last row
+    # one tile: weights 0..1, activations 2..4 (M = 3), last row out at 4 + 3.
+    assert cycles(ws, 3, 2, 2) == 8
+    # two K tiles, M = 1: weights 0..1 and 2..3, rows at 2 and 4, out at 4 + 3.
+    assert cycles(ws, 1, 4, 2) == 8
+    # three tiles, M = 1: tile 2's weights wait until 2 + 3 = 5 (bank 0 busy).
+    assert cycles(ws, 1, 6, 2) == 11
+    os_ = Params(rows=2, cols=2, dataflow="os")  # latency 3
+    # one tile of K = 4: beats 0..3, rows at 3 + 3 and 3 + 4.
+    assert cycles(os_, 2, 4, 2) == 8
+    # two tiles of K = 1: the second last beat waits for 0 + 3 + 2 = 5.
+    assert cycles(os_, 4, 1, 2) == 10
+    assert utilization(ws, 3, 2, 2) == 12 / (4 * 8)
+
+
+def test_ws_steady_state_utilization_reaches_95_percent():
+    p = Params(rows=8, cols=8)
+    assert utilization(p, 512, 64, 64) >= 0.95
+
+
+def run_gemm(p, a, b, *, idle=0.0, backpressure=0.0, seed=0):
+    """Drive one tiled GEMM through the Amaranth simulator; return the result rows."""
+    dut = SystolicArray(p)
+    stalls = random.Random(seed)
+    a_beats, w_beats, expected_rows = [], [], 0
+    if p.dataflow == "ws":
+        for _n0, weights, acts in ws_schedule(p, a, b):
+            w_beats += [row.tolist() for row in weights]
+            a_beats += [{"data": row.tolist(), "last": int(i == len(acts) - 1)}
+                        for i, row in enumerate(acts)]
+            expected_rows += len(acts)
+    else:
+        for _m0, _n0, a_tile, b_tile in os_schedule(p, a, b):
+            k = a_tile.shape[1]
+            a_beats += [{"data": a_tile[:, j].tolist(), "last": int(j == k - 1)}
+                        for j in range(k)]
+            w_beats += [b_tile[j].tolist() for j in range(k)]
+            expected_rows += p.rows
+    rows = []
+
+    async def source_a(ctx):
+        for beat in a_beats:
+            await stream_put(ctx, dut.a, beat, rng=stalls, idle=idle)
+
+    async def source_w(ctx):
+        for beat in w_beats:
+            await stream_put(ctx, dut.w, beat, rng=stalls, idle=idle)
+
+    async def sink(ctx):
+        for _ in range(expected_rows):
+            beat = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
+            rows.append(([int(v) for v in beat.data], int(beat.last)))
+
+    simulate(dut, source_a, source_w, sink, max_cycles=100000)
+    return rows
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("p", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("shape", ["long_k", "k1"])
+def test_amaranth_simulator_under_stalls(p, shape):
+    """A long reduction, and K = 1 (back-to-back tiles: bank and result reuse)."""
+    seed = 5
+    rng = np.random.default_rng(seed)
+    m, k, n = {"long_k": (2 * p.rows + 1, 2 * p.rows + 3, p.cols + 1),
+               "k1": (3 * p.rows, 1, 2 * p.cols + 1)}[shape]
+    a, b = random_gemm(rng, p, m, k, n)
+    rows = run_gemm(p, a, b, idle=0.3, backpressure=0.3, seed=seed)
+    out = np.zeros((a.shape[0], b.shape[1]), dtype=np.uint64)
+    it = iter(rows)
+    with np.errstate(over="ignore"):
+        if p.dataflow == "ws":
+            for n0, _w, acts in ws_schedule(p, a, b):
+                for i in range(len(acts)):
+                    out[i, n0:n0 + p.cols] += np.array(next(it)[0]).astype(
+                        np.uint64)[:b.shape[1] - n0]
+        else:
+            for m0, n0, _a, _b in os_schedule(p, a, b):
+                for r in range(p.rows):
+                    data = next(it)[0]
+                    if m0 + r < a.shape[0]:
+                        out[m0 + r, n0:n0 + p.cols] = np.array(data).astype(
+                            np.uint64)[:b.shape[1] - n0]
+    assert (wrap(out, p.acc_width, p.acc_signed) == gemm(p, a, b)).all(), f"seed {seed}"
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("params", configurations("systolic_array"))
+def test_verilator_regression(params):
+    from accelgen.verif.runner import run_cocotb
+    result = run_cocotb("systolic_array", params)
+    assert result.tests == 4

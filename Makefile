@@ -41,8 +41,11 @@ test-quick: install
 	$(PYTEST) -m "not cocotb and not synth"
 
 bench: install
+	$(PY) -m pip install -q -e .[bench]
 	$(PY) bench/regression_speed.py
 	$(PY) bench/synth_table.py
+	$(PY) bench/bitfusion_table.py
+	$(PY) bench/systolic_bench.py
 
 clean:
 	rm -rf build .pytest_cache

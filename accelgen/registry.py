@@ -199,6 +199,9 @@ UNITS = MappingProxyType({u.name: u for u in [
              "a_signed": False},
             {"rows": 2, "cols": 3, "dataflow": "os", "a_width": 4, "w_width": 3,
              "acc_width": 7, "w_signed": False, "pipeline": 1},
+            {"pe": "fusion_unit", "rows": 2, "cols": 3},
+            {"pe": "fusion_unit", "rows": 3, "cols": 2, "dataflow": "os", "pipeline": 1,
+             "acc_width": 20},
         ),
     ),
 ]})

@@ -142,11 +142,16 @@ def synthesize(emitted, component, target, work_dir, *, dsp=True):
 _FREQ_TARGET_MHZ = {"nextpnr-ice40": 12, "nextpnr-ecp5": 50}
 
 
-def fmax(component, target, work_dir, *, seed=1, dsp=True):
-    """Place and route ``FmaxHarness(component)``; return Fmax in MHz of ``clk``."""
+def fmax(component, target, work_dir, *, seed=1, dsp=True, device=None):
+    """Place and route ``FmaxHarness(component)``; return Fmax in MHz of ``clk``.
+
+    ``device`` replaces the target's nextpnr device arguments (e.g. ``("--85k",
+    "--package", "CABGA381")`` for a design too big for the default LFE5U-25F).
+    """
     if TARGETS.get(target, (None, None))[1] is None:
         raise ValueError(f"Fmax needs target ice40 or ecp5, not {target!r}")
-    _synth, pnr, device = TARGETS[target]
+    _synth, pnr, default_device = TARGETS[target]
+    device = default_device if device is None else tuple(device)
     work = _fresh(work_dir)
     top = "fmax_harness"
     (work / f"{top}.il").write_text(rtlil.convert(FmaxHarness(component), name=top,

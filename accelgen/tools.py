@@ -105,6 +105,6 @@ def run(name, args, *, cwd, timeout=1800):
     proc = subprocess.run([exe, *args], cwd=cwd, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
-        tail = " | ".join(proc.stdout.strip().splitlines()[-6:])
+        tail = " | ".join(proc.stdout.strip().splitlines()[-6:]) or "(no output)"
         raise ToolFailed(f"{name} exited with status {proc.returncode}: {tail}")
     return proc.stdout

@@ -12,25 +12,12 @@ cycles per wall-clock second (from cocotb's results file).
 import os
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 
 from accelgen.emit import emit
 from accelgen.tables import format_table
 from accelgen.registry import UNITS, PRESET_NAMES, module_name
 from accelgen.verif import runner
-from accelgen.verif.bench import CLOCK_PERIOD_NS
-
-
-def sim_speed(results_xml):
-    """(simulated cycles, wall seconds) over the test cases of one run."""
-    sim_ns = wall = 0.0
-    for case in ET.parse(results_xml).iter("testcase"):
-        props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        if props.get("sim_time_unit") != "ns":
-            raise ValueError(f"unexpected sim time unit {props.get('sim_time_unit')!r}")
-        sim_ns += float(props["sim_time_duration"])
-        wall += float(case.get("time", 0))
-    return sim_ns / CLOCK_PERIOD_NS, wall
+from accelgen.verif.runner import sim_speed
 
 
 def main(names):

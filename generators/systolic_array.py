@@ -3,10 +3,11 @@
 
 import dataclasses
 
-from amaranth.hdl import Module, Signal, Cat, Mux, signed, unsigned
+from amaranth.hdl import C, Module, Signal, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from accelgen.generators.fusion_unit import FusionStep, Precision, OPERAND_BITS, STEP_WIDTH
 from accelgen.params import UnitParams, param, check_int, check_bool, check_choice, require
 
 __all__ = ["Params", "SystolicArray", "PE_TYPES"]
@@ -17,17 +18,57 @@ class IntMACPE:
     operand widths and signedness (``int_mac``'s multiplier)."""
 
     name = "int_mac"
+    mode_fields = {}  # per-beat fields beside the operands (none: fixed at elaboration)
+    flags_errors = False
 
     @staticmethod
-    def product(m, a, w, prefix):
+    def shapes(params):
+        """``(activation shape, weight shape, minimum accumulator width)``."""
+        a = signed(params.a_width) if params.a_signed else unsigned(params.a_width)
+        w = signed(params.w_width) if params.w_signed else unsigned(params.w_width)
+        return a, w, params.a_width + params.w_width
+
+    @staticmethod
+    def product(m, a, w, a_mode, w_mode, prefix):
+        """``(product, error)``; ``error`` is ``None`` for PEs that cannot fail."""
         product = Signal(signed(len(a) + len(w) + 1), name=f"{prefix}product")
         m.d.comb += product.eq(a * w)
-        return product
+        return product, None
 
 
-# The processing elements a systolic array can be built from: ``pe`` parameter
-# value -> builder with ``product(m, a, w, prefix)``.
-PE_TYPES = {pe.name: pe for pe in [IntMACPE]}
+class FusionPE:
+    """The BitFusion Fusion Unit as a PE: operands are packed 32-bit words whose
+    precision (``prec``: 0 = 2-bit, 1 = 4-bit, 2 = 8-bit) and ``signed`` travel
+    with every activation beat and every weight row; the product is the exact sum
+    of the ``(8/wa)*(8/ww)`` element products (``fusion_unit``'s step). Code 3
+    adds 0 and sets ``mode_error`` on the results it touches."""
+
+    name = "fusion_unit"
+    mode_fields = {"prec": Precision, "signed": 1}
+    flags_errors = True
+
+    @staticmethod
+    def shapes(params):
+        return unsigned(OPERAND_BITS), unsigned(OPERAND_BITS), STEP_WIDTH
+
+    @staticmethod
+    def product(m, a, w, a_mode, w_mode, prefix):
+        operands = _Operands(a=a, w=w, a_prec=a_mode.prec, w_prec=w_mode.prec,
+                             a_signed=a_mode.signed, w_signed=w_mode.signed)
+        step = FusionStep(m, operands, prefix=prefix)
+        return step.step, step.mode_error
+
+
+class _Operands:
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+# The processing elements a systolic array can be built from (the ``pe``
+# parameter). A new PE type is one class here with ``mode_fields``,
+# ``flags_errors``, ``shapes(params)`` and ``product(m, a, w, a_mode, w_mode,
+# prefix)``, plus its product in ``accelgen.golden.systolic_array.PE_PRODUCTS``.
+PE_TYPES = {pe.name: pe for pe in [IntMACPE, FusionPE]}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -58,16 +99,30 @@ class Params(UnitParams):
         check_choice(self, "dataflow", ("ws", "os"))
         check_int(self, "a_width", min=1, max=32)
         check_int(self, "w_width", min=1, max=32)
-        check_int(self, "acc_width", min=self.a_width + self.w_width, max=64,
-                  min_expr="a_width + w_width")
         check_bool(self, "a_signed")
         check_bool(self, "w_signed")
         check_choice(self, "pe", tuple(PE_TYPES))
+        if self.pe != "int_mac":
+            for name in ("a_width", "w_width", "a_signed", "w_signed"):
+                default = self.__dataclass_fields__[name].default
+                require(self, getattr(self, name) == default,
+                        f"{name} applies to pe='int_mac' only (pe={self.pe!r} takes "
+                        f"packed words with a precision per beat); leave it at {default}")
+        if self.pe == "int_mac":
+            check_int(self, "acc_width", min=self.a_width + self.w_width, max=64,
+                      min_expr="a_width + w_width")
+        else:
+            check_int(self, "acc_width", min=self.pe_type.shapes(self)[2], max=64)
         check_int(self, "pipeline", min=0, max=1)
 
     @property
+    def pe_type(self):
+        return PE_TYPES[self.pe]
+
+    @property
     def acc_signed(self):
-        return self.a_signed or self.w_signed
+        """Two's complement when either operand can be signed (always for packed PEs)."""
+        return self.a_signed or self.w_signed or self.pe != "int_mac"
 
     @property
     def latency(self):
@@ -81,24 +136,26 @@ class Params(UnitParams):
         return 1
 
     def a_shape(self):
-        return signed(self.a_width) if self.a_signed else unsigned(self.a_width)
+        return self.pe_type.shapes(self)[0]
 
     def w_shape(self):
-        return signed(self.w_width) if self.w_signed else unsigned(self.w_width)
+        return self.pe_type.shapes(self)[1]
 
     def acc_shape(self):
         return signed(self.acc_width) if self.acc_signed else unsigned(self.acc_width)
 
     def a_layout(self):
         return data.StructLayout({"data": data.ArrayLayout(self.a_shape(), self.rows),
-                                  "last": 1})
+                                  "last": 1, **self.pe_type.mode_fields})
 
     def w_layout(self):
-        return data.ArrayLayout(self.w_shape(), self.cols)
+        return data.StructLayout({"data": data.ArrayLayout(self.w_shape(), self.cols),
+                                  **self.pe_type.mode_fields})
 
     def o_layout(self):
+        errors = {"mode_error": 1} if self.pe_type.flags_errors else {}
         return data.StructLayout({"data": data.ArrayLayout(self.acc_shape(), self.cols),
-                                  "last": 1})
+                                  "last": 1, **errors})
 
     def manifest_extra(self):
         if self.dataflow == "ws":
@@ -182,15 +239,32 @@ class SystolicArray(wiring.Component):
             chain.append(reg)
         return chain
 
-    def _product(self, m, a, w, advance, prefix):
+    def _product(self, m, a, w, a_mode, w_mode, advance, prefix):
+        """The PE's ``(product, error)``, registered once more with ``pipeline``."""
         p = self.params
-        product = PE_TYPES[p.pe].product(m, a, w, prefix)
+        product, error = p.pe_type.product(m, a, w, a_mode, w_mode, prefix)
+        error = 0 if error is None else error
         if p.pipeline:
             reg = Signal.like(product, name=f"{prefix}product_r")
+            error_r = Signal(name=f"{prefix}error_r")
             with m.If(advance):
-                m.d.sync += reg.eq(product)
-            product = reg
-        return product
+                m.d.sync += [reg.eq(product), error_r.eq(error)]
+            product, error = reg, error_r
+        return product, error
+
+    def _mode_bits(self, payload):
+        """The PE's mode fields of a stream payload as one value (``C(0)`` if none)."""
+        fields = self.params.pe_type.mode_fields
+        return Cat(*(getattr(payload, name) for name in fields)) if fields else C(0, 1)
+
+    def _modes(self, m, value, name):
+        """A view of the PE's mode fields of a payload (or of a register holding them)."""
+        layout = data.StructLayout(self.params.pe_type.mode_fields)
+        if not self.params.pe_type.mode_fields:
+            return None
+        held = Signal(layout, name=name)
+        m.d.comb += held.eq(value)
+        return held
 
     def _weight_stationary(self, m):
         p = self.params
@@ -212,6 +286,10 @@ class SystolicArray(wiring.Component):
         valid = self._chain(m, take_a, "valid", depth, advance)
         last = self._chain(m, self.a.payload.last, "last", depth, advance)
         bank = self._chain(m, act_bank, "bank", reads, advance)
+        a_mode = self._chain(m, self._mode_bits(self.a.payload), "a_mode", reads, advance)
+        w_mode_bits = self._mode_bits(self.w.payload)
+        w_modes = [[Signal.like(w_mode_bits, name=f"w{b}_{r}_mode") for r in range(rows)]
+                   for b in range(2)]
 
         busy = [Signal(name=f"bank{b}_read") for b in range(2)]
         for b in range(2):
@@ -225,8 +303,9 @@ class SystolicArray(wiring.Component):
                 for r in range(rows):
                     with m.If((load_bank == b) & ((load_row == r) if load_row is not None
                                                   else 1)):
-                        m.d.sync += [weights[b][r][c].eq(self.w.payload[c])
+                        m.d.sync += [weights[b][r][c].eq(self.w.payload.data[c])
                                      for c in range(cols)]
+                        m.d.sync += w_modes[b][r].eq(w_mode_bits)
             at_end = (load_row == rows - 1) if load_row is not None else 1
             with m.If(at_end):
                 m.d.sync += [full.bit_select(load_bank, 1).eq(1), load_bank.eq(~load_bank)]
@@ -239,19 +318,29 @@ class SystolicArray(wiring.Component):
             m.d.sync += [full.bit_select(act_bank, 1).eq(0), act_bank.eq(~act_bank)]
 
         psum = [[None] * cols for _ in range(rows)]
+        error = [None] * rows
         for r in range(rows):
             a_chain = self._chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, advance)
             for c in range(cols):
-                d = r + c
+                d, prefix = r + c, f"pe{r}_{c}_"
                 w = Mux(bank[d], weights[1][r][c], weights[0][r][c])
-                product = self._product(m, a_chain[d], w, advance, f"pe{r}_{c}_")
+                modes = (self._modes(m, a_mode[d], f"{prefix}a_mode"),
+                         self._modes(m, Mux(bank[d], w_modes[1][r], w_modes[0][r]),
+                                     f"{prefix}w_mode"))
+                product, err = self._product(m, a_chain[d], w, *modes, advance, prefix)
                 acc = psum[r][c] = Signal(p.acc_shape(), name=f"psum{r}_{c}")
                 with m.If(advance):
                     m.d.sync += acc.eq((psum[r - 1][c] if r else 0) + product)
+                if c == cols - 1:  # modes are per row and beat: one column's flags do
+                    error[r] = Signal(name=f"mode_error{r}")
+                    with m.If(advance):
+                        m.d.sync += error[r].eq((error[r - 1] if r else 0) | err)
         for c in range(cols):
             out = self._chain(m, psum[rows - 1][c], f"out{c}", cols - 1 - c, advance)[-1]
             m.d.comb += self.o.payload.data[c].eq(out)
         m.d.comb += [self.o.valid.eq(valid[depth]), self.o.payload.last.eq(last[depth])]
+        if p.pe_type.flags_errors:
+            m.d.comb += self.o.payload.mode_error.eq(error[rows - 1])
 
     def _output_stationary(self, m):
         p = self.params
@@ -275,13 +364,20 @@ class SystolicArray(wiring.Component):
                   for r in range(rows)]
         a_chains = [self._chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, always)
                     for r in range(rows)]
-        w_chains = [self._chain(m, self.w.payload[c], f"b{c}", c + rows - 1, always)
+        w_chains = [self._chain(m, self.w.payload.data[c], f"b{c}", c + rows - 1, always)
                     for c in range(cols)]
+        a_mode = self._chain(m, self._mode_bits(self.a.payload), "a_mode", rows + cols - 2,
+                             always)
+        w_mode = self._chain(m, self._mode_bits(self.w.payload), "w_mode", rows + cols - 2,
+                             always)
+        shadow_error = [Signal(name=f"result{r}_mode_error") for r in range(rows)]
         for r in range(rows):
             for c in range(cols):
-                d = r + c
-                product = self._product(m, a_chains[r][d], w_chains[c][d], always,
-                                        f"pe{r}_{c}_")
+                d, prefix = r + c, f"pe{r}_{c}_"
+                modes = (self._modes(m, a_mode[d], f"{prefix}a_mode"),
+                         self._modes(m, w_mode[d], f"{prefix}w_mode"))
+                product, err = self._product(m, a_chains[r][d], w_chains[c][d], *modes,
+                                             always, prefix)
                 d += p.pipeline  # the depth at which the product is added
                 acc = Signal(p.acc_shape(), name=f"acc{r}_{c}")
                 total = Signal(p.acc_shape(), name=f"sum{r}_{c}")
@@ -290,6 +386,12 @@ class SystolicArray(wiring.Component):
                     m.d.sync += [shadow[r][c].eq(total), acc.eq(0)]
                 with m.Elif(valid[d]):
                     m.d.sync += acc.eq(total)
+                if c == 0:  # modes are per beat: column 0's flags stand for the row
+                    sticky = Signal(name=f"acc{r}_mode_error")
+                    with m.If(valid[d] & last[d]):
+                        m.d.sync += [shadow_error[r].eq(sticky | err), sticky.eq(0)]
+                    with m.Elif(valid[d]):
+                        m.d.sync += sticky.eq(sticky | err)
 
         # Results: the last register is written at depth rows + cols - 2 + pipeline, so
         # rows leave one per cycle from `depth` on.
@@ -310,7 +412,12 @@ class SystolicArray(wiring.Component):
                 m.d.comb += self.o.payload.data[c].eq(shadow[0][c])
             else:
                 with m.Switch(row):
-                    for r in range(rows):
+                    for r in range(rows - 1):
                         with m.Case(r):
                             m.d.comb += self.o.payload.data[c].eq(shadow[r][c])
+                    with m.Default():  # rows - 1 (and codes past it, never reached)
+                        m.d.comb += self.o.payload.data[c].eq(shadow[rows - 1][c])
         m.d.comb += self.o.payload.last.eq((row == rows - 1) if row is not None else 1)
+        if p.pe_type.flags_errors:
+            m.d.comb += self.o.payload.mode_error.eq(
+                Cat(*shadow_error).bit_select(row, 1) if row is not None else shadow_error[0])

@@ -9,6 +9,9 @@ Definitions (SPEC §3; TPU v1 for WS, Gemmini for WS/OS):
   ``rows x cols`` product ``A @ B``;
 * every result is reduced modulo ``2**acc_width`` (two's complement when either
   operand is signed), like an accumulator that wraps at every addition;
+* a PE's product is ``a * w`` (``int_mac``) or the Fusion Unit step of two packed
+  words with the beat's and the weight row's precision (``fusion_unit``, whose
+  GEMMs :func:`pack_gemm` prepares);
 * :func:`gemm` computes any ``M x K @ K x N`` by tiles, as the testbench's
   driver does (:func:`ws_schedule`, :func:`os_schedule`), summing WS partial
   results over K tiles with the same wrap; it equals ``A @ B`` reduced modulo
@@ -19,44 +22,104 @@ Definitions (SPEC §3; TPU v1 for WS, Gemmini for WS/OS):
 
 import numpy as np
 
+from accelgen.golden.fusion_unit import (PREC_CODE, pack_lanes, products_per_beat,
+                                         step as fusion_step)
 from accelgen.golden.int_mac import wrap
 
-__all__ = ["ws_tile", "os_tile", "ws_schedule", "os_schedule", "gemm", "cycles",
-           "utilization", "PE_PRODUCTS"]
+__all__ = ["ws_tile", "os_tile", "ws_schedule", "os_schedule", "gemm", "pack_gemm",
+           "cycles", "utilization", "PE_PRODUCTS"]
 
-# Processing-element products by ``pe`` parameter value: (params, a, w) -> a * w.
-PE_PRODUCTS = {"int_mac": lambda params, a, w: a * w}
-
-
-def _matmul(params, a, w):
-    """Exact ``a @ w`` modulo 2**64 (uint64 arithmetic), through the PE's product."""
-    a = np.asarray(a, dtype=np.int64)
-    w = np.asarray(w, dtype=np.int64)
+def _int_mac_product(params, a, w, a_mode, w_mode):
+    """``a * w`` modulo 2**64 (uint64), never an error."""
     with np.errstate(over="ignore"):
-        products = PE_PRODUCTS[params.pe](params, a[..., :, :, None].astype(np.uint64),
-                                          w[..., None, :, :].astype(np.uint64))
-        return products.sum(axis=-2, dtype=np.uint64)
+        return a.astype(np.uint64) * w.astype(np.uint64), None
 
 
-def _check(name, values, width, signed):
+def _fusion_product(params, a, w, a_mode, w_mode):
+    """The Fusion Unit step of packed words, with its precision-code error."""
+    steps, errors = fusion_step(_ALL_MODES, a, w, a_mode["prec"], w_mode["prec"],
+                                a_mode["signed"], w_mode["signed"])
+    return steps.astype(np.uint64), errors
+
+
+class _AllModes:
+    mode_set = tuple((wa, ww) for wa in (8, 4, 2) for ww in (8, 4, 2))
+
+
+_ALL_MODES = _AllModes()
+
+# Processing-element products by ``pe`` parameter value:
+# (params, a, w, a_mode, w_mode) -> (products modulo 2**64, errors or None).
+PE_PRODUCTS = {"int_mac": _int_mac_product, "fusion_unit": _fusion_product}
+
+
+def _modes(mode, shape):
+    """Per-row mode fields: ``{field: int array of shape}`` (scalars broadcast)."""
+    return {k: np.broadcast_to(np.asarray(v, dtype=np.int64), shape)
+            for k, v in (mode or {}).items()}
+
+
+def _check(params, name, values, width, signed):
+    if params.pe != "int_mac":
+        return  # packed words: the PE's own decoding defines every bit pattern
     lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
     values = np.asarray(values)
     if values.size and (values.min() < lo or values.max() > hi):
         raise ValueError(f"{name} values must be in {lo}..{hi}")
 
 
-def ws_tile(params, weights, acts):
-    """WS: result rows (``M x cols``) of activation rows ``acts`` (``M x rows``)."""
-    _check("activation", acts, params.a_width, params.a_signed)
-    _check("weight", weights, params.w_width, params.w_signed)
-    return wrap(_matmul(params, acts, weights), params.acc_width, params.acc_signed)
+def _reduce(params, a, w, a_mode, w_mode):
+    """Sum over axis 1 of PE products of ``a (X, R, 1)`` and ``w (1, R, C)``:
+    ``(values modulo 2**acc_width, error per X)``."""
+    products, errors = PE_PRODUCTS[params.pe](params, a, w, a_mode, w_mode)
+    with np.errstate(over="ignore"):
+        total = products.sum(axis=1, dtype=np.uint64)
+    values = wrap(total, params.acc_width, params.acc_signed)
+    if errors is None:
+        return values, np.zeros(values.shape[0], dtype=bool)
+    return values, np.broadcast_to(errors, products.shape).any(axis=(1, 2))
 
 
-def os_tile(params, a, b):
-    """OS: the ``rows x cols`` result of ``a`` (``rows x K``) by ``b`` (``K x cols``)."""
-    _check("activation", a, params.a_width, params.a_signed)
-    _check("weight", b, params.w_width, params.w_signed)
-    return wrap(_matmul(params, a, b), params.acc_width, params.acc_signed)
+def ws_tile(params, weights, acts, a_mode=None, w_mode=None):
+    """WS: ``(rows M x cols, mode_error per row)`` of activation rows ``acts``
+    (``M x rows``) on ``weights`` (``rows x cols``). ``a_mode`` holds per-beat mode
+    fields (scalars or ``(M,)`` arrays), ``w_mode`` per-weight-row ones (``(rows,)``)."""
+    acts = np.asarray(acts, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.int64)
+    _check(params, "activation", acts, params.a_width, params.a_signed)
+    _check(params, "weight", weights, params.w_width, params.w_signed)
+    am = {k: v[:, None, None] for k, v in _modes(a_mode, acts.shape[:1]).items()}
+    wm = {k: v[None, :, None] for k, v in _modes(w_mode, weights.shape[:1]).items()}
+    return _reduce(params, acts[:, :, None], weights[None], am, wm)
+
+
+def os_tile(params, a, b, a_mode=None, w_mode=None):
+    """OS: ``(rows x cols result, mode_error per row)`` of ``a`` (``rows x K``) by
+    ``b`` (``K x cols``); ``a_mode`` / ``w_mode`` are per beat (scalars or ``(K,)``)."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    _check(params, "activation", a, params.a_width, params.a_signed)
+    _check(params, "weight", b, params.w_width, params.w_signed)
+    am = {k: v[None, :, None] for k, v in _modes(a_mode, a.shape[1:]).items()}
+    wm = {k: v[None, :, None] for k, v in _modes(w_mode, a.shape[1:]).items()}
+    return _reduce(params, a[:, :, None], b[None], am, wm)
+
+
+def pack_gemm(a, b, wa, ww, a_signed, w_signed):
+    """For ``pe="fusion_unit"``: pack element matrices ``a`` (``M x K``) and ``b``
+    (``K x N``) into word matrices (``M x Kw``, ``Kw x N``, ``P`` elements per word
+    along K, zero-padded) and the per-GEMM modes; ``gemm`` of the result is
+    ``a @ b``."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    per = products_per_beat(wa, ww)
+    k = a.shape[1]
+    kw = max(1, -(-k // per))
+    a_pad = np.zeros((a.shape[0], kw * per), dtype=np.int64)
+    b_pad = np.zeros((kw * per, b.shape[1]), dtype=np.int64)
+    a_pad[:, :k], b_pad[:k] = a, b
+    a_words = pack_lanes(a_pad.reshape(a.shape[0], kw, per), wa, a_signed)
+    b_words = pack_lanes(b_pad.reshape(kw, per, b.shape[1]).transpose(0, 2, 1), ww, w_signed)
+    return (a_words, b_words, {"prec": PREC_CODE[wa], "signed": int(a_signed)},
+            {"prec": PREC_CODE[ww], "signed": int(w_signed)})
 
 
 def _pad(x, shape):
@@ -84,21 +147,22 @@ def os_schedule(params, a, b):
             for m0 in range(0, m, r) for n0 in range(0, n, c)]
 
 
-def gemm(params, a, b):
-    """``a @ b`` computed tile by tile as the driver does, modulo ``2**acc_width``."""
+def gemm(params, a, b, a_mode=None, w_mode=None):
+    """``a @ b`` computed tile by tile as the driver does, modulo ``2**acc_width``
+    (for ``pe="fusion_unit"``: word matrices and modes from :func:`pack_gemm`)."""
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     (m, k), n = a.shape, b.shape[1]
     out = np.zeros((m, n), dtype=np.uint64)
     with np.errstate(over="ignore"):
         if params.dataflow == "ws":
             for n0, weights, acts in ws_schedule(params, a, b):
-                part = ws_tile(params, weights, acts).astype(np.uint64)
-                out[:, n0:n0 + params.cols] += part[:, :n - n0]
+                part, _errors = ws_tile(params, weights, acts, a_mode, w_mode)
+                out[:, n0:n0 + params.cols] += part.astype(np.uint64)[:, :n - n0]
         else:
             for m0, n0, a_tile, b_tile in os_schedule(params, a, b):
-                part = os_tile(params, a_tile, b_tile).astype(np.uint64)
+                part, _errors = os_tile(params, a_tile, b_tile, a_mode, w_mode)
                 out[m0:m0 + params.rows, n0:n0 + params.cols] += \
-                    part[:m - m0, :n - n0]
+                    part.astype(np.uint64)[:m - m0, :n - n0]
     return wrap(out, params.acc_width, params.acc_signed)
 
 

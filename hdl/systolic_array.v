@@ -10,18 +10,18 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   wire \$1 ;
   wire \$10 ;
   wire [32:0] \$100 ;
-  wire [32:0] \$101 ;
+  wire \$101 ;
   wire [32:0] \$102 ;
   wire [32:0] \$103 ;
   wire [32:0] \$104 ;
   wire [32:0] \$105 ;
-  wire [32:0] \$106 ;
+  wire \$106 ;
   wire [32:0] \$107 ;
   wire [32:0] \$108 ;
-  reg \$109 ;
+  wire [32:0] \$109 ;
   wire \$11 ;
-  reg \$110 ;
-  reg \$111 ;
+  wire [32:0] \$110 ;
+  wire \$111 ;
   reg \$112 ;
   reg \$113 ;
   reg \$114 ;
@@ -40,65 +40,65 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg \$126 ;
   reg \$127 ;
   reg \$128 ;
-  reg [7:0] \$129 ;
+  reg \$129 ;
   wire \$13 ;
-  reg [7:0] \$130 ;
-  reg [7:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg [7:0] \$133 ;
-  reg [7:0] \$134 ;
-  reg [7:0] \$135 ;
-  reg [7:0] \$136 ;
-  reg [7:0] \$137 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg \$135 ;
+  reg \$136 ;
+  reg \$137 ;
   reg [7:0] \$138 ;
   reg [7:0] \$139 ;
   wire \$14 ;
   reg [7:0] \$140 ;
   reg [7:0] \$141 ;
-  reg [7:0] \$142 ;
+  reg \$142 ;
   reg [7:0] \$143 ;
   reg [7:0] \$144 ;
   reg [7:0] \$145 ;
   reg [7:0] \$146 ;
-  reg [7:0] \$147 ;
+  reg \$147 ;
   reg [7:0] \$148 ;
   reg [7:0] \$149 ;
   wire \$15 ;
   reg [7:0] \$150 ;
   reg [7:0] \$151 ;
-  reg [7:0] \$152 ;
+  reg \$152 ;
   reg [7:0] \$153 ;
   reg [7:0] \$154 ;
   reg [7:0] \$155 ;
   reg [7:0] \$156 ;
-  reg [7:0] \$157 ;
+  reg \$157 ;
   reg [7:0] \$158 ;
   reg [7:0] \$159 ;
   wire \$16 ;
   reg [7:0] \$160 ;
-  reg [1:0] \$161 ;
+  reg [7:0] \$161 ;
   reg \$162 ;
-  reg [1:0] \$163 ;
-  reg \$164 ;
+  reg [7:0] \$163 ;
+  reg [7:0] \$164 ;
   reg [7:0] \$165 ;
   reg [7:0] \$166 ;
-  reg [7:0] \$167 ;
-  reg [31:0] \$168 ;
-  reg [31:0] \$169 ;
+  reg \$167 ;
+  reg [7:0] \$168 ;
+  reg [7:0] \$169 ;
   wire \$17 ;
-  reg [31:0] \$170 ;
-  reg [31:0] \$171 ;
-  reg [7:0] \$172 ;
+  reg [7:0] \$170 ;
+  reg [7:0] \$171 ;
+  reg \$172 ;
   reg [7:0] \$173 ;
   reg [7:0] \$174 ;
   reg [7:0] \$175 ;
-  reg [31:0] \$176 ;
-  reg [31:0] \$177 ;
-  reg [31:0] \$178 ;
-  reg [31:0] \$179 ;
+  reg [7:0] \$176 ;
+  reg \$177 ;
+  reg [1:0] \$178 ;
+  reg \$179 ;
   wire \$18 ;
-  reg [7:0] \$180 ;
-  reg [7:0] \$181 ;
+  reg [1:0] \$180 ;
+  reg \$181 ;
   reg [7:0] \$182 ;
   reg [7:0] \$183 ;
   reg [7:0] \$184 ;
@@ -106,27 +106,48 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg [31:0] \$186 ;
   reg [31:0] \$187 ;
   reg [31:0] \$188 ;
-  reg [7:0] \$189 ;
+  reg \$189 ;
   wire \$19 ;
   reg [7:0] \$190 ;
   reg [7:0] \$191 ;
   reg [7:0] \$192 ;
   reg [7:0] \$193 ;
-  reg [7:0] \$194 ;
+  reg [31:0] \$194 ;
   reg [31:0] \$195 ;
   reg [31:0] \$196 ;
   reg [31:0] \$197 ;
-  reg [31:0] \$198 ;
-  reg [31:0] \$199 ;
+  reg \$198 ;
+  reg [7:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [31:0] \$200 ;
-  reg [31:0] \$201 ;
-  reg [31:0] \$202 ;
-  reg [31:0] \$203 ;
+  reg [7:0] \$200 ;
+  reg [7:0] \$201 ;
+  reg [7:0] \$202 ;
+  reg [7:0] \$203 ;
   reg [31:0] \$204 ;
+  reg [31:0] \$205 ;
+  reg [31:0] \$206 ;
+  reg [31:0] \$207 ;
+  reg \$208 ;
+  reg [7:0] \$209 ;
   wire \$21 ;
+  reg [7:0] \$210 ;
+  reg [7:0] \$211 ;
+  reg [7:0] \$212 ;
+  reg [7:0] \$213 ;
+  reg [7:0] \$214 ;
+  reg [31:0] \$215 ;
+  reg [31:0] \$216 ;
+  reg [31:0] \$217 ;
+  reg [31:0] \$218 ;
+  reg \$219 ;
   wire \$22 ;
+  reg [31:0] \$220 ;
+  reg [31:0] \$221 ;
+  reg [31:0] \$222 ;
+  reg [31:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg [31:0] \$225 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
@@ -212,7 +233,7 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   wire [32:0] \$98 ;
   wire [32:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg [1:0] \$signal$105  = 2'h0;
+  reg [1:0] \$signal$111  = 2'h0;
   reg [7:0] a0_d1 = 8'h00;
   reg [7:0] a0_d2 = 8'h00;
   reg [7:0] a0_d3 = 8'h00;
@@ -243,6 +264,12 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   wire a__ready;
   input a__valid;
   wire a__valid;
+  reg a_mode_d1 = 1'h0;
+  reg a_mode_d2 = 1'h0;
+  reg a_mode_d3 = 1'h0;
+  reg a_mode_d4 = 1'h0;
+  reg a_mode_d5 = 1'h0;
+  reg a_mode_d6 = 1'h0;
   reg act_bank = 1'h0;
   wire advance;
   wire bank0_read;
@@ -263,6 +290,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg last_d5 = 1'h0;
   reg last_d6 = 1'h0;
   reg last_d7 = 1'h0;
+  reg mode_error0 = 1'h0;
+  reg mode_error1 = 1'h0;
+  reg mode_error2 = 1'h0;
+  reg mode_error3 = 1'h0;
   output [128:0] o__payload;
   wire [128:0] o__payload;
   wire [127:0] \o__payload.data ;
@@ -328,40 +359,49 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg [7:0] w0_0_1 = 8'h00;
   reg [7:0] w0_0_2 = 8'h00;
   reg [7:0] w0_0_3 = 8'h00;
+  reg w0_0_mode = 1'h0;
   reg [7:0] w0_1_0 = 8'h00;
   reg [7:0] w0_1_1 = 8'h00;
   reg [7:0] w0_1_2 = 8'h00;
   reg [7:0] w0_1_3 = 8'h00;
+  reg w0_1_mode = 1'h0;
   reg [7:0] w0_2_0 = 8'h00;
   reg [7:0] w0_2_1 = 8'h00;
   reg [7:0] w0_2_2 = 8'h00;
   reg [7:0] w0_2_3 = 8'h00;
+  reg w0_2_mode = 1'h0;
   reg [7:0] w0_3_0 = 8'h00;
   reg [7:0] w0_3_1 = 8'h00;
   reg [7:0] w0_3_2 = 8'h00;
   reg [7:0] w0_3_3 = 8'h00;
+  reg w0_3_mode = 1'h0;
   reg [7:0] w1_0_0 = 8'h00;
   reg [7:0] w1_0_1 = 8'h00;
   reg [7:0] w1_0_2 = 8'h00;
   reg [7:0] w1_0_3 = 8'h00;
+  reg w1_0_mode = 1'h0;
   reg [7:0] w1_1_0 = 8'h00;
   reg [7:0] w1_1_1 = 8'h00;
   reg [7:0] w1_1_2 = 8'h00;
   reg [7:0] w1_1_3 = 8'h00;
+  reg w1_1_mode = 1'h0;
   reg [7:0] w1_2_0 = 8'h00;
   reg [7:0] w1_2_1 = 8'h00;
   reg [7:0] w1_2_2 = 8'h00;
   reg [7:0] w1_2_3 = 8'h00;
+  reg w1_2_mode = 1'h0;
   reg [7:0] w1_3_0 = 8'h00;
   reg [7:0] w1_3_1 = 8'h00;
   reg [7:0] w1_3_2 = 8'h00;
   reg [7:0] w1_3_3 = 8'h00;
+  reg w1_3_mode = 1'h0;
   input [31:0] w__payload;
   wire [31:0] w__payload;
-  wire [7:0] \w__payload[0] ;
-  wire [7:0] \w__payload[1] ;
-  wire [7:0] \w__payload[2] ;
-  wire [7:0] \w__payload[3] ;
+  wire [31:0] \w__payload.data ;
+  wire [7:0] \w__payload.data[0] ;
+  wire [7:0] \w__payload.data[1] ;
+  wire [7:0] \w__payload.data[2] ;
+  wire [7:0] \w__payload.data[3] ;
   output w__ready;
   wire w__ready;
   input w__valid;
@@ -430,28 +470,28 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   assign \$62  = $signed(a3_d6) * $signed(\$61 );
   assign \$63  = w__valid & w__ready;
   assign \$64  = ! \$signal ;
-  assign \$65  = ! \$signal$105 ;
+  assign \$65  = ! \$signal$111 ;
   assign \$66  = \$64  & \$65 ;
   assign \$67  = ! \$signal ;
-  assign \$68  = \$signal$105  == 1'h1;
+  assign \$68  = \$signal$111  == 1'h1;
   assign \$69  = \$67  & \$68 ;
   assign \$70  = ! \$signal ;
-  assign \$71  = \$signal$105  == 2'h2;
+  assign \$71  = \$signal$111  == 2'h2;
   assign \$72  = \$70  & \$71 ;
   assign \$73  = ! \$signal ;
-  assign \$74  = \$signal$105  == 2'h3;
+  assign \$74  = \$signal$111  == 2'h3;
   assign \$75  = \$73  & \$74 ;
-  assign \$77  = ! \$signal$105 ;
+  assign \$77  = ! \$signal$111 ;
   assign \$78  = \$76  & \$77 ;
-  assign \$80  = \$signal$105  == 1'h1;
+  assign \$80  = \$signal$111  == 1'h1;
   assign \$81  = \$79  & \$80 ;
-  assign \$83  = \$signal$105  == 2'h2;
+  assign \$83  = \$signal$111  == 2'h2;
   assign \$84  = \$82  & \$83 ;
-  assign \$86  = \$signal$105  == 2'h3;
+  assign \$86  = \$signal$111  == 2'h3;
   assign \$87  = \$85  & \$86 ;
-  assign \$88  = \$signal$105  == 2'h3;
+  assign \$88  = \$signal$111  == 2'h3;
   assign \$89  = ~ \$signal ;
-  assign \$90  = \$signal$105  + 1'h1;
+  assign \$90  = \$signal$111  + 1'h1;
   assign \$91  = take_a & a__payload[32];
   assign \$92  = ~ act_bank;
   assign \$93  = $signed(1'h0) + $signed(\$32 );
@@ -462,241 +502,247 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   assign \$98  = $signed(psum0_1) + $signed(\$42 );
   assign \$99  = $signed(psum0_2) + $signed(\$44 );
   assign \$100  = $signed(psum0_3) + $signed(\$46 );
-  assign \$101  = $signed(psum1_0) + $signed(\$48 );
-  assign \$102  = $signed(psum1_1) + $signed(\$50 );
-  assign \$103  = $signed(psum1_2) + $signed(\$52 );
-  assign \$104  = $signed(psum1_3) + $signed(\$54 );
-  assign \$105  = $signed(psum2_0) + $signed(\$56 );
-  assign \$106  = $signed(psum2_1) + $signed(\$58 );
-  assign \$107  = $signed(psum2_2) + $signed(\$60 );
-  assign \$108  = $signed(psum2_3) + $signed(\$62 );
+  assign \$102  = $signed(psum1_0) + $signed(\$48 );
+  assign \$103  = $signed(psum1_1) + $signed(\$50 );
+  assign \$104  = $signed(psum1_2) + $signed(\$52 );
+  assign \$105  = $signed(psum1_3) + $signed(\$54 );
+  assign \$107  = $signed(psum2_0) + $signed(\$56 );
+  assign \$108  = $signed(psum2_1) + $signed(\$58 );
+  assign \$109  = $signed(psum2_2) + $signed(\$60 );
+  assign \$110  = $signed(psum2_3) + $signed(\$62 );
   always @(posedge clk)
-    valid_d1 <= \$109 ;
+    valid_d1 <= \$112 ;
   always @(posedge clk)
-    valid_d2 <= \$110 ;
+    valid_d2 <= \$113 ;
   always @(posedge clk)
-    valid_d3 <= \$111 ;
+    valid_d3 <= \$114 ;
   always @(posedge clk)
-    valid_d4 <= \$112 ;
+    valid_d4 <= \$115 ;
   always @(posedge clk)
-    valid_d5 <= \$113 ;
+    valid_d5 <= \$116 ;
   always @(posedge clk)
-    valid_d6 <= \$114 ;
+    valid_d6 <= \$117 ;
   always @(posedge clk)
-    o__valid <= \$115 ;
+    o__valid <= \$118 ;
   always @(posedge clk)
-    last_d1 <= \$116 ;
+    last_d1 <= \$119 ;
   always @(posedge clk)
-    last_d2 <= \$117 ;
+    last_d2 <= \$120 ;
   always @(posedge clk)
-    last_d3 <= \$118 ;
+    last_d3 <= \$121 ;
   always @(posedge clk)
-    last_d4 <= \$119 ;
+    last_d4 <= \$122 ;
   always @(posedge clk)
-    last_d5 <= \$120 ;
+    last_d5 <= \$123 ;
   always @(posedge clk)
-    last_d6 <= \$121 ;
+    last_d6 <= \$124 ;
   always @(posedge clk)
-    last_d7 <= \$122 ;
+    last_d7 <= \$125 ;
   always @(posedge clk)
-    bank_d1 <= \$123 ;
+    bank_d1 <= \$126 ;
   always @(posedge clk)
-    bank_d2 <= \$124 ;
+    bank_d2 <= \$127 ;
   always @(posedge clk)
-    bank_d3 <= \$125 ;
+    bank_d3 <= \$128 ;
   always @(posedge clk)
-    bank_d4 <= \$126 ;
+    bank_d4 <= \$129 ;
   always @(posedge clk)
-    bank_d5 <= \$127 ;
+    bank_d5 <= \$130 ;
   always @(posedge clk)
-    bank_d6 <= \$128 ;
+    bank_d6 <= \$131 ;
   always @(posedge clk)
-    w0_0_0 <= \$129 ;
+    a_mode_d1 <= \$132 ;
   always @(posedge clk)
-    w0_0_1 <= \$130 ;
+    a_mode_d2 <= \$133 ;
   always @(posedge clk)
-    w0_0_2 <= \$131 ;
+    a_mode_d3 <= \$134 ;
   always @(posedge clk)
-    w0_0_3 <= \$132 ;
+    a_mode_d4 <= \$135 ;
   always @(posedge clk)
-    w0_1_0 <= \$133 ;
+    a_mode_d5 <= \$136 ;
   always @(posedge clk)
-    w0_1_1 <= \$134 ;
+    a_mode_d6 <= \$137 ;
   always @(posedge clk)
-    w0_1_2 <= \$135 ;
+    w0_0_0 <= \$138 ;
   always @(posedge clk)
-    w0_1_3 <= \$136 ;
+    w0_0_1 <= \$139 ;
   always @(posedge clk)
-    w0_2_0 <= \$137 ;
+    w0_0_2 <= \$140 ;
   always @(posedge clk)
-    w0_2_1 <= \$138 ;
+    w0_0_3 <= \$141 ;
   always @(posedge clk)
-    w0_2_2 <= \$139 ;
+    w0_0_mode <= \$142 ;
   always @(posedge clk)
-    w0_2_3 <= \$140 ;
+    w0_1_0 <= \$143 ;
   always @(posedge clk)
-    w0_3_0 <= \$141 ;
+    w0_1_1 <= \$144 ;
   always @(posedge clk)
-    w0_3_1 <= \$142 ;
+    w0_1_2 <= \$145 ;
   always @(posedge clk)
-    w0_3_2 <= \$143 ;
+    w0_1_3 <= \$146 ;
   always @(posedge clk)
-    w0_3_3 <= \$144 ;
+    w0_1_mode <= \$147 ;
   always @(posedge clk)
-    w1_0_0 <= \$145 ;
+    w0_2_0 <= \$148 ;
   always @(posedge clk)
-    w1_0_1 <= \$146 ;
+    w0_2_1 <= \$149 ;
   always @(posedge clk)
-    w1_0_2 <= \$147 ;
+    w0_2_2 <= \$150 ;
   always @(posedge clk)
-    w1_0_3 <= \$148 ;
+    w0_2_3 <= \$151 ;
   always @(posedge clk)
-    w1_1_0 <= \$149 ;
+    w0_2_mode <= \$152 ;
   always @(posedge clk)
-    w1_1_1 <= \$150 ;
+    w0_3_0 <= \$153 ;
   always @(posedge clk)
-    w1_1_2 <= \$151 ;
+    w0_3_1 <= \$154 ;
   always @(posedge clk)
-    w1_1_3 <= \$152 ;
+    w0_3_2 <= \$155 ;
   always @(posedge clk)
-    w1_2_0 <= \$153 ;
+    w0_3_3 <= \$156 ;
   always @(posedge clk)
-    w1_2_1 <= \$154 ;
+    w0_3_mode <= \$157 ;
   always @(posedge clk)
-    w1_2_2 <= \$155 ;
+    w1_0_0 <= \$158 ;
   always @(posedge clk)
-    w1_2_3 <= \$156 ;
+    w1_0_1 <= \$159 ;
   always @(posedge clk)
-    w1_3_0 <= \$157 ;
+    w1_0_2 <= \$160 ;
   always @(posedge clk)
-    w1_3_1 <= \$158 ;
+    w1_0_3 <= \$161 ;
   always @(posedge clk)
-    w1_3_2 <= \$159 ;
+    w1_0_mode <= \$162 ;
   always @(posedge clk)
-    w1_3_3 <= \$160 ;
+    w1_1_0 <= \$163 ;
   always @(posedge clk)
-    full <= \$161 ;
+    w1_1_1 <= \$164 ;
   always @(posedge clk)
-    \$signal  <= \$162 ;
+    w1_1_2 <= \$165 ;
   always @(posedge clk)
-    \$signal$105  <= \$163 ;
+    w1_1_3 <= \$166 ;
   always @(posedge clk)
-    act_bank <= \$164 ;
+    w1_1_mode <= \$167 ;
   always @(posedge clk)
-    a0_d1 <= \$165 ;
+    w1_2_0 <= \$168 ;
   always @(posedge clk)
-    a0_d2 <= \$166 ;
+    w1_2_1 <= \$169 ;
   always @(posedge clk)
-    a0_d3 <= \$167 ;
+    w1_2_2 <= \$170 ;
   always @(posedge clk)
-    psum0_0 <= \$168 ;
+    w1_2_3 <= \$171 ;
   always @(posedge clk)
-    psum0_1 <= \$169 ;
+    w1_2_mode <= \$172 ;
   always @(posedge clk)
-    psum0_2 <= \$170 ;
+    w1_3_0 <= \$173 ;
   always @(posedge clk)
-    psum0_3 <= \$171 ;
+    w1_3_1 <= \$174 ;
   always @(posedge clk)
-    a1_d1 <= \$172 ;
+    w1_3_2 <= \$175 ;
   always @(posedge clk)
-    a1_d2 <= \$173 ;
+    w1_3_3 <= \$176 ;
   always @(posedge clk)
-    a1_d3 <= \$174 ;
+    w1_3_mode <= \$177 ;
   always @(posedge clk)
-    a1_d4 <= \$175 ;
+    full <= \$178 ;
   always @(posedge clk)
-    psum1_0 <= \$176 ;
+    \$signal  <= \$179 ;
   always @(posedge clk)
-    psum1_1 <= \$177 ;
+    \$signal$111  <= \$180 ;
   always @(posedge clk)
-    psum1_2 <= \$178 ;
+    act_bank <= \$181 ;
   always @(posedge clk)
-    psum1_3 <= \$179 ;
+    a0_d1 <= \$182 ;
   always @(posedge clk)
-    a2_d1 <= \$180 ;
+    a0_d2 <= \$183 ;
   always @(posedge clk)
-    a2_d2 <= \$181 ;
+    a0_d3 <= \$184 ;
   always @(posedge clk)
-    a2_d3 <= \$182 ;
+    psum0_0 <= \$185 ;
   always @(posedge clk)
-    a2_d4 <= \$183 ;
+    psum0_1 <= \$186 ;
   always @(posedge clk)
-    a2_d5 <= \$184 ;
+    psum0_2 <= \$187 ;
   always @(posedge clk)
-    psum2_0 <= \$185 ;
+    psum0_3 <= \$188 ;
   always @(posedge clk)
-    psum2_1 <= \$186 ;
+    mode_error0 <= \$189 ;
   always @(posedge clk)
-    psum2_2 <= \$187 ;
+    a1_d1 <= \$190 ;
   always @(posedge clk)
-    psum2_3 <= \$188 ;
+    a1_d2 <= \$191 ;
   always @(posedge clk)
-    a3_d1 <= \$189 ;
+    a1_d3 <= \$192 ;
   always @(posedge clk)
-    a3_d2 <= \$190 ;
+    a1_d4 <= \$193 ;
   always @(posedge clk)
-    a3_d3 <= \$191 ;
+    psum1_0 <= \$194 ;
   always @(posedge clk)
-    a3_d4 <= \$192 ;
+    psum1_1 <= \$195 ;
   always @(posedge clk)
-    a3_d5 <= \$193 ;
+    psum1_2 <= \$196 ;
   always @(posedge clk)
-    a3_d6 <= \$194 ;
+    psum1_3 <= \$197 ;
   always @(posedge clk)
-    psum3_0 <= \$195 ;
+    mode_error1 <= \$198 ;
   always @(posedge clk)
-    psum3_1 <= \$196 ;
+    a2_d1 <= \$199 ;
   always @(posedge clk)
-    psum3_2 <= \$197 ;
+    a2_d2 <= \$200 ;
   always @(posedge clk)
-    psum3_3 <= \$198 ;
+    a2_d3 <= \$201 ;
   always @(posedge clk)
-    out0_d1 <= \$199 ;
+    a2_d4 <= \$202 ;
   always @(posedge clk)
-    out0_d2 <= \$200 ;
+    a2_d5 <= \$203 ;
   always @(posedge clk)
-    out0_d3 <= \$201 ;
+    psum2_0 <= \$204 ;
   always @(posedge clk)
-    out1_d1 <= \$202 ;
+    psum2_1 <= \$205 ;
   always @(posedge clk)
-    out1_d2 <= \$203 ;
+    psum2_2 <= \$206 ;
   always @(posedge clk)
-    out2_d1 <= \$204 ;
+    psum2_3 <= \$207 ;
+  always @(posedge clk)
+    mode_error2 <= \$208 ;
+  always @(posedge clk)
+    a3_d1 <= \$209 ;
+  always @(posedge clk)
+    a3_d2 <= \$210 ;
+  always @(posedge clk)
+    a3_d3 <= \$211 ;
+  always @(posedge clk)
+    a3_d4 <= \$212 ;
+  always @(posedge clk)
+    a3_d5 <= \$213 ;
+  always @(posedge clk)
+    a3_d6 <= \$214 ;
+  always @(posedge clk)
+    psum3_0 <= \$215 ;
+  always @(posedge clk)
+    psum3_1 <= \$216 ;
+  always @(posedge clk)
+    psum3_2 <= \$217 ;
+  always @(posedge clk)
+    psum3_3 <= \$218 ;
+  always @(posedge clk)
+    mode_error3 <= \$219 ;
+  always @(posedge clk)
+    out0_d1 <= \$220 ;
+  always @(posedge clk)
+    out0_d2 <= \$221 ;
+  always @(posedge clk)
+    out0_d3 <= \$222 ;
+  always @(posedge clk)
+    out1_d1 <= \$223 ;
+  always @(posedge clk)
+    out1_d2 <= \$224 ;
+  always @(posedge clk)
+    out2_d1 <= \$225 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = valid_d1;
+    \$112  = valid_d1;
     if (advance) begin
-      \$109  = take_a;
-    end
-    if (rst) begin
-      \$109  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = valid_d2;
-    if (advance) begin
-      \$110  = valid_d1;
-    end
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = valid_d3;
-    if (advance) begin
-      \$111  = valid_d2;
-    end
-    if (rst) begin
-      \$111  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = valid_d4;
-    if (advance) begin
-      \$112  = valid_d3;
+      \$112  = take_a;
     end
     if (rst) begin
       \$112  = 1'h0;
@@ -704,9 +750,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = valid_d5;
+    \$113  = valid_d2;
     if (advance) begin
-      \$113  = valid_d4;
+      \$113  = valid_d1;
     end
     if (rst) begin
       \$113  = 1'h0;
@@ -714,9 +760,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = valid_d6;
+    \$114  = valid_d3;
     if (advance) begin
-      \$114  = valid_d5;
+      \$114  = valid_d2;
     end
     if (rst) begin
       \$114  = 1'h0;
@@ -724,9 +770,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = o__valid;
+    \$115  = valid_d4;
     if (advance) begin
-      \$115  = valid_d6;
+      \$115  = valid_d3;
     end
     if (rst) begin
       \$115  = 1'h0;
@@ -734,9 +780,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = last_d1;
+    \$116  = valid_d5;
     if (advance) begin
-      \$116  = a__payload[32];
+      \$116  = valid_d4;
     end
     if (rst) begin
       \$116  = 1'h0;
@@ -744,9 +790,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = last_d2;
+    \$117  = valid_d6;
     if (advance) begin
-      \$117  = last_d1;
+      \$117  = valid_d5;
     end
     if (rst) begin
       \$117  = 1'h0;
@@ -754,9 +800,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = last_d3;
+    \$118  = o__valid;
     if (advance) begin
-      \$118  = last_d2;
+      \$118  = valid_d6;
     end
     if (rst) begin
       \$118  = 1'h0;
@@ -764,9 +810,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = last_d4;
+    \$119  = last_d1;
     if (advance) begin
-      \$119  = last_d3;
+      \$119  = a__payload[32];
     end
     if (rst) begin
       \$119  = 1'h0;
@@ -774,9 +820,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = last_d5;
+    \$120  = last_d2;
     if (advance) begin
-      \$120  = last_d4;
+      \$120  = last_d1;
     end
     if (rst) begin
       \$120  = 1'h0;
@@ -784,9 +830,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = last_d6;
+    \$121  = last_d3;
     if (advance) begin
-      \$121  = last_d5;
+      \$121  = last_d2;
     end
     if (rst) begin
       \$121  = 1'h0;
@@ -794,9 +840,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = last_d7;
+    \$122  = last_d4;
     if (advance) begin
-      \$122  = last_d6;
+      \$122  = last_d3;
     end
     if (rst) begin
       \$122  = 1'h0;
@@ -804,9 +850,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = bank_d1;
+    \$123  = last_d5;
     if (advance) begin
-      \$123  = act_bank;
+      \$123  = last_d4;
     end
     if (rst) begin
       \$123  = 1'h0;
@@ -814,9 +860,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = bank_d2;
+    \$124  = last_d6;
     if (advance) begin
-      \$124  = bank_d1;
+      \$124  = last_d5;
     end
     if (rst) begin
       \$124  = 1'h0;
@@ -824,9 +870,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = bank_d3;
+    \$125  = last_d7;
     if (advance) begin
-      \$125  = bank_d2;
+      \$125  = last_d6;
     end
     if (rst) begin
       \$125  = 1'h0;
@@ -834,9 +880,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = bank_d4;
+    \$126  = bank_d1;
     if (advance) begin
-      \$126  = bank_d3;
+      \$126  = act_bank;
     end
     if (rst) begin
       \$126  = 1'h0;
@@ -844,9 +890,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = bank_d5;
+    \$127  = bank_d2;
     if (advance) begin
-      \$127  = bank_d4;
+      \$127  = bank_d1;
     end
     if (rst) begin
       \$127  = 1'h0;
@@ -854,9 +900,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = bank_d6;
+    \$128  = bank_d3;
     if (advance) begin
-      \$128  = bank_d5;
+      \$128  = bank_d2;
     end
     if (rst) begin
       \$128  = 1'h0;
@@ -864,118 +910,100 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = w0_0_0;
+    \$129  = bank_d4;
+    if (advance) begin
+      \$129  = bank_d3;
+    end
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = bank_d5;
+    if (advance) begin
+      \$130  = bank_d4;
+    end
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131  = bank_d6;
+    if (advance) begin
+      \$131  = bank_d5;
+    end
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = a_mode_d1;
+    if (advance) begin
+      \$132  = 1'h0;
+    end
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = a_mode_d2;
+    if (advance) begin
+      \$133  = a_mode_d1;
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = a_mode_d3;
+    if (advance) begin
+      \$134  = a_mode_d2;
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = a_mode_d4;
+    if (advance) begin
+      \$135  = a_mode_d3;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$136  = a_mode_d5;
+    if (advance) begin
+      \$136  = a_mode_d4;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$137  = a_mode_d6;
+    if (advance) begin
+      \$137  = a_mode_d5;
+    end
+    if (rst) begin
+      \$137  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = w0_0_0;
     if (\$63 ) begin
       if (\$66 ) begin
-        \$129  = w__payload[7:0];
-      end
-    end
-    if (rst) begin
-      \$129  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = w0_0_1;
-    if (\$63 ) begin
-      if (\$66 ) begin
-        \$130  = w__payload[15:8];
-      end
-    end
-    if (rst) begin
-      \$130  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = w0_0_2;
-    if (\$63 ) begin
-      if (\$66 ) begin
-        \$131  = w__payload[23:16];
-      end
-    end
-    if (rst) begin
-      \$131  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = w0_0_3;
-    if (\$63 ) begin
-      if (\$66 ) begin
-        \$132  = w__payload[31:24];
-      end
-    end
-    if (rst) begin
-      \$132  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = w0_1_0;
-    if (\$63 ) begin
-      if (\$69 ) begin
-        \$133  = w__payload[7:0];
-      end
-    end
-    if (rst) begin
-      \$133  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = w0_1_1;
-    if (\$63 ) begin
-      if (\$69 ) begin
-        \$134  = w__payload[15:8];
-      end
-    end
-    if (rst) begin
-      \$134  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = w0_1_2;
-    if (\$63 ) begin
-      if (\$69 ) begin
-        \$135  = w__payload[23:16];
-      end
-    end
-    if (rst) begin
-      \$135  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = w0_1_3;
-    if (\$63 ) begin
-      if (\$69 ) begin
-        \$136  = w__payload[31:24];
-      end
-    end
-    if (rst) begin
-      \$136  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = w0_2_0;
-    if (\$63 ) begin
-      if (\$72 ) begin
-        \$137  = w__payload[7:0];
-      end
-    end
-    if (rst) begin
-      \$137  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = w0_2_1;
-    if (\$63 ) begin
-      if (\$72 ) begin
-        \$138  = w__payload[15:8];
+        \$138  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -984,10 +1012,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = w0_2_2;
+    \$139  = w0_0_1;
     if (\$63 ) begin
-      if (\$72 ) begin
-        \$139  = w__payload[23:16];
+      if (\$66 ) begin
+        \$139  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -996,10 +1024,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = w0_2_3;
+    \$140  = w0_0_2;
     if (\$63 ) begin
-      if (\$72 ) begin
-        \$140  = w__payload[31:24];
+      if (\$66 ) begin
+        \$140  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1008,10 +1036,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = w0_3_0;
+    \$141  = w0_0_3;
     if (\$63 ) begin
-      if (\$75 ) begin
-        \$141  = w__payload[7:0];
+      if (\$66 ) begin
+        \$141  = w__payload[31:24];
       end
     end
     if (rst) begin
@@ -1020,22 +1048,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = w0_3_1;
+    \$142  = w0_0_mode;
     if (\$63 ) begin
-      if (\$75 ) begin
-        \$142  = w__payload[15:8];
+      if (\$66 ) begin
+        \$142  = 1'h0;
       end
     end
     if (rst) begin
-      \$142  = 8'h00;
+      \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = w0_3_2;
+    \$143  = w0_1_0;
     if (\$63 ) begin
-      if (\$75 ) begin
-        \$143  = w__payload[23:16];
+      if (\$69 ) begin
+        \$143  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1044,10 +1072,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = w0_3_3;
+    \$144  = w0_1_1;
     if (\$63 ) begin
-      if (\$75 ) begin
-        \$144  = w__payload[31:24];
+      if (\$69 ) begin
+        \$144  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1056,10 +1084,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = w1_0_0;
+    \$145  = w0_1_2;
     if (\$63 ) begin
-      if (\$78 ) begin
-        \$145  = w__payload[7:0];
+      if (\$69 ) begin
+        \$145  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1068,10 +1096,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = w1_0_1;
+    \$146  = w0_1_3;
     if (\$63 ) begin
-      if (\$78 ) begin
-        \$146  = w__payload[15:8];
+      if (\$69 ) begin
+        \$146  = w__payload[31:24];
       end
     end
     if (rst) begin
@@ -1080,22 +1108,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = w1_0_2;
+    \$147  = w0_1_mode;
     if (\$63 ) begin
-      if (\$78 ) begin
-        \$147  = w__payload[23:16];
+      if (\$69 ) begin
+        \$147  = 1'h0;
       end
     end
     if (rst) begin
-      \$147  = 8'h00;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = w1_0_3;
+    \$148  = w0_2_0;
     if (\$63 ) begin
-      if (\$78 ) begin
-        \$148  = w__payload[31:24];
+      if (\$72 ) begin
+        \$148  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1104,10 +1132,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = w1_1_0;
+    \$149  = w0_2_1;
     if (\$63 ) begin
-      if (\$81 ) begin
-        \$149  = w__payload[7:0];
+      if (\$72 ) begin
+        \$149  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1116,10 +1144,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = w1_1_1;
+    \$150  = w0_2_2;
     if (\$63 ) begin
-      if (\$81 ) begin
-        \$150  = w__payload[15:8];
+      if (\$72 ) begin
+        \$150  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1128,10 +1156,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = w1_1_2;
+    \$151  = w0_2_3;
     if (\$63 ) begin
-      if (\$81 ) begin
-        \$151  = w__payload[23:16];
+      if (\$72 ) begin
+        \$151  = w__payload[31:24];
       end
     end
     if (rst) begin
@@ -1140,21 +1168,21 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = w1_1_3;
+    \$152  = w0_2_mode;
     if (\$63 ) begin
-      if (\$81 ) begin
-        \$152  = w__payload[31:24];
+      if (\$72 ) begin
+        \$152  = 1'h0;
       end
     end
     if (rst) begin
-      \$152  = 8'h00;
+      \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = w1_2_0;
+    \$153  = w0_3_0;
     if (\$63 ) begin
-      if (\$84 ) begin
+      if (\$75 ) begin
         \$153  = w__payload[7:0];
       end
     end
@@ -1164,9 +1192,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = w1_2_1;
+    \$154  = w0_3_1;
     if (\$63 ) begin
-      if (\$84 ) begin
+      if (\$75 ) begin
         \$154  = w__payload[15:8];
       end
     end
@@ -1176,9 +1204,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = w1_2_2;
+    \$155  = w0_3_2;
     if (\$63 ) begin
-      if (\$84 ) begin
+      if (\$75 ) begin
         \$155  = w__payload[23:16];
       end
     end
@@ -1188,9 +1216,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = w1_2_3;
+    \$156  = w0_3_3;
     if (\$63 ) begin
-      if (\$84 ) begin
+      if (\$75 ) begin
         \$156  = w__payload[31:24];
       end
     end
@@ -1200,22 +1228,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = w1_3_0;
+    \$157  = w0_3_mode;
     if (\$63 ) begin
-      if (\$87 ) begin
-        \$157  = w__payload[7:0];
+      if (\$75 ) begin
+        \$157  = 1'h0;
       end
     end
     if (rst) begin
-      \$157  = 8'h00;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = w1_3_1;
+    \$158  = w1_0_0;
     if (\$63 ) begin
-      if (\$87 ) begin
-        \$158  = w__payload[15:8];
+      if (\$78 ) begin
+        \$158  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1224,10 +1252,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = w1_3_2;
+    \$159  = w1_0_1;
     if (\$63 ) begin
-      if (\$87 ) begin
-        \$159  = w__payload[23:16];
+      if (\$78 ) begin
+        \$159  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1236,10 +1264,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = w1_3_3;
+    \$160  = w1_0_2;
     if (\$63 ) begin
-      if (\$87 ) begin
-        \$160  = w__payload[31:24];
+      if (\$78 ) begin
+        \$160  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1248,37 +1276,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = full;
+    \$161  = w1_0_3;
     if (\$63 ) begin
-      if (\$88 ) begin
-        (* full_case = 32'd1 *)
-        casez (\$signal )
-          1'h0:
-              \$161 [0] = 1'h1;
-          1'h1:
-              \$161 [1] = 1'h1;
-        endcase
+      if (\$78 ) begin
+        \$161  = w__payload[31:24];
       end
     end
-    if (\$91 ) begin
-      (* full_case = 32'd1 *)
-      casez (act_bank)
-        1'h0:
-            \$161 [0] = 1'h0;
-        1'h1:
-            \$161 [1] = 1'h0;
-      endcase
-    end
     if (rst) begin
-      \$161  = 2'h0;
+      \$161  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = \$signal ;
+    \$162  = w1_0_mode;
     if (\$63 ) begin
-      if (\$88 ) begin
-        \$162  = \$89 ;
+      if (\$78 ) begin
+        \$162  = 1'h0;
       end
     end
     if (rst) begin
@@ -1287,34 +1300,35 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = \$signal$105 ;
+    \$163  = w1_1_0;
     if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$88 ) begin
-        \$163  = 2'h0;
-      end else begin
-        \$163  = \$90 [1:0];
+      if (\$81 ) begin
+        \$163  = w__payload[7:0];
       end
     end
     if (rst) begin
-      \$163  = 2'h0;
+      \$163  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = act_bank;
-    if (\$91 ) begin
-      \$164  = \$92 ;
+    \$164  = w1_1_1;
+    if (\$63 ) begin
+      if (\$81 ) begin
+        \$164  = w__payload[15:8];
+      end
     end
     if (rst) begin
-      \$164  = 1'h0;
+      \$164  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = a0_d1;
-    if (advance) begin
-      \$165  = a__payload[7:0];
+    \$165  = w1_1_2;
+    if (\$63 ) begin
+      if (\$81 ) begin
+        \$165  = w__payload[23:16];
+      end
     end
     if (rst) begin
       \$165  = 8'h00;
@@ -1322,9 +1336,11 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = a0_d2;
-    if (advance) begin
-      \$166  = a0_d1;
+    \$166  = w1_1_3;
+    if (\$63 ) begin
+      if (\$81 ) begin
+        \$166  = w__payload[31:24];
+      end
     end
     if (rst) begin
       \$166  = 8'h00;
@@ -1332,69 +1348,83 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = a0_d3;
-    if (advance) begin
-      \$167  = a0_d2;
+    \$167  = w1_1_mode;
+    if (\$63 ) begin
+      if (\$81 ) begin
+        \$167  = 1'h0;
+      end
     end
     if (rst) begin
-      \$167  = 8'h00;
+      \$167  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = psum0_0;
-    if (advance) begin
-      \$168  = { \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93  };
+    \$168  = w1_2_0;
+    if (\$63 ) begin
+      if (\$84 ) begin
+        \$168  = w__payload[7:0];
+      end
     end
     if (rst) begin
-      \$168  = 32'd0;
+      \$168  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = psum0_1;
-    if (advance) begin
-      \$169  = { \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94  };
+    \$169  = w1_2_1;
+    if (\$63 ) begin
+      if (\$84 ) begin
+        \$169  = w__payload[15:8];
+      end
     end
     if (rst) begin
-      \$169  = 32'd0;
+      \$169  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = psum0_2;
-    if (advance) begin
-      \$170  = { \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95  };
+    \$170  = w1_2_2;
+    if (\$63 ) begin
+      if (\$84 ) begin
+        \$170  = w__payload[23:16];
+      end
     end
     if (rst) begin
-      \$170  = 32'd0;
+      \$170  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = psum0_3;
-    if (advance) begin
-      \$171  = { \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96  };
+    \$171  = w1_2_3;
+    if (\$63 ) begin
+      if (\$84 ) begin
+        \$171  = w__payload[31:24];
+      end
     end
     if (rst) begin
-      \$171  = 32'd0;
+      \$171  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = a1_d1;
-    if (advance) begin
-      \$172  = a__payload[15:8];
+    \$172  = w1_2_mode;
+    if (\$63 ) begin
+      if (\$84 ) begin
+        \$172  = 1'h0;
+      end
     end
     if (rst) begin
-      \$172  = 8'h00;
+      \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = a1_d2;
-    if (advance) begin
-      \$173  = a1_d1;
+    \$173  = w1_3_0;
+    if (\$63 ) begin
+      if (\$87 ) begin
+        \$173  = w__payload[7:0];
+      end
     end
     if (rst) begin
       \$173  = 8'h00;
@@ -1402,9 +1432,11 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = a1_d3;
-    if (advance) begin
-      \$174  = a1_d2;
+    \$174  = w1_3_1;
+    if (\$63 ) begin
+      if (\$87 ) begin
+        \$174  = w__payload[15:8];
+      end
     end
     if (rst) begin
       \$174  = 8'h00;
@@ -1412,9 +1444,11 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = a1_d4;
-    if (advance) begin
-      \$175  = a1_d3;
+    \$175  = w1_3_2;
+    if (\$63 ) begin
+      if (\$87 ) begin
+        \$175  = w__payload[23:16];
+      end
     end
     if (rst) begin
       \$175  = 8'h00;
@@ -1422,69 +1456,97 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = psum1_0;
-    if (advance) begin
-      \$176  = \$97 [31:0];
+    \$176  = w1_3_3;
+    if (\$63 ) begin
+      if (\$87 ) begin
+        \$176  = w__payload[31:24];
+      end
     end
     if (rst) begin
-      \$176  = 32'd0;
+      \$176  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = psum1_1;
-    if (advance) begin
-      \$177  = \$98 [31:0];
+    \$177  = w1_3_mode;
+    if (\$63 ) begin
+      if (\$87 ) begin
+        \$177  = 1'h0;
+      end
     end
     if (rst) begin
-      \$177  = 32'd0;
+      \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = psum1_2;
-    if (advance) begin
-      \$178  = \$99 [31:0];
+    \$178  = full;
+    if (\$63 ) begin
+      if (\$88 ) begin
+        (* full_case = 32'd1 *)
+        casez (\$signal )
+          1'h0:
+              \$178 [0] = 1'h1;
+          1'h1:
+              \$178 [1] = 1'h1;
+        endcase
+      end
+    end
+    if (\$91 ) begin
+      (* full_case = 32'd1 *)
+      casez (act_bank)
+        1'h0:
+            \$178 [0] = 1'h0;
+        1'h1:
+            \$178 [1] = 1'h0;
+      endcase
     end
     if (rst) begin
-      \$178  = 32'd0;
+      \$178  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = psum1_3;
-    if (advance) begin
-      \$179  = \$100 [31:0];
+    \$179  = \$signal ;
+    if (\$63 ) begin
+      if (\$88 ) begin
+        \$179  = \$89 ;
+      end
     end
     if (rst) begin
-      \$179  = 32'd0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = a2_d1;
-    if (advance) begin
-      \$180  = a__payload[23:16];
+    \$180  = \$signal$111 ;
+    if (\$63 ) begin
+      (* full_case = 32'd1 *)
+      if (\$88 ) begin
+        \$180  = 2'h0;
+      end else begin
+        \$180  = \$90 [1:0];
+      end
     end
     if (rst) begin
-      \$180  = 8'h00;
+      \$180  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = a2_d2;
-    if (advance) begin
-      \$181  = a2_d1;
+    \$181  = act_bank;
+    if (\$91 ) begin
+      \$181  = \$92 ;
     end
     if (rst) begin
-      \$181  = 8'h00;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = a2_d3;
+    \$182  = a0_d1;
     if (advance) begin
-      \$182  = a2_d2;
+      \$182  = a__payload[7:0];
     end
     if (rst) begin
       \$182  = 8'h00;
@@ -1492,9 +1554,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = a2_d4;
+    \$183  = a0_d2;
     if (advance) begin
-      \$183  = a2_d3;
+      \$183  = a0_d1;
     end
     if (rst) begin
       \$183  = 8'h00;
@@ -1502,9 +1564,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = a2_d5;
+    \$184  = a0_d3;
     if (advance) begin
-      \$184  = a2_d4;
+      \$184  = a0_d2;
     end
     if (rst) begin
       \$184  = 8'h00;
@@ -1512,9 +1574,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = psum2_0;
+    \$185  = psum0_0;
     if (advance) begin
-      \$185  = \$101 [31:0];
+      \$185  = { \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93  };
     end
     if (rst) begin
       \$185  = 32'd0;
@@ -1522,9 +1584,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = psum2_1;
+    \$186  = psum0_1;
     if (advance) begin
-      \$186  = \$102 [31:0];
+      \$186  = { \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94  };
     end
     if (rst) begin
       \$186  = 32'd0;
@@ -1532,9 +1594,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = psum2_2;
+    \$187  = psum0_2;
     if (advance) begin
-      \$187  = \$103 [31:0];
+      \$187  = { \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95  };
     end
     if (rst) begin
       \$187  = 32'd0;
@@ -1542,9 +1604,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = psum2_3;
+    \$188  = psum0_3;
     if (advance) begin
-      \$188  = \$104 [31:0];
+      \$188  = { \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96  };
     end
     if (rst) begin
       \$188  = 32'd0;
@@ -1552,19 +1614,19 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = a3_d1;
+    \$189  = mode_error0;
     if (advance) begin
-      \$189  = a__payload[31:24];
+      \$189  = 1'h0;
     end
     if (rst) begin
-      \$189  = 8'h00;
+      \$189  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = a3_d2;
+    \$190  = a1_d1;
     if (advance) begin
-      \$190  = a3_d1;
+      \$190  = a__payload[15:8];
     end
     if (rst) begin
       \$190  = 8'h00;
@@ -1572,9 +1634,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = a3_d3;
+    \$191  = a1_d2;
     if (advance) begin
-      \$191  = a3_d2;
+      \$191  = a1_d1;
     end
     if (rst) begin
       \$191  = 8'h00;
@@ -1582,9 +1644,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = a3_d4;
+    \$192  = a1_d3;
     if (advance) begin
-      \$192  = a3_d3;
+      \$192  = a1_d2;
     end
     if (rst) begin
       \$192  = 8'h00;
@@ -1592,9 +1654,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = a3_d5;
+    \$193  = a1_d4;
     if (advance) begin
-      \$193  = a3_d4;
+      \$193  = a1_d3;
     end
     if (rst) begin
       \$193  = 8'h00;
@@ -1602,19 +1664,19 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = a3_d6;
+    \$194  = psum1_0;
     if (advance) begin
-      \$194  = a3_d5;
+      \$194  = \$97 [31:0];
     end
     if (rst) begin
-      \$194  = 8'h00;
+      \$194  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = psum3_0;
+    \$195  = psum1_1;
     if (advance) begin
-      \$195  = \$105 [31:0];
+      \$195  = \$98 [31:0];
     end
     if (rst) begin
       \$195  = 32'd0;
@@ -1622,9 +1684,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = psum3_1;
+    \$196  = psum1_2;
     if (advance) begin
-      \$196  = \$106 [31:0];
+      \$196  = \$99 [31:0];
     end
     if (rst) begin
       \$196  = 32'd0;
@@ -1632,9 +1694,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = psum3_2;
+    \$197  = psum1_3;
     if (advance) begin
-      \$197  = \$107 [31:0];
+      \$197  = \$100 [31:0];
     end
     if (rst) begin
       \$197  = 32'd0;
@@ -1642,72 +1704,282 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = psum3_3;
+    \$198  = mode_error1;
     if (advance) begin
-      \$198  = \$108 [31:0];
+      \$198  = \$101 ;
     end
     if (rst) begin
-      \$198  = 32'd0;
+      \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = out0_d1;
+    \$199  = a2_d1;
     if (advance) begin
-      \$199  = psum3_0;
+      \$199  = a__payload[23:16];
     end
     if (rst) begin
-      \$199  = 32'd0;
+      \$199  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = out0_d2;
+    \$200  = a2_d2;
     if (advance) begin
-      \$200  = out0_d1;
+      \$200  = a2_d1;
     end
     if (rst) begin
-      \$200  = 32'd0;
+      \$200  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = out0_d3;
+    \$201  = a2_d3;
     if (advance) begin
-      \$201  = out0_d2;
+      \$201  = a2_d2;
     end
     if (rst) begin
-      \$201  = 32'd0;
+      \$201  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = out1_d1;
+    \$202  = a2_d4;
     if (advance) begin
-      \$202  = psum3_1;
+      \$202  = a2_d3;
     end
     if (rst) begin
-      \$202  = 32'd0;
+      \$202  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = out1_d2;
+    \$203  = a2_d5;
     if (advance) begin
-      \$203  = out1_d1;
+      \$203  = a2_d4;
     end
     if (rst) begin
-      \$203  = 32'd0;
+      \$203  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = out2_d1;
+    \$204  = psum2_0;
     if (advance) begin
-      \$204  = psum3_2;
+      \$204  = \$102 [31:0];
     end
     if (rst) begin
       \$204  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = psum2_1;
+    if (advance) begin
+      \$205  = \$103 [31:0];
+    end
+    if (rst) begin
+      \$205  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = psum2_2;
+    if (advance) begin
+      \$206  = \$104 [31:0];
+    end
+    if (rst) begin
+      \$206  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = psum2_3;
+    if (advance) begin
+      \$207  = \$105 [31:0];
+    end
+    if (rst) begin
+      \$207  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$208  = mode_error2;
+    if (advance) begin
+      \$208  = \$106 ;
+    end
+    if (rst) begin
+      \$208  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = a3_d1;
+    if (advance) begin
+      \$209  = a__payload[31:24];
+    end
+    if (rst) begin
+      \$209  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$210  = a3_d2;
+    if (advance) begin
+      \$210  = a3_d1;
+    end
+    if (rst) begin
+      \$210  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = a3_d3;
+    if (advance) begin
+      \$211  = a3_d2;
+    end
+    if (rst) begin
+      \$211  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$212  = a3_d4;
+    if (advance) begin
+      \$212  = a3_d3;
+    end
+    if (rst) begin
+      \$212  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$213  = a3_d5;
+    if (advance) begin
+      \$213  = a3_d4;
+    end
+    if (rst) begin
+      \$213  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$214  = a3_d6;
+    if (advance) begin
+      \$214  = a3_d5;
+    end
+    if (rst) begin
+      \$214  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$215  = psum3_0;
+    if (advance) begin
+      \$215  = \$107 [31:0];
+    end
+    if (rst) begin
+      \$215  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$216  = psum3_1;
+    if (advance) begin
+      \$216  = \$108 [31:0];
+    end
+    if (rst) begin
+      \$216  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$217  = psum3_2;
+    if (advance) begin
+      \$217  = \$109 [31:0];
+    end
+    if (rst) begin
+      \$217  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$218  = psum3_3;
+    if (advance) begin
+      \$218  = \$110 [31:0];
+    end
+    if (rst) begin
+      \$218  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = mode_error3;
+    if (advance) begin
+      \$219  = \$111 ;
+    end
+    if (rst) begin
+      \$219  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = out0_d1;
+    if (advance) begin
+      \$220  = psum3_0;
+    end
+    if (rst) begin
+      \$220  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$221  = out0_d2;
+    if (advance) begin
+      \$221  = out0_d1;
+    end
+    if (rst) begin
+      \$221  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$222  = out0_d3;
+    if (advance) begin
+      \$222  = out0_d2;
+    end
+    if (rst) begin
+      \$222  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$223  = out1_d1;
+    if (advance) begin
+      \$223  = psum3_1;
+    end
+    if (rst) begin
+      \$223  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$224  = out1_d2;
+    if (advance) begin
+      \$224  = out1_d1;
+    end
+    if (rst) begin
+      \$224  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$225  = out2_d1;
+    if (advance) begin
+      \$225  = psum3_2;
+    end
+    if (rst) begin
+      \$225  = 32'd0;
     end
   end
   assign pe0_0_product = { \$32 [15], \$32  };
@@ -1733,10 +2005,11 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   assign \a__payload.data[2]  = a__payload[23:16];
   assign \a__payload.data[3]  = a__payload[31:24];
   assign \a__payload.last  = a__payload[32];
-  assign \w__payload[0]  = w__payload[7:0];
-  assign \w__payload[1]  = w__payload[15:8];
-  assign \w__payload[2]  = w__payload[23:16];
-  assign \w__payload[3]  = w__payload[31:24];
+  assign \w__payload.data  = w__payload;
+  assign \w__payload.data[0]  = w__payload[7:0];
+  assign \w__payload.data[1]  = w__payload[15:8];
+  assign \w__payload.data[2]  = w__payload[23:16];
+  assign \w__payload.data[3]  = w__payload[31:24];
   assign \o__payload.data  = o__payload[127:0];
   assign \o__payload.data[0]  = o__payload[31:0];
   assign \o__payload.data[1]  = o__payload[63:32];
@@ -1758,4 +2031,7 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   assign \$79  = \$signal ;
   assign \$82  = \$signal ;
   assign \$85  = \$signal ;
+  assign \$101  = mode_error0;
+  assign \$106  = mode_error1;
+  assign \$111  = mode_error2;
 endmodule

@@ -113,3 +113,14 @@ def test_simulate_stops_at_the_cycle_budget_and_when_done():
     dut = Counter()
     simulate(dut, short, max_cycles=10**9)  # returns as soon as the testbench is done
     assert seen == [3]
+
+
+def test_sim_speed_reads_cocotb_results(tmp_path):
+    from accelgen.verif.runner import sim_speed
+    xml = tmp_path / "results.xml"
+    case = ('<testcase name="t{n}" time="{t}"><properties>'
+            '<property name="sim_time_unit" value="ns" />'
+            '<property name="sim_time_duration" value="{ns}" /></properties></testcase>')
+    xml.write_text("<testsuites><testsuite>" + case.format(n=1, t=0.5, ns=1000.0) +
+                   case.format(n=2, t=1.5, ns=3000.0) + "</testsuite></testsuites>")
+    assert sim_speed(xml) == (400.0, 2.0)

@@ -3,17 +3,15 @@
 model, Amaranth simulator (results and cycle counts), Verilator regression."""
 
 import itertools
-import random
 
 import numpy as np
 import pytest
 
-from accelgen.generators.systolic_array import SystolicArray, Params, PE_TYPES
+from accelgen.generators.systolic_array import Params, PE_TYPES
 from accelgen.golden.int_mac import wrap
 from accelgen.golden.systolic_array import (gemm, cycles, utilization, ws_schedule,
                                             os_schedule, PE_PRODUCTS)
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from accelgen.verif.systolic_array import operand_range
+from accelgen.verif.systolic_array import operand_range, amaranth_gemm, random_gemm
 from conftest import configurations
 
 
@@ -26,7 +24,13 @@ from conftest import configurations
     ({"a_width": 4, "acc_width": 11}, ValueError,
      r"^systolic_array acc_width must be an integer from a_width \+ w_width = 12 to 64, "
      r"not 11$"),
-    ({"pe": "tpu"}, ValueError, r"^systolic_array pe must be one of 'int_mac', not 'tpu'$"),
+    ({"pe": "tpu"}, ValueError,
+     r"^systolic_array pe must be one of 'int_mac', 'fusion_unit', not 'tpu'$"),
+    ({"pe": "fusion_unit", "a_width": 4}, ValueError,
+     r"^systolic_array a_width applies to pe='int_mac' only \(pe='fusion_unit' takes "
+     r"packed words with a precision per beat\); leave it at 8$"),
+    ({"pe": "fusion_unit", "acc_width": 17}, ValueError,
+     r"^systolic_array acc_width must be an integer from 18 to 64, not 17$"),
     ({"pipeline": 2}, ValueError,
      r"^systolic_array pipeline must be an integer from 0 to 1, not 2$"),
     ({"w_signed": None}, TypeError, r"^systolic_array w_signed must be a bool, not None$"),
@@ -46,27 +50,26 @@ def test_derived_values():
     assert p.manifest_extra()["dataflow"] == "ws"
 
 
-def random_gemm(rng, p, m, k, n):
-    a = rng.integers(*operand_range(p.a_width, p.a_signed), (m, k), endpoint=True)
-    b = rng.integers(*operand_range(p.w_width, p.w_signed), (k, n), endpoint=True)
-    return a, b
-
-
 CONFIGS = [Params(), Params(dataflow="os"), Params(rows=1, cols=1, dataflow="os"),
            Params(rows=3, cols=2, a_width=4, w_width=4, acc_width=8, a_signed=False),
            Params(rows=2, cols=3, dataflow="os", a_width=4, w_width=3, acc_width=7,
-                  w_signed=False, pipeline=1)]
-IDS = ["ws4x4", "os4x4", "os1x1", "ws3x2_narrow", "os2x3_narrow_p1"]
+                  w_signed=False, pipeline=1),
+           Params(rows=2, cols=3, pe="fusion_unit"),
+           Params(rows=3, cols=2, pe="fusion_unit", dataflow="os", pipeline=1, acc_width=20)]
+IDS = ["ws4x4", "os4x4", "os1x1", "ws3x2_narrow", "os2x3_narrow_p1", "ws2x3_fusion",
+       "os3x2_fusion_p1"]
 
 
 @pytest.mark.parametrize("p", CONFIGS, ids=IDS)
 def test_golden_gemm_is_a_at_b_wrapped(p):
+    """Tiling, padding (and for the Fusion PE packing, every precision mode drawn at
+    random) reproduce ``A @ B`` modulo 2**acc_width, against Python integers."""
     rng = np.random.default_rng(p.rows * 7 + p.cols)
     for m, k, n in itertools.product((1, 3, 9), (1, 4, 11), (1, 2, 7)):
-        a, b = random_gemm(rng, p, m, k, n)
-        want = [[_wrap_int(p, sum(int(x) * int(y) for x, y in zip(a[i], b[:, j])))
-                 for j in range(n)] for i in range(m)]
-        assert gemm(p, a, b).tolist() == want
+        for _ in range(3 if p.pe == "fusion_unit" else 1):
+            a, b, a_mode, w_mode, exact = random_gemm(p, rng, m, k, n)
+            want = [[_wrap_int(p, int(v)) for v in row] for row in exact.tolist()]
+            assert gemm(p, a, b, a_mode, w_mode).tolist() == want
 
 
 def _wrap_int(p, value):
@@ -108,43 +111,6 @@ def test_ws_steady_state_utilization_reaches_95_percent():
     assert utilization(p, 512, 64, 64) >= 0.95
 
 
-def run_gemm(p, a, b, *, idle=0.0, backpressure=0.0, seed=0):
-    """Drive one tiled GEMM through the Amaranth simulator; return the result rows."""
-    dut = SystolicArray(p)
-    stalls = random.Random(seed)
-    a_beats, w_beats, expected_rows = [], [], 0
-    if p.dataflow == "ws":
-        for _n0, weights, acts in ws_schedule(p, a, b):
-            w_beats += [row.tolist() for row in weights]
-            a_beats += [{"data": row.tolist(), "last": int(i == len(acts) - 1)}
-                        for i, row in enumerate(acts)]
-            expected_rows += len(acts)
-    else:
-        for _m0, _n0, a_tile, b_tile in os_schedule(p, a, b):
-            k = a_tile.shape[1]
-            a_beats += [{"data": a_tile[:, j].tolist(), "last": int(j == k - 1)}
-                        for j in range(k)]
-            w_beats += [b_tile[j].tolist() for j in range(k)]
-            expected_rows += p.rows
-    rows = []
-
-    async def source_a(ctx):
-        for beat in a_beats:
-            await stream_put(ctx, dut.a, beat, rng=stalls, idle=idle)
-
-    async def source_w(ctx):
-        for beat in w_beats:
-            await stream_put(ctx, dut.w, beat, rng=stalls, idle=idle)
-
-    async def sink(ctx):
-        for _ in range(expected_rows):
-            beat = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
-            rows.append(([int(v) for v in beat.data], int(beat.last)))
-
-    simulate(dut, source_a, source_w, sink, max_cycles=100000)
-    return rows
-
-
 @pytest.mark.sim
 @pytest.mark.parametrize("p", CONFIGS, ids=IDS)
 @pytest.mark.parametrize("shape", ["long_k", "k1"])
@@ -154,8 +120,11 @@ def test_amaranth_simulator_under_stalls(p, shape):
     rng = np.random.default_rng(seed)
     m, k, n = {"long_k": (2 * p.rows + 1, 2 * p.rows + 3, p.cols + 1),
                "k1": (3 * p.rows, 1, 2 * p.cols + 1)}[shape]
-    a, b = random_gemm(rng, p, m, k, n)
-    rows = run_gemm(p, a, b, idle=0.3, backpressure=0.3, seed=seed)
+    a, b, a_mode, w_mode, exact = random_gemm(p, rng, m, k, n)
+    rows, _cycles = amaranth_gemm(p, a, b, a_mode, w_mode, idle=0.3, backpressure=0.3,
+                                  seed=seed)
+    if p.pe_type.flags_errors:
+        assert not any(error for *_r, error in rows)
     out = np.zeros((a.shape[0], b.shape[1]), dtype=np.uint64)
     it = iter(rows)
     with np.errstate(over="ignore"):
@@ -171,7 +140,10 @@ def test_amaranth_simulator_under_stalls(p, shape):
                     if m0 + r < a.shape[0]:
                         out[m0 + r, n0:n0 + p.cols] = np.array(data).astype(
                             np.uint64)[:b.shape[1] - n0]
-    assert (wrap(out, p.acc_width, p.acc_signed) == gemm(p, a, b)).all(), f"seed {seed}"
+    assert (wrap(out, p.acc_width, p.acc_signed) == gemm(p, a, b, a_mode, w_mode)).all(), \
+        f"seed {seed}"
+    assert (wrap(out, p.acc_width, p.acc_signed) ==
+            wrap(exact.astype(np.uint64), p.acc_width, p.acc_signed)).all()
 
 
 @pytest.mark.cocotb
@@ -180,3 +152,15 @@ def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     result = run_cocotb("systolic_array", params)
     assert result.tests == 4
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("p", CONFIGS, ids=IDS)
+def test_amaranth_cycles_match_the_model(p):
+    """No idle, no backpressure: the simulated GEMM takes exactly ``cycles()``
+    (including shapes where weight loads or result drains add bubbles)."""
+    rng = np.random.default_rng(3)
+    for m, k, n in [(1, 1, 1), (2, 2 * p.rows + 1, p.cols + 1), (p.rows + p.cols + 2, 3, 2)]:
+        a, b, a_mode, w_mode, _exact = random_gemm(p, rng, m, k, n)
+        _rows, measured = amaranth_gemm(p, a, b, a_mode, w_mode)
+        assert measured == cycles(p, *a.shape, b.shape[1]), (m, k, n)

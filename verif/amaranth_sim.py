@@ -15,8 +15,9 @@ PERIOD = 1e-8
 
 
 def simulate(dut, *testbenches, max_cycles, clock=True, vcd=None):
-    """Run the async ``testbenches`` on ``dut``; ``AssertionError`` if any of them
-    is unfinished after ``max_cycles`` clock periods."""
+    """Run the async ``testbenches`` on ``dut`` until they finish; return the clock
+    cycles that took (0 without a clock). ``AssertionError`` if any of them is
+    unfinished after ``max_cycles`` clock periods."""
     finished = []
 
     def tracked(bench):
@@ -25,6 +26,7 @@ def simulate(dut, *testbenches, max_cycles, clock=True, vcd=None):
             finished.append(bench)
         return run
 
+    elapsed = [0]
     sim = Simulator(dut)
     for bench in testbenches:
         sim.add_testbench(tracked(bench))
@@ -35,6 +37,7 @@ def simulate(dut, *testbenches, max_cycles, clock=True, vcd=None):
         async def watchdog(ctx):
             for _ in range(max_cycles):
                 await ctx.tick()
+                elapsed[0] += 1
             timed_out.append(True)
 
         sim.add_testbench(watchdog, background=True)
@@ -54,6 +57,7 @@ def simulate(dut, *testbenches, max_cycles, clock=True, vcd=None):
     if len(finished) != len(testbenches):
         raise AssertionError(f"{len(testbenches) - len(finished)} testbench(es) did not "
                              f"finish within {max_cycles} cycles")
+    return elapsed[0]
 
 
 async def stream_put(ctx, stream, payload, *, rng=None, idle=0.0):

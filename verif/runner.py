@@ -35,7 +35,7 @@ from accelgen import tools
 from accelgen.emit import emit, write
 from accelgen.registry import get_unit
 
-__all__ = ["run_cocotb", "run_tests", "build", "build_verilog", "RunResult"]
+__all__ = ["run_cocotb", "run_tests", "build", "build_verilog", "RunResult", "sim_speed"]
 
 
 class RunResult:
@@ -171,3 +171,18 @@ def run_tests(runner, build_dir, module, test_module, *, testcase=None, seed=Non
     if failed:
         raise AssertionError(f"{failed} of {tests} cocotb tests failed for {where}")
     return RunResult(module, seed, tests, failed, build_seconds, run_seconds, xml)
+
+
+def sim_speed(results_xml):
+    """``(simulated clock cycles, wall seconds)`` over the test cases of one run,
+    from cocotb's results file."""
+    import xml.etree.ElementTree as ET
+    from accelgen.verif.bench import CLOCK_PERIOD_NS
+    sim_ns = wall = 0.0
+    for case in ET.parse(results_xml).iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        if props.get("sim_time_unit") != "ns":
+            raise ValueError(f"unexpected sim time unit {props.get('sim_time_unit')!r}")
+        sim_ns += float(props["sim_time_duration"])
+        wall += float(case.get("time", 0))
+    return sim_ns / CLOCK_PERIOD_NS, wall

@@ -2,6 +2,7 @@
 """cocotb testbench of ``systolic_array``: tiled GEMMs of many shapes under stalls,
 accumulator wrap, cycle counts against the cycle model, mid-stream reset."""
 
+import random
 from collections import deque
 
 import cocotb
@@ -10,13 +11,15 @@ from cocotb.triggers import ClockCycles, FallingEdge
 
 from accelgen.golden.int_mac import wrap
 from accelgen.golden.systolic_array import (ws_schedule, os_schedule, ws_tile, os_tile,
-                                            gemm, cycles)
+                                            gemm, cycles, pack_gemm)
+from accelgen.generators.systolic_array import SystolicArray
+from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.bench import configuration, rngs, start_clock, reset, wait_until, scaled
 from accelgen.verif.payload import pack, unpack
 from accelgen.verif.scoreboard import Scoreboard
 from accelgen.verif.stream import StreamSource, StreamSink, StreamMonitor
 
-__all__ = ["ArrayBench", "operand_range"]
+__all__ = ["ArrayBench", "operand_range", "amaranth_gemm", "random_gemm"]
 
 TIMEOUT = {"timeout_time": scaled(200), "timeout_unit": "ms"}
 STALLS = [(0.0, 0.0), (0.3, 0.3), (0.0, 0.9), (0.9, 0.0), (0.5, 0.5)]
@@ -26,49 +29,83 @@ def operand_range(width, signed):
     return (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
 
 
+def random_gemm(p, rng, m, k, n, corner=0.1):
+    """See :meth:`ArrayBench.random_gemm`; element operands at their extremes with
+    probability ``corner``."""
+    if p.pe == "fusion_unit":
+        wa, ww = (int(x) for x in rng.choice([2, 4, 8], 2))
+        sa, sw = (int(x) for x in rng.integers(0, 2, 2))
+    else:
+        (wa, sa), (ww, sw) = (p.a_width, p.a_signed), (p.w_width, p.w_signed)
+    a = rng.integers(*operand_range(wa, sa), (m, k), endpoint=True)
+    b = rng.integers(*operand_range(ww, sw), (k, n), endpoint=True)
+    for x, width, signed in ((a, wa, sa), (b, ww, sw)):
+        pick = rng.random(x.shape) < corner
+        x[pick] = rng.choice(operand_range(width, signed), pick.sum())
+    exact = a @ b
+    if p.pe == "fusion_unit":
+        a, b, a_mode, w_mode = pack_gemm(a, b, wa, ww, sa, sw)
+        return a, b, a_mode, w_mode, exact
+    return a, b, None, None, exact
+
+
 class TileModel:
-    """Follows the beats the DUT accepts and predicts its result rows."""
+    """Follows the beats the DUT accepts and predicts its result rows: items
+    ``(row, last)``, plus ``mode_error`` for PEs that flag errors."""
 
     def __init__(self, params):
         self.p = params
+        self.fields = tuple(params.pe_type.mode_fields)
         self.reset()
 
     def reset(self):
-        self.weight_rows = []        # WS: rows of the tile being loaded
+        self.weight_rows = []        # WS: beats of the tile being loaded
         self.tiles = deque()         # WS: loaded weight tiles, oldest first
         self.a_beats, self.w_beats = deque(), deque()  # OS: beats waiting for a partner
-        self.columns, self.rows_ = [], []              # OS: the tile's beats so far
+        self.pairs = []                                # OS: the tile's beats so far
 
-    def weight(self, row):
+    def _mode(self, beats):
+        return {f: np.array([beat[f] for beat in beats]) for f in self.fields}
+
+    def _item(self, row, last, error):
+        item = (row, int(last))
+        return item + (bool(error),) if self.p.pe_type.flags_errors else item
+
+    def weight(self, beat):
         if self.p.dataflow == "ws":
-            self.weight_rows.append(row)
+            self.weight_rows.append(beat)
             if len(self.weight_rows) == self.p.rows:
-                self.tiles.append(np.array(self.weight_rows))
+                self.tiles.append((np.array([b["data"] for b in self.weight_rows]),
+                                   self._mode(self.weight_rows)))
                 self.weight_rows = []
             return []
-        self.w_beats.append(row)
+        self.w_beats.append(beat)
         return self._pair()
 
     def activation(self, beat):
         if self.p.dataflow == "ws":
-            (row,) = ws_tile(self.p, self.tiles[0], np.array([beat["data"]]))
+            weights, w_mode = self.tiles[0]
+            values, errors = ws_tile(self.p, weights, np.array([beat["data"]]),
+                                     self._mode([beat]), w_mode)
             if beat["last"]:
                 self.tiles.popleft()
-            return [(row.tolist(), beat["last"])]
+            return [self._item(values[0].tolist(), beat["last"], errors[0])]
         self.a_beats.append(beat)
         return self._pair()
 
     def _pair(self):
         out = []
         while self.a_beats and self.w_beats:
-            beat = self.a_beats.popleft()
-            self.columns.append(beat["data"])
-            self.rows_.append(self.w_beats.popleft())
-            if beat["last"]:
-                result = os_tile(self.p, np.array(self.columns).T, np.array(self.rows_))
-                out += [(row.tolist(), int(r == self.p.rows - 1))
-                        for r, row in enumerate(result)]
-                self.columns, self.rows_ = [], []
+            a_beat, w_beat = self.a_beats.popleft(), self.w_beats.popleft()
+            self.pairs.append((a_beat, w_beat))
+            if a_beat["last"]:
+                a_beats, w_beats = zip(*self.pairs)
+                values, errors = os_tile(self.p, np.array([b["data"] for b in a_beats]).T,
+                                         np.array([b["data"] for b in w_beats]),
+                                         self._mode(a_beats), self._mode(w_beats))
+                out += [self._item(row.tolist(), r == self.p.rows - 1, errors[r])
+                        for r, row in enumerate(values)]
+                self.pairs = []
         return out
 
 
@@ -114,6 +151,8 @@ class ArrayBench:
     def _output(self, bits):
         beat = unpack(self.p.o_layout(), bits)
         item = (beat["data"], beat["last"])
+        if self.p.pe_type.flags_errors:
+            item += (bool(beat["mode_error"]),)
         self.results.append(item)
         self.scoreboard.observe(item)
 
@@ -129,34 +168,31 @@ class ArrayBench:
         self.sink.backpressure = backpressure
 
     def random_gemm(self, m, k, n, corner=0.1):
-        a = self.np_rng.integers(*operand_range(self.p.a_width, self.p.a_signed), (m, k),
-                                 endpoint=True)
-        b = self.np_rng.integers(*operand_range(self.p.w_width, self.p.w_signed), (k, n),
-                                 endpoint=True)
-        for x, width, signed in ((a, self.p.a_width, self.p.a_signed),
-                                 (b, self.p.w_width, self.p.w_signed)):
-            pick = self.np_rng.random(x.shape) < corner
-            x[pick] = self.np_rng.choice(operand_range(width, signed), pick.sum())
-        return a, b
+        """A random GEMM as ``(a, b, a_mode, w_mode, exact)``: the operands the array
+        takes (packed words for ``pe="fusion_unit"``, at a random precision and
+        signedness) and the exact element product ``A @ B``."""
+        return random_gemm(self.p, self.np_rng, m, k, n, corner)
 
-    def send_gemm(self, a, b):
+    def send_gemm(self, a, b, a_mode=None, w_mode=None):
         """The tiling driver: queue every tile's beats; returns the output row count."""
         p, rows = self.p, 0
+        a_mode, w_mode = a_mode or {}, w_mode or {}
         if p.dataflow == "ws":
             for _n0, weights, acts in ws_schedule(p, a, b):
                 for row in weights:
-                    self.w_source.send(pack(p.w_layout(), data=row.tolist()))
+                    self.w_source.send(pack(p.w_layout(), data=row.tolist(), **w_mode))
                 for i, row in enumerate(acts):
                     self.a_source.send(pack(p.a_layout(), data=row.tolist(),
-                                            last=int(i == len(acts) - 1)))
+                                            last=int(i == len(acts) - 1), **a_mode))
                 rows += len(acts)
         else:
             for _m0, _n0, a_tile, b_tile in os_schedule(p, a, b):
                 k = a_tile.shape[1]
                 for j in range(k):
                     self.a_source.send(pack(p.a_layout(), data=a_tile[:, j].tolist(),
-                                            last=int(j == k - 1)))
-                    self.w_source.send(pack(p.w_layout(), data=b_tile[j].tolist()))
+                                            last=int(j == k - 1), **a_mode))
+                    self.w_source.send(pack(p.w_layout(), data=b_tile[j].tolist(),
+                                            **w_mode))
                 rows += p.rows
         return rows
 
@@ -169,13 +205,13 @@ class ArrayBench:
             if p.dataflow == "ws":
                 for n0, _w, acts in ws_schedule(p, np.zeros((m, k)), np.zeros((k, n))):
                     for i in range(len(acts)):
-                        data, _last = next(rows)
+                        data = next(rows)[0]
                         out[i, n0:n0 + p.cols] += np.array(data, dtype=np.int64).astype(
                             np.uint64)[:n - n0]
             else:
                 for m0, n0, _a, _b in os_schedule(p, np.zeros((m, k)), np.zeros((k, n))):
                     for r in range(p.rows):
-                        data, _last = next(rows)
+                        data = next(rows)[0]
                         if m0 + r < m:
                             out[m0 + r, n0:n0 + p.cols] = np.array(
                                 data, dtype=np.int64).astype(np.uint64)[:n - n0]
@@ -194,11 +230,78 @@ def gemm_wrap(params, values):
     return wrap(values, params.acc_width, params.acc_signed)
 
 
+def amaranth_gemm(p, a, b, a_mode=None, w_mode=None, *, idle=0.0, backpressure=0.0, seed=0,
+                  max_cycles=10**6):
+    """Drive one tiled GEMM through Amaranth's simulator (the same tiling as the
+    cocotb driver); return ``(result rows, clock cycles)``."""
+    dut = SystolicArray(p)
+    stalls = random.Random(seed)
+    a_mode, w_mode = a_mode or {}, w_mode or {}
+    a_beats, w_beats, expected_rows = [], [], 0
+    if p.dataflow == "ws":
+        for _n0, weights, acts in ws_schedule(p, a, b):
+            w_beats += [{"data": row.tolist(), **w_mode} for row in weights]
+            a_beats += [{"data": row.tolist(), "last": int(i == len(acts) - 1), **a_mode}
+                        for i, row in enumerate(acts)]
+            expected_rows += len(acts)
+    else:
+        for _m0, _n0, a_tile, b_tile in os_schedule(p, a, b):
+            k = a_tile.shape[1]
+            a_beats += [{"data": a_tile[:, j].tolist(), "last": int(j == k - 1), **a_mode}
+                        for j in range(k)]
+            w_beats += [{"data": b_tile[j].tolist(), **w_mode} for j in range(k)]
+            expected_rows += p.rows
+    rows = []
+
+    async def source_a(ctx):
+        for beat in a_beats:
+            await stream_put(ctx, dut.a, beat, rng=stalls, idle=idle)
+
+    async def source_w(ctx):
+        for beat in w_beats:
+            await stream_put(ctx, dut.w, beat, rng=stalls, idle=idle)
+
+    async def sink(ctx):
+        for _ in range(expected_rows):
+            beat = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
+            row = ([int(v) for v in beat.data], int(beat.last))
+            if p.pe_type.flags_errors:
+                row += (bool(beat.mode_error),)
+            rows.append(row)
+
+    cycles_run = simulate(dut, source_a, source_w, sink, max_cycles=max_cycles)
+    return rows, cycles_run
+
+
 def shapes(p):
     """GEMM shapes around the tile sizes: 1s, exact multiples, and remainders."""
     r, c = p.rows, p.cols
     return [(1, 1, 1), (r, r, c), (2 * r + 1, r + 1, c + 1), (3, 2 * r + 3, 2 * c + 1),
             (r + c + 2, 1, 1), (1, 3 * r + 2, 1)]
+
+
+def extreme_operands(p):
+    """``(wa, sa, ww, sw)`` element formats whose extremes the corner test uses."""
+    if p.pe == "fusion_unit":
+        return [(8, 1, 8, 1), (8, 0, 8, 0), (8, 1, 2, 0), (2, 1, 2, 1)]
+    return [(p.a_width, p.a_signed, p.w_width, p.w_signed)]
+
+
+def as_operands(p, a, b, wa, sa, ww, sw):
+    """Element matrices -> ``(a, b, a_mode, w_mode)`` the array takes."""
+    if p.pe == "fusion_unit":
+        return pack_gemm(a, b, wa, ww, sa, sw)
+    return a, b, None, None
+
+
+async def run_gemm(tb, a, b, a_mode, w_mode, exact, max_cycles):
+    """Send one GEMM, wait for it, and check it against the golden and ``A @ B``."""
+    start = len(tb.results)
+    tb.send_gemm(a, b, a_mode, w_mode)
+    await tb.drain(max_cycles=max_cycles)
+    got = tb.assemble(tb.results[start:], *a.shape, b.shape[1])
+    assert (got == gemm(tb.p, a, b, a_mode, w_mode)).all(), "result differs from the golden"
+    assert (got == gemm_wrap(tb.p, exact)).all(), "result differs from A @ B"
 
 
 @cocotb.test(**TIMEOUT)
@@ -209,13 +312,15 @@ async def gemm_shapes_under_stalls(dut):
     await tb.start()
     for n, (m, k, nn) in enumerate(shapes(tb.p) * 2):
         tb.stalls(*STALLS[n % len(STALLS)])
-        a, b = tb.random_gemm(m, k, nn)
+        gemm_ = tb.random_gemm(m, k, nn)
+        await run_gemm(tb, *gemm_, (m + k + nn + tb.p.rows * tb.p.cols) * 400 + 1000)
+    if tb.p.pe_type.flags_errors:  # precision code 3: every row flagged, sums of 0
+        a, b, a_mode, w_mode, _exact = tb.random_gemm(3, 2 * tb.p.rows + 1, tb.p.cols)
         start = len(tb.results)
-        tb.send_gemm(a, b)
-        await tb.drain(max_cycles=(m + k + nn + tb.p.rows * tb.p.cols) * 400 + 1000)
-        got = tb.assemble(tb.results[start:], m, k, nn)
-        want = gemm(tb.p, a, b)
-        assert (got == want).all(), f"{m}x{k} @ {k}x{nn}: result differs from A @ B"
+        tb.send_gemm(a, b, {**a_mode, "prec": 3}, w_mode)
+        await tb.drain(max_cycles=20000)
+        assert tb.results[start:] and all(error for *_r, error in tb.results[start:])
+        assert not any(any(row) for row, *_rest in tb.results[start:])
     dut._log.info("%d GEMMs, %d result rows checked", 2 * len(shapes(tb.p)),
                   tb.scoreboard.matched)
 
@@ -227,20 +332,16 @@ async def accumulator_wrap_corners(dut):
     tb = ArrayBench(dut, idle=0.1, backpressure=0.1)
     await tb.start()
     p = tb.p
-    lo_a, hi_a = operand_range(p.a_width, p.a_signed)
-    lo_w, hi_w = operand_range(p.w_width, p.w_signed)
     k = 4 * p.rows + 3
-    for x, y in ((lo_a, lo_w), (lo_a, hi_w), (hi_a, hi_w), (hi_a, lo_w)):
-        a = np.full((p.rows + 1, k), x)
-        b = np.full((k, p.cols + 1), y)
-        start = len(tb.results)
-        tb.send_gemm(a, b)
-        await tb.drain(max_cycles=20000)
-        assert (tb.assemble(tb.results[start:], *a.shape, b.shape[1]) == gemm(p, a, b)).all()
-    bound = p.rows if p.dataflow == "ws" else k
-    dut._log.info("extreme operands: a tile sums %d products of up to %d into %d bits",
-                  bound, max(abs(lo_a * lo_w), abs(hi_a * hi_w), abs(lo_a * hi_w)),
-                  p.acc_width)
+    for wa, sa, ww, sw in extreme_operands(p):
+        (lo_a, hi_a), (lo_w, hi_w) = operand_range(wa, sa), operand_range(ww, sw)
+        for x, y in ((lo_a, lo_w), (lo_a, hi_w), (hi_a, hi_w), (hi_a, lo_w)):
+            a = np.full((p.rows + 1, k), x)
+            b = np.full((k, p.cols + 1), y)
+            await run_gemm(tb, *as_operands(p, a, b, wa, sa, ww, sw), a @ b, 20000)
+        biggest = max(abs(lo_a * lo_w), abs(hi_a * hi_w), abs(lo_a * hi_w), abs(hi_a * lo_w))
+        dut._log.info("extreme %d x %d-bit operands: |A @ B| up to %d, accumulator %d bits",
+                      wa, ww, k * biggest, p.acc_width)
 
 
 @cocotb.test(**TIMEOUT)
@@ -251,17 +352,17 @@ async def cycles_match_the_model(dut):
     r, c = tb.p.rows, tb.p.cols
     for m, k, n in [(1, 1, 1), (r + c + 3, 3 * r, 2 * c), (2, 2 * r + 1, c + 1),
                     (4 * r, r, 3 * c), (r, 5 * r, c)]:
-        a, b = tb.random_gemm(m, k, n)
+        a, b, a_mode, w_mode, _exact = tb.random_gemm(m, k, n)
         tb.first_in = None
         start_rows = tb.monitors[2].beats
-        rows = tb.send_gemm(a, b)
+        rows = tb.send_gemm(a, b, a_mode, w_mode)
         await wait_until(dut, lambda: tb.monitors[2].beats == start_rows + rows, 100000,
                          "GEMM results")
         measured = tb.monitors[2].cycles - tb.first_in + 1
-        model = cycles(tb.p, m, k, n)
-        dut._log.info("%dx%d @ %dx%d: %d cycles measured, %d modelled", m, k, k, n,
-                      measured, model)
-        assert measured == model, f"{m}x{k}@{k}x{n}: {measured} cycles, model says {model}"
+        model = cycles(tb.p, *a.shape, b.shape[1])
+        dut._log.info("%dx%d @ %dx%d (array operands): %d cycles measured, %d modelled",
+                      *a.shape, *b.shape, measured, model)
+        assert measured == model, f"{a.shape} @ {b.shape}: {measured} cycles, model {model}"
         await tb.drain(100)
         await ClockCycles(dut.clk, r + c + 4)  # the array empties before the next one
 
@@ -274,8 +375,9 @@ async def reset_mid_stream(dut):
     await tb.start()
     p = tb.p
     for _ in range(scaled(6)):
-        a, b = tb.random_gemm(2 * p.rows + 1, 2 * p.rows + 1, p.cols + 1)
-        tb.send_gemm(a, b)
+        a, b, a_mode, w_mode, _exact = tb.random_gemm(2 * p.rows + 1, 2 * p.rows + 1,
+                                                      p.cols + 1)
+        tb.send_gemm(a, b, a_mode, w_mode)
         await ClockCycles(dut.clk, tb.rng.randint(1, 6 * p.rows * p.cols + 20))
         await FallingEdge(dut.clk)
         tb.a_source.clear()
@@ -283,9 +385,5 @@ async def reset_mid_stream(dut):
         await reset(dut, cycles=tb.rng.randint(1, 3))
         tb.scoreboard.flush()
         tb.model.reset()
-        a, b = tb.random_gemm(p.rows + 2, p.rows + 3, p.cols + 2)
-        start = len(tb.results)
-        tb.send_gemm(a, b)
-        await tb.drain(max_cycles=50000)
-        assert (tb.assemble(tb.results[start:], *a.shape, b.shape[1]) == gemm(p, a, b)).all()
+        await run_gemm(tb, *tb.random_gemm(p.rows + 2, p.rows + 3, p.cols + 2), 50000)
     dut._log.info("%d resets; %d result rows discarded", scaled(6), tb.scoreboard.flushed)

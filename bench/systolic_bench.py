@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from accelgen.emit import emit
+from accelgen.errors import ToolFailed
 from accelgen.golden.systolic_array import cycles, utilization
 from accelgen.registry import get_unit
 from accelgen.synth import synthesize, fmax
@@ -84,8 +85,12 @@ def section_resources(tmp):
         params = UNIT.params(rows=n, cols=n)
         row = [f"{n}x{n}"]
         for target in ("ice40", "ecp5", "xilinx"):
-            r = synthesize(emit(UNIT.name, params), UNIT.build(params), target,
-                           Path(tmp) / f"{n}.{target}")
+            try:
+                r = synthesize(emit(UNIT.name, params), UNIT.build(params), target,
+                               Path(tmp) / f"{n}.{target}")
+            except ToolFailed:  # e.g. YoWASP's ABC exiting on a large design
+                row += ["yosys failed", "—"]
+                continue
             pes = n * n
             row.append(f"{r['LUT']}/{r['FF']}/{r['DSP']}")
             row.append(f"{r['LUT'] / pes:.1f}/{r['FF'] / pes:.1f}/{r['DSP'] / pes:.2f}")

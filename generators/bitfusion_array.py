@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.generators.fusion_unit import (FusionStep, Precision, OPERAND_BITS,
-                                             STEP_WIDTH, PRECISION_BITS, format_modes,
+                                             STEP_WIDTH, PRECISION_BITS, check_modes,
                                              parse_modes)
 from accelgen.params import UnitParams, param, check_int
 
@@ -34,14 +34,7 @@ class Params(UnitParams):
         check_int(self, "cols", min=1, max=16)
         check_int(self, "acc_width", min=self.min_acc_width, max=48,
                   min_expr="18 + ceil(log2(rows))")
-        if not isinstance(self.modes, str):
-            raise TypeError(f"{self.unit} modes must be a string, not {self.modes!r}")
-        try:
-            self._set("modes", format_modes(parse_modes(self.modes)))
-        except ValueError:
-            raise ValueError(f"{self.unit} modes must be 'all' or a comma-separated list of "
-                             f"AxW with A and W from 2, 4, 8 (e.g. '8x8,4x4'), "
-                             f"not {self.modes!r}") from None
+        check_modes(self)
 
     @property
     def min_acc_width(self):

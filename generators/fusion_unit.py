@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from accelgen.generators.bitbrick import brick_product
 from accelgen.params import UnitParams, param, check_int, check_bool
 
-__all__ = ["Precision", "PRECISION_BITS", "ALL_MODES", "parse_modes", "Params",
+__all__ = ["Precision", "PRECISION_BITS", "ALL_MODES", "parse_modes", "check_modes", "Params",
            "FusionStep", "FusionUnit", "STEP_WIDTH", "OPERAND_BITS", "BRICKS"]
 
 BRICKS = 16
@@ -51,6 +51,21 @@ def format_modes(modes):
     return "all" if tuple(modes) == ALL_MODES else ",".join(f"{a}x{w}" for a, w in modes)
 
 
+def check_modes(params, name="modes"):
+    """Validate and canonicalize a ``modes`` parameter (``TypeError``/``ValueError``
+    naming the unit and parameter), for every unit built from Fusion Units."""
+    text = getattr(params, name)
+    if not isinstance(text, str):
+        raise TypeError(f"{params.unit} {name} must be a string, not {text!r}")
+    try:
+        modes = parse_modes(text)
+    except ValueError:
+        raise ValueError(f"{params.unit} {name} must be 'all' or a comma-separated list of "
+                         f"AxW with A and W from 2, 4, 8 (e.g. '8x8,4x4'), "
+                         f"not {text!r}") from None
+    params._set(name, format_modes(modes))
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Params(UnitParams):
     """Parameters of :class:`FusionUnit`."""
@@ -71,15 +86,7 @@ class Params(UnitParams):
         check_int(self, "acc_width", min=STEP_WIDTH, max=48)
         check_int(self, "pipeline", min=0, max=3)
         check_bool(self, "saturate")
-        if not isinstance(self.modes, str):
-            raise TypeError(f"{self.unit} modes must be a string, not {self.modes!r}")
-        try:
-            modes = parse_modes(self.modes)
-        except ValueError:
-            raise ValueError(f"{self.unit} modes must be 'all' or a comma-separated list of "
-                             f"AxW with A and W from 2, 4, 8 (e.g. '8x8,4x4'), "
-                             f"not {self.modes!r}") from None
-        self._set("modes", format_modes(modes))
+        check_modes(self)
 
     @property
     def mode_set(self):

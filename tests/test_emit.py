@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Manifests: unit-specific entries, lane arrays, ports of the top module only."""
 
-import dataclasses
 
 import pytest
 

@@ -82,7 +82,7 @@ def test_stream_monitor_under_verilator():
 
 
 def test_simulate_stops_at_the_cycle_budget_and_when_done():
-    from amaranth.hdl import Module, Signal
+    from amaranth.hdl import Module
     from accelgen.verif.amaranth_sim import simulate
 
     class Counter(wiring.Component):

@@ -11,7 +11,7 @@ from accelgen.generators.systolic_array import Params, PE_TYPES
 from accelgen.golden.int_mac import wrap
 from accelgen.golden.systolic_array import (gemm, cycles, utilization, ws_schedule,
                                             os_schedule, PE_PRODUCTS)
-from accelgen.verif.systolic_array import operand_range, amaranth_gemm, random_gemm
+from accelgen.verif.systolic_array import amaranth_gemm, random_gemm
 from conftest import configurations
 
 

@@ -19,7 +19,12 @@ from accelgen.verif.payload import pack, unpack
 from accelgen.verif.scoreboard import Scoreboard
 from accelgen.verif.stream import StreamSource, StreamSink, StreamMonitor
 
-__all__ = ["PacketBench", "check_latency", "check_reset_mid_stream"]
+__all__ = ["PacketBench", "STALL_MIXES", "check_under_stalls", "check_latency",
+           "check_reset_mid_stream"]
+
+
+# (idle, backpressure) mixes every packet unit's random traffic runs under.
+STALL_MIXES = [(0.0, 0.0), (0.3, 0.3), (0.0, 0.9), (0.9, 0.0)]
 
 
 class PacketBench:
@@ -87,6 +92,20 @@ class PacketBench:
                          and not self.packet, max_cycles, "all results")
         await RisingEdge(self.dut.clk)
         self.scoreboard.check()
+
+
+async def check_under_stalls(tb, send_traffic, beats):
+    """``send_traffic(beats)`` random beats under each of :data:`STALL_MIXES`; every
+    result checked. Returns the number of input beats the DUT accepted."""
+    for idle, backpressure in STALL_MIXES:
+        tb.stalls(idle, backpressure)
+        matched = tb.scoreboard.matched
+        send_traffic(beats)
+        await tb.drain(max_cycles=beats * 40 + 1000)
+        tb.dut._log.info("idle %.1f backpressure %.1f: %d beats, %d packets checked",
+                         idle, backpressure, beats, tb.scoreboard.matched - matched)
+    tb.dut._log.info("%d beats checked in all", tb.in_monitor.beats)
+    return tb.in_monitor.beats
 
 
 async def check_latency(tb, packet, latency):

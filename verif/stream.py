@@ -12,7 +12,6 @@ Random idle (source) and backpressure (sink) are drawn from a seeded
 ``random.Random`` that the testbench passes in.
 """
 
-import random
 from collections import deque
 
 from cocotb.triggers import FallingEdge, ReadOnly

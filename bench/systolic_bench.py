@@ -11,9 +11,9 @@ utilization  useful MACs / (rows * cols * cycles) of square GEMMs (M = N = K) on
              equal to the RTL's cycle counts); writes docs/systolic_utilization.png.
 resources    int8 WS arrays of 4x4, 8x8 and 16x16 PEs, Yosys cell counts on
              iCE40 (synth_ice40 -dsp), ECP5 and Xilinx, in total and per PE.
-fmax         register-to-register Fmax (nextpnr-ecp5, seed 1) of the 8x8 int8 WS
-             array next to one int_mac, both on an LFE5U-85F (the array's 64
-             multipliers do not fit the 25F's 28 DSPs).
+fmax         register-to-register Fmax (nextpnr-ecp5, seed 1) of the 8x8 int8 array
+             (WS and OS, pipeline 0 and 1) next to one int_mac, all on an
+             LFE5U-85F (the array's 64 multipliers do not fit the 25F's 28 DSPs).
 speed        simulated cycles per second of the same tiled GEMMs on an 8x8
              array: cocotb + Verilator (the regression's harness) against
              Amaranth's Python simulator.
@@ -103,13 +103,22 @@ def section_resources(tmp):
 def section_fmax(tmp):
     big = ("--85k", "--package", "CABGA381")
     mac = get_unit("int_mac")
-    array = fmax(UNIT.build(UNIT.params(rows=8, cols=8)), "ecp5", Path(tmp) / "array",
-                 device=big)
-    progress("fmax 8x8")
-    single = fmax(mac.build(mac.params(pipeline=0)), "ecp5", Path(tmp) / "mac", device=big)
-    print(format_table([["systolic_array 8x8 int8 WS", f"{array:.1f}"],
-                        ["int_mac int8, pipeline=0", f"{single:.1f}"]],
-                       ["design (LFE5U-85F)", "Fmax MHz"], right=(1,)))
+    rows = []
+    for label, build in [
+            ("systolic_array 8x8 int8, WS",
+             lambda p: UNIT.build(UNIT.params(rows=8, cols=8, pipeline=p))),
+            ("systolic_array 8x8 int8, OS",
+             lambda p: UNIT.build(UNIT.params(rows=8, cols=8, dataflow="os", pipeline=p))),
+            ("int_mac int8", lambda p: mac.build(mac.params(pipeline=p)))]:
+        row = [label]
+        for pipeline in (0, 1):
+            mhz = fmax(build(pipeline), "ecp5", Path(tmp) / f"{len(rows)}.{pipeline}",
+                       device=big)
+            row.append(f"{mhz:.1f}")
+            progress(f"fmax {label} pipeline={pipeline}")
+        rows.append(row)
+    print(format_table(rows, ["design (LFE5U-85F)", "pipeline=0 MHz", "pipeline=1 MHz"],
+                       right=(1, 2)))
 
 
 def section_speed():

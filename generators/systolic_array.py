@@ -190,8 +190,9 @@ class SystolicArray(wiring.Component):
     tile's final row. An activation beat waits until its bank is fully loaded; a
     weight beat waits while its bank is in use, either still full or read by an
     activation beat less than ``rows + cols - 1`` cycles old. Activations flow
-    right and partial sums down; the array stalls as a whole while ``o.valid &
-    ~o.ready``.
+    right and partial sums down; each PE's weight is selected from the beat's
+    bank a cycle ahead and registered, so no multiplexer sits in front of the
+    multiplier. The array stalls as a whole while ``o.valid & ~o.ready``.
 
     **OS** (output stationary): beat ``k`` of a tile carries ``A[:, k]`` on ``a``
     and ``B[k, :]`` on ``w``. The two streams are consumed together and the tile
@@ -317,16 +318,40 @@ class SystolicArray(wiring.Component):
         with m.If(take_a & self.a.payload.last):
             m.d.sync += [full.bit_select(act_bank, 1).eq(0), act_bank.eq(~act_bank)]
 
+        # Each PE's weight (and its mode) for the beat at its depth d, selected from
+        # the beat's bank one cycle ahead and registered, so that no bank multiplexer
+        # sits in front of the multiplier. The bank cannot change under the beat: it
+        # is full (depth 0) or read by the beat (depths 1 .. reads).
+        w_take = self.w.valid & self.w.ready
+        next_bank = Mux(take_a & self.a.payload.last, ~act_bank, act_bank)
+        row0 = (load_row == 0) if load_row is not None else 1
+        selected = {}
+        for r in range(rows):
+            for c in range(cols):
+                pair = [Cat(weights[b][r][c], w_modes[b][r]) for b in range(2)]
+                sel = selected[r, c] = Signal(len(pair[0]), name=f"pe{r}_{c}_weight")
+                if r + c == 0:
+                    # PE (0, 0) reads the active bank at depth 0: follow its next state.
+                    written = w_take & (load_bank == next_bank) & row0
+                    m.d.sync += sel.eq(Mux(written,
+                                           Cat(self.w.payload.data[0], w_mode_bits),
+                                           Mux(next_bank, pair[1], pair[0])))
+                else:
+                    with m.If(advance):
+                        m.d.sync += sel.eq(Mux(bank[r + c - 1], pair[1], pair[0]))
+
         psum = [[None] * cols for _ in range(rows)]
         error = [None] * rows
+        w_bits = len(weights[0][0][0])
         for r in range(rows):
             a_chain = self._chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, advance)
             for c in range(cols):
                 d, prefix = r + c, f"pe{r}_{c}_"
-                w = Mux(bank[d], weights[1][r][c], weights[0][r][c])
+                w = selected[r, c][:w_bits]
+                if p.w_shape().signed:
+                    w = w.as_signed()
                 modes = (self._modes(m, a_mode[d], f"{prefix}a_mode"),
-                         self._modes(m, Mux(bank[d], w_modes[1][r], w_modes[0][r]),
-                                     f"{prefix}w_mode"))
+                         self._modes(m, selected[r, c][w_bits:], f"{prefix}w_mode"))
                 product, err = self._product(m, a_chain[d], w, *modes, advance, prefix)
                 acc = psum[r][c] = Signal(p.acc_shape(), name=f"psum{r}_{c}")
                 with m.If(advance):

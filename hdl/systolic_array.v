@@ -9,32 +9,32 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [32:0] \$100 ;
-  wire \$101 ;
-  wire [32:0] \$102 ;
-  wire [32:0] \$103 ;
-  wire [32:0] \$104 ;
-  wire [32:0] \$105 ;
-  wire \$106 ;
-  wire [32:0] \$107 ;
-  wire [32:0] \$108 ;
+  wire [8:0] \$100 ;
+  wire [8:0] \$101 ;
+  wire [8:0] \$102 ;
+  wire [8:0] \$103 ;
+  wire [8:0] \$104 ;
+  wire [17:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire [17:0] \$107 ;
+  wire [17:0] \$108 ;
   wire [32:0] \$109 ;
   wire \$11 ;
   wire [32:0] \$110 ;
-  wire \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg \$119 ;
+  wire [32:0] \$111 ;
+  wire [32:0] \$112 ;
+  wire \$113 ;
+  wire [32:0] \$114 ;
+  wire [32:0] \$115 ;
+  wire [32:0] \$116 ;
+  wire [32:0] \$117 ;
+  wire \$118 ;
+  wire [32:0] \$119 ;
   wire \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg \$123 ;
+  wire [32:0] \$120 ;
+  wire [32:0] \$121 ;
+  wire [32:0] \$122 ;
+  wire \$123 ;
   reg \$124 ;
   reg \$125 ;
   reg \$126 ;
@@ -50,148 +50,176 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg \$135 ;
   reg \$136 ;
   reg \$137 ;
-  reg [7:0] \$138 ;
-  reg [7:0] \$139 ;
+  reg \$138 ;
+  reg \$139 ;
   wire \$14 ;
-  reg [7:0] \$140 ;
-  reg [7:0] \$141 ;
+  reg \$140 ;
+  reg \$141 ;
   reg \$142 ;
-  reg [7:0] \$143 ;
-  reg [7:0] \$144 ;
-  reg [7:0] \$145 ;
-  reg [7:0] \$146 ;
+  reg \$143 ;
+  reg \$144 ;
+  reg \$145 ;
+  reg \$146 ;
   reg \$147 ;
-  reg [7:0] \$148 ;
-  reg [7:0] \$149 ;
+  reg \$148 ;
+  reg \$149 ;
   wire \$15 ;
   reg [7:0] \$150 ;
   reg [7:0] \$151 ;
-  reg \$152 ;
+  reg [7:0] \$152 ;
   reg [7:0] \$153 ;
-  reg [7:0] \$154 ;
+  reg \$154 ;
   reg [7:0] \$155 ;
   reg [7:0] \$156 ;
-  reg \$157 ;
+  reg [7:0] \$157 ;
   reg [7:0] \$158 ;
-  reg [7:0] \$159 ;
+  reg \$159 ;
   wire \$16 ;
   reg [7:0] \$160 ;
   reg [7:0] \$161 ;
-  reg \$162 ;
+  reg [7:0] \$162 ;
   reg [7:0] \$163 ;
-  reg [7:0] \$164 ;
+  reg \$164 ;
   reg [7:0] \$165 ;
   reg [7:0] \$166 ;
-  reg \$167 ;
+  reg [7:0] \$167 ;
   reg [7:0] \$168 ;
-  reg [7:0] \$169 ;
+  reg \$169 ;
   wire \$17 ;
   reg [7:0] \$170 ;
   reg [7:0] \$171 ;
-  reg \$172 ;
+  reg [7:0] \$172 ;
   reg [7:0] \$173 ;
-  reg [7:0] \$174 ;
+  reg \$174 ;
   reg [7:0] \$175 ;
   reg [7:0] \$176 ;
-  reg \$177 ;
-  reg [1:0] \$178 ;
+  reg [7:0] \$177 ;
+  reg [7:0] \$178 ;
   reg \$179 ;
   wire \$18 ;
-  reg [1:0] \$180 ;
-  reg \$181 ;
+  reg [7:0] \$180 ;
+  reg [7:0] \$181 ;
   reg [7:0] \$182 ;
   reg [7:0] \$183 ;
-  reg [7:0] \$184 ;
-  reg [31:0] \$185 ;
-  reg [31:0] \$186 ;
-  reg [31:0] \$187 ;
-  reg [31:0] \$188 ;
+  reg \$184 ;
+  reg [7:0] \$185 ;
+  reg [7:0] \$186 ;
+  reg [7:0] \$187 ;
+  reg [7:0] \$188 ;
   reg \$189 ;
   wire \$19 ;
-  reg [7:0] \$190 ;
-  reg [7:0] \$191 ;
-  reg [7:0] \$192 ;
-  reg [7:0] \$193 ;
-  reg [31:0] \$194 ;
-  reg [31:0] \$195 ;
-  reg [31:0] \$196 ;
-  reg [31:0] \$197 ;
-  reg \$198 ;
-  reg [7:0] \$199 ;
+  reg [1:0] \$190 ;
+  reg \$191 ;
+  reg [1:0] \$192 ;
+  reg \$193 ;
+  reg [8:0] \$194 ;
+  reg [8:0] \$195 ;
+  reg [8:0] \$196 ;
+  reg [8:0] \$197 ;
+  reg [8:0] \$198 ;
+  reg [8:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [7:0] \$200 ;
-  reg [7:0] \$201 ;
-  reg [7:0] \$202 ;
-  reg [7:0] \$203 ;
-  reg [31:0] \$204 ;
-  reg [31:0] \$205 ;
-  reg [31:0] \$206 ;
-  reg [31:0] \$207 ;
-  reg \$208 ;
-  reg [7:0] \$209 ;
+  reg [8:0] \$200 ;
+  reg [8:0] \$201 ;
+  reg [8:0] \$202 ;
+  reg [8:0] \$203 ;
+  reg [8:0] \$204 ;
+  reg [8:0] \$205 ;
+  reg [8:0] \$206 ;
+  reg [8:0] \$207 ;
+  reg [8:0] \$208 ;
+  reg [8:0] \$209 ;
   wire \$21 ;
   reg [7:0] \$210 ;
   reg [7:0] \$211 ;
   reg [7:0] \$212 ;
-  reg [7:0] \$213 ;
-  reg [7:0] \$214 ;
+  reg [31:0] \$213 ;
+  reg [31:0] \$214 ;
   reg [31:0] \$215 ;
   reg [31:0] \$216 ;
-  reg [31:0] \$217 ;
-  reg [31:0] \$218 ;
-  reg \$219 ;
+  reg \$217 ;
+  reg [7:0] \$218 ;
+  reg [7:0] \$219 ;
   wire \$22 ;
-  reg [31:0] \$220 ;
-  reg [31:0] \$221 ;
+  reg [7:0] \$220 ;
+  reg [7:0] \$221 ;
   reg [31:0] \$222 ;
   reg [31:0] \$223 ;
   reg [31:0] \$224 ;
   reg [31:0] \$225 ;
+  reg \$226 ;
+  reg [7:0] \$227 ;
+  reg [7:0] \$228 ;
+  reg [7:0] \$229 ;
   wire \$23 ;
+  reg [7:0] \$230 ;
+  reg [7:0] \$231 ;
+  reg [31:0] \$232 ;
+  reg [31:0] \$233 ;
+  reg [31:0] \$234 ;
+  reg [31:0] \$235 ;
+  reg \$236 ;
+  reg [7:0] \$237 ;
+  reg [7:0] \$238 ;
+  reg [7:0] \$239 ;
   wire \$24 ;
+  reg [7:0] \$240 ;
+  reg [7:0] \$241 ;
+  reg [7:0] \$242 ;
+  reg [31:0] \$243 ;
+  reg [31:0] \$244 ;
+  reg [31:0] \$245 ;
+  reg [31:0] \$246 ;
+  reg \$247 ;
+  reg [31:0] \$248 ;
+  reg [31:0] \$249 ;
   wire \$25 ;
+  reg [31:0] \$250 ;
+  reg [31:0] \$251 ;
+  reg [31:0] \$252 ;
+  reg [31:0] \$253 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire [7:0] \$31 ;
+  wire [15:0] \$31 ;
   wire [15:0] \$32 ;
-  wire [7:0] \$33 ;
+  wire [15:0] \$33 ;
   wire [15:0] \$34 ;
-  wire [7:0] \$35 ;
+  wire [15:0] \$35 ;
   wire [15:0] \$36 ;
-  wire [7:0] \$37 ;
+  wire [15:0] \$37 ;
   wire [15:0] \$38 ;
-  wire [7:0] \$39 ;
+  wire [15:0] \$39 ;
   wire \$4 ;
   wire [15:0] \$40 ;
-  wire [7:0] \$41 ;
+  wire [15:0] \$41 ;
   wire [15:0] \$42 ;
-  wire [7:0] \$43 ;
+  wire [15:0] \$43 ;
   wire [15:0] \$44 ;
-  wire [7:0] \$45 ;
+  wire [15:0] \$45 ;
   wire [15:0] \$46 ;
-  wire [7:0] \$47 ;
-  wire [15:0] \$48 ;
-  wire [7:0] \$49 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [15:0] \$50 ;
-  wire [7:0] \$51 ;
-  wire [15:0] \$52 ;
-  wire [7:0] \$53 ;
-  wire [15:0] \$54 ;
-  wire [7:0] \$55 ;
-  wire [15:0] \$56 ;
-  wire [7:0] \$57 ;
-  wire [15:0] \$58 ;
-  wire [7:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [15:0] \$60 ;
-  wire [7:0] \$61 ;
-  wire [15:0] \$62 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
@@ -204,7 +232,7 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
-  wire \$74 ;
+  wire [2:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
   wire \$77 ;
@@ -219,21 +247,21 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   wire \$85 ;
   wire \$86 ;
   wire \$87 ;
-  wire \$88 ;
-  wire \$89 ;
+  wire [8:0] \$88 ;
+  wire [8:0] \$89 ;
   wire \$9 ;
-  wire [2:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire [17:0] \$93 ;
-  wire [17:0] \$94 ;
-  wire [17:0] \$95 ;
-  wire [17:0] \$96 ;
-  wire [32:0] \$97 ;
-  wire [32:0] \$98 ;
-  wire [32:0] \$99 ;
+  wire [8:0] \$90 ;
+  wire [8:0] \$91 ;
+  wire [8:0] \$92 ;
+  wire [8:0] \$93 ;
+  wire [8:0] \$94 ;
+  wire [8:0] \$95 ;
+  wire [8:0] \$96 ;
+  wire [8:0] \$97 ;
+  wire [8:0] \$98 ;
+  wire [8:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg [1:0] \$signal$111  = 2'h0;
+  reg [1:0] \$signal$95  = 2'h0;
   reg [7:0] a0_d1 = 8'h00;
   reg [7:0] a0_d2 = 8'h00;
   reg [7:0] a0_d3 = 8'h00;
@@ -313,21 +341,37 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg [31:0] out1_d2 = 32'd0;
   reg [31:0] out2_d1 = 32'd0;
   wire [16:0] pe0_0_product;
+  reg [8:0] pe0_0_weight = 9'h000;
   wire [16:0] pe0_1_product;
+  reg [8:0] pe0_1_weight = 9'h000;
   wire [16:0] pe0_2_product;
+  reg [8:0] pe0_2_weight = 9'h000;
   wire [16:0] pe0_3_product;
+  reg [8:0] pe0_3_weight = 9'h000;
   wire [16:0] pe1_0_product;
+  reg [8:0] pe1_0_weight = 9'h000;
   wire [16:0] pe1_1_product;
+  reg [8:0] pe1_1_weight = 9'h000;
   wire [16:0] pe1_2_product;
+  reg [8:0] pe1_2_weight = 9'h000;
   wire [16:0] pe1_3_product;
+  reg [8:0] pe1_3_weight = 9'h000;
   wire [16:0] pe2_0_product;
+  reg [8:0] pe2_0_weight = 9'h000;
   wire [16:0] pe2_1_product;
+  reg [8:0] pe2_1_weight = 9'h000;
   wire [16:0] pe2_2_product;
+  reg [8:0] pe2_2_weight = 9'h000;
   wire [16:0] pe2_3_product;
+  reg [8:0] pe2_3_weight = 9'h000;
   wire [16:0] pe3_0_product;
+  reg [8:0] pe3_0_weight = 9'h000;
   wire [16:0] pe3_1_product;
+  reg [8:0] pe3_1_weight = 9'h000;
   wire [16:0] pe3_2_product;
+  reg [8:0] pe3_2_weight = 9'h000;
   wire [16:0] pe3_3_product;
+  reg [8:0] pe3_3_weight = 9'h000;
   reg [31:0] psum0_0 = 32'd0;
   reg [31:0] psum0_1 = 32'd0;
   reg [31:0] psum0_2 = 32'd0;
@@ -436,433 +480,357 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   assign \$29  = \$signal  ? bank1_read : bank0_read;
   assign \$30  = ~ \$29 ;
   assign w__ready = \$28  & \$30 ;
-  assign \$31  = act_bank ? w1_0_0 : w0_0_0;
-  assign \$32  = $signed(a__payload[7:0]) * $signed(\$31 );
-  assign \$33  = bank_d1 ? w1_0_1 : w0_0_1;
-  assign \$34  = $signed(a0_d1) * $signed(\$33 );
-  assign \$35  = bank_d2 ? w1_0_2 : w0_0_2;
-  assign \$36  = $signed(a0_d2) * $signed(\$35 );
-  assign \$37  = bank_d3 ? w1_0_3 : w0_0_3;
-  assign \$38  = $signed(a0_d3) * $signed(\$37 );
-  assign \$39  = bank_d1 ? w1_1_0 : w0_1_0;
-  assign \$40  = $signed(a1_d1) * $signed(\$39 );
-  assign \$41  = bank_d2 ? w1_1_1 : w0_1_1;
-  assign \$42  = $signed(a1_d2) * $signed(\$41 );
-  assign \$43  = bank_d3 ? w1_1_2 : w0_1_2;
-  assign \$44  = $signed(a1_d3) * $signed(\$43 );
-  assign \$45  = bank_d4 ? w1_1_3 : w0_1_3;
-  assign \$46  = $signed(a1_d4) * $signed(\$45 );
-  assign \$47  = bank_d2 ? w1_2_0 : w0_2_0;
-  assign \$48  = $signed(a2_d2) * $signed(\$47 );
-  assign \$49  = bank_d3 ? w1_2_1 : w0_2_1;
-  assign \$50  = $signed(a2_d3) * $signed(\$49 );
-  assign \$51  = bank_d4 ? w1_2_2 : w0_2_2;
-  assign \$52  = $signed(a2_d4) * $signed(\$51 );
-  assign \$53  = bank_d5 ? w1_2_3 : w0_2_3;
-  assign \$54  = $signed(a2_d5) * $signed(\$53 );
-  assign \$55  = bank_d3 ? w1_3_0 : w0_3_0;
-  assign \$56  = $signed(a3_d3) * $signed(\$55 );
-  assign \$57  = bank_d4 ? w1_3_1 : w0_3_1;
-  assign \$58  = $signed(a3_d4) * $signed(\$57 );
-  assign \$59  = bank_d5 ? w1_3_2 : w0_3_2;
-  assign \$60  = $signed(a3_d5) * $signed(\$59 );
-  assign \$61  = bank_d6 ? w1_3_3 : w0_3_3;
-  assign \$62  = $signed(a3_d6) * $signed(\$61 );
-  assign \$63  = w__valid & w__ready;
-  assign \$64  = ! \$signal ;
-  assign \$65  = ! \$signal$111 ;
-  assign \$66  = \$64  & \$65 ;
-  assign \$67  = ! \$signal ;
-  assign \$68  = \$signal$111  == 1'h1;
-  assign \$69  = \$67  & \$68 ;
-  assign \$70  = ! \$signal ;
-  assign \$71  = \$signal$111  == 2'h2;
-  assign \$72  = \$70  & \$71 ;
-  assign \$73  = ! \$signal ;
-  assign \$74  = \$signal$111  == 2'h3;
-  assign \$75  = \$73  & \$74 ;
-  assign \$77  = ! \$signal$111 ;
-  assign \$78  = \$76  & \$77 ;
-  assign \$80  = \$signal$111  == 1'h1;
-  assign \$81  = \$79  & \$80 ;
-  assign \$83  = \$signal$111  == 2'h2;
+  assign \$31  = $signed(a__payload[7:0]) * $signed(pe0_0_weight[7:0]);
+  assign \$32  = $signed(a0_d1) * $signed(pe0_1_weight[7:0]);
+  assign \$33  = $signed(a0_d2) * $signed(pe0_2_weight[7:0]);
+  assign \$34  = $signed(a0_d3) * $signed(pe0_3_weight[7:0]);
+  assign \$35  = $signed(a1_d1) * $signed(pe1_0_weight[7:0]);
+  assign \$36  = $signed(a1_d2) * $signed(pe1_1_weight[7:0]);
+  assign \$37  = $signed(a1_d3) * $signed(pe1_2_weight[7:0]);
+  assign \$38  = $signed(a1_d4) * $signed(pe1_3_weight[7:0]);
+  assign \$39  = $signed(a2_d2) * $signed(pe2_0_weight[7:0]);
+  assign \$40  = $signed(a2_d3) * $signed(pe2_1_weight[7:0]);
+  assign \$41  = $signed(a2_d4) * $signed(pe2_2_weight[7:0]);
+  assign \$42  = $signed(a2_d5) * $signed(pe2_3_weight[7:0]);
+  assign \$43  = $signed(a3_d3) * $signed(pe3_0_weight[7:0]);
+  assign \$44  = $signed(a3_d4) * $signed(pe3_1_weight[7:0]);
+  assign \$45  = $signed(a3_d5) * $signed(pe3_2_weight[7:0]);
+  assign \$46  = $signed(a3_d6) * $signed(pe3_3_weight[7:0]);
+  assign \$47  = w__valid & w__ready;
+  assign \$48  = ! \$signal ;
+  assign \$49  = ! \$signal$95 ;
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = ! \$signal ;
+  assign \$52  = \$signal$95  == 1'h1;
+  assign \$53  = \$51  & \$52 ;
+  assign \$54  = ! \$signal ;
+  assign \$55  = \$signal$95  == 2'h2;
+  assign \$56  = \$54  & \$55 ;
+  assign \$57  = ! \$signal ;
+  assign \$58  = \$signal$95  == 2'h3;
+  assign \$59  = \$57  & \$58 ;
+  assign \$61  = ! \$signal$95 ;
+  assign \$62  = \$60  & \$61 ;
+  assign \$64  = \$signal$95  == 1'h1;
+  assign \$65  = \$63  & \$64 ;
+  assign \$67  = \$signal$95  == 2'h2;
+  assign \$68  = \$66  & \$67 ;
+  assign \$70  = \$signal$95  == 2'h3;
+  assign \$71  = \$69  & \$70 ;
+  assign \$72  = \$signal$95  == 2'h3;
+  assign \$73  = ~ \$signal ;
+  assign \$74  = \$signal$95  + 1'h1;
+  assign \$75  = take_a & a__payload[32];
+  assign \$76  = ~ act_bank;
+  assign \$77  = w__valid & w__ready;
+  assign \$78  = take_a & a__payload[32];
+  assign \$79  = ~ act_bank;
+  assign \$80  = \$78  ? \$79  : act_bank;
+  assign \$81  = \$signal  == \$80 ;
+  assign \$82  = \$77  & \$81 ;
+  assign \$83  = ! \$signal$95 ;
   assign \$84  = \$82  & \$83 ;
-  assign \$86  = \$signal$111  == 2'h3;
-  assign \$87  = \$85  & \$86 ;
-  assign \$88  = \$signal$111  == 2'h3;
-  assign \$89  = ~ \$signal ;
-  assign \$90  = \$signal$111  + 1'h1;
-  assign \$91  = take_a & a__payload[32];
-  assign \$92  = ~ act_bank;
-  assign \$93  = $signed(1'h0) + $signed(\$32 );
-  assign \$94  = $signed(1'h0) + $signed(\$34 );
-  assign \$95  = $signed(1'h0) + $signed(\$36 );
-  assign \$96  = $signed(1'h0) + $signed(\$38 );
-  assign \$97  = $signed(psum0_0) + $signed(\$40 );
-  assign \$98  = $signed(psum0_1) + $signed(\$42 );
-  assign \$99  = $signed(psum0_2) + $signed(\$44 );
-  assign \$100  = $signed(psum0_3) + $signed(\$46 );
-  assign \$102  = $signed(psum1_0) + $signed(\$48 );
-  assign \$103  = $signed(psum1_1) + $signed(\$50 );
-  assign \$104  = $signed(psum1_2) + $signed(\$52 );
-  assign \$105  = $signed(psum1_3) + $signed(\$54 );
-  assign \$107  = $signed(psum2_0) + $signed(\$56 );
-  assign \$108  = $signed(psum2_1) + $signed(\$58 );
-  assign \$109  = $signed(psum2_2) + $signed(\$60 );
-  assign \$110  = $signed(psum2_3) + $signed(\$62 );
+  assign \$85  = take_a & a__payload[32];
+  assign \$86  = ~ act_bank;
+  assign \$87  = \$85  ? \$86  : act_bank;
+  assign \$88  = \$87  ? { w1_0_mode, w1_0_0 } : { w0_0_mode, w0_0_0 };
+  assign \$89  = \$84  ? { 1'h0, w__payload[7:0] } : \$88 ;
+  assign \$90  = act_bank ? { w1_0_mode, w1_0_1 } : { w0_0_mode, w0_0_1 };
+  assign \$91  = bank_d1 ? { w1_0_mode, w1_0_2 } : { w0_0_mode, w0_0_2 };
+  assign \$92  = bank_d2 ? { w1_0_mode, w1_0_3 } : { w0_0_mode, w0_0_3 };
+  assign \$93  = act_bank ? { w1_1_mode, w1_1_0 } : { w0_1_mode, w0_1_0 };
+  assign \$94  = bank_d1 ? { w1_1_mode, w1_1_1 } : { w0_1_mode, w0_1_1 };
+  assign \$95  = bank_d2 ? { w1_1_mode, w1_1_2 } : { w0_1_mode, w0_1_2 };
+  assign \$96  = bank_d3 ? { w1_1_mode, w1_1_3 } : { w0_1_mode, w0_1_3 };
+  assign \$97  = bank_d1 ? { w1_2_mode, w1_2_0 } : { w0_2_mode, w0_2_0 };
+  assign \$98  = bank_d2 ? { w1_2_mode, w1_2_1 } : { w0_2_mode, w0_2_1 };
+  assign \$99  = bank_d3 ? { w1_2_mode, w1_2_2 } : { w0_2_mode, w0_2_2 };
+  assign \$100  = bank_d4 ? { w1_2_mode, w1_2_3 } : { w0_2_mode, w0_2_3 };
+  assign \$101  = bank_d2 ? { w1_3_mode, w1_3_0 } : { w0_3_mode, w0_3_0 };
+  assign \$102  = bank_d3 ? { w1_3_mode, w1_3_1 } : { w0_3_mode, w0_3_1 };
+  assign \$103  = bank_d4 ? { w1_3_mode, w1_3_2 } : { w0_3_mode, w0_3_2 };
+  assign \$104  = bank_d5 ? { w1_3_mode, w1_3_3 } : { w0_3_mode, w0_3_3 };
+  assign \$105  = $signed(1'h0) + $signed(\$31 );
+  assign \$106  = $signed(1'h0) + $signed(\$32 );
+  assign \$107  = $signed(1'h0) + $signed(\$33 );
+  assign \$108  = $signed(1'h0) + $signed(\$34 );
+  assign \$109  = $signed(psum0_0) + $signed(\$35 );
+  assign \$110  = $signed(psum0_1) + $signed(\$36 );
+  assign \$111  = $signed(psum0_2) + $signed(\$37 );
+  assign \$112  = $signed(psum0_3) + $signed(\$38 );
+  assign \$114  = $signed(psum1_0) + $signed(\$39 );
+  assign \$115  = $signed(psum1_1) + $signed(\$40 );
+  assign \$116  = $signed(psum1_2) + $signed(\$41 );
+  assign \$117  = $signed(psum1_3) + $signed(\$42 );
+  assign \$119  = $signed(psum2_0) + $signed(\$43 );
+  assign \$120  = $signed(psum2_1) + $signed(\$44 );
+  assign \$121  = $signed(psum2_2) + $signed(\$45 );
+  assign \$122  = $signed(psum2_3) + $signed(\$46 );
   always @(posedge clk)
-    valid_d1 <= \$112 ;
+    valid_d1 <= \$124 ;
   always @(posedge clk)
-    valid_d2 <= \$113 ;
+    valid_d2 <= \$125 ;
   always @(posedge clk)
-    valid_d3 <= \$114 ;
+    valid_d3 <= \$126 ;
   always @(posedge clk)
-    valid_d4 <= \$115 ;
+    valid_d4 <= \$127 ;
   always @(posedge clk)
-    valid_d5 <= \$116 ;
+    valid_d5 <= \$128 ;
   always @(posedge clk)
-    valid_d6 <= \$117 ;
+    valid_d6 <= \$129 ;
   always @(posedge clk)
-    o__valid <= \$118 ;
+    o__valid <= \$130 ;
   always @(posedge clk)
-    last_d1 <= \$119 ;
+    last_d1 <= \$131 ;
   always @(posedge clk)
-    last_d2 <= \$120 ;
+    last_d2 <= \$132 ;
   always @(posedge clk)
-    last_d3 <= \$121 ;
+    last_d3 <= \$133 ;
   always @(posedge clk)
-    last_d4 <= \$122 ;
+    last_d4 <= \$134 ;
   always @(posedge clk)
-    last_d5 <= \$123 ;
+    last_d5 <= \$135 ;
   always @(posedge clk)
-    last_d6 <= \$124 ;
+    last_d6 <= \$136 ;
   always @(posedge clk)
-    last_d7 <= \$125 ;
+    last_d7 <= \$137 ;
   always @(posedge clk)
-    bank_d1 <= \$126 ;
+    bank_d1 <= \$138 ;
   always @(posedge clk)
-    bank_d2 <= \$127 ;
+    bank_d2 <= \$139 ;
   always @(posedge clk)
-    bank_d3 <= \$128 ;
+    bank_d3 <= \$140 ;
   always @(posedge clk)
-    bank_d4 <= \$129 ;
+    bank_d4 <= \$141 ;
   always @(posedge clk)
-    bank_d5 <= \$130 ;
+    bank_d5 <= \$142 ;
   always @(posedge clk)
-    bank_d6 <= \$131 ;
+    bank_d6 <= \$143 ;
   always @(posedge clk)
-    a_mode_d1 <= \$132 ;
+    a_mode_d1 <= \$144 ;
   always @(posedge clk)
-    a_mode_d2 <= \$133 ;
+    a_mode_d2 <= \$145 ;
   always @(posedge clk)
-    a_mode_d3 <= \$134 ;
+    a_mode_d3 <= \$146 ;
   always @(posedge clk)
-    a_mode_d4 <= \$135 ;
+    a_mode_d4 <= \$147 ;
   always @(posedge clk)
-    a_mode_d5 <= \$136 ;
+    a_mode_d5 <= \$148 ;
   always @(posedge clk)
-    a_mode_d6 <= \$137 ;
+    a_mode_d6 <= \$149 ;
   always @(posedge clk)
-    w0_0_0 <= \$138 ;
+    w0_0_0 <= \$150 ;
   always @(posedge clk)
-    w0_0_1 <= \$139 ;
+    w0_0_1 <= \$151 ;
   always @(posedge clk)
-    w0_0_2 <= \$140 ;
+    w0_0_2 <= \$152 ;
   always @(posedge clk)
-    w0_0_3 <= \$141 ;
+    w0_0_3 <= \$153 ;
   always @(posedge clk)
-    w0_0_mode <= \$142 ;
+    w0_0_mode <= \$154 ;
   always @(posedge clk)
-    w0_1_0 <= \$143 ;
+    w0_1_0 <= \$155 ;
   always @(posedge clk)
-    w0_1_1 <= \$144 ;
+    w0_1_1 <= \$156 ;
   always @(posedge clk)
-    w0_1_2 <= \$145 ;
+    w0_1_2 <= \$157 ;
   always @(posedge clk)
-    w0_1_3 <= \$146 ;
+    w0_1_3 <= \$158 ;
   always @(posedge clk)
-    w0_1_mode <= \$147 ;
+    w0_1_mode <= \$159 ;
   always @(posedge clk)
-    w0_2_0 <= \$148 ;
+    w0_2_0 <= \$160 ;
   always @(posedge clk)
-    w0_2_1 <= \$149 ;
+    w0_2_1 <= \$161 ;
   always @(posedge clk)
-    w0_2_2 <= \$150 ;
+    w0_2_2 <= \$162 ;
   always @(posedge clk)
-    w0_2_3 <= \$151 ;
+    w0_2_3 <= \$163 ;
   always @(posedge clk)
-    w0_2_mode <= \$152 ;
+    w0_2_mode <= \$164 ;
   always @(posedge clk)
-    w0_3_0 <= \$153 ;
+    w0_3_0 <= \$165 ;
   always @(posedge clk)
-    w0_3_1 <= \$154 ;
+    w0_3_1 <= \$166 ;
   always @(posedge clk)
-    w0_3_2 <= \$155 ;
+    w0_3_2 <= \$167 ;
   always @(posedge clk)
-    w0_3_3 <= \$156 ;
+    w0_3_3 <= \$168 ;
   always @(posedge clk)
-    w0_3_mode <= \$157 ;
+    w0_3_mode <= \$169 ;
   always @(posedge clk)
-    w1_0_0 <= \$158 ;
+    w1_0_0 <= \$170 ;
   always @(posedge clk)
-    w1_0_1 <= \$159 ;
+    w1_0_1 <= \$171 ;
   always @(posedge clk)
-    w1_0_2 <= \$160 ;
+    w1_0_2 <= \$172 ;
   always @(posedge clk)
-    w1_0_3 <= \$161 ;
+    w1_0_3 <= \$173 ;
   always @(posedge clk)
-    w1_0_mode <= \$162 ;
+    w1_0_mode <= \$174 ;
   always @(posedge clk)
-    w1_1_0 <= \$163 ;
+    w1_1_0 <= \$175 ;
   always @(posedge clk)
-    w1_1_1 <= \$164 ;
+    w1_1_1 <= \$176 ;
   always @(posedge clk)
-    w1_1_2 <= \$165 ;
+    w1_1_2 <= \$177 ;
   always @(posedge clk)
-    w1_1_3 <= \$166 ;
+    w1_1_3 <= \$178 ;
   always @(posedge clk)
-    w1_1_mode <= \$167 ;
+    w1_1_mode <= \$179 ;
   always @(posedge clk)
-    w1_2_0 <= \$168 ;
+    w1_2_0 <= \$180 ;
   always @(posedge clk)
-    w1_2_1 <= \$169 ;
+    w1_2_1 <= \$181 ;
   always @(posedge clk)
-    w1_2_2 <= \$170 ;
+    w1_2_2 <= \$182 ;
   always @(posedge clk)
-    w1_2_3 <= \$171 ;
+    w1_2_3 <= \$183 ;
   always @(posedge clk)
-    w1_2_mode <= \$172 ;
+    w1_2_mode <= \$184 ;
   always @(posedge clk)
-    w1_3_0 <= \$173 ;
+    w1_3_0 <= \$185 ;
   always @(posedge clk)
-    w1_3_1 <= \$174 ;
+    w1_3_1 <= \$186 ;
   always @(posedge clk)
-    w1_3_2 <= \$175 ;
+    w1_3_2 <= \$187 ;
   always @(posedge clk)
-    w1_3_3 <= \$176 ;
+    w1_3_3 <= \$188 ;
   always @(posedge clk)
-    w1_3_mode <= \$177 ;
+    w1_3_mode <= \$189 ;
   always @(posedge clk)
-    full <= \$178 ;
+    full <= \$190 ;
   always @(posedge clk)
-    \$signal  <= \$179 ;
+    \$signal  <= \$191 ;
   always @(posedge clk)
-    \$signal$111  <= \$180 ;
+    \$signal$95  <= \$192 ;
   always @(posedge clk)
-    act_bank <= \$181 ;
+    act_bank <= \$193 ;
   always @(posedge clk)
-    a0_d1 <= \$182 ;
+    pe0_0_weight <= \$194 ;
   always @(posedge clk)
-    a0_d2 <= \$183 ;
+    pe0_1_weight <= \$195 ;
   always @(posedge clk)
-    a0_d3 <= \$184 ;
+    pe0_2_weight <= \$196 ;
   always @(posedge clk)
-    psum0_0 <= \$185 ;
+    pe0_3_weight <= \$197 ;
   always @(posedge clk)
-    psum0_1 <= \$186 ;
+    pe1_0_weight <= \$198 ;
   always @(posedge clk)
-    psum0_2 <= \$187 ;
+    pe1_1_weight <= \$199 ;
   always @(posedge clk)
-    psum0_3 <= \$188 ;
+    pe1_2_weight <= \$200 ;
   always @(posedge clk)
-    mode_error0 <= \$189 ;
+    pe1_3_weight <= \$201 ;
   always @(posedge clk)
-    a1_d1 <= \$190 ;
+    pe2_0_weight <= \$202 ;
   always @(posedge clk)
-    a1_d2 <= \$191 ;
+    pe2_1_weight <= \$203 ;
   always @(posedge clk)
-    a1_d3 <= \$192 ;
+    pe2_2_weight <= \$204 ;
   always @(posedge clk)
-    a1_d4 <= \$193 ;
+    pe2_3_weight <= \$205 ;
   always @(posedge clk)
-    psum1_0 <= \$194 ;
+    pe3_0_weight <= \$206 ;
   always @(posedge clk)
-    psum1_1 <= \$195 ;
+    pe3_1_weight <= \$207 ;
   always @(posedge clk)
-    psum1_2 <= \$196 ;
+    pe3_2_weight <= \$208 ;
   always @(posedge clk)
-    psum1_3 <= \$197 ;
+    pe3_3_weight <= \$209 ;
   always @(posedge clk)
-    mode_error1 <= \$198 ;
+    a0_d1 <= \$210 ;
   always @(posedge clk)
-    a2_d1 <= \$199 ;
+    a0_d2 <= \$211 ;
   always @(posedge clk)
-    a2_d2 <= \$200 ;
+    a0_d3 <= \$212 ;
   always @(posedge clk)
-    a2_d3 <= \$201 ;
+    psum0_0 <= \$213 ;
   always @(posedge clk)
-    a2_d4 <= \$202 ;
+    psum0_1 <= \$214 ;
   always @(posedge clk)
-    a2_d5 <= \$203 ;
+    psum0_2 <= \$215 ;
   always @(posedge clk)
-    psum2_0 <= \$204 ;
+    psum0_3 <= \$216 ;
   always @(posedge clk)
-    psum2_1 <= \$205 ;
+    mode_error0 <= \$217 ;
   always @(posedge clk)
-    psum2_2 <= \$206 ;
+    a1_d1 <= \$218 ;
   always @(posedge clk)
-    psum2_3 <= \$207 ;
+    a1_d2 <= \$219 ;
   always @(posedge clk)
-    mode_error2 <= \$208 ;
+    a1_d3 <= \$220 ;
   always @(posedge clk)
-    a3_d1 <= \$209 ;
+    a1_d4 <= \$221 ;
   always @(posedge clk)
-    a3_d2 <= \$210 ;
+    psum1_0 <= \$222 ;
   always @(posedge clk)
-    a3_d3 <= \$211 ;
+    psum1_1 <= \$223 ;
   always @(posedge clk)
-    a3_d4 <= \$212 ;
+    psum1_2 <= \$224 ;
   always @(posedge clk)
-    a3_d5 <= \$213 ;
+    psum1_3 <= \$225 ;
   always @(posedge clk)
-    a3_d6 <= \$214 ;
+    mode_error1 <= \$226 ;
   always @(posedge clk)
-    psum3_0 <= \$215 ;
+    a2_d1 <= \$227 ;
   always @(posedge clk)
-    psum3_1 <= \$216 ;
+    a2_d2 <= \$228 ;
   always @(posedge clk)
-    psum3_2 <= \$217 ;
+    a2_d3 <= \$229 ;
   always @(posedge clk)
-    psum3_3 <= \$218 ;
+    a2_d4 <= \$230 ;
   always @(posedge clk)
-    mode_error3 <= \$219 ;
+    a2_d5 <= \$231 ;
   always @(posedge clk)
-    out0_d1 <= \$220 ;
+    psum2_0 <= \$232 ;
   always @(posedge clk)
-    out0_d2 <= \$221 ;
+    psum2_1 <= \$233 ;
   always @(posedge clk)
-    out0_d3 <= \$222 ;
+    psum2_2 <= \$234 ;
   always @(posedge clk)
-    out1_d1 <= \$223 ;
+    psum2_3 <= \$235 ;
   always @(posedge clk)
-    out1_d2 <= \$224 ;
+    mode_error2 <= \$236 ;
   always @(posedge clk)
-    out2_d1 <= \$225 ;
+    a3_d1 <= \$237 ;
+  always @(posedge clk)
+    a3_d2 <= \$238 ;
+  always @(posedge clk)
+    a3_d3 <= \$239 ;
+  always @(posedge clk)
+    a3_d4 <= \$240 ;
+  always @(posedge clk)
+    a3_d5 <= \$241 ;
+  always @(posedge clk)
+    a3_d6 <= \$242 ;
+  always @(posedge clk)
+    psum3_0 <= \$243 ;
+  always @(posedge clk)
+    psum3_1 <= \$244 ;
+  always @(posedge clk)
+    psum3_2 <= \$245 ;
+  always @(posedge clk)
+    psum3_3 <= \$246 ;
+  always @(posedge clk)
+    mode_error3 <= \$247 ;
+  always @(posedge clk)
+    out0_d1 <= \$248 ;
+  always @(posedge clk)
+    out0_d2 <= \$249 ;
+  always @(posedge clk)
+    out0_d3 <= \$250 ;
+  always @(posedge clk)
+    out1_d1 <= \$251 ;
+  always @(posedge clk)
+    out1_d2 <= \$252 ;
+  always @(posedge clk)
+    out2_d1 <= \$253 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = valid_d1;
+    \$124  = valid_d1;
     if (advance) begin
-      \$112  = take_a;
-    end
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = valid_d2;
-    if (advance) begin
-      \$113  = valid_d1;
-    end
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = valid_d3;
-    if (advance) begin
-      \$114  = valid_d2;
-    end
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = valid_d4;
-    if (advance) begin
-      \$115  = valid_d3;
-    end
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = valid_d5;
-    if (advance) begin
-      \$116  = valid_d4;
-    end
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = valid_d6;
-    if (advance) begin
-      \$117  = valid_d5;
-    end
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = o__valid;
-    if (advance) begin
-      \$118  = valid_d6;
-    end
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = last_d1;
-    if (advance) begin
-      \$119  = a__payload[32];
-    end
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = last_d2;
-    if (advance) begin
-      \$120  = last_d1;
-    end
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = last_d3;
-    if (advance) begin
-      \$121  = last_d2;
-    end
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = last_d4;
-    if (advance) begin
-      \$122  = last_d3;
-    end
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = last_d5;
-    if (advance) begin
-      \$123  = last_d4;
-    end
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = last_d6;
-    if (advance) begin
-      \$124  = last_d5;
+      \$124  = take_a;
     end
     if (rst) begin
       \$124  = 1'h0;
@@ -870,9 +838,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = last_d7;
+    \$125  = valid_d2;
     if (advance) begin
-      \$125  = last_d6;
+      \$125  = valid_d1;
     end
     if (rst) begin
       \$125  = 1'h0;
@@ -880,9 +848,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = bank_d1;
+    \$126  = valid_d3;
     if (advance) begin
-      \$126  = act_bank;
+      \$126  = valid_d2;
     end
     if (rst) begin
       \$126  = 1'h0;
@@ -890,9 +858,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = bank_d2;
+    \$127  = valid_d4;
     if (advance) begin
-      \$127  = bank_d1;
+      \$127  = valid_d3;
     end
     if (rst) begin
       \$127  = 1'h0;
@@ -900,9 +868,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = bank_d3;
+    \$128  = valid_d5;
     if (advance) begin
-      \$128  = bank_d2;
+      \$128  = valid_d4;
     end
     if (rst) begin
       \$128  = 1'h0;
@@ -910,9 +878,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = bank_d4;
+    \$129  = valid_d6;
     if (advance) begin
-      \$129  = bank_d3;
+      \$129  = valid_d5;
     end
     if (rst) begin
       \$129  = 1'h0;
@@ -920,9 +888,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = bank_d5;
+    \$130  = o__valid;
     if (advance) begin
-      \$130  = bank_d4;
+      \$130  = valid_d6;
     end
     if (rst) begin
       \$130  = 1'h0;
@@ -930,9 +898,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = bank_d6;
+    \$131  = last_d1;
     if (advance) begin
-      \$131  = bank_d5;
+      \$131  = a__payload[32];
     end
     if (rst) begin
       \$131  = 1'h0;
@@ -940,9 +908,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = a_mode_d1;
+    \$132  = last_d2;
     if (advance) begin
-      \$132  = 1'h0;
+      \$132  = last_d1;
     end
     if (rst) begin
       \$132  = 1'h0;
@@ -950,9 +918,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = a_mode_d2;
+    \$133  = last_d3;
     if (advance) begin
-      \$133  = a_mode_d1;
+      \$133  = last_d2;
     end
     if (rst) begin
       \$133  = 1'h0;
@@ -960,9 +928,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = a_mode_d3;
+    \$134  = last_d4;
     if (advance) begin
-      \$134  = a_mode_d2;
+      \$134  = last_d3;
     end
     if (rst) begin
       \$134  = 1'h0;
@@ -970,9 +938,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = a_mode_d4;
+    \$135  = last_d5;
     if (advance) begin
-      \$135  = a_mode_d3;
+      \$135  = last_d4;
     end
     if (rst) begin
       \$135  = 1'h0;
@@ -980,9 +948,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = a_mode_d5;
+    \$136  = last_d6;
     if (advance) begin
-      \$136  = a_mode_d4;
+      \$136  = last_d5;
     end
     if (rst) begin
       \$136  = 1'h0;
@@ -990,9 +958,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = a_mode_d6;
+    \$137  = last_d7;
     if (advance) begin
-      \$137  = a_mode_d5;
+      \$137  = last_d6;
     end
     if (rst) begin
       \$137  = 1'h0;
@@ -1000,59 +968,49 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = w0_0_0;
-    if (\$63 ) begin
-      if (\$66 ) begin
-        \$138  = w__payload[7:0];
-      end
+    \$138  = bank_d1;
+    if (advance) begin
+      \$138  = act_bank;
     end
     if (rst) begin
-      \$138  = 8'h00;
+      \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = w0_0_1;
-    if (\$63 ) begin
-      if (\$66 ) begin
-        \$139  = w__payload[15:8];
-      end
+    \$139  = bank_d2;
+    if (advance) begin
+      \$139  = bank_d1;
     end
     if (rst) begin
-      \$139  = 8'h00;
+      \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = w0_0_2;
-    if (\$63 ) begin
-      if (\$66 ) begin
-        \$140  = w__payload[23:16];
-      end
+    \$140  = bank_d3;
+    if (advance) begin
+      \$140  = bank_d2;
     end
     if (rst) begin
-      \$140  = 8'h00;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = w0_0_3;
-    if (\$63 ) begin
-      if (\$66 ) begin
-        \$141  = w__payload[31:24];
-      end
+    \$141  = bank_d4;
+    if (advance) begin
+      \$141  = bank_d3;
     end
     if (rst) begin
-      \$141  = 8'h00;
+      \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = w0_0_mode;
-    if (\$63 ) begin
-      if (\$66 ) begin
-        \$142  = 1'h0;
-      end
+    \$142  = bank_d5;
+    if (advance) begin
+      \$142  = bank_d4;
     end
     if (rst) begin
       \$142  = 1'h0;
@@ -1060,59 +1018,49 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = w0_1_0;
-    if (\$63 ) begin
-      if (\$69 ) begin
-        \$143  = w__payload[7:0];
-      end
+    \$143  = bank_d6;
+    if (advance) begin
+      \$143  = bank_d5;
     end
     if (rst) begin
-      \$143  = 8'h00;
+      \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = w0_1_1;
-    if (\$63 ) begin
-      if (\$69 ) begin
-        \$144  = w__payload[15:8];
-      end
+    \$144  = a_mode_d1;
+    if (advance) begin
+      \$144  = 1'h0;
     end
     if (rst) begin
-      \$144  = 8'h00;
+      \$144  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = w0_1_2;
-    if (\$63 ) begin
-      if (\$69 ) begin
-        \$145  = w__payload[23:16];
-      end
+    \$145  = a_mode_d2;
+    if (advance) begin
+      \$145  = a_mode_d1;
     end
     if (rst) begin
-      \$145  = 8'h00;
+      \$145  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = w0_1_3;
-    if (\$63 ) begin
-      if (\$69 ) begin
-        \$146  = w__payload[31:24];
-      end
+    \$146  = a_mode_d3;
+    if (advance) begin
+      \$146  = a_mode_d2;
     end
     if (rst) begin
-      \$146  = 8'h00;
+      \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = w0_1_mode;
-    if (\$63 ) begin
-      if (\$69 ) begin
-        \$147  = 1'h0;
-      end
+    \$147  = a_mode_d4;
+    if (advance) begin
+      \$147  = a_mode_d3;
     end
     if (rst) begin
       \$147  = 1'h0;
@@ -1120,34 +1068,30 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = w0_2_0;
-    if (\$63 ) begin
-      if (\$72 ) begin
-        \$148  = w__payload[7:0];
-      end
+    \$148  = a_mode_d5;
+    if (advance) begin
+      \$148  = a_mode_d4;
     end
     if (rst) begin
-      \$148  = 8'h00;
+      \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = w0_2_1;
-    if (\$63 ) begin
-      if (\$72 ) begin
-        \$149  = w__payload[15:8];
-      end
+    \$149  = a_mode_d6;
+    if (advance) begin
+      \$149  = a_mode_d5;
     end
     if (rst) begin
-      \$149  = 8'h00;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = w0_2_2;
-    if (\$63 ) begin
-      if (\$72 ) begin
-        \$150  = w__payload[23:16];
+    \$150  = w0_0_0;
+    if (\$47 ) begin
+      if (\$50 ) begin
+        \$150  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1156,10 +1100,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = w0_2_3;
-    if (\$63 ) begin
-      if (\$72 ) begin
-        \$151  = w__payload[31:24];
+    \$151  = w0_0_1;
+    if (\$47 ) begin
+      if (\$50 ) begin
+        \$151  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1168,22 +1112,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = w0_2_mode;
-    if (\$63 ) begin
-      if (\$72 ) begin
-        \$152  = 1'h0;
+    \$152  = w0_0_2;
+    if (\$47 ) begin
+      if (\$50 ) begin
+        \$152  = w__payload[23:16];
       end
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$152  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = w0_3_0;
-    if (\$63 ) begin
-      if (\$75 ) begin
-        \$153  = w__payload[7:0];
+    \$153  = w0_0_3;
+    if (\$47 ) begin
+      if (\$50 ) begin
+        \$153  = w__payload[31:24];
       end
     end
     if (rst) begin
@@ -1192,22 +1136,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = w0_3_1;
-    if (\$63 ) begin
-      if (\$75 ) begin
-        \$154  = w__payload[15:8];
+    \$154  = w0_0_mode;
+    if (\$47 ) begin
+      if (\$50 ) begin
+        \$154  = 1'h0;
       end
     end
     if (rst) begin
-      \$154  = 8'h00;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = w0_3_2;
-    if (\$63 ) begin
-      if (\$75 ) begin
-        \$155  = w__payload[23:16];
+    \$155  = w0_1_0;
+    if (\$47 ) begin
+      if (\$53 ) begin
+        \$155  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1216,10 +1160,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = w0_3_3;
-    if (\$63 ) begin
-      if (\$75 ) begin
-        \$156  = w__payload[31:24];
+    \$156  = w0_1_1;
+    if (\$47 ) begin
+      if (\$53 ) begin
+        \$156  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1228,22 +1172,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = w0_3_mode;
-    if (\$63 ) begin
-      if (\$75 ) begin
-        \$157  = 1'h0;
+    \$157  = w0_1_2;
+    if (\$47 ) begin
+      if (\$53 ) begin
+        \$157  = w__payload[23:16];
       end
     end
     if (rst) begin
-      \$157  = 1'h0;
+      \$157  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = w1_0_0;
-    if (\$63 ) begin
-      if (\$78 ) begin
-        \$158  = w__payload[7:0];
+    \$158  = w0_1_3;
+    if (\$47 ) begin
+      if (\$53 ) begin
+        \$158  = w__payload[31:24];
       end
     end
     if (rst) begin
@@ -1252,22 +1196,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = w1_0_1;
-    if (\$63 ) begin
-      if (\$78 ) begin
-        \$159  = w__payload[15:8];
+    \$159  = w0_1_mode;
+    if (\$47 ) begin
+      if (\$53 ) begin
+        \$159  = 1'h0;
       end
     end
     if (rst) begin
-      \$159  = 8'h00;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = w1_0_2;
-    if (\$63 ) begin
-      if (\$78 ) begin
-        \$160  = w__payload[23:16];
+    \$160  = w0_2_0;
+    if (\$47 ) begin
+      if (\$56 ) begin
+        \$160  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1276,10 +1220,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = w1_0_3;
-    if (\$63 ) begin
-      if (\$78 ) begin
-        \$161  = w__payload[31:24];
+    \$161  = w0_2_1;
+    if (\$47 ) begin
+      if (\$56 ) begin
+        \$161  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1288,22 +1232,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = w1_0_mode;
-    if (\$63 ) begin
-      if (\$78 ) begin
-        \$162  = 1'h0;
+    \$162  = w0_2_2;
+    if (\$47 ) begin
+      if (\$56 ) begin
+        \$162  = w__payload[23:16];
       end
     end
     if (rst) begin
-      \$162  = 1'h0;
+      \$162  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = w1_1_0;
-    if (\$63 ) begin
-      if (\$81 ) begin
-        \$163  = w__payload[7:0];
+    \$163  = w0_2_3;
+    if (\$47 ) begin
+      if (\$56 ) begin
+        \$163  = w__payload[31:24];
       end
     end
     if (rst) begin
@@ -1312,22 +1256,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = w1_1_1;
-    if (\$63 ) begin
-      if (\$81 ) begin
-        \$164  = w__payload[15:8];
+    \$164  = w0_2_mode;
+    if (\$47 ) begin
+      if (\$56 ) begin
+        \$164  = 1'h0;
       end
     end
     if (rst) begin
-      \$164  = 8'h00;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = w1_1_2;
-    if (\$63 ) begin
-      if (\$81 ) begin
-        \$165  = w__payload[23:16];
+    \$165  = w0_3_0;
+    if (\$47 ) begin
+      if (\$59 ) begin
+        \$165  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1336,10 +1280,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = w1_1_3;
-    if (\$63 ) begin
-      if (\$81 ) begin
-        \$166  = w__payload[31:24];
+    \$166  = w0_3_1;
+    if (\$47 ) begin
+      if (\$59 ) begin
+        \$166  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1348,22 +1292,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = w1_1_mode;
-    if (\$63 ) begin
-      if (\$81 ) begin
-        \$167  = 1'h0;
+    \$167  = w0_3_2;
+    if (\$47 ) begin
+      if (\$59 ) begin
+        \$167  = w__payload[23:16];
       end
     end
     if (rst) begin
-      \$167  = 1'h0;
+      \$167  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = w1_2_0;
-    if (\$63 ) begin
-      if (\$84 ) begin
-        \$168  = w__payload[7:0];
+    \$168  = w0_3_3;
+    if (\$47 ) begin
+      if (\$59 ) begin
+        \$168  = w__payload[31:24];
       end
     end
     if (rst) begin
@@ -1372,22 +1316,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = w1_2_1;
-    if (\$63 ) begin
-      if (\$84 ) begin
-        \$169  = w__payload[15:8];
+    \$169  = w0_3_mode;
+    if (\$47 ) begin
+      if (\$59 ) begin
+        \$169  = 1'h0;
       end
     end
     if (rst) begin
-      \$169  = 8'h00;
+      \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = w1_2_2;
-    if (\$63 ) begin
-      if (\$84 ) begin
-        \$170  = w__payload[23:16];
+    \$170  = w1_0_0;
+    if (\$47 ) begin
+      if (\$62 ) begin
+        \$170  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1396,10 +1340,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = w1_2_3;
-    if (\$63 ) begin
-      if (\$84 ) begin
-        \$171  = w__payload[31:24];
+    \$171  = w1_0_1;
+    if (\$47 ) begin
+      if (\$62 ) begin
+        \$171  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1408,22 +1352,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = w1_2_mode;
-    if (\$63 ) begin
-      if (\$84 ) begin
-        \$172  = 1'h0;
+    \$172  = w1_0_2;
+    if (\$47 ) begin
+      if (\$62 ) begin
+        \$172  = w__payload[23:16];
       end
     end
     if (rst) begin
-      \$172  = 1'h0;
+      \$172  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = w1_3_0;
-    if (\$63 ) begin
-      if (\$87 ) begin
-        \$173  = w__payload[7:0];
+    \$173  = w1_0_3;
+    if (\$47 ) begin
+      if (\$62 ) begin
+        \$173  = w__payload[31:24];
       end
     end
     if (rst) begin
@@ -1432,22 +1376,22 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = w1_3_1;
-    if (\$63 ) begin
-      if (\$87 ) begin
-        \$174  = w__payload[15:8];
+    \$174  = w1_0_mode;
+    if (\$47 ) begin
+      if (\$62 ) begin
+        \$174  = 1'h0;
       end
     end
     if (rst) begin
-      \$174  = 8'h00;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = w1_3_2;
-    if (\$63 ) begin
-      if (\$87 ) begin
-        \$175  = w__payload[23:16];
+    \$175  = w1_1_0;
+    if (\$47 ) begin
+      if (\$65 ) begin
+        \$175  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1456,10 +1400,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = w1_3_3;
-    if (\$63 ) begin
-      if (\$87 ) begin
-        \$176  = w__payload[31:24];
+    \$176  = w1_1_1;
+    if (\$47 ) begin
+      if (\$65 ) begin
+        \$176  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1468,49 +1412,34 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = w1_3_mode;
-    if (\$63 ) begin
-      if (\$87 ) begin
-        \$177  = 1'h0;
+    \$177  = w1_1_2;
+    if (\$47 ) begin
+      if (\$65 ) begin
+        \$177  = w__payload[23:16];
       end
     end
     if (rst) begin
-      \$177  = 1'h0;
+      \$177  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = full;
-    if (\$63 ) begin
-      if (\$88 ) begin
-        (* full_case = 32'd1 *)
-        casez (\$signal )
-          1'h0:
-              \$178 [0] = 1'h1;
-          1'h1:
-              \$178 [1] = 1'h1;
-        endcase
+    \$178  = w1_1_3;
+    if (\$47 ) begin
+      if (\$65 ) begin
+        \$178  = w__payload[31:24];
       end
     end
-    if (\$91 ) begin
-      (* full_case = 32'd1 *)
-      casez (act_bank)
-        1'h0:
-            \$178 [0] = 1'h0;
-        1'h1:
-            \$178 [1] = 1'h0;
-      endcase
-    end
     if (rst) begin
-      \$178  = 2'h0;
+      \$178  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = \$signal ;
-    if (\$63 ) begin
-      if (\$88 ) begin
-        \$179  = \$89 ;
+    \$179  = w1_1_mode;
+    if (\$47 ) begin
+      if (\$65 ) begin
+        \$179  = 1'h0;
       end
     end
     if (rst) begin
@@ -1519,34 +1448,35 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = \$signal$111 ;
-    if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$88 ) begin
-        \$180  = 2'h0;
-      end else begin
-        \$180  = \$90 [1:0];
+    \$180  = w1_2_0;
+    if (\$47 ) begin
+      if (\$68 ) begin
+        \$180  = w__payload[7:0];
       end
     end
     if (rst) begin
-      \$180  = 2'h0;
+      \$180  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = act_bank;
-    if (\$91 ) begin
-      \$181  = \$92 ;
+    \$181  = w1_2_1;
+    if (\$47 ) begin
+      if (\$68 ) begin
+        \$181  = w__payload[15:8];
+      end
     end
     if (rst) begin
-      \$181  = 1'h0;
+      \$181  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = a0_d1;
-    if (advance) begin
-      \$182  = a__payload[7:0];
+    \$182  = w1_2_2;
+    if (\$47 ) begin
+      if (\$68 ) begin
+        \$182  = w__payload[23:16];
+      end
     end
     if (rst) begin
       \$182  = 8'h00;
@@ -1554,9 +1484,11 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = a0_d2;
-    if (advance) begin
-      \$183  = a0_d1;
+    \$183  = w1_2_3;
+    if (\$47 ) begin
+      if (\$68 ) begin
+        \$183  = w__payload[31:24];
+      end
     end
     if (rst) begin
       \$183  = 8'h00;
@@ -1564,269 +1496,302 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = a0_d3;
-    if (advance) begin
-      \$184  = a0_d2;
+    \$184  = w1_2_mode;
+    if (\$47 ) begin
+      if (\$68 ) begin
+        \$184  = 1'h0;
+      end
     end
     if (rst) begin
-      \$184  = 8'h00;
+      \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = psum0_0;
-    if (advance) begin
-      \$185  = { \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93 [17], \$93  };
+    \$185  = w1_3_0;
+    if (\$47 ) begin
+      if (\$71 ) begin
+        \$185  = w__payload[7:0];
+      end
     end
     if (rst) begin
-      \$185  = 32'd0;
+      \$185  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = psum0_1;
-    if (advance) begin
-      \$186  = { \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94 [17], \$94  };
+    \$186  = w1_3_1;
+    if (\$47 ) begin
+      if (\$71 ) begin
+        \$186  = w__payload[15:8];
+      end
     end
     if (rst) begin
-      \$186  = 32'd0;
+      \$186  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = psum0_2;
-    if (advance) begin
-      \$187  = { \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95 [17], \$95  };
+    \$187  = w1_3_2;
+    if (\$47 ) begin
+      if (\$71 ) begin
+        \$187  = w__payload[23:16];
+      end
     end
     if (rst) begin
-      \$187  = 32'd0;
+      \$187  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = psum0_3;
-    if (advance) begin
-      \$188  = { \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96 [17], \$96  };
+    \$188  = w1_3_3;
+    if (\$47 ) begin
+      if (\$71 ) begin
+        \$188  = w__payload[31:24];
+      end
     end
     if (rst) begin
-      \$188  = 32'd0;
+      \$188  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = mode_error0;
-    if (advance) begin
+    \$189  = w1_3_mode;
+    if (\$47 ) begin
+      if (\$71 ) begin
+        \$189  = 1'h0;
+      end
+    end
+    if (rst) begin
       \$189  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = full;
+    if (\$47 ) begin
+      if (\$72 ) begin
+        (* full_case = 32'd1 *)
+        casez (\$signal )
+          1'h0:
+              \$190 [0] = 1'h1;
+          1'h1:
+              \$190 [1] = 1'h1;
+        endcase
+      end
+    end
+    if (\$75 ) begin
+      (* full_case = 32'd1 *)
+      casez (act_bank)
+        1'h0:
+            \$190 [0] = 1'h0;
+        1'h1:
+            \$190 [1] = 1'h0;
+      endcase
+    end
     if (rst) begin
-      \$189  = 1'h0;
+      \$190  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = a1_d1;
-    if (advance) begin
-      \$190  = a__payload[15:8];
+    \$191  = \$signal ;
+    if (\$47 ) begin
+      if (\$72 ) begin
+        \$191  = \$73 ;
+      end
     end
     if (rst) begin
-      \$190  = 8'h00;
+      \$191  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = a1_d2;
-    if (advance) begin
-      \$191  = a1_d1;
+    \$192  = \$signal$95 ;
+    if (\$47 ) begin
+      (* full_case = 32'd1 *)
+      if (\$72 ) begin
+        \$192  = 2'h0;
+      end else begin
+        \$192  = \$74 [1:0];
+      end
     end
     if (rst) begin
-      \$191  = 8'h00;
+      \$192  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = a1_d3;
-    if (advance) begin
-      \$192  = a1_d2;
+    \$193  = act_bank;
+    if (\$75 ) begin
+      \$193  = \$76 ;
     end
     if (rst) begin
-      \$192  = 8'h00;
+      \$193  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = a1_d4;
-    if (advance) begin
-      \$193  = a1_d3;
-    end
+    \$194  = \$89 ;
     if (rst) begin
-      \$193  = 8'h00;
+      \$194  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = psum1_0;
+    \$195  = pe0_1_weight;
     if (advance) begin
-      \$194  = \$97 [31:0];
+      \$195  = \$90 ;
     end
     if (rst) begin
-      \$194  = 32'd0;
+      \$195  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = psum1_1;
+    \$196  = pe0_2_weight;
     if (advance) begin
-      \$195  = \$98 [31:0];
+      \$196  = \$91 ;
     end
     if (rst) begin
-      \$195  = 32'd0;
+      \$196  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = psum1_2;
+    \$197  = pe0_3_weight;
     if (advance) begin
-      \$196  = \$99 [31:0];
+      \$197  = \$92 ;
     end
     if (rst) begin
-      \$196  = 32'd0;
+      \$197  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = psum1_3;
+    \$198  = pe1_0_weight;
     if (advance) begin
-      \$197  = \$100 [31:0];
+      \$198  = \$93 ;
     end
     if (rst) begin
-      \$197  = 32'd0;
+      \$198  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = mode_error1;
+    \$199  = pe1_1_weight;
     if (advance) begin
-      \$198  = \$101 ;
+      \$199  = \$94 ;
     end
     if (rst) begin
-      \$198  = 1'h0;
+      \$199  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = a2_d1;
+    \$200  = pe1_2_weight;
     if (advance) begin
-      \$199  = a__payload[23:16];
+      \$200  = \$95 ;
     end
     if (rst) begin
-      \$199  = 8'h00;
+      \$200  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = a2_d2;
+    \$201  = pe1_3_weight;
     if (advance) begin
-      \$200  = a2_d1;
+      \$201  = \$96 ;
     end
     if (rst) begin
-      \$200  = 8'h00;
+      \$201  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = a2_d3;
+    \$202  = pe2_0_weight;
     if (advance) begin
-      \$201  = a2_d2;
+      \$202  = \$97 ;
     end
     if (rst) begin
-      \$201  = 8'h00;
+      \$202  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = a2_d4;
+    \$203  = pe2_1_weight;
     if (advance) begin
-      \$202  = a2_d3;
+      \$203  = \$98 ;
     end
     if (rst) begin
-      \$202  = 8'h00;
+      \$203  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = a2_d5;
+    \$204  = pe2_2_weight;
     if (advance) begin
-      \$203  = a2_d4;
+      \$204  = \$99 ;
     end
     if (rst) begin
-      \$203  = 8'h00;
+      \$204  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = psum2_0;
+    \$205  = pe2_3_weight;
     if (advance) begin
-      \$204  = \$102 [31:0];
+      \$205  = \$100 ;
     end
     if (rst) begin
-      \$204  = 32'd0;
+      \$205  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = psum2_1;
+    \$206  = pe3_0_weight;
     if (advance) begin
-      \$205  = \$103 [31:0];
+      \$206  = \$101 ;
     end
     if (rst) begin
-      \$205  = 32'd0;
+      \$206  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = psum2_2;
+    \$207  = pe3_1_weight;
     if (advance) begin
-      \$206  = \$104 [31:0];
+      \$207  = \$102 ;
     end
     if (rst) begin
-      \$206  = 32'd0;
+      \$207  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = psum2_3;
+    \$208  = pe3_2_weight;
     if (advance) begin
-      \$207  = \$105 [31:0];
+      \$208  = \$103 ;
     end
     if (rst) begin
-      \$207  = 32'd0;
+      \$208  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = mode_error2;
+    \$209  = pe3_3_weight;
     if (advance) begin
-      \$208  = \$106 ;
+      \$209  = \$104 ;
     end
     if (rst) begin
-      \$208  = 1'h0;
+      \$209  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = a3_d1;
+    \$210  = a0_d1;
     if (advance) begin
-      \$209  = a__payload[31:24];
-    end
-    if (rst) begin
-      \$209  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = a3_d2;
-    if (advance) begin
-      \$210  = a3_d1;
+      \$210  = a__payload[7:0];
     end
     if (rst) begin
       \$210  = 8'h00;
@@ -1834,9 +1799,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = a3_d3;
+    \$211  = a0_d2;
     if (advance) begin
-      \$211  = a3_d2;
+      \$211  = a0_d1;
     end
     if (rst) begin
       \$211  = 8'h00;
@@ -1844,9 +1809,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = a3_d4;
+    \$212  = a0_d3;
     if (advance) begin
-      \$212  = a3_d3;
+      \$212  = a0_d2;
     end
     if (rst) begin
       \$212  = 8'h00;
@@ -1854,29 +1819,29 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = a3_d5;
+    \$213  = psum0_0;
     if (advance) begin
-      \$213  = a3_d4;
+      \$213  = { \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105  };
     end
     if (rst) begin
-      \$213  = 8'h00;
+      \$213  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = a3_d6;
+    \$214  = psum0_1;
     if (advance) begin
-      \$214  = a3_d5;
+      \$214  = { \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106  };
     end
     if (rst) begin
-      \$214  = 8'h00;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = psum3_0;
+    \$215  = psum0_2;
     if (advance) begin
-      \$215  = \$107 [31:0];
+      \$215  = { \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107  };
     end
     if (rst) begin
       \$215  = 32'd0;
@@ -1884,9 +1849,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = psum3_1;
+    \$216  = psum0_3;
     if (advance) begin
-      \$216  = \$108 [31:0];
+      \$216  = { \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108  };
     end
     if (rst) begin
       \$216  = 32'd0;
@@ -1894,59 +1859,59 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = psum3_2;
+    \$217  = mode_error0;
     if (advance) begin
-      \$217  = \$109 [31:0];
+      \$217  = 1'h0;
     end
     if (rst) begin
-      \$217  = 32'd0;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = psum3_3;
+    \$218  = a1_d1;
     if (advance) begin
-      \$218  = \$110 [31:0];
+      \$218  = a__payload[15:8];
     end
     if (rst) begin
-      \$218  = 32'd0;
+      \$218  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = mode_error3;
+    \$219  = a1_d2;
     if (advance) begin
-      \$219  = \$111 ;
+      \$219  = a1_d1;
     end
     if (rst) begin
-      \$219  = 1'h0;
+      \$219  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = out0_d1;
+    \$220  = a1_d3;
     if (advance) begin
-      \$220  = psum3_0;
+      \$220  = a1_d2;
     end
     if (rst) begin
-      \$220  = 32'd0;
+      \$220  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = out0_d2;
+    \$221  = a1_d4;
     if (advance) begin
-      \$221  = out0_d1;
+      \$221  = a1_d3;
     end
     if (rst) begin
-      \$221  = 32'd0;
+      \$221  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = out0_d3;
+    \$222  = psum1_0;
     if (advance) begin
-      \$222  = out0_d2;
+      \$222  = \$109 [31:0];
     end
     if (rst) begin
       \$222  = 32'd0;
@@ -1954,9 +1919,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = out1_d1;
+    \$223  = psum1_1;
     if (advance) begin
-      \$223  = psum3_1;
+      \$223  = \$110 [31:0];
     end
     if (rst) begin
       \$223  = 32'd0;
@@ -1964,9 +1929,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = out1_d2;
+    \$224  = psum1_2;
     if (advance) begin
-      \$224  = out1_d1;
+      \$224  = \$111 [31:0];
     end
     if (rst) begin
       \$224  = 32'd0;
@@ -1974,30 +1939,310 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = out2_d1;
+    \$225  = psum1_3;
     if (advance) begin
-      \$225  = psum3_2;
+      \$225  = \$112 [31:0];
     end
     if (rst) begin
       \$225  = 32'd0;
     end
   end
-  assign pe0_0_product = { \$32 [15], \$32  };
-  assign pe0_1_product = { \$34 [15], \$34  };
-  assign pe0_2_product = { \$36 [15], \$36  };
-  assign pe0_3_product = { \$38 [15], \$38  };
-  assign pe1_0_product = { \$40 [15], \$40  };
-  assign pe1_1_product = { \$42 [15], \$42  };
-  assign pe1_2_product = { \$44 [15], \$44  };
-  assign pe1_3_product = { \$46 [15], \$46  };
-  assign pe2_0_product = { \$48 [15], \$48  };
-  assign pe2_1_product = { \$50 [15], \$50  };
-  assign pe2_2_product = { \$52 [15], \$52  };
-  assign pe2_3_product = { \$54 [15], \$54  };
-  assign pe3_0_product = { \$56 [15], \$56  };
-  assign pe3_1_product = { \$58 [15], \$58  };
-  assign pe3_2_product = { \$60 [15], \$60  };
-  assign pe3_3_product = { \$62 [15], \$62  };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$226  = mode_error1;
+    if (advance) begin
+      \$226  = \$113 ;
+    end
+    if (rst) begin
+      \$226  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$227  = a2_d1;
+    if (advance) begin
+      \$227  = a__payload[23:16];
+    end
+    if (rst) begin
+      \$227  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$228  = a2_d2;
+    if (advance) begin
+      \$228  = a2_d1;
+    end
+    if (rst) begin
+      \$228  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$229  = a2_d3;
+    if (advance) begin
+      \$229  = a2_d2;
+    end
+    if (rst) begin
+      \$229  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$230  = a2_d4;
+    if (advance) begin
+      \$230  = a2_d3;
+    end
+    if (rst) begin
+      \$230  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$231  = a2_d5;
+    if (advance) begin
+      \$231  = a2_d4;
+    end
+    if (rst) begin
+      \$231  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$232  = psum2_0;
+    if (advance) begin
+      \$232  = \$114 [31:0];
+    end
+    if (rst) begin
+      \$232  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$233  = psum2_1;
+    if (advance) begin
+      \$233  = \$115 [31:0];
+    end
+    if (rst) begin
+      \$233  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$234  = psum2_2;
+    if (advance) begin
+      \$234  = \$116 [31:0];
+    end
+    if (rst) begin
+      \$234  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$235  = psum2_3;
+    if (advance) begin
+      \$235  = \$117 [31:0];
+    end
+    if (rst) begin
+      \$235  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$236  = mode_error2;
+    if (advance) begin
+      \$236  = \$118 ;
+    end
+    if (rst) begin
+      \$236  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$237  = a3_d1;
+    if (advance) begin
+      \$237  = a__payload[31:24];
+    end
+    if (rst) begin
+      \$237  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$238  = a3_d2;
+    if (advance) begin
+      \$238  = a3_d1;
+    end
+    if (rst) begin
+      \$238  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$239  = a3_d3;
+    if (advance) begin
+      \$239  = a3_d2;
+    end
+    if (rst) begin
+      \$239  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$240  = a3_d4;
+    if (advance) begin
+      \$240  = a3_d3;
+    end
+    if (rst) begin
+      \$240  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$241  = a3_d5;
+    if (advance) begin
+      \$241  = a3_d4;
+    end
+    if (rst) begin
+      \$241  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$242  = a3_d6;
+    if (advance) begin
+      \$242  = a3_d5;
+    end
+    if (rst) begin
+      \$242  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$243  = psum3_0;
+    if (advance) begin
+      \$243  = \$119 [31:0];
+    end
+    if (rst) begin
+      \$243  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = psum3_1;
+    if (advance) begin
+      \$244  = \$120 [31:0];
+    end
+    if (rst) begin
+      \$244  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = psum3_2;
+    if (advance) begin
+      \$245  = \$121 [31:0];
+    end
+    if (rst) begin
+      \$245  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$246  = psum3_3;
+    if (advance) begin
+      \$246  = \$122 [31:0];
+    end
+    if (rst) begin
+      \$246  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$247  = mode_error3;
+    if (advance) begin
+      \$247  = \$123 ;
+    end
+    if (rst) begin
+      \$247  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = out0_d1;
+    if (advance) begin
+      \$248  = psum3_0;
+    end
+    if (rst) begin
+      \$248  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$249  = out0_d2;
+    if (advance) begin
+      \$249  = out0_d1;
+    end
+    if (rst) begin
+      \$249  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$250  = out0_d3;
+    if (advance) begin
+      \$250  = out0_d2;
+    end
+    if (rst) begin
+      \$250  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$251  = out1_d1;
+    if (advance) begin
+      \$251  = psum3_1;
+    end
+    if (rst) begin
+      \$251  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = out1_d2;
+    if (advance) begin
+      \$252  = out1_d1;
+    end
+    if (rst) begin
+      \$252  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$253  = out2_d1;
+    if (advance) begin
+      \$253  = psum3_2;
+    end
+    if (rst) begin
+      \$253  = 32'd0;
+    end
+  end
+  assign pe0_0_product = { \$31 [15], \$31  };
+  assign pe0_1_product = { \$32 [15], \$32  };
+  assign pe0_2_product = { \$33 [15], \$33  };
+  assign pe0_3_product = { \$34 [15], \$34  };
+  assign pe1_0_product = { \$35 [15], \$35  };
+  assign pe1_1_product = { \$36 [15], \$36  };
+  assign pe1_2_product = { \$37 [15], \$37  };
+  assign pe1_3_product = { \$38 [15], \$38  };
+  assign pe2_0_product = { \$39 [15], \$39  };
+  assign pe2_1_product = { \$40 [15], \$40  };
+  assign pe2_2_product = { \$41 [15], \$41  };
+  assign pe2_3_product = { \$42 [15], \$42  };
+  assign pe3_0_product = { \$43 [15], \$43  };
+  assign pe3_1_product = { \$44 [15], \$44  };
+  assign pe3_2_product = { \$45 [15], \$45  };
+  assign pe3_3_product = { \$46 [15], \$46  };
   assign valid_d7 = o__valid;
   assign \a__payload.data  = a__payload[31:0];
   assign \a__payload.data[0]  = a__payload[7:0];
@@ -2027,11 +2272,11 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   assign \$21  = bank_d4;
   assign \$23  = bank_d5;
   assign \$25  = bank_d6;
-  assign \$76  = \$signal ;
-  assign \$79  = \$signal ;
-  assign \$82  = \$signal ;
-  assign \$85  = \$signal ;
-  assign \$101  = mode_error0;
-  assign \$106  = mode_error1;
-  assign \$111  = mode_error2;
+  assign \$60  = \$signal ;
+  assign \$63  = \$signal ;
+  assign \$66  = \$signal ;
+  assign \$69  = \$signal ;
+  assign \$113  = mode_error0;
+  assign \$118  = mode_error1;
+  assign \$123  = mode_error2;
 endmodule

@@ -51,12 +51,13 @@ def test_derived_values():
 
 
 CONFIGS = [Params(), Params(dataflow="os"), Params(rows=1, cols=1, dataflow="os"),
+           Params(rows=1, cols=3, w_signed=False),
            Params(rows=3, cols=2, a_width=4, w_width=4, acc_width=8, a_signed=False),
            Params(rows=2, cols=3, dataflow="os", a_width=4, w_width=3, acc_width=7,
                   w_signed=False, pipeline=1),
            Params(rows=2, cols=3, pe="fusion_unit"),
            Params(rows=3, cols=2, pe="fusion_unit", dataflow="os", pipeline=1, acc_width=20)]
-IDS = ["ws4x4", "os4x4", "os1x1", "ws3x2_narrow", "os2x3_narrow_p1", "ws2x3_fusion",
+IDS = ["ws4x4", "os4x4", "os1x1", "ws1x3_unsigned_w", "ws3x2_narrow", "os2x3_narrow_p1", "ws2x3_fusion",
        "os3x2_fusion_p1"]
 
 

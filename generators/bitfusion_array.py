@@ -11,6 +11,7 @@ from accelgen.generators.fusion_unit import (FusionStep, Precision, OPERAND_BITS
                                              STEP_WIDTH, PRECISION_BITS, check_modes,
                                              parse_modes)
 from accelgen.params import UnitParams, param, check_int
+from accelgen.pipeline import delay_chain
 
 __all__ = ["Params", "BitFusionArray"]
 
@@ -139,14 +140,7 @@ class BitFusionArray(wiring.Component):
         m.d.comb += advance.eq(~self.o.valid | self.o.ready)
 
         def delayed(value, name, stages):
-            """``[value, value delayed 1 advance, ..., delayed `stages`]``."""
-            chain = [value]
-            for t in range(1, stages + 1):
-                reg = Signal.like(value, name=f"{name}_d{t}")
-                with m.If(advance):
-                    m.d.sync += reg.eq(chain[-1])
-                chain.append(reg)
-            return chain
+            return delay_chain(m, value, name, stages, advance)
 
         # Valid bit and activation mode of the beat at each depth (cycles since accepted).
         accept_act = Signal()

@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.generators.fusion_unit import FusionStep, Precision, OPERAND_BITS, STEP_WIDTH
 from accelgen.params import UnitParams, param, check_int, check_bool, check_choice, require
+from accelgen.pipeline import delay_chain
 
 __all__ = ["Params", "SystolicArray", "PE_TYPES"]
 
@@ -230,16 +231,6 @@ class SystolicArray(wiring.Component):
             self._output_stationary(m)
         return m
 
-    def _chain(self, m, value, name, stages, advance):
-        """``[value, value delayed 1, ..., delayed `stages`]`` (registers load on ``advance``)."""
-        chain = [value]
-        for t in range(1, stages + 1):
-            reg = Signal.like(value, name=f"{name}_d{t}")
-            with m.If(advance):
-                m.d.sync += reg.eq(chain[-1])
-            chain.append(reg)
-        return chain
-
     def _product(self, m, a, w, a_mode, w_mode, advance, prefix):
         """The PE's ``(product, error)``, registered once more with ``pipeline``."""
         p = self.params
@@ -284,10 +275,10 @@ class SystolicArray(wiring.Component):
         take_a = Signal()
         m.d.comb += [self.a.ready.eq(advance & full.bit_select(act_bank, 1)),
                      take_a.eq(self.a.valid & self.a.ready)]
-        valid = self._chain(m, take_a, "valid", depth, advance)
-        last = self._chain(m, self.a.payload.last, "last", depth, advance)
-        bank = self._chain(m, act_bank, "bank", reads, advance)
-        a_mode = self._chain(m, self._mode_bits(self.a.payload), "a_mode", reads, advance)
+        valid = delay_chain(m, take_a, "valid", depth, advance)
+        last = delay_chain(m, self.a.payload.last, "last", depth, advance)
+        bank = delay_chain(m, act_bank, "bank", reads, advance)
+        a_mode = delay_chain(m, self._mode_bits(self.a.payload), "a_mode", reads, advance)
         w_mode_bits = self._mode_bits(self.w.payload)
         w_modes = [[Signal.like(w_mode_bits, name=f"w{b}_{r}_mode") for r in range(rows)]
                    for b in range(2)]
@@ -344,7 +335,7 @@ class SystolicArray(wiring.Component):
         error = [None] * rows
         w_bits = len(weights[0][0][0])
         for r in range(rows):
-            a_chain = self._chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, advance)
+            a_chain = delay_chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, advance)
             for c in range(cols):
                 d, prefix = r + c, f"pe{r}_{c}_"
                 w = selected[r, c][:w_bits]
@@ -361,7 +352,7 @@ class SystolicArray(wiring.Component):
                     with m.If(advance):
                         m.d.sync += error[r].eq((error[r - 1] if r else 0) | err)
         for c in range(cols):
-            out = self._chain(m, psum[rows - 1][c], f"out{c}", cols - 1 - c, advance)[-1]
+            out = delay_chain(m, psum[rows - 1][c], f"out{c}", cols - 1 - c, advance)[-1]
             m.d.comb += self.o.payload.data[c].eq(out)
         m.d.comb += [self.o.valid.eq(valid[depth]), self.o.payload.last.eq(last[depth])]
         if p.pe_type.flags_errors:
@@ -381,19 +372,19 @@ class SystolicArray(wiring.Component):
         ok = ~self.a.payload.last | ~(in_flight | draining)
         m.d.comb += [self.a.ready.eq(self.w.valid & ok), self.w.ready.eq(self.a.valid & ok),
                      take.eq(both & ok)]
-        valid = self._chain(m, take, "valid", depth - 1, always)
-        last = self._chain(m, take & self.a.payload.last, "last", depth - 1, always)
+        valid = delay_chain(m, take, "valid", depth - 1, always)
+        last = delay_chain(m, take & self.a.payload.last, "last", depth - 1, always)
         m.d.comb += in_flight.eq(Cat(*last[1:depth]).any() if depth > 1 else 0)
 
         shadow = [[Signal(p.acc_shape(), name=f"result{r}_{c}") for c in range(cols)]
                   for r in range(rows)]
-        a_chains = [self._chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, always)
+        a_chains = [delay_chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, always)
                     for r in range(rows)]
-        w_chains = [self._chain(m, self.w.payload.data[c], f"b{c}", c + rows - 1, always)
+        w_chains = [delay_chain(m, self.w.payload.data[c], f"b{c}", c + rows - 1, always)
                     for c in range(cols)]
-        a_mode = self._chain(m, self._mode_bits(self.a.payload), "a_mode", rows + cols - 2,
+        a_mode = delay_chain(m, self._mode_bits(self.a.payload), "a_mode", rows + cols - 2,
                              always)
-        w_mode = self._chain(m, self._mode_bits(self.w.payload), "w_mode", rows + cols - 2,
+        w_mode = delay_chain(m, self._mode_bits(self.w.payload), "w_mode", rows + cols - 2,
                              always)
         shadow_error = [Signal(name=f"result{r}_mode_error") for r in range(rows)]
         for r in range(rows):

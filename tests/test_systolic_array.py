@@ -57,7 +57,8 @@ CONFIGS = [Params(), Params(dataflow="os"), Params(rows=1, cols=1, dataflow="os"
                   w_signed=False, pipeline=1),
            Params(rows=2, cols=3, pe="fusion_unit"),
            Params(rows=3, cols=2, pe="fusion_unit", dataflow="os", pipeline=1, acc_width=20)]
-IDS = ["ws4x4", "os4x4", "os1x1", "ws1x3_unsigned_w", "ws3x2_narrow", "os2x3_narrow_p1", "ws2x3_fusion",
+IDS = ["ws4x4", "os4x4", "os1x1", "ws1x3_unsigned_w", "ws3x2_narrow", "os2x3_narrow_p1",
+       "ws2x3_fusion",
        "os3x2_fusion_p1"]
 
 

@@ -33,8 +33,8 @@ class PacketBench:
     ``expect(params, beats)`` returns the expected results (usually one) of a
     packet, given its beats as field dictionaries (set ``expect`` to ``None`` when
     a test feeds the scoreboard itself, e.g. with results computed in bulk);
-    ``observe(fields)`` maps an
-    output beat's fields to the item compared with them (default: unchanged).
+    ``observe(fields)`` maps an output beat's fields to the item compared with
+    them (default: unchanged).
     ``in_layout`` / ``out_layout`` are the payload layouts of ``i`` and ``o``;
     ``last`` names the field that closes a packet (``None``: every beat does).
     """

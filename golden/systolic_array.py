@@ -178,7 +178,9 @@ def cycles(params, m, k, n):
     take ``rows`` cycles; activations start at ``as(t) = max(ae(t-1), we(t)) + 1``
     and take ``M`` cycles; the last row leaves ``latency`` cycles after
     ``ae(T-1)``. Steady state is one activation row per cycle when
-    ``M >= rows + cols - 1``; otherwise weight loads add bubbles.
+    ``M >= 2 * rows + cols - 2`` (a bank frees ``rows + cols - 1`` cycles after
+    its last activation row, then takes ``rows`` cycles to load); below that, two
+    consecutive tiles take ``2 * rows + cols - 2 + M`` cycles on average together.
 
     OS (tiles of :func:`os_schedule`, ``K`` beats each): a tile's beats are taken
     back to back, but its last beat waits until the previous tile's ``rows``

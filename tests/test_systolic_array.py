@@ -166,3 +166,13 @@ def test_amaranth_cycles_match_the_model(p):
         a, b, a_mode, w_mode, _exact = random_gemm(p, rng, m, k, n)
         _rows, measured = amaranth_gemm(p, a, b, a_mode, w_mode)
         assert measured == cycles(p, *a.shape, b.shape[1]), (m, k, n)
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (2, 3), (4, 4), (8, 8)])
+def test_ws_bubble_threshold(rows, cols):
+    """Many tiles of M rows: M cycles per tile from M = 2 rows + cols - 2 on, and
+    (2 rows + cols - 2 + M) / 2 on average below it (the docstring's statement)."""
+    p = Params(rows=rows, cols=cols)
+    for m in range(1, 2 * rows + cols + 2):
+        per_tile = (cycles(p, m, rows * 40, cols) - cycles(p, m, rows * 20, cols)) / 20
+        assert per_tile == max(m, (2 * rows + cols - 2 + m) / 2), m

@@ -84,6 +84,9 @@ class TileModel:
 
     def activation(self, beat):
         if self.p.dataflow == "ws":
+            if not self.tiles:
+                raise AssertionError("an activation beat was accepted before its weight "
+                                     "tile was complete")
             weights, w_mode = self.tiles[0]
             values, errors = ws_tile(self.p, weights, np.array([beat["data"]]),
                                      self._mode([beat]), w_mode)
@@ -217,6 +220,29 @@ class ArrayBench:
                                 data, dtype=np.int64).astype(np.uint64)[:n - n0]
         return gemm_wrap(p, out)
 
+    def send_mixed_modes(self, tiles):
+        """Random words with a random precision code (0..3, so some invalid) and
+        signedness on every activation beat and weight row (WS) or beat (OS);
+        checked against the model, row by row, mode_error included."""
+        p, rng = self.p, self.np_rng
+
+        def modes():
+            return {"prec": int(rng.integers(4)), "signed": int(rng.integers(2))}
+
+        def words(count):
+            return rng.integers(0, 1 << 32, count).tolist()
+
+        for _ in range(tiles):
+            beats = int(rng.integers(1, 6))
+            if p.dataflow == "ws":
+                for _r in range(p.rows):
+                    self.w_source.send(pack(p.w_layout(), data=words(p.cols), **modes()))
+            for j in range(beats):
+                self.a_source.send(pack(p.a_layout(), data=words(p.rows),
+                                        last=int(j == beats - 1), **modes()))
+                if p.dataflow == "os":
+                    self.w_source.send(pack(p.w_layout(), data=words(p.cols), **modes()))
+
     @property
     def idle(self):
         return self.a_source.empty and self.w_source.empty and not self.scoreboard.expected
@@ -314,13 +340,24 @@ async def gemm_shapes_under_stalls(dut):
         tb.stalls(*STALLS[n % len(STALLS)])
         gemm_ = tb.random_gemm(m, k, nn)
         await run_gemm(tb, *gemm_, (m + k + nn + tb.p.rows * tb.p.cols) * 400 + 1000)
-    if tb.p.pe_type.flags_errors:  # precision code 3: every row flagged, sums of 0
+    if tb.p.pe_type.flags_errors:
+        # Precision code 3 on the activations: every row flagged, sums of 0.
         a, b, a_mode, w_mode, _exact = tb.random_gemm(3, 2 * tb.p.rows + 1, tb.p.cols)
         start = len(tb.results)
         tb.send_gemm(a, b, {**a_mode, "prec": 3}, w_mode)
         await tb.drain(max_cycles=20000)
         assert tb.results[start:] and all(error for *_r, error in tb.results[start:])
         assert not any(any(row) for row, *_rest in tb.results[start:])
+        # Modes (valid or not) changing on every beat and weight row, then a clean
+        # GEMM: flags clear between tiles and nothing stale is left behind.
+        start = len(tb.results)
+        tb.send_mixed_modes(40)
+        await tb.drain(max_cycles=40000)
+        flagged = sum(error for *_r, error in tb.results[start:])
+        dut._log.info("mixed modes: %d result rows, %d flagged", len(tb.results) - start,
+                      flagged)
+        assert 0 < flagged < len(tb.results) - start
+        await run_gemm(tb, *tb.random_gemm(tb.p.rows + 1, tb.p.rows, tb.p.cols), 20000)
     dut._log.info("%d GEMMs, %d result rows checked", 2 * len(shapes(tb.p)),
                   tb.scoreboard.matched)
 

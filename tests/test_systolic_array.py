@@ -133,12 +133,15 @@ def test_amaranth_simulator_under_stalls(p, shape):
         if p.dataflow == "ws":
             for n0, _w, acts in ws_schedule(p, a, b):
                 for i in range(len(acts)):
-                    out[i, n0:n0 + p.cols] += np.array(next(it)[0]).astype(
+                    data, last, *_ = next(it)
+                    assert last == int(i == len(acts) - 1), "o.last not on a tile's last row"
+                    out[i, n0:n0 + p.cols] += np.array(data).astype(
                         np.uint64)[:b.shape[1] - n0]
         else:
             for m0, n0, _a, _b in os_schedule(p, a, b):
                 for r in range(p.rows):
-                    data = next(it)[0]
+                    data, last, *_ = next(it)
+                    assert last == int(r == p.rows - 1), "o.last not on a tile's last row"
                     if m0 + r < a.shape[0]:
                         out[m0 + r, n0:n0 + p.cols] = np.array(data).astype(
                             np.uint64)[:b.shape[1] - n0]

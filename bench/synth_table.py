@@ -7,7 +7,8 @@
 iCE40 = UP5K (synth_ice40 -dsp, nextpnr-ice40), ECP5 = LFE5U-25F (synth_ecp5,
 nextpnr-ecp5), Xilinx = synth_xilinx cell counts (no place and route). Fmax is
 register to register through accelgen.synth.FmaxHarness, nextpnr seed 1;
-"does not fit" when place and route fails (the design exceeds the device).
+"does not fit" when place and route fails (the design exceeds the device),
+"yosys failed" when synthesis does (YoWASP's ABC on the largest arrays).
 """
 
 import sys
@@ -38,7 +39,11 @@ def main(names):
                 row = [module]
                 for target in ("ice40", "ecp5", "xilinx"):
                     work = Path(tmp) / f"{module}.{target}"
-                    r = synthesize(emit(name, params), unit.build(params), target, work)
+                    try:
+                        r = synthesize(emit(name, params), unit.build(params), target, work)
+                    except ToolFailed:  # e.g. YoWASP's ABC exiting on a large design
+                        row.append("yosys failed")
+                        continue
                     row.append(f"{r['LUT']}/{r['FF']}/{r['carry']}/{r['DSP']}")
                 for target in ("ice40", "ecp5"):
                     try:

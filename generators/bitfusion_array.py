@@ -103,8 +103,8 @@ class BitFusionArray(wiring.Component):
       and column ``c``'s result is the sum over rows: with ``K = rows * P``
       elements per beat, ``acc[c] = sum_k a[k] * W[k, c]``, exact (``acc_width`` is
       at least ``18 + ceil(log2(rows))``, so nothing overflows). ``mode_error`` is
-      set when some row's precision pair was not built (``modes``); such a row
-      adds 0.
+      set when some row's precision pair was not built (``modes``) or used
+      code 3; such a row adds 0.
 
     Dataflow: activation words move right one unit per cycle, partial sums move
     down; row ``r`` is skewed by ``r`` cycles on entry and column ``c``'s result

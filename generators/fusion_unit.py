@@ -246,8 +246,9 @@ class FusionUnit(wiring.Component):
     of ``acc_width`` bits and emits one beat on ``o``: ``acc``, plus ``overflow``
     (some addition left the range: the result wrapped modulo ``2**acc_width``, or
     with ``saturate`` was clamped to ``-2**(acc_width-1) .. 2**(acc_width-1)-1``)
-    and ``mode_error`` (some beat's precision pair was not built, see ``modes``; such
-    a beat adds 0). Unsigned operands are accumulated in the same signed register.
+    and ``mode_error`` (some beat's precision pair was not built, see ``modes``, or
+    used code 3; such a beat adds 0). Unsigned operands are accumulated in the
+    same signed register.
 
     Timing: one beat per cycle; the result is valid ``latency = 1 + pipeline``
     cycles after the edge that accepts the last beat. The whole pipeline stalls

@@ -14,6 +14,7 @@ from accelgen.golden.fusion_unit import (PREC_CODE, fusion_unit, step, accumulat
                                          pack_lanes, unpack_lanes, products_per_beat,
                                          dot_product, dot_product_beats)
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
+from accelgen.verif.payload import pack
 from accelgen.verif.fusion_unit import random_beats, lane_range, exhaustive_beats
 from conftest import configurations
 
@@ -57,13 +58,19 @@ def test_derived_values_and_manifest():
 
 @pytest.mark.parametrize("wa,ww", ALL_MODES)
 def test_brick_roles_cover_every_digit_pair_once(wa, ww):
-    """The generator's BitBrick assignment: every (product, i, j) exactly once."""
-    per = products_per_beat(wa, ww)
+    """The generator's BitBrick assignment: every (product k, digit i, digit j) exactly
+    once, both digits of the same product, shifted by 2(i + j), sign on top digits."""
+    per, da, dw = products_per_beat(wa, ww), wa // 2, ww // 2
     roles = [brick_role(b, wa, ww) for b in range(16)]
-    pairs = {(a_d, w_d) for a_d, w_d, *_ in roles}
-    assert len(pairs) == 16
-    assert {a_d for a_d, *_ in roles} == set(range(per * wa // 2))
-    assert {w_d for _, w_d, *_ in roles} == set(range(per * ww // 2))
+    seen = set()
+    for a_d, w_d, a_top, w_top, shift in roles:
+        k, i = divmod(a_d, da)
+        k_w, j = divmod(w_d, dw)
+        assert k == k_w < per, "both digits must belong to the same product"
+        assert shift == 2 * (i + j)
+        assert (a_top, w_top) == (i == da - 1, j == dw - 1)
+        seen.add((k, i, j))
+    assert seen == {(k, i, j) for k in range(per) for i in range(da) for j in range(dw)}
 
 
 def test_lane_packing_round_trips():
@@ -157,9 +164,11 @@ def simulate_stream(params, beats, seed, idle=0.3, backpressure=0.3):
     want_count = sum(b["last"] for b in beats)
     got = []
 
+    layout = params.input_layout()
+
     async def source(ctx):
-        for beat in beats:
-            await stream_put(ctx, dut.i, beat, rng=stalls, idle=idle)
+        for beat in beats:  # raw bits: precision code 3 has no enum member
+            await stream_put(ctx, dut.i, pack(layout, **beat), rng=stalls, idle=idle)
 
     async def sink(ctx):
         for _ in range(want_count):
@@ -172,8 +181,9 @@ def simulate_stream(params, beats, seed, idle=0.3, backpressure=0.3):
 
 @pytest.mark.sim
 @pytest.mark.parametrize("params", [Params(), Params(pipeline=0, modes="8x8,4x4"),
+                                    Params(pipeline=2, acc_width=18),
                                     Params(pipeline=3, saturate=True, acc_width=18)],
-                         ids=["default", "p0_two_modes", "p3_sat18"])
+                         ids=["default", "p0_two_modes", "p2_wrap18", "p3_sat18"])
 def test_amaranth_simulator_under_stalls(params):
     seed = 77
     rng = np.random.default_rng(seed)
@@ -181,9 +191,15 @@ def test_amaranth_simulator_under_stalls(params):
     for beat, last in zip(beats, rng.random(len(beats)) < 0.25):
         beat["last"] = int(last)
     beats[-1]["last"] = 1
-    # Long runs of the largest unsigned 8x8 step reach the 18-bit accumulator's limit.
+    for beat in beats[::17]:  # precision code 3 on either side
+        beat["a_prec" if beat["w_signed"] else "w_prec"] = 3
+    # The largest steps of either sign: past the 18-bit limit and back into range
+    # (a clamped accumulator returns; overflow stays set for the packet).
     big = {"a": 255, "w": 255, "a_prec": 2, "w_prec": 2, "a_signed": 0, "w_signed": 0}
+    neg = {"a": 0x80, "w": 255, "a_prec": 2, "w_prec": 2, "a_signed": 1, "w_signed": 0}
     beats += [{**big, "last": 0}] * 5 + [{**big, "last": 1}]
+    beats += [{**big, "last": 0}] * 4 + [{**neg, "last": 0}] * 8 + [{**big, "last": 1}]
+    beats += [{**neg, "last": 0}] * 6 + [{**big, "last": 0}] * 3 + [{**neg, "last": 1}]
     columns = {k: np.array([b[k] for b in beats]) for k in beats[0]}
     want = fusion_unit(params, *(columns[k] for k in (
         "a", "w", "a_prec", "w_prec", "a_signed", "w_signed", "last")))

@@ -61,10 +61,17 @@ def simulate(dut, *testbenches, max_cycles, clock=True, vcd=None):
 
 
 async def stream_put(ctx, stream, payload, *, rng=None, idle=0.0):
-    """Offer ``payload`` on ``stream`` (after random idle cycles) until it is taken."""
+    """Offer ``payload`` on ``stream`` (after random idle cycles) until it is taken.
+
+    ``payload`` is a value of the payload's shape (a dict for a struct), or an
+    ``int`` of raw bits, for bit patterns the shape cannot express (e.g. an enum
+    field holding a code that has no member)."""
     while rng is not None and rng.random() < idle:
         await ctx.tick()
-    ctx.set(stream.payload, payload)
+    if isinstance(payload, int) and hasattr(stream.payload, "as_value"):
+        ctx.set(stream.payload.as_value(), payload)
+    else:
+        ctx.set(stream.payload, payload)
     ctx.set(stream.valid, 1)
     await ctx.tick().until(stream.ready)
     ctx.set(stream.valid, 0)

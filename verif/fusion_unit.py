@@ -165,6 +165,13 @@ async def overflow_and_saturation(dut):
                       "leaves its range" if repeats >= needed else
                       f"stays in range (needs {needed} beats at acc_width {width})")
         await tb.drain(max_cycles=repeats * 3 + 100)
+    # Both signs in one packet: out of range one way, then back (a clamped
+    # accumulator returns into range; the overflow flag stays set for the packet).
+    (up, up_value), (down, down_value) = extreme_beat(tb.p, 1), extreme_beat(tb.p, -1)
+    n_up = min((1 << (width - 1)) // up_value + 2, scaled(70000))
+    n_down = min(n_up * up_value // -down_value + 2, scaled(70000))
+    tb.send_packet([up] * n_up + [down] * n_down + [up] * 3)
+    await tb.drain(max_cycles=(n_up + n_down) * 3 + 100)
 
 
 @cocotb.test(**TIMEOUT)

@@ -20,6 +20,7 @@ Precision codes: 0 = 2-bit, 1 = 4-bit, 2 = 8-bit (3 is invalid).
 import numpy as np
 
 from accelgen.golden.bitbrick import bitbrick
+from accelgen.numeric import int_range
 
 __all__ = ["PREC_CODE", "PREC_BITS", "products_per_beat", "pack_lanes", "unpack_lanes",
            "step", "accumulate", "fusion_unit", "dot_product_beats", "dot_product"]
@@ -34,15 +35,11 @@ def products_per_beat(wa, ww):
     return (8 // wa) * (8 // ww)
 
 
-def _range(width, signed):
-    return (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
-
-
 def pack_lanes(values, width, signed):
     """Pack the last axis of ``values`` into words, element ``k`` at bits
     ``[k*width, (k+1)*width)``, two's complement. Returns int64 words (< 2**32)."""
     values = np.asarray(values, dtype=np.int64)
-    lo, hi = _range(width, signed)
+    lo, hi = int_range(width, signed)
     if values.size and (values.min() < lo or values.max() > hi):
         raise ValueError(f"{'signed' if signed else 'unsigned'} {width}-bit lanes must be "
                          f"in {lo}..{hi}")
@@ -109,7 +106,7 @@ def accumulate(steps, errors, last, width, saturate):
     acc = np.zeros(ends.size, dtype=np.int64)
     overflow = np.zeros(ends.size, dtype=bool)
     mode_error = np.zeros(ends.size, dtype=bool)
-    lo, hi = _range(width, True)
+    lo, hi = int_range(width, True)
     for t in range(int(lengths.max()) if ends.size else 0):
         live = np.flatnonzero(lengths > t)
         total = acc[live] + steps[starts[live] + t]

@@ -3,6 +3,8 @@
 
 import numpy as np
 
+from accelgen.numeric import check_range
+
 __all__ = ["int_mac", "wrap"]
 
 
@@ -36,12 +38,8 @@ def int_mac(params, a, b, last):
     last = np.asarray(last, dtype=bool)
     if not (a.shape == b.shape == last.shape) or a.ndim != 1:
         raise ValueError("a, b and last must be 1-D arrays of the same length")
-    for name, values, width, signed in (("a", a, params.a_width, params.a_signed),
-                                        ("b", b, params.b_width, params.b_signed)):
-        lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else \
-            (0, (1 << width) - 1)
-        if values.size and (values.min() < lo or values.max() > hi):
-            raise ValueError(f"{name} values must be in {lo}..{hi}")
+    check_range("a", a, params.a_width, params.a_signed)
+    check_range("b", b, params.b_width, params.b_signed)
     ends = np.flatnonzero(last)
     if ends.size == 0:
         return wrap(np.zeros(0, dtype=np.uint64), params.acc_width, params.acc_signed)

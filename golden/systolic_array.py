@@ -25,6 +25,7 @@ import numpy as np
 from accelgen.golden.fusion_unit import (PREC_CODE, pack_lanes, products_per_beat,
                                          step as fusion_step)
 from accelgen.golden.int_mac import wrap
+from accelgen.numeric import check_range
 
 __all__ = ["ws_tile", "os_tile", "ws_schedule", "os_schedule", "gemm", "pack_gemm",
            "cycles", "utilization", "PE_PRODUCTS"]
@@ -62,10 +63,7 @@ def _modes(mode, shape):
 def _check(params, name, values, width, signed):
     if params.pe != "int_mac":
         return  # packed words: the PE's own decoding defines every bit pattern
-    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
-    values = np.asarray(values)
-    if values.size and (values.min() < lo or values.max() > hi):
-        raise ValueError(f"{name} values must be in {lo}..{hi}")
+    check_range(name, values, width, signed)
 
 
 def _reduce(params, a, w, a_mode, w_mode):

@@ -14,7 +14,7 @@ from accelgen.golden.bitfusion_array import (ArrayModel, bitfusion_array, gemm_b
                                              gemm_result)
 from accelgen.golden.fusion_unit import products_per_beat
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from accelgen.verif.fusion_unit import lane_range
+from accelgen.numeric import int_range
 from conftest import configurations
 
 
@@ -44,8 +44,8 @@ def test_derived_values():
 
 
 def random_operands(rng, m, k, n, wa, ww, sa, sw):
-    a = rng.integers(*lane_range(wa, sa), (m, k), endpoint=True)
-    b = rng.integers(*lane_range(ww, sw), (k, n), endpoint=True)
+    a = rng.integers(*int_range(wa, sa), (m, k), endpoint=True)
+    b = rng.integers(*int_range(ww, sw), (k, n), endpoint=True)
     return a, b
 
 
@@ -60,8 +60,8 @@ def test_golden_gemm_is_exact(params, wa, ww):
         depth = params.rows * products_per_beat(wa, ww)
         for m, k, n in [(1, 1, 1), (3, depth, params.cols), (5, 2 * depth + 3, params.cols + 1)]:
             a, b = random_operands(rng, m, k, n, wa, ww, sa, sw)
-            a[0, :] = lane_range(wa, sa)[0]
-            b[:, 0] = lane_range(ww, sw)[0]
+            a[0, :] = int_range(wa, sa)[0]
+            b[:, 0] = int_range(ww, sw)[0]
             results = bitfusion_array(params, gemm_beats(params, a, b, wa, ww, sa, sw))
             assert not any(error for _acc, error in results)
             assert (gemm_result(params, results, m, k, n, wa, ww) == a @ b).all()

@@ -15,7 +15,8 @@ from accelgen.golden.fusion_unit import (PREC_CODE, fusion_unit, step, accumulat
                                          dot_product, dot_product_beats)
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.payload import pack
-from accelgen.verif.fusion_unit import random_beats, lane_range, exhaustive_beats
+from accelgen.numeric import int_range
+from accelgen.verif.fusion_unit import random_beats, exhaustive_beats
 from conftest import configurations
 
 SIGNS = list(itertools.product((0, 1), (0, 1)))
@@ -76,7 +77,7 @@ def test_brick_roles_cover_every_digit_pair_once(wa, ww):
 def test_lane_packing_round_trips():
     rng = np.random.default_rng(3)
     for width, signed in itertools.product((2, 4, 8), (False, True)):
-        lo, hi = lane_range(width, signed)
+        lo, hi = int_range(width, signed)
         values = rng.integers(lo, hi, (50, 32 // width), endpoint=True)
         assert (unpack_lanes(pack_lanes(values, width, signed), width, 32 // width,
                              signed) == values).all()
@@ -95,7 +96,7 @@ def test_golden_step_is_the_exact_integer_dot_product(wa, ww, sa, sw):
     p, per = Params(), products_per_beat(wa, ww)
     a, w = exhaustive_beats(wa, ww, sa, sw)
     rng = np.random.default_rng(wa * 100 + ww * 10 + 2 * sa + sw)
-    (lo_a, hi_a), (lo_w, hi_w) = lane_range(wa, sa), lane_range(ww, sw)
+    (lo_a, hi_a), (lo_w, hi_w) = int_range(wa, sa), int_range(ww, sw)
     a_random = rng.integers(lo_a, hi_a, (2000, per), endpoint=True)
     w_random = rng.integers(lo_w, hi_w, (2000, per), endpoint=True)
     a = np.concatenate([a, pack_lanes(a_random, wa, sa)])
@@ -150,8 +151,8 @@ def test_golden_dot_product_equals_numpy(wa, ww):
     rng = np.random.default_rng(wa * 10 + ww)
     for sa, sw in SIGNS:
         n = int(rng.integers(1, 200))
-        x = rng.integers(*lane_range(wa, sa), n, endpoint=True)
-        y = rng.integers(*lane_range(ww, sw), n, endpoint=True)
+        x = rng.integers(*int_range(wa, sa), n, endpoint=True)
+        y = rng.integers(*int_range(ww, sw), n, endpoint=True)
         assert dot_product(Params(), x, y, wa, ww, sa, sw) == (int(x @ y), False, False)
     a, w = dot_product_beats([1] * 3, [1] * 3, wa, ww, 0, 0)
     assert a.size == -(-3 // products_per_beat(wa, ww))

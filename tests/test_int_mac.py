@@ -8,6 +8,7 @@ import pytest
 
 from accelgen.generators.int_mac import IntMAC, Params
 from accelgen.golden.int_mac import int_mac, wrap
+from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from conftest import configurations
 
@@ -59,10 +60,8 @@ def reference(p, a, b, last):
 
 
 def random_stream(p, rng, n):
-    lo = lambda w, s: -(1 << (w - 1)) if s else 0
-    hi = lambda w, s: (1 << (w - 1)) - 1 if s else (1 << w) - 1
-    a = rng.integers(lo(p.a_width, p.a_signed), hi(p.a_width, p.a_signed), n, endpoint=True)
-    b = rng.integers(lo(p.b_width, p.b_signed), hi(p.b_width, p.b_signed), n, endpoint=True)
+    a = rng.integers(*int_range(p.a_width, p.a_signed), n, endpoint=True)
+    b = rng.integers(*int_range(p.b_width, p.b_signed), n, endpoint=True)
     last = rng.random(n) < 0.2
     return a, b, last
 

@@ -82,3 +82,12 @@ def test_parse_value_errors():
         parse_value(Demo, "flag", "yes please")
     with pytest.raises(ValueError, match=r"^demo width must be an integer, not 'wide'$"):
         parse_value(Demo, "width", "wide")
+
+
+def test_int_range_and_check_range():
+    from accelgen.numeric import int_range, check_range
+    assert int_range(8, True) == (-128, 127) and int_range(8, False) == (0, 255)
+    assert int_range(1, True) == (-1, 0)
+    check_range("x", [-128, 127], 8, True)
+    with pytest.raises(ValueError, match=r"^x values must be in 0\.\.15$"):
+        check_range("x", [16], 4, False)

@@ -7,8 +7,8 @@ import numpy as np
 
 from accelgen.golden.bitfusion_array import ArrayModel, gemm_beats, gemm_result
 from accelgen.golden.fusion_unit import PREC_CODE, products_per_beat
+from accelgen.numeric import int_range
 from accelgen.verif.bench import configuration, scaled
-from accelgen.verif.fusion_unit import lane_range
 from accelgen.verif.packets import PacketBench, check_reset_mid_stream
 
 __all__ = ["ArrayBench"]
@@ -51,10 +51,10 @@ class ArrayBench(PacketBench):
         m = int(rng.integers(1, max_m + 1))
         k = int(rng.integers(1, 2 * depth + 4))
         n = int(rng.integers(1, 2 * p.cols + 2))
-        a = rng.integers(*lane_range(wa, sa), (m, k), endpoint=True)
-        b = rng.integers(*lane_range(ww, sw), (k, n), endpoint=True)
-        a[rng.random(a.shape) < 0.1] = lane_range(wa, sa)[0]
-        b[rng.random(b.shape) < 0.1] = lane_range(ww, sw)[0]
+        a = rng.integers(*int_range(wa, sa), (m, k), endpoint=True)
+        b = rng.integers(*int_range(ww, sw), (k, n), endpoint=True)
+        a[rng.random(a.shape) < 0.1] = int_range(wa, sa)[0]
+        b[rng.random(b.shape) < 0.1] = int_range(ww, sw)[0]
         return a, b
 
     def send_random(self, beats):

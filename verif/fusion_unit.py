@@ -7,18 +7,15 @@ import numpy as np
 
 from accelgen.golden.fusion_unit import (PREC_CODE, fusion_unit, pack_lanes,
                                          products_per_beat)
+from accelgen.numeric import int_range
 from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_reset_mid_stream,
                                      check_under_stalls)
 
-__all__ = ["FusionBench", "random_beats", "lane_range"]
+__all__ = ["FusionBench", "random_beats"]
 
 TIMEOUT = {"timeout_time": scaled(100), "timeout_unit": "ms"}
 FIELDS = ("a", "w", "a_prec", "w_prec", "a_signed", "w_signed")
-
-
-def lane_range(width, signed):
-    return (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
 
 
 def random_beats(rng, modes, count, corner=0.125):
@@ -31,7 +28,7 @@ def random_beats(rng, modes, count, corner=0.125):
         per = products_per_beat(wa, ww)
         lanes = []
         for width, signed in ((wa, sa), (ww, sw)):
-            lo, hi = lane_range(width, signed)
+            lo, hi = int_range(width, signed)
             values = rng.integers(lo, hi, per, endpoint=True)
             pick = rng.random(per) < corner
             values[pick] = rng.choice([lo, hi], pick.sum())
@@ -83,8 +80,8 @@ def exhaustive_beats(wa, ww, sa, sw):
     pairs = 1 << (wa + ww)
     per = products_per_beat(wa, ww)
     t = (np.arange(pairs)[:, None] + np.arange(per) * (pairs // per + 1)) % pairs
-    lo_a, _ = lane_range(wa, sa)
-    lo_w, _ = lane_range(ww, sw)
+    lo_a, _ = int_range(wa, sa)
+    lo_w, _ = int_range(ww, sw)
     a = pack_lanes((t >> ww) + lo_a, wa, sa)
     w = pack_lanes((t & ((1 << ww) - 1)) + lo_w, ww, sw)
     return a, w
@@ -136,8 +133,8 @@ def extreme_beat(params, sign):
         per = products_per_beat(wa, ww)
         for sa in (0, 1):
             for sw in (0, 1):
-                for x in lane_range(wa, sa):
-                    for y in lane_range(ww, sw):
+                for x in int_range(wa, sa):
+                    for y in int_range(ww, sw):
                         value = per * x * y
                         if value * sign > 0 and (best is None or value * sign > best[1] * sign):
                             beat = {"a": int(pack_lanes([x] * per, wa, sa)),

@@ -5,6 +5,7 @@ import cocotb
 import numpy as np
 
 from accelgen.golden.int_mac import int_mac
+from accelgen.numeric import int_range
 from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_reset_mid_stream,
                                      check_under_stalls)
@@ -13,10 +14,6 @@ __all__ = ["IntMACBench"]
 
 # Every test also has a simulated-time limit, so a hang fails instead of stalling.
 TIMEOUT = {"timeout_time": scaled(50), "timeout_unit": "ms"}
-
-
-def operand_range(width, signed):
-    return (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
 
 
 def expect_packet(params, beats):
@@ -33,8 +30,8 @@ class IntMACBench(PacketBench):
                          expect=expect_packet, **stalls)
 
     def random_operands(self, count):
-        lo_a, hi_a = operand_range(self.p.a_width, self.p.a_signed)
-        lo_b, hi_b = operand_range(self.p.b_width, self.p.b_signed)
+        lo_a, hi_a = int_range(self.p.a_width, self.p.a_signed)
+        lo_b, hi_b = int_range(self.p.b_width, self.p.b_signed)
         a = self.np_rng.integers(lo_a, hi_a, count, endpoint=True)
         b = self.np_rng.integers(lo_b, hi_b, count, endpoint=True)
         # One beat in eight takes an extreme value, to reach the corners often.
@@ -70,8 +67,8 @@ async def corners_and_wrap(dut):
     tb = IntMACBench(dut)
     await tb.start()
     p = tb.p
-    lo_a, hi_a = operand_range(p.a_width, p.a_signed)
-    lo_b, hi_b = operand_range(p.b_width, p.b_signed)
+    lo_a, hi_a = int_range(p.a_width, p.a_signed)
+    lo_b, hi_b = int_range(p.b_width, p.b_signed)
     for x in (lo_a, hi_a, 0, 1 if hi_a else 0):
         for y in (lo_b, hi_b, 0, 1 if hi_b else 0):
             tb.send_operands([x], [y])

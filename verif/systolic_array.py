@@ -13,20 +13,17 @@ from accelgen.golden.int_mac import wrap
 from accelgen.golden.systolic_array import (ws_schedule, os_schedule, ws_tile, os_tile,
                                             gemm, cycles, pack_gemm)
 from accelgen.generators.systolic_array import SystolicArray
+from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.bench import configuration, rngs, start_clock, reset, wait_until, scaled
 from accelgen.verif.payload import pack, unpack
 from accelgen.verif.scoreboard import Scoreboard
 from accelgen.verif.stream import StreamSource, StreamSink, StreamMonitor
 
-__all__ = ["ArrayBench", "operand_range", "amaranth_gemm", "random_gemm"]
+__all__ = ["ArrayBench", "amaranth_gemm", "random_gemm"]
 
 TIMEOUT = {"timeout_time": scaled(200), "timeout_unit": "ms"}
 STALLS = [(0.0, 0.0), (0.3, 0.3), (0.0, 0.9), (0.9, 0.0), (0.5, 0.5)]
-
-
-def operand_range(width, signed):
-    return (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
 
 
 def random_gemm(p, rng, m, k, n, corner=0.1):
@@ -37,11 +34,11 @@ def random_gemm(p, rng, m, k, n, corner=0.1):
         sa, sw = (int(x) for x in rng.integers(0, 2, 2))
     else:
         (wa, sa), (ww, sw) = (p.a_width, p.a_signed), (p.w_width, p.w_signed)
-    a = rng.integers(*operand_range(wa, sa), (m, k), endpoint=True)
-    b = rng.integers(*operand_range(ww, sw), (k, n), endpoint=True)
+    a = rng.integers(*int_range(wa, sa), (m, k), endpoint=True)
+    b = rng.integers(*int_range(ww, sw), (k, n), endpoint=True)
     for x, width, signed in ((a, wa, sa), (b, ww, sw)):
         pick = rng.random(x.shape) < corner
-        x[pick] = rng.choice(operand_range(width, signed), pick.sum())
+        x[pick] = rng.choice(int_range(width, signed), pick.sum())
     exact = a @ b
     if p.pe == "fusion_unit":
         a, b, a_mode, w_mode = pack_gemm(a, b, wa, ww, sa, sw)
@@ -218,7 +215,7 @@ class ArrayBench:
                         if m0 + r < m:
                             out[m0 + r, n0:n0 + p.cols] = np.array(
                                 data, dtype=np.int64).astype(np.uint64)[:n - n0]
-        return gemm_wrap(p, out)
+        return wrap(out, p.acc_width, p.acc_signed)
 
     def send_mixed_modes(self, tiles):
         """Random words with a random precision code (0..3, so some invalid) and
@@ -250,10 +247,6 @@ class ArrayBench:
     async def drain(self, max_cycles):
         await wait_until(self.dut, lambda: self.idle, max_cycles, "all results")
         self.scoreboard.check()
-
-
-def gemm_wrap(params, values):
-    return wrap(values, params.acc_width, params.acc_signed)
 
 
 def amaranth_gemm(p, a, b, a_mode=None, w_mode=None, *, idle=0.0, backpressure=0.0, seed=0,
@@ -327,7 +320,7 @@ async def run_gemm(tb, a, b, a_mode, w_mode, exact, max_cycles):
     await tb.drain(max_cycles=max_cycles)
     got = tb.assemble(tb.results[start:], *a.shape, b.shape[1])
     assert (got == gemm(tb.p, a, b, a_mode, w_mode)).all(), "result differs from the golden"
-    assert (got == gemm_wrap(tb.p, exact)).all(), "result differs from A @ B"
+    assert (got == wrap(exact, tb.p.acc_width, tb.p.acc_signed)).all(), "result differs from A @ B"
 
 
 @cocotb.test(**TIMEOUT)
@@ -371,7 +364,7 @@ async def accumulator_wrap_corners(dut):
     p = tb.p
     k = 4 * p.rows + 3
     for wa, sa, ww, sw in extreme_operands(p):
-        (lo_a, hi_a), (lo_w, hi_w) = operand_range(wa, sa), operand_range(ww, sw)
+        (lo_a, hi_a), (lo_w, hi_w) = int_range(wa, sa), int_range(ww, sw)
         for x, y in ((lo_a, lo_w), (lo_a, hi_w), (hi_a, hi_w), (hi_a, lo_w)):
             a = np.full((p.rows + 1, k), x)
             b = np.full((k, p.cols + 1), y)

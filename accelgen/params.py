@@ -83,11 +83,12 @@ class UnitParams:
         object.__setattr__(self, name, value)
 
 
-def check_int(params, name, *, min=None, max=None, min_expr=None):
+def check_int(params, name, *, min=None, max=None, min_expr=None, when=None):
     """Coerce ``params.<name>`` to ``int`` and check ``min <= value <= max``.
 
     ``min_expr`` names where a derived minimum comes from (``"a_width + b_width"``);
-    the message then reads "from a_width + b_width = 16 to 64".
+    the message then reads "from a_width + b_width = 16 to 64". ``when`` names the
+    parameter a range depends on (``"fmt='flint'"``): "... to 16 for fmt='flint'".
     """
     value = getattr(params, name)
     if isinstance(value, bool):
@@ -105,6 +106,8 @@ def check_int(params, name, *, min=None, max=None, min_expr=None):
             allowed = f"an integer of at most {max}"
         else:
             allowed = f"an integer from {min} to {max}"
+        if when is not None:
+            allowed += f" for {when}"
         raise ValueError(f"{params.unit} {name} must be {allowed}, not {value}")
     params._set(name, value)
     return value

@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""OliVe processing element: a streaming MAC over outlier-victim pairs."""
+
+import dataclasses
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from accelgen.generators.ant_pe import Accumulator, shifted_product, pipeline_stage
+from accelgen.generators.olive_decoder import FormatParams, decode_pair
+from accelgen.params import param, check_int
+
+__all__ = ["Params", "OlivePE", "pair_step"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params(FormatParams):
+    """Parameters of :class:`OlivePE` (the format parameters are ``olive_decoder``'s)."""
+
+    unit = "olive_pe"
+
+    acc_width: int = param(32, "accumulator and result width, two's complement (16..48)",
+                           abbr="acc")
+    pipeline: int = param(1, "register stages (0..2): 1 registers the shifted products, "
+                             "2 also the decoded pairs", abbr="p")
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_int(self, "acc_width", min=16, max=48)
+        check_int(self, "pipeline", min=0, max=2)
+
+    @property
+    def latency(self):
+        """Cycles from accepting a packet's last beat to its result on ``o``."""
+        return 1 + self.pipeline
+
+    @property
+    def throughput(self):
+        """Input beats (pairs, so two products) accepted per cycle."""
+        return 1
+
+    def input_layout(self):
+        return data.StructLayout({"a": 2 * self.bits, "w": 2 * self.bits, "last": 1})
+
+    def output_layout(self):
+        return data.StructLayout({"acc": signed(self.acc_width), "overflow": 1})
+
+    def manifest_extra(self):
+        return {**self.format_manifest(), "products_per_beat": 2}
+
+
+def pair_step(m, a_pairs, w_pairs, width, prefix=""):
+    """Products ``a_k * w_k`` (``k = 0, 1``) of decoded pairs, each reduced to
+    ``signed(width)``: ``([value0, value1], [out0, out1])``."""
+    values, outs = [], []
+    for k, ((ea, ma), (ew, mw)) in enumerate(zip(a_pairs, w_pairs)):
+        shift = Signal(max(len(ea), len(ew)) + 1, name=f"{prefix}shift{k}")
+        m.d.comb += shift.eq(ea + ew)
+        value, out = shifted_product(m, ma * mw, shift, width, f"{prefix}product{k}_")
+        values.append(value)
+        outs.append(out)
+    return values, outs
+
+
+class OlivePE(wiring.Component):
+    """OliVe processing element (Guo et al., ISCA 2023; SPEC §2).
+
+    Each beat on ``i`` carries an activation pair word ``a`` and a weight pair
+    word ``w`` (``2 * bits`` each, element 0 in the low bits) in OliVe's
+    outlier-victim encoding (see ``olive_decoder``) and ``last``. Both pairs are
+    decoded to ``(exp, mant)`` and the beat adds ``a_0 w_0 + a_1 w_1``, each
+    product ``(ma * mw) << (ea + ew)``, to an ``acc_width``-bit two's-complement
+    accumulator. A packet of ``n`` beats is a dot product of ``2n`` elements.
+
+    For every packet (beats up to one with ``last``) one beat leaves on ``o``:
+    ``acc`` and ``overflow`` (a product, a beat's sum or a running sum was outside
+    the accumulator range; ``acc`` is then the exact sum modulo
+    ``2**acc_width``).
+
+    Timing: one beat (two products) per cycle; the result is valid ``latency = 1 +
+    pipeline`` cycles after the edge that accepts the last beat. The pipeline
+    stalls as a whole while ``o.valid & ~o.ready``; ``i.ready = ~o.valid |
+    o.ready``. Synchronous reset discards the accumulator and in-flight beats.
+
+    Members
+    -------
+    i : In(stream.Signature(Params.input_layout()))
+    o : Out(stream.Signature(Params.output_layout()))
+    """
+
+    def __init__(self, params=None):
+        self.params = params = Params.ensure(params, self)
+        super().__init__({
+            "i": In(stream.Signature(params.input_layout())),
+            "o": Out(stream.Signature(params.output_layout())),
+        })
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+
+        a_pairs = decode_pair(m, self.i.payload.a, p.format, "a_")
+        w_pairs = decode_pair(m, self.i.payload.w, p.format, "w_")
+        valid, last = self.i.valid, self.i.payload.last
+        if p.pipeline >= 2:
+            fields = {f"{side}{k}_{part}": value
+                      for side, pairs in (("a", a_pairs), ("w", w_pairs))
+                      for k, pair in enumerate(pairs) for part, value in zip("em", pair)}
+            r = pipeline_stage(m, advance, "decoded", valid=valid, last=last, **fields)
+            valid, last = r["valid"], r["last"]
+            a_pairs = [(r[f"a{k}_e"], r[f"a{k}_m"]) for k in range(2)]
+            w_pairs = [(r[f"w{k}_e"], r[f"w{k}_m"]) for k in range(2)]
+        values, outs = pair_step(m, a_pairs, w_pairs, p.acc_width)
+        if p.pipeline >= 1:
+            r = pipeline_stage(m, advance, "product", valid=valid, last=last,
+                               v0=values[0], v1=values[1], o0=outs[0], o1=outs[1])
+            valid, last = r["valid"], r["last"]
+            values, outs = [r["v0"], r["v1"]], [r["o0"], r["o1"]]
+        Accumulator(m, self.o, values=values, outs=outs, valid=valid, last=last,
+                    advance=advance, width=p.acc_width)
+        return m

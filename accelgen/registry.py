@@ -181,6 +181,76 @@ UNITS = MappingProxyType({u.name: u for u in [
         ),
     ),
     Unit(
+        name="ant_decoder",
+        summary="ANT number-format decoder: int / PoT / float / flint code to an "
+                "exponent-integer pair (combinational)",
+        component="AntDecoder",
+        golden="ant_decoder",
+        presets={
+            "default": {},
+            "small": {"bits": 3},
+            "large": {"bits": 8, "signed": True},
+        },
+        sweep=(
+            {"fmt": "int", "signed": True},
+            {"fmt": "pot"},
+            {"fmt": "float"},
+            {"fmt": "float", "signed": True},
+            {"fmt": "int", "bits": 8},
+            {"fmt": "pot", "bits": 8, "signed": True},
+            {"fmt": "float", "bits": 8, "exp_bits": 4},
+            {"fmt": "flint", "bits": 16},
+        ),
+    ),
+    Unit(
+        name="ant_pe",
+        summary="ANT processing element: both operands decoded in a run-time type per "
+                "tensor, multiply, shift, accumulate",
+        component="AntPE",
+        golden="ant_pe",
+        presets={
+            "default": {},
+            "small": {"types": "int,flint", "acc_width": 16, "pipeline": 0},
+            "large": {"bits": 8, "a_signed": True, "acc_width": 48, "pipeline": 2},
+        },
+        sweep=(
+            {"bits": 8, "float_exp": 4, "acc_width": 24},
+            {"a_signed": True, "w_signed": False, "types": "pot,float", "float_exp": 2},
+        ),
+    ),
+    Unit(
+        name="olive_decoder",
+        summary="OliVe outlier-victim pair decoder: int4/flint4 normals, abfloat "
+                "outliers, 4- or 8-bit elements (combinational)",
+        component="OliveDecoder",
+        golden="olive_decoder",
+        presets={
+            "default": {},
+            "small": {"normal": "flint", "bias": 3},
+            "large": {"bits": 8, "exp_bits": 4, "man_bits": 3, "bias": 4},
+        },
+        sweep=(
+            {"bits": 8, "exp_bits": 2, "man_bits": 5, "bias": 2},
+            {"bits": 8, "normal": "flint", "exp_bits": 4, "man_bits": 3, "bias": 9},
+        ),
+    ),
+    Unit(
+        name="olive_pe",
+        summary="OliVe processing element: streaming MAC over outlier-victim pairs, "
+                "two products per beat",
+        component="OlivePE",
+        golden="olive_pe",
+        presets={
+            "default": {},
+            "small": {"normal": "flint", "bias": 3, "acc_width": 16, "pipeline": 0},
+            "large": {"bits": 8, "exp_bits": 4, "man_bits": 3, "bias": 4,
+                      "acc_width": 48, "pipeline": 2},
+        },
+        sweep=(
+            {"bits": 8, "exp_bits": 2, "man_bits": 5, "bias": 2, "acc_width": 24},
+        ),
+    ),
+    Unit(
         name="systolic_array",
         summary="Systolic GEMM array (TPU/Gemmini-like): WS with double-buffered weights "
                 "or OS, skew inside, exact cycle model",

@@ -8,11 +8,12 @@ import random
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge, RisingEdge, Timer
 
 from accelgen.registry import get_unit
 
-__all__ = ["configuration", "rngs", "start_clock", "reset", "wait_until", "scaled"]
+__all__ = ["configuration", "rngs", "start_clock", "reset", "wait_until", "scaled",
+           "check_combinational"]
 
 CLOCK_PERIOD_NS = 10
 
@@ -63,3 +64,28 @@ async def wait_until(dut, condition, max_cycles, what):
         await RisingEdge(dut.clk)
     if not condition():
         raise AssertionError(f"timed out after {max_cycles} cycles waiting for {what}")
+
+
+async def check_combinational(dut, inputs, expected, signed=()):
+    """Drive each row of ``inputs`` (``{port: array}``) on a combinational DUT and
+    compare the ports of ``expected`` (``{port: array}``, the golden model's);
+    ports named in ``signed`` are read as two's complement. Fails listing the
+    first mismatches; returns the number of rows checked."""
+    names, rows = list(inputs), len(next(iter(inputs.values())))
+    errors = 0
+    for k in range(rows):
+        for name in names:
+            getattr(dut, name).value = int(inputs[name][k])
+        await Timer(1, unit="ns")
+        for port, want in expected.items():
+            value = getattr(dut, port).value
+            got = value.to_signed() if port in signed else int(value)
+            if got != int(want[k]):
+                errors += 1
+                if errors <= 20:
+                    dut._log.error("%s: %s = %d, expected %d",
+                                   ", ".join(f"{n}={int(inputs[n][k])}" for n in names),
+                                   port, got, int(want[k]))
+    assert errors == 0, f"{errors} wrong outputs in {rows} input combinations"
+    dut._log.info("%d input combinations match the golden model", rows)
+    return rows

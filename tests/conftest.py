@@ -5,7 +5,7 @@ import pytest
 
 from accelgen.registry import UNITS, module_name
 
-__all__ = ["configurations", "all_configurations"]
+__all__ = ["configurations", "all_configurations", "reference_packets"]
 
 
 def configurations(unit_name):
@@ -18,3 +18,27 @@ def all_configurations():
     """``pytest.param((unit, params), id=module)`` over every registered unit."""
     return [pytest.param((unit, params), id=module_name(params))
             for unit in UNITS.values() for _label, params in unit.configurations()]
+
+
+def reference_packets(beats, last, width):
+    """Python-integer reading of the PE accumulator contract (``ant_pe`` and
+    ``olive_pe``): ``beats`` holds each beat's exact products; every product, beat
+    sum and running sum is reduced to ``width``-bit two's complement, and
+    ``overflow`` records that one of them was out of range. Returns
+    ``[(acc, overflow)]`` per packet."""
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+
+    def reduce(v):
+        return (v - lo) % (1 << width) + lo
+
+    out, acc, flag = [], 0, False
+    for products, end in zip(beats, last):
+        step = sum(reduce(v) for v in products)
+        flag |= any(not lo <= v <= hi for v in products) or not lo <= step <= hi
+        total = acc + reduce(step)
+        flag |= not lo <= total <= hi
+        acc = reduce(total)
+        if end:
+            out.append((acc, flag))
+            acc, flag = 0, False
+    return out

@@ -14,7 +14,7 @@ twice, independently: in NumPy (``accelgen.golden.ant_decoder`` /
 import dataclasses
 
 __all__ = ["KINDS", "TYPE_CODE", "AntFormat", "Abfloat", "OliveFormat",
-           "parse_types", "format_types"]
+           "parse_types", "format_types", "default_olive_format"]
 
 # ANT's primitive types, in the order of their run-time type codes (``ant_pe``).
 KINDS = ("int", "pot", "float", "flint")
@@ -173,3 +173,14 @@ class OliveFormat:
                 <= self.normal_max:
             bias += 1
         return bias
+
+
+def default_olive_format(bits=4, normal="int", exp_bits=None, man_bits=None, bias=None):
+    """An :class:`OliveFormat` with OliVe's abfloat (E2M1 at 4 bits, E4M3 at 8) and,
+    unless given, the smallest bias that puts every outlier above the normal range
+    (int4: 2, flint4: 3, int8 E4M3: 4)."""
+    if exp_bits is None:
+        exp_bits, man_bits = (2, 1) if bits == 4 else (4, bits - 5)
+    if bias is None:
+        bias = OliveFormat(bits, normal, Abfloat(exp_bits, man_bits, 0)).min_bias()
+    return OliveFormat(bits, normal, Abfloat(exp_bits, man_bits, bias))

@@ -7,7 +7,11 @@ from amaranth.hdl import C, Module, Signal, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from accelgen.formats import AntFormat, KINDS, default_olive_format
+from accelgen.generators.ant_pe import decode_typed, shifted_product
 from accelgen.generators.fusion_unit import FusionStep, Precision, OPERAND_BITS, STEP_WIDTH
+from accelgen.generators.olive_decoder import decode_pair
+from accelgen.generators.olive_pe import pair_step
 from accelgen.params import UnitParams, param, check_int, check_bool, check_choice, require
 from accelgen.pipeline import delay_chain
 
@@ -23,6 +27,12 @@ class IntMACPE:
     flags_errors = False
 
     @staticmethod
+    def check(params):
+        """Check the array parameters this PE reads (the widths are checked already)."""
+        check_int(params, "acc_width", min=params.a_width + params.w_width, max=64,
+                  min_expr="a_width + w_width")
+
+    @staticmethod
     def shapes(params):
         """``(activation shape, weight shape, minimum accumulator width)``."""
         a = signed(params.a_width) if params.a_signed else unsigned(params.a_width)
@@ -30,8 +40,9 @@ class IntMACPE:
         return a, w, params.a_width + params.w_width
 
     @staticmethod
-    def product(m, a, w, a_mode, w_mode, prefix):
-        """``(product, error)``; ``error`` is ``None`` for PEs that cannot fail."""
+    def product(m, params, a, w, a_mode, w_mode, prefix):
+        """``(product, error)``; ``error`` is ``None`` for PEs that cannot fail. Only
+        the product's value modulo ``2**acc_width`` matters."""
         product = Signal(signed(len(a) + len(w) + 1), name=f"{prefix}product")
         m.d.comb += product.eq(a * w)
         return product, None
@@ -49,15 +60,96 @@ class FusionPE:
     flags_errors = True
 
     @staticmethod
+    def check(params):
+        _fixed_operands(params, "takes packed words with a precision per beat")
+        check_int(params, "acc_width", min=STEP_WIDTH, max=64)
+
+    @staticmethod
     def shapes(params):
         return unsigned(OPERAND_BITS), unsigned(OPERAND_BITS), STEP_WIDTH
 
     @staticmethod
-    def product(m, a, w, a_mode, w_mode, prefix):
+    def product(m, params, a, w, a_mode, w_mode, prefix):
         operands = _Operands(a=a, w=w, a_prec=a_mode.prec, w_prec=w_mode.prec,
                              a_signed=a_mode.signed, w_signed=w_mode.signed)
         step = FusionStep(m, operands, prefix=prefix)
         return step.step, step.mode_error
+
+
+class AntPE:
+    """The ANT PE (``ant_pe``'s datapath): activation and weight codes of
+    ``a_width`` / ``w_width`` bits (4..8), signed per ``a_signed`` / ``w_signed``,
+    decoded in the type (``type``: 0 int, 1 pot, 2 float (3 exponent bits), 3
+    flint) that travels with every activation beat and weight row, as ANT picks
+    one type per tensor; the product ``(ma * mw) << (ea + ew)`` modulo
+    ``2**acc_width``. All four types are built, so no type code is an error."""
+
+    name = "ant_pe"
+    mode_fields = {"type": 2}
+    flags_errors = False
+
+    @staticmethod
+    def check(params):
+        for name in ("a_width", "w_width"):
+            check_int(params, name, min=4, max=8, when="pe='ant_pe'")
+        check_int(params, "acc_width", min=16, max=64, when="pe='ant_pe'")
+
+    @staticmethod
+    def formats(params, width, signed):
+        return [AntFormat(kind, width, signed) for kind in KINDS]
+
+    @staticmethod
+    def shapes(params):
+        return unsigned(params.a_width), unsigned(params.w_width), 16
+
+    @staticmethod
+    def product(m, params, a, w, a_mode, w_mode, prefix):
+        fa = AntPE.formats(params, params.a_width, params.a_signed)
+        fw = AntPE.formats(params, params.w_width, params.w_signed)
+        ea, ma, _ = decode_typed(m, a, a_mode.type, fa, f"{prefix}a_")
+        ew, mw, _ = decode_typed(m, w, w_mode.type, fw, f"{prefix}w_")
+        shift = Signal(max(len(ea), len(ew)) + 1, name=f"{prefix}shift")
+        m.d.comb += shift.eq(ea + ew)
+        value, _out = shifted_product(m, ma * mw, shift, params.acc_width, prefix)
+        return value, None
+
+
+class OlivePE:
+    """The OliVe PE (``olive_pe``'s datapath): every activation and weight is a
+    pair word of two ``a_width``-bit elements (4 or 8, ``a_width = w_width``) in
+    ``olive_pe``'s default format for that width (int normals; abfloat E2M1 bias
+    2 at 4 bits, E4M3 bias 4 at 8); the product is the pairs' dot product
+    ``a0*w0 + a1*w1`` modulo ``2**acc_width``, so K counts pairs."""
+
+    name = "olive_pe"
+    mode_fields = {}
+    flags_errors = False
+    @staticmethod
+    def check(params):
+        check_int(params, "a_width", min=4, max=8, when="pe='olive_pe'")
+        require(params, params.a_width in (4, 8),
+                f"a_width must be 4 or 8 for pe='olive_pe', not {params.a_width}")
+        require(params, params.w_width == params.a_width,
+                f"w_width must equal a_width = {params.a_width} for pe='olive_pe', "
+                f"not {params.w_width}")
+        require(params, params.a_signed and params.w_signed,
+                "a_signed and w_signed must be True for pe='olive_pe' (OliVe elements "
+                "are signed)")
+        check_int(params, "acc_width", min=16, max=64, when="pe='olive_pe'")
+
+    @staticmethod
+    def shapes(params):
+        return unsigned(2 * params.a_width), unsigned(2 * params.w_width), 16
+
+    @staticmethod
+    def product(m, params, a, w, a_mode, w_mode, prefix):
+        fmt = default_olive_format(params.a_width)
+        values, _outs = pair_step(m, decode_pair(m, a, fmt, f"{prefix}a_"),
+                                  decode_pair(m, w, fmt, f"{prefix}w_"), params.acc_width,
+                                  prefix)
+        total = Signal(signed(params.acc_width), name=f"{prefix}pair_sum")
+        m.d.comb += total.eq(values[0] + values[1])
+        return total, None
 
 
 class _Operands:
@@ -65,11 +157,19 @@ class _Operands:
         self.__dict__.update(fields)
 
 
+def _fixed_operands(params, why):
+    for name in ("a_width", "w_width", "a_signed", "w_signed"):
+        default = params.__dataclass_fields__[name].default
+        require(params, getattr(params, name) == default,
+                f"{name} does not apply to pe={params.pe!r} (it {why}); leave it at "
+                f"{default}")
+
+
 # The processing elements a systolic array can be built from (the ``pe``
 # parameter). A new PE type is one class here with ``mode_fields``,
 # ``flags_errors``, ``shapes(params)`` and ``product(m, a, w, a_mode, w_mode,
 # prefix)``, plus its product in ``accelgen.golden.systolic_array.PE_PRODUCTS``.
-PE_TYPES = {pe.name: pe for pe in [IntMACPE, FusionPE]}
+PE_TYPES = {pe.name: pe for pe in [IntMACPE, FusionPE, AntPE, OlivePE]}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -83,8 +183,9 @@ class Params(UnitParams):
     cols: int = param(4, "PE columns (1..32): output columns", abbr="c")
     dataflow: str = param("ws", "'ws' (weights preloaded, double-buffered) or 'os' "
                                 "(outputs accumulate in place)", abbr="df")
-    a_width: int = param(8, "activation width in bits (1..32)", abbr="a")
-    w_width: int = param(8, "weight width in bits (1..32)", abbr="w")
+    a_width: int = param(8, "activation width in bits (1..32; ant_pe: code bits 4..8; "
+                            "olive_pe: element bits 4 or 8)", abbr="a")
+    w_width: int = param(8, "weight width in bits (as a_width)", abbr="w")
     acc_width: int = param(32, "accumulator and result width (a_width + w_width..64)",
                            abbr="acc")
     a_signed: bool = param(True, "activations are two's complement (else unsigned)",
@@ -103,17 +204,7 @@ class Params(UnitParams):
         check_bool(self, "a_signed")
         check_bool(self, "w_signed")
         check_choice(self, "pe", tuple(PE_TYPES))
-        if self.pe != "int_mac":
-            for name in ("a_width", "w_width", "a_signed", "w_signed"):
-                default = self.__dataclass_fields__[name].default
-                require(self, getattr(self, name) == default,
-                        f"{name} applies to pe='int_mac' only (pe={self.pe!r} takes "
-                        f"packed words with a precision per beat); leave it at {default}")
-        if self.pe == "int_mac":
-            check_int(self, "acc_width", min=self.a_width + self.w_width, max=64,
-                      min_expr="a_width + w_width")
-        else:
-            check_int(self, "acc_width", min=self.pe_type.shapes(self)[2], max=64)
+        self.pe_type.check(self)
         check_int(self, "pipeline", min=0, max=1)
 
     @property
@@ -123,7 +214,7 @@ class Params(UnitParams):
     @property
     def acc_signed(self):
         """Two's complement when either operand can be signed (always for packed PEs)."""
-        return self.a_signed or self.w_signed or self.pe != "int_mac"
+        return self.a_signed or self.w_signed or self.pe == "fusion_unit"
 
     @property
     def latency(self):
@@ -234,7 +325,7 @@ class SystolicArray(wiring.Component):
     def _product(self, m, a, w, a_mode, w_mode, advance, prefix):
         """The PE's ``(product, error)``, registered once more with ``pipeline``."""
         p = self.params
-        product, error = p.pe_type.product(m, a, w, a_mode, w_mode, prefix)
+        product, error = p.pe_type.product(m, p, a, w, a_mode, w_mode, prefix)
         error = 0 if error is None else error
         if p.pipeline:
             reg = Signal.like(product, name=f"{prefix}product_r")

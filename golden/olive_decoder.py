@@ -23,7 +23,7 @@ authors' code) and makes the other its victim.
 
 import numpy as np
 
-from accelgen.formats import Abfloat, OliveFormat
+from accelgen.formats import OliveFormat, default_olive_format as default_format
 from accelgen.golden.ant_decoder import decode as decode_ant, values as ant_values, nearest
 
 __all__ = ["decode_element", "decode_pairs", "olive_decoder", "outlier_values",
@@ -132,14 +132,3 @@ def quantize(fmt, x, scale=1.0, keep="larger"):
     """``scale * decode(encode_pairs(x))`` as float64: what OliVe keeps of ``x``."""
     words = encode_pairs(fmt, x, scale, keep)
     return scale * pair_values(fmt, words).astype(np.float64).ravel()
-
-
-def default_format(bits=4, normal="int", exp_bits=None, man_bits=None, bias=None):
-    """An :class:`OliveFormat` with OliVe's abfloat (E2M1 at 4 bits, E4M3 at 8) and
-    the smallest bias that puts every outlier above the normal range."""
-    if exp_bits is None:
-        exp_bits, man_bits = (2, 1) if bits == 4 else (4, bits - 5)
-    fmt = OliveFormat(bits, normal, Abfloat(exp_bits, man_bits, 0))
-    if bias is None:
-        bias = fmt.min_bias()
-    return OliveFormat(bits, normal, Abfloat(exp_bits, man_bits, bias))

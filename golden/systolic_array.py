@@ -22,8 +22,11 @@ Definitions (SPEC §3; TPU v1 for WS, Gemmini for WS/OS):
 
 import numpy as np
 
+from accelgen.formats import KINDS, default_olive_format
+from accelgen.golden.ant_pe import decode_typed
 from accelgen.golden.fusion_unit import (PREC_CODE, pack_lanes, products_per_beat,
                                          step as fusion_step)
+from accelgen.golden.olive_decoder import decode_pairs
 from accelgen.golden.int_mac import wrap
 from accelgen.numeric import check_range
 
@@ -43,6 +46,31 @@ def _fusion_product(params, a, w, a_mode, w_mode):
     return steps.astype(np.uint64), errors
 
 
+def _shift_mod64(mant, shift):
+    """``(mant << shift) mod 2**64`` (uint64), for any non-negative ``shift``."""
+    with np.errstate(over="ignore"):
+        bits = mant.astype(np.uint64) << np.minimum(shift, 63).astype(np.uint64)
+    return np.where(shift >= 64, np.uint64(0), bits)
+
+
+def _ant_product(params, a, w, a_mode, w_mode):
+    """ANT: both codes decoded in their type (all four built; float E3), then
+    ``(ma * mw) << (ea + ew)`` modulo 2**64."""
+    ea, ma, _ = decode_typed(KINDS, a, a_mode["type"], params.a_width, params.a_signed, 3)
+    ew, mw, _ = decode_typed(KINDS, w, w_mode["type"], params.w_width, params.w_signed, 3)
+    ea, ma, ew, mw = np.broadcast_arrays(ea, ma, ew, mw)
+    return _shift_mod64(ma * mw, ea + ew), None
+
+
+def _olive_product(params, a, w, a_mode, w_mode):
+    """OliVe: the dot product of two decoded pairs modulo 2**64."""
+    fmt = default_olive_format(params.a_width)
+    ea, ma = decode_pairs(fmt, a)
+    ew, mw = decode_pairs(fmt, w)
+    with np.errstate(over="ignore"):
+        return _shift_mod64(ma * mw, ea + ew).sum(axis=-1, dtype=np.uint64), None
+
+
 class _AllModes:
     mode_set = tuple((wa, ww) for wa in (8, 4, 2) for ww in (8, 4, 2))
 
@@ -51,7 +79,8 @@ _ALL_MODES = _AllModes()
 
 # Processing-element products by ``pe`` parameter value:
 # (params, a, w, a_mode, w_mode) -> (products modulo 2**64, errors or None).
-PE_PRODUCTS = {"int_mac": _int_mac_product, "fusion_unit": _fusion_product}
+PE_PRODUCTS = {"int_mac": _int_mac_product, "fusion_unit": _fusion_product,
+               "ant_pe": _ant_product, "olive_pe": _olive_product}
 
 
 def _modes(mode, shape):
@@ -62,7 +91,9 @@ def _modes(mode, shape):
 
 def _check(params, name, values, width, signed):
     if params.pe != "int_mac":
-        return  # packed words: the PE's own decoding defines every bit pattern
+        shape = {"activation": params.a_shape(), "weight": params.w_shape()}[name]
+        check_range(name, values, shape.width, False)  # codes: every pattern decodes
+        return
     check_range(name, values, width, signed)
 
 

@@ -25,10 +25,22 @@ from conftest import configurations
      r"^systolic_array acc_width must be an integer from a_width \+ w_width = 12 to 64, "
      r"not 11$"),
     ({"pe": "tpu"}, ValueError,
-     r"^systolic_array pe must be one of 'int_mac', 'fusion_unit', not 'tpu'$"),
+     r"^systolic_array pe must be one of 'int_mac', 'fusion_unit', 'ant_pe', 'olive_pe', "
+     r"not 'tpu'$"),
     ({"pe": "fusion_unit", "a_width": 4}, ValueError,
-     r"^systolic_array a_width applies to pe='int_mac' only \(pe='fusion_unit' takes "
-     r"packed words with a precision per beat\); leave it at 8$"),
+     r"^systolic_array a_width does not apply to pe='fusion_unit' \(it takes packed words "
+     r"with a precision per beat\); leave it at 8$"),
+    ({"pe": "ant_pe", "a_width": 3, "w_width": 4}, ValueError,
+     r"^systolic_array a_width must be an integer from 4 to 8 for pe='ant_pe', not 3$"),
+    ({"pe": "ant_pe", "a_width": 4, "w_width": 4, "acc_width": 15}, ValueError,
+     r"^systolic_array acc_width must be an integer from 16 to 64 for pe='ant_pe', not 15$"),
+    ({"pe": "olive_pe", "a_width": 6, "w_width": 6}, ValueError,
+     r"^systolic_array a_width must be 4 or 8 for pe='olive_pe', not 6$"),
+    ({"pe": "olive_pe", "a_width": 4}, ValueError,
+     r"^systolic_array w_width must equal a_width = 4 for pe='olive_pe', not 8$"),
+    ({"pe": "olive_pe", "a_width": 4, "w_width": 4, "w_signed": False}, ValueError,
+     r"^systolic_array a_signed and w_signed must be True for pe='olive_pe' \(OliVe "
+     r"elements are signed\)$"),
     ({"pe": "fusion_unit", "acc_width": 17}, ValueError,
      r"^systolic_array acc_width must be an integer from 18 to 64, not 17$"),
     ({"pipeline": 2}, ValueError,
@@ -56,10 +68,17 @@ CONFIGS = [Params(), Params(dataflow="os"), Params(rows=1, cols=1, dataflow="os"
            Params(rows=2, cols=3, dataflow="os", a_width=4, w_width=3, acc_width=7,
                   w_signed=False, pipeline=1),
            Params(rows=2, cols=3, pe="fusion_unit"),
-           Params(rows=3, cols=2, pe="fusion_unit", dataflow="os", pipeline=1, acc_width=20)]
+           Params(rows=3, cols=2, pe="fusion_unit", dataflow="os", pipeline=1, acc_width=20),
+           Params(rows=3, cols=2, pe="ant_pe", a_width=4, w_width=4, a_signed=False,
+                  acc_width=24),
+           Params(rows=2, cols=3, pe="ant_pe", dataflow="os", a_width=8, w_width=6,
+                  pipeline=1, acc_width=64),
+           Params(rows=2, cols=2, pe="olive_pe", a_width=4, w_width=4, acc_width=20),
+           Params(rows=3, cols=2, pe="olive_pe", dataflow="os", a_width=8, w_width=8,
+                  pipeline=1, acc_width=40)]
 IDS = ["ws4x4", "os4x4", "os1x1", "ws1x3_unsigned_w", "ws3x2_narrow", "os2x3_narrow_p1",
-       "ws2x3_fusion",
-       "os3x2_fusion_p1"]
+       "ws2x3_fusion", "os3x2_fusion_p1", "ws3x2_ant4", "os2x3_ant8x6_p1", "ws2x2_olive4",
+       "os3x2_olive8_p1"]
 
 
 @pytest.mark.parametrize("p", CONFIGS, ids=IDS)
@@ -68,7 +87,7 @@ def test_golden_gemm_is_a_at_b_wrapped(p):
     random) reproduce ``A @ B`` modulo 2**acc_width, against Python integers."""
     rng = np.random.default_rng(p.rows * 7 + p.cols)
     for m, k, n in itertools.product((1, 3, 9), (1, 4, 11), (1, 2, 7)):
-        for _ in range(3 if p.pe == "fusion_unit" else 1):
+        for _ in range(1 if p.pe == "int_mac" else 3):
             a, b, a_mode, w_mode, exact = random_gemm(p, rng, m, k, n)
             want = [[_wrap_int(p, int(v)) for v in row] for row in exact.tolist()]
             assert gemm(p, a, b, a_mode, w_mode).tolist() == want

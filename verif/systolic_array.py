@@ -7,9 +7,13 @@ from collections import deque
 
 import cocotb
 import numpy as np
+from amaranth.hdl import Shape
 from cocotb.triggers import ClockCycles, FallingEdge
 
+from accelgen.formats import AntFormat, KINDS, default_olive_format
+from accelgen.golden.ant_decoder import values as format_values
 from accelgen.golden.int_mac import wrap
+from accelgen.golden.olive_decoder import encode_pairs, outlier_values, pair_values
 from accelgen.golden.systolic_array import (ws_schedule, os_schedule, ws_tile, os_tile,
                                             gemm, cycles, pack_gemm)
 from accelgen.generators.systolic_array import SystolicArray
@@ -20,30 +24,134 @@ from accelgen.verif.payload import pack, unpack
 from accelgen.verif.scoreboard import Scoreboard
 from accelgen.verif.stream import StreamSource, StreamSink, StreamMonitor
 
-__all__ = ["ArrayBench", "amaranth_gemm", "random_gemm"]
+__all__ = ["ArrayBench", "amaranth_gemm", "random_gemm", "extreme_gemms", "RANDOM_GEMMS"]
 
 TIMEOUT = {"timeout_time": scaled(200), "timeout_unit": "ms"}
 STALLS = [(0.0, 0.0), (0.3, 0.3), (0.0, 0.9), (0.9, 0.0), (0.5, 0.5)]
 
 
-def random_gemm(p, rng, m, k, n, corner=0.1):
-    """See :meth:`ArrayBench.random_gemm`; element operands at their extremes with
-    probability ``corner``."""
-    if p.pe == "fusion_unit":
-        wa, ww = (int(x) for x in rng.choice([2, 4, 8], 2))
-        sa, sw = (int(x) for x in rng.integers(0, 2, 2))
-    else:
-        (wa, sa), (ww, sw) = (p.a_width, p.a_signed), (p.w_width, p.w_signed)
+def _exact(values):
+    """Python-integer matrix product entries modulo 2**64 (uint64)."""
+    return np.array([[int(v) % (1 << 64) for v in row] for row in values.tolist()],
+                    dtype=np.uint64).reshape(values.shape)
+
+
+def _int_gemm(p, rng, m, k, n, corner):
+    (wa, sa), (ww, sw) = (p.a_width, p.a_signed), (p.w_width, p.w_signed)
+    a, b = _element_gemm(rng, m, k, n, corner, wa, sa, ww, sw)
+    return a, b, None, None, a @ b
+
+
+def _element_gemm(rng, m, k, n, corner, wa, sa, ww, sw):
     a = rng.integers(*int_range(wa, sa), (m, k), endpoint=True)
     b = rng.integers(*int_range(ww, sw), (k, n), endpoint=True)
     for x, width, signed in ((a, wa, sa), (b, ww, sw)):
         pick = rng.random(x.shape) < corner
         x[pick] = rng.choice(int_range(width, signed), pick.sum())
-    exact = a @ b
-    if p.pe == "fusion_unit":
-        a, b, a_mode, w_mode = pack_gemm(a, b, wa, ww, sa, sw)
-        return a, b, a_mode, w_mode, exact
-    return a, b, None, None, exact
+    return a, b
+
+
+def _fusion_gemm(p, rng, m, k, n, corner):
+    wa, ww = (int(x) for x in rng.choice([2, 4, 8], 2))
+    sa, sw = (int(x) for x in rng.integers(0, 2, 2))
+    a, b = _element_gemm(rng, m, k, n, corner, wa, sa, ww, sw)
+    a_words, b_words, a_mode, w_mode = pack_gemm(a, b, wa, ww, sa, sw)
+    return a_words, b_words, a_mode, w_mode, a @ b
+
+
+def _ant_values(p, type_code, width, signed):
+    return np.array(format_values(AntFormat(KINDS[type_code], width, signed)), dtype=object)
+
+
+def _ant_extreme_codes(values):
+    """Codes of the largest positive and the most negative value."""
+    return [int(np.argmax(values)), int(np.argmin(values))]
+
+
+def _ant_gemm(p, rng, m, k, n, corner):
+    """Random codes in one random type per tensor (ANT's per-tensor choice)."""
+    ta, tw = (int(t) for t in rng.integers(0, 4, 2))
+    va = _ant_values(p, ta, p.a_width, p.a_signed)
+    vw = _ant_values(p, tw, p.w_width, p.w_signed)
+    a = rng.integers(0, va.size, (m, k))
+    b = rng.integers(0, vw.size, (k, n))
+    for x, values in ((a, va), (b, vw)):
+        pick = rng.random(x.shape) < corner
+        x[pick] = rng.choice(_ant_extreme_codes(values), pick.sum())
+    return a, b, {"type": ta}, {"type": tw}, _exact(va[a] @ vw[b])
+
+
+def _olive_words(fmt, x):
+    """Pair words of the rows of ``x`` (``rows x 2K``): ``rows x K``."""
+    return encode_pairs(fmt, x.ravel()).reshape(x.shape[0], -1)
+
+
+def _olive_gemm(p, rng, m, k, n, corner):
+    """Gaussian elements with outliers (a fraction ``corner``) through OliVe's
+    encoder; K counts pairs."""
+    fmt = default_olive_format(p.a_width)
+    top = max(outlier_values(fmt))
+    x, y = rng.normal(0, fmt.normal_max / 3, (2, max(m, n), 2 * k))
+    for v in (x, y):
+        pick = rng.random(v.shape) < corner
+        v[pick] = rng.uniform(-top, top, pick.sum())
+    a = _olive_words(fmt, x[:m])
+    b = _olive_words(fmt, y[:n]).T
+    va = pair_values(fmt, a).reshape(m, 2 * k)
+    vb = pair_values(fmt, b).transpose(0, 2, 1).reshape(2 * k, n)
+    return a, b, None, None, _exact(va @ vb)
+
+
+# Random GEMM operands per PE type: (params, rng, M, K, N, corner) ->
+# (a, b, a_mode, w_mode, exact A @ B of the element values).
+RANDOM_GEMMS = {"int_mac": _int_gemm, "fusion_unit": _fusion_gemm, "ant_pe": _ant_gemm,
+                "olive_pe": _olive_gemm}
+
+
+def random_gemm(p, rng, m, k, n, corner=0.1):
+    """See :meth:`ArrayBench.random_gemm`; element operands at their extremes with
+    probability ``corner``."""
+    return RANDOM_GEMMS[p.pe](p, rng, m, k, n, corner)
+
+
+def extreme_gemms(p, m, k, n):
+    """``[(label, a, b, a_mode, w_mode, exact)]``: GEMMs whose every element is an
+    extreme value of the PE's operands, of every sign combination."""
+    out = []
+    if p.pe in ("int_mac", "fusion_unit"):
+        formats = ([(8, 1, 8, 1), (8, 0, 8, 0), (8, 1, 2, 0), (2, 1, 2, 1)]
+                   if p.pe == "fusion_unit" else
+                   [(p.a_width, p.a_signed, p.w_width, p.w_signed)])
+        for wa, sa, ww, sw in formats:
+            for x in int_range(wa, sa):
+                for y in int_range(ww, sw):
+                    a, b = np.full((m, k), x), np.full((k, n), y)
+                    if p.pe == "fusion_unit":
+                        operands = pack_gemm(a, b, wa, ww, sa, sw)
+                    else:
+                        operands = (a, b, None, None)
+                    out.append((f"{wa}x{ww}-bit {x} * {y}", *operands, a @ b))
+    elif p.pe == "ant_pe":
+        for t in range(4):
+            va = _ant_values(p, t, p.a_width, p.a_signed)
+            vw = _ant_values(p, t, p.w_width, p.w_signed)
+            for x in _ant_extreme_codes(va):
+                for y in _ant_extreme_codes(vw):
+                    a, b = np.full((m, k), x), np.full((k, n), y)
+                    out.append((f"{KINDS[t]} {va[x]} * {vw[y]}", a, b, {"type": t},
+                                {"type": t}, _exact(va[a] @ vw[b])))
+    else:
+        fmt = default_olive_format(p.a_width)
+        table = outlier_values(fmt)
+        top = max(table)
+        for sa in (1, -1):
+            for sw in (1, -1):
+                a = np.full((m, k), table[sa * top] | (fmt.identifier << fmt.bits))
+                b = np.full((k, n), table[sw * top] | (fmt.identifier << fmt.bits))
+                out.append((f"outliers {sa * top} * {sw * top}", a, b, None, None,
+                            np.full((m, n), (sa * sw * top * top * k) % (1 << 64),
+                                    dtype=np.uint64)))
+    return out
 
 
 class TileModel:
@@ -218,27 +326,30 @@ class ArrayBench:
         return wrap(out, p.acc_width, p.acc_signed)
 
     def send_mixed_modes(self, tiles):
-        """Random words with a random precision code (0..3, so some invalid) and
-        signedness on every activation beat and weight row (WS) or beat (OS);
-        checked against the model, row by row, mode_error included."""
+        """Random operand bits with random mode fields (any code, so for the Fusion
+        PE some invalid: precision 3) on every activation beat and weight row (WS)
+        or beat (OS); checked against the model, row by row, mode_error included."""
         p, rng = self.p, self.np_rng
 
         def modes():
-            return {"prec": int(rng.integers(4)), "signed": int(rng.integers(2))}
+            return {name: int(rng.integers(1 << Shape.cast(shape).width))
+                    for name, shape in p.pe_type.mode_fields.items()}
 
-        def words(count):
-            return rng.integers(0, 1 << 32, count).tolist()
+        def words(count, shape):
+            return rng.integers(0, 1 << shape.width, count).tolist()
 
         for _ in range(tiles):
             beats = int(rng.integers(1, 6))
             if p.dataflow == "ws":
                 for _r in range(p.rows):
-                    self.w_source.send(pack(p.w_layout(), data=words(p.cols), **modes()))
+                    self.w_source.send(pack(p.w_layout(), data=words(p.cols, p.w_shape()),
+                                            **modes()))
             for j in range(beats):
-                self.a_source.send(pack(p.a_layout(), data=words(p.rows),
+                self.a_source.send(pack(p.a_layout(), data=words(p.rows, p.a_shape()),
                                         last=int(j == beats - 1), **modes()))
                 if p.dataflow == "os":
-                    self.w_source.send(pack(p.w_layout(), data=words(p.cols), **modes()))
+                    self.w_source.send(pack(p.w_layout(), data=words(p.cols, p.w_shape()),
+                                            **modes()))
 
     @property
     def idle(self):
@@ -299,20 +410,6 @@ def shapes(p):
             (r + c + 2, 1, 1), (1, 3 * r + 2, 1)]
 
 
-def extreme_operands(p):
-    """``(wa, sa, ww, sw)`` element formats whose extremes the corner test uses."""
-    if p.pe == "fusion_unit":
-        return [(8, 1, 8, 1), (8, 0, 8, 0), (8, 1, 2, 0), (2, 1, 2, 1)]
-    return [(p.a_width, p.a_signed, p.w_width, p.w_signed)]
-
-
-def as_operands(p, a, b, wa, sa, ww, sw):
-    """Element matrices -> ``(a, b, a_mode, w_mode)`` the array takes."""
-    if p.pe == "fusion_unit":
-        return pack_gemm(a, b, wa, ww, sa, sw)
-    return a, b, None, None
-
-
 async def run_gemm(tb, a, b, a_mode, w_mode, exact, max_cycles):
     """Send one GEMM, wait for it, and check it against the golden and ``A @ B``."""
     start = len(tb.results)
@@ -341,15 +438,17 @@ async def gemm_shapes_under_stalls(dut):
         await tb.drain(max_cycles=20000)
         assert tb.results[start:] and all(error for *_r, error in tb.results[start:])
         assert not any(any(row) for row, *_rest in tb.results[start:])
+    if tb.p.pe_type.mode_fields:
         # Modes (valid or not) changing on every beat and weight row, then a clean
         # GEMM: flags clear between tiles and nothing stale is left behind.
         start = len(tb.results)
         tb.send_mixed_modes(40)
         await tb.drain(max_cycles=40000)
-        flagged = sum(error for *_r, error in tb.results[start:])
-        dut._log.info("mixed modes: %d result rows, %d flagged", len(tb.results) - start,
-                      flagged)
-        assert 0 < flagged < len(tb.results) - start
+        if tb.p.pe_type.flags_errors:
+            flagged = sum(error for *_r, error in tb.results[start:])
+            dut._log.info("mixed modes: %d result rows, %d flagged",
+                          len(tb.results) - start, flagged)
+            assert 0 < flagged < len(tb.results) - start
         await run_gemm(tb, *tb.random_gemm(tb.p.rows + 1, tb.p.rows, tb.p.cols), 20000)
     dut._log.info("%d GEMMs, %d result rows checked", 2 * len(shapes(tb.p)),
                   tb.scoreboard.matched)
@@ -363,15 +462,10 @@ async def accumulator_wrap_corners(dut):
     await tb.start()
     p = tb.p
     k = 4 * p.rows + 3
-    for wa, sa, ww, sw in extreme_operands(p):
-        (lo_a, hi_a), (lo_w, hi_w) = int_range(wa, sa), int_range(ww, sw)
-        for x, y in ((lo_a, lo_w), (lo_a, hi_w), (hi_a, hi_w), (hi_a, lo_w)):
-            a = np.full((p.rows + 1, k), x)
-            b = np.full((k, p.cols + 1), y)
-            await run_gemm(tb, *as_operands(p, a, b, wa, sa, ww, sw), a @ b, 20000)
-        biggest = max(abs(lo_a * lo_w), abs(hi_a * hi_w), abs(lo_a * hi_w), abs(hi_a * lo_w))
-        dut._log.info("extreme %d x %d-bit operands: |A @ B| up to %d, accumulator %d bits",
-                      wa, ww, k * biggest, p.acc_width)
+    for label, a, b, a_mode, w_mode, exact in extreme_gemms(p, p.rows + 1, k, p.cols + 1):
+        await run_gemm(tb, a, b, a_mode, w_mode, exact, 20000)
+        dut._log.info("every element %s, K = %d, accumulator %d bits", label, k,
+                      p.acc_width)
 
 
 @cocotb.test(**TIMEOUT)

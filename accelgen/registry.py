@@ -248,6 +248,8 @@ UNITS = MappingProxyType({u.name: u for u in [
         },
         sweep=(
             {"bits": 8, "exp_bits": 2, "man_bits": 5, "bias": 2, "acc_width": 24},
+            {"bits": 8, "normal": "flint", "exp_bits": 4, "man_bits": 3, "bias": 9,
+             "acc_width": 26, "pipeline": 0},
         ),
     ),
     Unit(

@@ -11,6 +11,7 @@ from accelgen.generators.olive_pe import OlivePE, Params
 from accelgen.golden.olive_decoder import pair_values, encode_pairs, quantize
 from accelgen.golden.olive_pe import olive_pe
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
+from accelgen.verif.olive_pe import extreme_beats
 from conftest import configurations, reference_packets
 
 
@@ -69,17 +70,33 @@ def test_golden_overflow():
     assert got["acc"].tolist() == [(exact + (1 << 15)) % (1 << 16) - (1 << 15)]
 
 
+def test_golden_beat_sum_overflow():
+    """Two normal products that each fit but whose sum does not (flint8: 4096**2 = 2**24,
+    twice is 2**25 > 2**25 - 1 at acc_width 26): flagged, although the running sum
+    of the wrapped beat is back in range."""
+    p = Params(bits=8, normal="flint", exp_bits=4, man_bits=3, bias=9, acc_width=26)
+    (beat, step), = [(b, s) for b, s in extreme_beats(p.format) if s == 2 * 4096 ** 2]
+    got = olive_pe(p, [beat["a"]], [beat["w"]], [1])
+    assert got["acc"].tolist() == [-(1 << 25)] and got["overflow"].tolist() == [True]
+    assert reference(p, [beat["a"]], [beat["w"]], [1]) == [(-(1 << 25), True)]
+
+
 @pytest.mark.sim
 @pytest.mark.parametrize("params", [Params(), Params(pipeline=0, acc_width=16),
                                     Params(bits=8, exp_bits=4, man_bits=3, bias=4,
-                                           normal="flint", pipeline=2, acc_width=24)],
-                         ids=["default", "p0_acc16", "n8_flint_p2"])
+                                           normal="flint", pipeline=2, acc_width=24),
+                                    Params(bits=8, exp_bits=4, man_bits=3, bias=9,
+                                           normal="flint", acc_width=26)],
+                         ids=["default", "p0_acc16", "n8_flint_p2", "n8_flint_acc26"])
 def test_amaranth_simulator_under_stalls(params):
     seed = 43
     rng = np.random.default_rng(seed)
     n = 500
     a, w = rng.integers(0, 1 << (2 * params.bits), (2, n))
+    for k, (beat, _step) in enumerate(extreme_beats(params.format)):  # single-beat packets
+        a[k], w[k] = beat["a"], beat["w"]
     last = rng.random(n) < 0.2
+    last[:4] = True
     last[-1] = True
     result = olive_pe(params, a, w, last)
     want = list(zip(result["acc"].tolist(), result["overflow"].tolist()))

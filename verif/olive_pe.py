@@ -5,13 +5,13 @@ under stalls, overflow, timing, reset."""
 import cocotb
 import numpy as np
 
-from accelgen.golden.olive_decoder import encode_pairs, outlier_values
+from accelgen.golden.olive_decoder import encode_pairs, normal_values, outlier_values
 from accelgen.golden.olive_pe import olive_pe
 from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_reset_mid_stream,
                                      check_under_stalls)
 
-__all__ = ["OlivePEBench", "encoded_words"]
+__all__ = ["OlivePEBench", "encoded_words", "extreme_beats"]
 
 TIMEOUT = {"timeout_time": scaled(100), "timeout_unit": "ms"}
 
@@ -82,24 +82,37 @@ async def every_pair_word(dut):
     assert tb.scoreboard.matched == a.size
 
 
+def extreme_beats(fmt):
+    """``[(beat, step)]``: the largest outlier products (an outlier next to its
+    victim on both sides) and the largest normal pairs (two products per beat, so
+    the beat's sum can leave a range its products fit), both signs."""
+    outliers, normals = outlier_values(fmt), normal_values(fmt)
+    top, big = max(outliers), max(normals)
+    ident = fmt.identifier << fmt.bits
+    beats = []
+    for sign in (1, -1):
+        beats.append(({"a": outliers[top] | ident, "w": outliers[sign * top] | ident},
+                      sign * top * top))
+        pair = normals[big] | (normals[big] << fmt.bits)
+        other = normals[sign * big] | (normals[sign * big] << fmt.bits)
+        beats.append(({"a": pair, "w": other}, 2 * sign * big * big))
+    return beats
+
+
 @cocotb.test(**TIMEOUT)
 async def overflow_corners(dut):
-    """The largest outlier products of both signs, single and repeated until the
-    accumulator leaves its range (the flag, and the wrapped sum)."""
+    """The largest outlier and normal products of both signs, single and repeated
+    until the accumulator leaves its range (the flag, and the wrapped sum)."""
     tb = OlivePEBench(dut)
     await tb.start()
-    p, fmt = tb.p, tb.p.format
-    table = outlier_values(fmt)
-    top = max(table)
-    for sign in (1, -1):
-        # Both elements an outlier next to a victim: (top, id) and (id, top).
-        a = table[top] | (fmt.identifier << fmt.bits)
-        w = table[sign * top] | (fmt.identifier << fmt.bits)
-        beat = {"a": a, "w": w}
+    width = tb.p.acc_width
+    for beat, step in extreme_beats(tb.p.format):
         tb.send_packet([beat])
-        repeats = min((1 << (p.acc_width - 1)) // (top * top) + 2, scaled(20000))
+        repeats = min((1 << (width - 1)) // abs(step) + 2, scaled(20000))
         tb.send_packet([beat] * repeats)
-        dut._log.info("product %+d x %d beats", sign * top * top, repeats)
+        dut._log.info("beat sum %+d: %s alone, x %d beats", step,
+                      "out of range" if not -(1 << (width - 1)) <= step < 1 << (width - 1)
+                      else "in range", repeats)
         await tb.drain(max_cycles=repeats * 3 + 100)
 
 

@@ -46,6 +46,7 @@ bench: install
 	$(PY) bench/synth_table.py
 	$(PY) bench/bitfusion_table.py
 	$(PY) bench/systolic_bench.py
+	$(PY) bench/number_formats.py
 
 clean:
 	rm -rf build .pytest_cache

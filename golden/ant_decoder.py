@@ -153,5 +153,5 @@ def mse_report(x, bits=4, signed=True, kinds=KINDS, search=range(75, 151)):
         w = bits - 1 if signed and kind != "int" else bits
         candidates.append(AntFormat(kind, bits, signed, exp_bits=min(3, w)))
     best, results = select_type(x, candidates, search)
-    return {"mse": {name: mse for name, (_scale, mse) in results.items()},
+    return {"mse": {name: float(mse) for name, (_scale, mse) in results.items()},
             "selected": best.name}

@@ -27,7 +27,8 @@ from accelgen.formats import OliveFormat, default_olive_format as default_format
 from accelgen.golden.ant_decoder import decode as decode_ant, values as ant_values, nearest
 
 __all__ = ["decode_element", "decode_pairs", "olive_decoder", "outlier_values",
-           "normal_values", "encode_pairs", "quantize", "pair_values", "default_format"]
+           "normal_values", "encode_pairs", "quantize", "pair_values", "default_format",
+           "scale_search"]
 
 
 def _abfloat(fmt, codes):
@@ -132,3 +133,21 @@ def quantize(fmt, x, scale=1.0, keep="larger"):
     """``scale * decode(encode_pairs(x))`` as float64: what OliVe keeps of ``x``."""
     words = encode_pairs(fmt, x, scale, keep)
     return scale * pair_values(fmt, words).astype(np.float64).ravel()
+
+
+def scale_search(fmt, x, steps=200, keep="larger"):
+    """``(scale, mse)`` of OliVe quantization of ``x`` with the best scale of a
+    geometric sweep (``steps`` points) from ``max|x| / max outlier`` (everything
+    representable) to ``max|x| / max normal`` (no outliers needed)."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if x.size % 2:
+        x = np.concatenate([x, [0.0]])
+    peak = np.abs(x).max() if x.size else 0.0
+    if peak == 0:
+        return 1.0, 0.0
+    best = None
+    for scale in np.geomspace(peak / max(outlier_values(fmt)), peak / fmt.normal_max, steps):
+        mse = float(np.mean((quantize(fmt, x, scale, keep) - x) ** 2))
+        if best is None or mse < best[1]:
+            best = (float(scale), mse)
+    return best

@@ -3,7 +3,7 @@
 
 from amaranth.hdl import Signal
 
-__all__ = ["delay_chain"]
+__all__ = ["delay_chain", "pipeline_stage"]
 
 
 def delay_chain(m, value, name, stages, enable=1):
@@ -16,3 +16,15 @@ def delay_chain(m, value, name, stages, enable=1):
             m.d.sync += reg.eq(chain[-1])
         chain.append(reg)
     return chain
+
+
+def pipeline_stage(m, enable, name, **values):
+    """Registers of ``values`` (keyword arguments), named ``<name>_<key>``, that
+    load when ``enable`` is high: one stage of a pipeline that stalls as a whole.
+    Returns ``{key: register}``."""
+    regs = {}
+    for key, value in values.items():
+        regs[key] = Signal.like(value, name=f"{name}_{key}")
+        with m.If(enable):
+            m.d.sync += regs[key].eq(value)
+    return regs

@@ -11,9 +11,10 @@ from amaranth.lib.wiring import In, Out
 from accelgen.formats import AntFormat, TYPE_CODE, parse_types, format_types, KINDS
 from accelgen.generators.ant_decoder import decode_ant
 from accelgen.params import UnitParams, param, check_int, check_bool
+from accelgen.pipeline import pipeline_stage
 
 __all__ = ["Params", "AntPE", "decode_typed", "shifted_product", "Accumulator",
-           "check_types", "pipeline_stage"]
+           "check_types"]
 
 
 def check_types(params, name="types"):
@@ -125,16 +126,6 @@ def shifted_product(m, mant, shift, width, prefix):
     m.d.comb += [value.eq(Mux(big, 0, wide[:width])),
                  out.eq(Mux(big, mant != 0, ~fits))]
     return value, out
-
-
-def pipeline_stage(m, enable, name, **values):
-    """Registers of ``values`` (a dict) that load when ``enable`` is high."""
-    regs = {}
-    for key, value in values.items():
-        regs[key] = Signal.like(value, name=f"{name}_{key}")
-        with m.If(enable):
-            m.d.sync += regs[key].eq(value)
-    return regs
 
 
 class Accumulator:

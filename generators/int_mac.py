@@ -8,6 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool
+from accelgen.pipeline import pipeline_stage
 
 __all__ = ["Params", "IntMAC"]
 
@@ -114,24 +115,15 @@ class IntMAC(wiring.Component):
             self.i.ready.eq(advance),
         ]
 
-        def stage(name, **values):
-            """Register ``values`` (and their valid bit) when the pipeline advances."""
-            regs = {}
-            for key, value in values.items():
-                regs[key] = Signal.like(value, name=f"{name}_{key}")
-                with m.If(advance):
-                    m.d.sync += regs[key].eq(value)
-            return regs
-
         valid, last = self.i.valid, self.i.payload.last
         a, b = self.i.payload.a, self.i.payload.b
         if p.pipeline >= 2:
-            r = stage("opnd", valid=valid, last=last, a=a, b=b)
+            r = pipeline_stage(m, advance, "opnd", valid=valid, last=last, a=a, b=b)
             valid, last, a, b = r["valid"], r["last"], r["a"], r["b"]
         product = Signal(signed(p.a_width + p.b_width + 1), name="product")
         m.d.comb += product.eq(a * b)
         for k in range(p.pipeline - (1 if p.pipeline >= 2 else 0)):
-            r = stage(f"prod{k}", valid=valid, last=last, product=product)
+            r = pipeline_stage(m, advance, f"prod{k}", valid=valid, last=last, product=product)
             valid, last, product = r["valid"], r["last"], r["product"]
 
         acc = Signal(p.acc_shape())

@@ -7,9 +7,10 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.generators.ant_pe import Accumulator, shifted_product, pipeline_stage
+from accelgen.generators.ant_pe import Accumulator, shifted_product
 from accelgen.generators.olive_decoder import FormatParams, decode_pair
 from accelgen.params import param, check_int
+from accelgen.pipeline import pipeline_stage
 
 __all__ = ["Params", "OlivePE", "pair_step"]
 

@@ -25,7 +25,8 @@ class Params(UnitParams):
     unit = "ant_decoder"
 
     fmt: str = param("flint", "number format: int, pot, float or flint")
-    bits: int = param(4, "code width (int 2..16, pot 2..8, float 3..8, flint 3..16)",
+    bits: int = param(4, "code width (int 2..16, pot 2..8, float 3..8, flint 3..16, "
+                         "signed flint 4..16)",
                       abbr="n")
     signed: bool = param(False, "two's complement (int) or sign-magnitude (pot, float, "
                                 "flint) codes", abbr="s")
@@ -36,7 +37,11 @@ class Params(UnitParams):
         check_choice(self, "fmt", KINDS)
         check_bool(self, "signed")
         lo, hi = BITS_RANGE[self.fmt]
-        check_int(self, "bits", min=lo, max=hi, when=f"fmt={self.fmt!r}")
+        if self.fmt == "flint" and self.signed:
+            lo += 1  # sign + an unsigned flint of at least 3 bits
+        check_int(self, "bits", min=lo, max=hi,
+                  when=f"fmt={self.fmt!r}" + (", signed=True" if lo > BITS_RANGE[self.fmt][0]
+                                              else ""))
         check_int(self, "exp_bits", min=1)
         if self.fmt == "float":
             magnitude = self.format.magnitude_bits

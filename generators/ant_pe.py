@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.formats import AntFormat, TYPE_CODE, parse_types, format_types, KINDS
 from accelgen.generators.ant_decoder import decode_ant
-from accelgen.params import UnitParams, param, check_int, check_bool
+from accelgen.params import UnitParams, param, check_int, check_bool, require
 from accelgen.pipeline import pipeline_stage
 
 __all__ = ["Params", "AntPE", "decode_typed", "shifted_product", "Accumulator",
@@ -56,9 +56,15 @@ class Params(UnitParams):
         check_bool(self, "w_signed")
         check_types(self)
         magnitude = self.bits - 1 if (self.a_signed or self.w_signed) else self.bits
-        check_int(self, "float_exp", min=1, max=magnitude,
-                  when=f"{self.bits}-bit {'signed' if magnitude < self.bits else 'unsigned'} "
-                       f"floats ({magnitude} magnitude bits)")
+        if "float" in self.kinds:
+            check_int(self, "float_exp", min=1, max=magnitude,
+                      when=f"{self.bits}-bit {'signed' if magnitude < self.bits else 'unsigned'}"
+                           f" floats ({magnitude} magnitude bits)")
+        else:
+            check_int(self, "float_exp", min=1)
+            require(self, self.float_exp == 3,
+                    f"float_exp applies only when types include float; leave it at 3, "
+                    f"not {self.float_exp}")
         check_int(self, "acc_width", min=16, max=48)
         check_int(self, "pipeline", min=0, max=2)
 

@@ -188,9 +188,10 @@ class Params(UnitParams):
     w_width: int = param(8, "weight width in bits (as a_width)", abbr="w")
     acc_width: int = param(32, "accumulator and result width (a_width + w_width..64)",
                            abbr="acc")
-    a_signed: bool = param(True, "activations are two's complement (else unsigned)",
-                           abbr="as")
-    w_signed: bool = param(True, "weights are two's complement (else unsigned)", abbr="ws")
+    a_signed: bool = param(True, "activations are signed (int_mac: two's complement; "
+                                 "ant_pe: the types' signed forms; olive_pe: must be "
+                                 "true), else unsigned", abbr="as")
+    w_signed: bool = param(True, "weights are signed (as a_signed)", abbr="ws")
     pe: str = param("int_mac", "processing element type: " + ", ".join(PE_TYPES))
     pipeline: int = param(0, "product register in every PE (0 or 1; adds one cycle)",
                           abbr="p")

@@ -18,7 +18,8 @@ def wrap(values, width, signed):
         return bits
     out = bits.astype(np.int64)
     if width < 64:
-        out = np.where(out >= (1 << (width - 1)), out - (1 << width), out)
+        # Sign-extend with an OR: -(1 << width) fits int64 up to width 63.
+        out = np.where(out >= (1 << (width - 1)), out | np.int64(-(1 << width)), out)
     return out
 
 

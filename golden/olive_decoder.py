@@ -14,11 +14,13 @@ Each element decodes to ``(exp, mant)`` with value ``mant << exp``:
 
 Encoding (:func:`encode_pairs`): every value ``x / scale`` goes to the nearest
 point of the normal grid united with the outlier grid (ties to the larger,
-clipped at the ends); it is an outlier when that point is not a normal value.
-A pair with one outlier stores it in abfloat and its partner as the victim; a
-pair with two keeps the larger magnitude (``keep="larger"``, the paper; the
-left element on equal magnitudes) or the left element (``keep="left"``, the
-authors' code) and makes the other its victim.
+clipped at the ends); it is an outlier when that point is not a normal value
+(with the default biases: beyond the normal range; with a smaller bias, also a
+point inside it that only abfloat represents). A pair with one outlier stores
+it in abfloat and its partner as the victim; a pair with two keeps the one of
+larger ``|x|`` (``keep="larger"``, the paper; the left element on equal
+magnitudes) or the left element (``keep="left"``, the authors' code) and makes
+the other its victim.
 """
 
 import numpy as np
@@ -116,7 +118,7 @@ def encode_pairs(fmt, x, scale=1.0, keep="larger"):
                      dtype=np.int64).reshape(-1, 2)
     # Python ints for the dict lookups: the float grid values are all integers.
     o = is_outlier.reshape(-1, 2)
-    mag = np.abs(q).reshape(-1, 2)
+    mag = np.abs(x).reshape(-1, 2)  # the values' own magnitudes (both may clip alike)
     if keep == "larger":
         keep_left = mag[:, 0] >= mag[:, 1]
     else:
@@ -140,14 +142,13 @@ def scale_search(fmt, x, steps=200, keep="larger"):
     geometric sweep (``steps`` points) from ``max|x| / max outlier`` (everything
     representable) to ``max|x| / max normal`` (no outliers needed)."""
     x = np.asarray(x, dtype=np.float64).ravel()
-    if x.size % 2:
-        x = np.concatenate([x, [0.0]])
+    padded = np.concatenate([x, [0.0]]) if x.size % 2 else x  # the pad is not scored
     peak = np.abs(x).max() if x.size else 0.0
     if peak == 0:
         return 1.0, 0.0
     best = None
     for scale in np.geomspace(peak / max(outlier_values(fmt)), peak / fmt.normal_max, steps):
-        mse = float(np.mean((quantize(fmt, x, scale, keep) - x) ** 2))
+        mse = float(np.mean((quantize(fmt, padded, scale, keep)[:x.size] - x) ** 2))
         if best is None or mse < best[1]:
             best = (float(scale), mse)
     return best

@@ -25,6 +25,8 @@ from conftest import configurations, reference_packets
     ({"float_exp": 4}, ValueError,
      r"^ant_pe float_exp must be an integer from 1 to 3 for 4-bit signed floats "
      r"\(3 magnitude bits\), not 4$"),
+    ({"types": "int,pot", "float_exp": 2}, ValueError,
+     r"^ant_pe float_exp applies only when types include float; leave it at 3, not 2$"),
     ({"acc_width": 49}, ValueError, r"^ant_pe acc_width must be an integer from 16 to 48, "
                                     r"not 49$"),
     ({"pipeline": 3}, ValueError, r"^ant_pe pipeline must be an integer from 0 to 2, not 3$"),
@@ -82,6 +84,29 @@ def random_stream(p, rng, n, wrong=0.05):
     return a, w, a_type, w_type, last
 
 
+def corner_stream(p):
+    """Single-beat packets of every built type's largest code against code 0 (a zero
+    under the largest shift: no overflow) and the largest code itself, then a long
+    packet of the largest in-range product, so the running sum leaves the range."""
+    beats = []
+    best = (0, None)
+    for ta in p.kinds:
+        for tw in p.kinds:
+            va = format_values(AntFormat(ta, p.bits, p.a_signed, p.float_exp))
+            vw = format_values(AntFormat(tw, p.bits, p.w_signed, p.float_exp))
+            ca, cw = max(range(len(va)), key=lambda c: abs(va[c])), \
+                max(range(len(vw)), key=lambda c: abs(vw[c]))
+            beats += [(ca, 0, TYPE_CODE[ta], TYPE_CODE[tw], 1),
+                      (ca, cw, TYPE_CODE[ta], TYPE_CODE[tw], 1)]
+            for x in range(len(va)):
+                value = va[x] * vw[cw]
+                if best[0] < abs(value) < 1 << (p.acc_width - 1):
+                    best = (abs(value), (x, cw, TYPE_CODE[ta], TYPE_CODE[tw]))
+    repeats = (1 << (p.acc_width - 1)) // best[0] + 2
+    beats += [(*best[1], 0)] * (repeats - 1) + [(*best[1], 1)]
+    return [np.array(column) for column in zip(*beats)]
+
+
 @pytest.mark.parametrize("params", configurations("ant_pe"))
 def test_golden_matches_python_integers(params):
     rng = np.random.default_rng(2)
@@ -105,12 +130,14 @@ def test_golden_overflow_and_wrap():
 
 @pytest.mark.sim
 @pytest.mark.parametrize("params", [Params(), Params(pipeline=0, bits=8, acc_width=16),
-                                    Params(pipeline=2, types="flint,int", a_signed=True)],
+                                    Params(pipeline=2, types="flint,int", a_signed=True,
+                                           acc_width=16)],
                          ids=["default", "p0_n8_acc16", "p2_flint_int"])
 def test_amaranth_simulator_under_stalls(params):
     seed = 41
     rng = np.random.default_rng(seed)
-    a, w, a_type, w_type, last = random_stream(params, rng, 500)
+    a, w, a_type, w_type, last = (np.concatenate(pair) for pair in zip(
+        corner_stream(params), random_stream(params, rng, 500)))
     result = ant_pe(params, a, w, a_type, w_type, last)
     want = list(zip(result["acc"].tolist(), result["overflow"].tolist(),
                     result["type_error"].tolist()))
@@ -128,8 +155,9 @@ def test_amaranth_simulator_under_stalls(params):
             v = await stream_get(ctx, dut.o, rng=stalls, backpressure=0.3)
             got.append((v.acc, bool(v.overflow), bool(v.type_error)))
 
-    simulate(dut, source, sink, max_cycles=5000)
+    simulate(dut, source, sink, max_cycles=20000)
     assert got == want, f"seed {seed}"
+    assert any(overflow for _acc, overflow, _err in want)
 
 
 @pytest.mark.cocotb

@@ -94,6 +94,9 @@ def test_golden_edge_cases():
     with pytest.raises(ValueError, match=r"same length"):
         int_mac(p, [1, 2], [1], [1])
     assert wrap([255, 256], 8, True).tolist() == [-1, 0]
+    top = np.array([(1 << 62) + 5, (1 << 63) + 7], dtype=np.uint64)
+    assert wrap(top, 63, True).tolist() == [(1 << 62) + 5 - (1 << 63), 7]
+    assert wrap(top, 64, True).tolist() == [(1 << 62) + 5, 7 - (1 << 63)]
 
 
 @pytest.mark.sim

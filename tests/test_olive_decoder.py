@@ -11,7 +11,7 @@ from accelgen.generators.olive_decoder import OliveDecoder, Params
 from accelgen.golden.ant_decoder import values as ant_values
 from accelgen.golden.olive_decoder import (olive_decoder, decode_pairs, pair_values,
                                            encode_pairs, quantize, normal_values,
-                                           outlier_values, default_format)
+                                           outlier_values, default_format, scale_search)
 from accelgen.verif.amaranth_sim import simulate
 from conftest import configurations
 
@@ -123,7 +123,7 @@ def test_encoder_invariants(fmt, keep):
     assert (got[flat_victims] == 0).all()
     assert (got[~flat_victims] == nearest[~flat_victims]).all()
     both = pairs.all(axis=1)
-    mags = np.abs(nearest).reshape(-1, 2)
+    mags = np.abs(x).reshape(-1, 2)
     kept_left = ~victims[:, 0]
     if keep == "left":
         assert kept_left[both].all()
@@ -131,6 +131,25 @@ def test_encoder_invariants(fmt, keep):
         assert (kept_left[both] == (mags[both, 0] >= mags[both, 1])).all()
     assert both.any() and pairs.any() and (~pairs).all(axis=1).any()
     assert np.allclose(quantize(fmt, x, keep=keep), got)
+
+
+def test_keep_larger_compares_the_values_not_their_clipped_codes():
+    fmt = Params().format
+    assert quantize(fmt, [-97, 100]).tolist() == [0, 96]
+    assert quantize(fmt, [-100, 97]).tolist() == [-96, 0]
+    assert quantize(fmt, [-100, 100]).tolist() == [-96, 0]  # equal: the left one
+    assert quantize(fmt, [-97, 100], keep="left").tolist() == [-96, 0]
+
+
+def test_scale_search_is_the_best_of_its_sweep():
+    fmt = Params().format
+    x = np.random.default_rng(8).normal(size=301)  # odd: the pad is not scored
+    scale, mse = scale_search(fmt, x, steps=30)
+    peak = np.abs(x).max()
+    sweep = np.geomspace(peak / 96, peak / 7, 30)
+    errors = [np.mean((quantize(fmt, np.append(x, 0.0), s)[:301] - x) ** 2) for s in sweep]
+    assert mse == pytest.approx(min(errors)) and scale == pytest.approx(sweep[np.argmin(errors)])
+    assert scale_search(fmt, np.zeros(4)) == (1.0, 0.0)
 
 
 def test_encoder_errors_and_scale():

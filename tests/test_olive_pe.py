@@ -98,6 +98,18 @@ def test_amaranth_simulator_under_stalls(params):
     last = rng.random(n) < 0.2
     last[:4] = True
     last[-1] = True
+    # Then a packet of the largest in-range beat, long enough to leave the range
+    # (where that takes at most 1000 beats: p0_acc16).
+    fitting = [(b, s) for b, s in extreme_beats(params.format)
+               if abs(s) < 1 << (params.acc_width - 1)]
+    repeats = 0
+    if fitting:
+        beat, step = max(fitting, key=lambda t: abs(t[1]))
+        repeats = (1 << (params.acc_width - 1)) // abs(step) + 2
+    if 0 < repeats <= 1000:
+        a = np.concatenate([a, [beat["a"]] * repeats])
+        w = np.concatenate([w, [beat["w"]] * repeats])
+        last = np.concatenate([last, [False] * (repeats - 1) + [True]])
     result = olive_pe(params, a, w, last)
     want = list(zip(result["acc"].tolist(), result["overflow"].tolist()))
     dut = OlivePE(params)
@@ -114,8 +126,9 @@ def test_amaranth_simulator_under_stalls(params):
             v = await stream_get(ctx, dut.o, rng=stalls, backpressure=0.3)
             got.append((v.acc, bool(v.overflow)))
 
-    simulate(dut, source, sink, max_cycles=5000)
+    simulate(dut, source, sink, max_cycles=20000)
     assert got == want, f"seed {seed}"
+    assert want[-1][1] or not 0 < repeats <= 1000, "the long packet leaves the range"
 
 
 @pytest.mark.cocotb

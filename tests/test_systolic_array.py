@@ -75,10 +75,12 @@ CONFIGS = [Params(), Params(dataflow="os"), Params(rows=1, cols=1, dataflow="os"
                   pipeline=1, acc_width=64),
            Params(rows=2, cols=2, pe="olive_pe", a_width=4, w_width=4, acc_width=20),
            Params(rows=3, cols=2, pe="olive_pe", dataflow="os", a_width=8, w_width=8,
-                  pipeline=1, acc_width=40)]
+                  pipeline=1, acc_width=40),
+           Params(rows=2, cols=2, pe="ant_pe", dataflow="os", a_width=8, w_width=8,
+                  acc_width=63)]
 IDS = ["ws4x4", "os4x4", "os1x1", "ws1x3_unsigned_w", "ws3x2_narrow", "os2x3_narrow_p1",
        "ws2x3_fusion", "os3x2_fusion_p1", "ws3x2_ant4", "os2x3_ant8x6_p1", "ws2x2_olive4",
-       "os3x2_olive8_p1"]
+       "os3x2_olive8_p1", "os2x2_ant8_acc63"]
 
 
 @pytest.mark.parametrize("p", CONFIGS, ids=IDS)

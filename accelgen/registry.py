@@ -253,6 +253,57 @@ UNITS = MappingProxyType({u.name: u for u in [
         ),
     ),
     Unit(
+        name="index_match",
+        summary="SNAP index matching: comparator array and priority encoders, up to P "
+                "matched (w_pos, a_pos) pairs per cycle",
+        component="IndexMatch",
+        golden="index_match",
+        presets={
+            "default": {},
+            "small": {"length": 4, "index_width": 3, "pairs": 1},
+            "large": {"length": 16, "index_width": 12, "pairs": 4},
+        },
+        sweep=(
+            {"sorted": True},
+            {"length": 4, "index_width": 2, "pairs": 3},
+            {"length": 16, "index_width": 5, "pairs": 4, "sorted": True},
+        ),
+    ),
+    Unit(
+        name="lnzd",
+        summary="EIE leading non-zero detection: the (index, value) of each non-zero "
+                "of a vector, one per cycle",
+        component="LNZD",
+        golden="lnzd",
+        presets={
+            "default": {},
+            "small": {"n": 4, "width": 4},
+            "large": {"n": 64, "width": 16},
+        },
+        sweep=(
+            {"n": 5, "fanin": 2, "signed": False},
+            {"n": 17, "fanin": 3, "width": 1, "signed": False},
+        ),
+    ),
+    Unit(
+        name="nm_sparse",
+        summary="N:M structured-sparse dot product (2:4): metadata selects the "
+                "activations for the kept weights",
+        component="NMSparse",
+        golden="nm_sparse",
+        presets={
+            "default": {},
+            "small": {"groups": 1, "a_width": 4, "w_width": 4, "acc_width": 12,
+                      "pipeline": 0},
+            "large": {"groups": 8, "acc_width": 40, "pipeline": 2},
+        },
+        sweep=(
+            {"n": 1, "m": 2, "groups": 3, "a_signed": False},
+            {"n": 3, "m": 8, "groups": 2, "w_signed": False, "acc_width": 20},
+            {"n": 5, "m": 16, "groups": 1, "a_width": 3, "w_width": 2, "acc_width": 5},
+        ),
+    ),
+    Unit(
         name="systolic_array",
         summary="Systolic GEMM array (TPU/Gemmini-like): WS with double-buffered weights "
                 "or OS, skew inside, exact cycle model",

@@ -20,7 +20,7 @@ from accelgen.verif.scoreboard import Scoreboard
 from accelgen.verif.stream import StreamSource, StreamSink, StreamMonitor
 
 __all__ = ["PacketBench", "STALL_MIXES", "check_under_stalls", "check_latency",
-           "check_reset_mid_stream"]
+           "check_reset_mid_stream", "check_output_rate"]
 
 
 # (idle, backpressure) mixes every packet unit's random traffic runs under.
@@ -109,14 +109,16 @@ class PacketBench:
         self.scoreboard.check()
 
 
-async def check_under_stalls(tb, send_traffic, beats):
+async def check_under_stalls(tb, send_traffic, beats, cycles_per_beat=40):
     """``send_traffic(beats)`` random beats under each of :data:`STALL_MIXES`; every
-    result checked. Returns the number of input beats the DUT accepted."""
+    result checked. Returns the number of input beats the DUT accepted.
+    ``cycles_per_beat`` bounds the wait (raise it for units with many output
+    beats per input beat)."""
     for idle, backpressure in STALL_MIXES:
         tb.stalls(idle, backpressure)
         matched = tb.scoreboard.matched
         send_traffic(beats)
-        await tb.drain(max_cycles=beats * 40 + 1000)
+        await tb.drain(max_cycles=beats * cycles_per_beat + 1000)
         tb.dut._log.info("idle %.1f backpressure %.1f: %d beats, %d packets checked",
                          idle, backpressure, beats, tb.scoreboard.matched - matched)
     tb.dut._log.info("%d beats checked in all", tb.in_monitor.beats)
@@ -141,15 +143,42 @@ async def check_latency(tb, packet, latency):
     await tb.drain(100 + latency)
 
 
-async def check_reset_mid_stream(tb, send_traffic, resets=8, beats=400):
+async def check_output_rate(tb, beats, out_beats, latency=1):
+    """No stalls, for units whose every input beat is a packet with any number of
+    output beats: ``beats`` sent back to back must give ``out_beats`` output beats
+    back to back, the first ``latency`` cycles after the first input beat is taken
+    (one output beat per cycle, and each packet's successor accepted in time)."""
+    dut = tb.dut
+    tb.stalls(0.0, 0.0)
+    in0, out0 = tb.in_monitor.beats, tb.out_monitor.beats
+    for beat in beats:
+        tb.send_packet([beat])
+    await wait_until(dut, lambda: tb.in_monitor.beats > in0, 100, "first beat")
+    first = tb.in_monitor.cycles
+    await wait_until(dut, lambda: tb.out_monitor.beats == out0 + out_beats,
+                     4 * out_beats + 100, "every output beat")
+    last = tb.out_monitor.cycles
+    assert last - first == latency + out_beats - 1, \
+        f"{len(beats)} packets, {out_beats} output beats took {last - first + 1} cycles " \
+        f"from the first input, not {latency + out_beats}"
+    await tb.drain(100)
+    dut._log.info("%d packets: %d output beats in %d cycles", len(beats), out_beats,
+                  last - first + 1)
+
+
+async def check_reset_mid_stream(tb, send_traffic, resets=8, beats=400,
+                                 cycles_per_beat=10):
     """Reset at random points of a stream: in-flight work is discarded and the packets
-    sent afterwards are correct. ``send_traffic(beats)`` queues random packets."""
+    sent afterwards are correct. ``send_traffic(beats)`` queues random packets;
+    ``cycles_per_beat`` bounds the waits (raise it for units with many output
+    beats per input beat)."""
     dut = tb.dut
     resets = scaled(resets)
     for _ in range(resets):
         send_traffic(beats)
         target = tb.source.sent + tb.rng.randint(1, beats * 3 // 4)
-        await wait_until(dut, lambda: tb.source.sent >= target, beats * 10, "some beats sent")
+        await wait_until(dut, lambda: tb.source.sent >= target, beats * cycles_per_beat,
+                         "some beats sent")
         await FallingEdge(dut.clk)
         tb.source.clear()
         await reset(dut, cycles=tb.rng.randint(1, 3))
@@ -157,5 +186,5 @@ async def check_reset_mid_stream(tb, send_traffic, resets=8, beats=400):
         tb.packet = []
         tb.on_reset()
     send_traffic(beats)
-    await tb.drain(max_cycles=beats * 50)
+    await tb.drain(max_cycles=beats * 5 * cycles_per_beat)
     dut._log.info("%d resets; %d results discarded by them", resets, tb.scoreboard.flushed)

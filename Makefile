@@ -47,6 +47,7 @@ bench: install
 	$(PY) bench/bitfusion_table.py
 	$(PY) bench/systolic_bench.py
 	$(PY) bench/number_formats.py
+	$(PY) bench/sparse_bench.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -4,11 +4,11 @@ activation block, up to P per cycle."""
 
 import dataclasses
 
-from amaranth.hdl import Module, Signal, Cat, Mux, unsigned
+from amaranth.hdl import C, Module, Signal, Cat, Mux, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.params import UnitParams, param, check_int, check_bool
+from accelgen.params import UnitParams, param, check_int, check_bool, require
 
 __all__ = ["Params", "IndexMatch", "lowest_set"]
 
@@ -31,6 +31,11 @@ class Params(UnitParams):
         check_int(self, "index_width", min=1, max=16)
         check_int(self, "pairs", min=1, max=8)
         check_bool(self, "sorted")
+        if self.sorted:
+            need = (self.length - 1).bit_length()
+            require(self, self.index_width >= need,
+                    f"index_width must be at least {need} with sorted=True ({self.length} "
+                    f"unique indices per block), not {self.index_width}")
 
     @property
     def latency(self):
@@ -143,8 +148,11 @@ class IndexMatch(wiring.Component):
                 incoming_a.append(pos)
             incoming = Cat(*(Cat(*equal[r]).any() for r in range(n)))
         else:
-            pending = Signal(n * n, name="matches")
-            incoming = Cat(*(equal[r][c] for r in range(n) for c in range(n)))
+            # Rows at a power-of-two stride, so a position splits into row and
+            # column by wiring, not by a divider.
+            stride = 1 << (n - 1).bit_length()
+            pending = Signal(n * stride, name="matches")
+            incoming = Cat(*(Cat(*equal[r], C(0, stride - n)) for r in range(n)))
 
         rest = pending
         for s in range(p.pairs):
@@ -153,7 +161,8 @@ class IndexMatch(wiring.Component):
             if p.sorted:
                 w_pos, a_pos = pos, Cat(*a_of).word_select(pos, len(a_of[0]))
             else:
-                w_pos, a_pos = pos // n, pos % n
+                shift = stride.bit_length() - 1
+                w_pos, a_pos = pos >> shift, pos[:shift] if shift else 0
             m.d.comb += [self.o.payload.w_pos[s].eq(Mux(found, w_pos, 0)),
                          self.o.payload.a_pos[s].eq(Mux(found, a_pos, 0))]
             cleared = Signal(len(pending), name=f"rest{s}")

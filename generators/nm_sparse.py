@@ -169,8 +169,12 @@ class NMSparse(wiring.Component):
             s = pipeline_stage(m, advance, "product", **s)
 
         step = Signal(p.acc_shape(), name="step")
-        m.d.comb += step.eq(sum(Mux(s["error"][g], 0, s[f"p{g}_{k}"])
-                                for g in range(p.groups) for k in range(p.n)))
+        terms = [Mux(s["error"][g], 0, s[f"p{g}_{k}"])
+                 for g in range(p.groups) for k in range(p.n)]
+        while len(terms) > 1:  # a balanced adder tree: log2(groups * n) levels
+            terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j]
+                     for j in range(0, len(terms), 2)]
+        m.d.comb += step.eq(terms[0])
         acc = Signal(p.acc_shape(), name="acc")
         flagged = Signal(name="acc_meta_error")
         with m.If(advance):

@@ -13,7 +13,7 @@ Also: CSR/CSC helpers for the sparse dot-product demonstration.
 import numpy as np
 
 __all__ = ["matches", "index_match", "beats_per_block", "to_csr", "to_csc",
-           "block_of"]
+           "block_of", "sparse_dot"]
 
 
 def matches(params, w_idx, w_valid, a_idx, a_valid):
@@ -71,3 +71,21 @@ def block_of(params, indices, start=0):
     valid = np.zeros(params.length, dtype=np.int64)
     idx[:chunk.size], valid[:chunk.size] = chunk, 1
     return idx, valid
+
+
+def sparse_dot(params, a_values, a_indices, w_values, w_indices):
+    """The unstructured sparse dot product as ``index_match`` computes it: both
+    index lists cut into blocks of ``length`` (:func:`block_of`), every pair of
+    blocks matched, matched values multiplied and summed. Returns ``(dot, pairs)``
+    with Python integers; equal to the dense dot product when each side's
+    indices are unique."""
+    a_indices, w_indices = np.asarray(a_indices), np.asarray(w_indices)
+    dot, pairs = 0, 0
+    for ws in range(0, max(1, w_indices.size), params.length):
+        w_idx, w_valid = block_of(params, w_indices, ws)
+        for as_ in range(0, max(1, a_indices.size), params.length):
+            a_idx, a_valid = block_of(params, a_indices, as_)
+            for wp, ap in matches(params, w_idx, w_valid, a_idx, a_valid):
+                dot += int(w_values[ws + wp]) * int(a_values[as_ + ap])
+                pairs += 1
+    return dot, pairs

@@ -11,7 +11,7 @@ import pytest
 from accelgen.generators.index_match import IndexMatch, Params
 from accelgen.generators.int_mac import IntMAC, Params as MACParams
 from accelgen.golden.index_match import (index_match, matches, beats_per_block, to_csr,
-                                         to_csc, block_of)
+                                         to_csc, block_of, sparse_dot)
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from conftest import configurations
 
@@ -22,6 +22,9 @@ from conftest import configurations
      r"^index_match index_width must be an integer from 1 to 16, not 17$"),
     ({"pairs": 0}, ValueError, r"^index_match pairs must be an integer from 1 to 8, not 0$"),
     ({"sorted": 1}, TypeError, r"^index_match sorted must be a bool, not 1$"),
+    ({"sorted": True, "index_width": 2}, ValueError,
+     r"^index_match index_width must be at least 3 with sorted=True \(8 unique indices per "
+     r"block\), not 2$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -103,15 +106,21 @@ def run_index_match(p, blocks, seed, idle=0.0, backpressure=0.0):
 @pytest.mark.sim
 @pytest.mark.parametrize("params", [Params(length=4, index_width=2, pairs=3),
                                     Params(length=5, pairs=1, index_width=3),
-                                    Params(length=8, index_width=5, pairs=2, sorted=True)],
-                         ids=["l4_p3_dups", "l5_p1", "l8_p2_sorted"])
-def test_amaranth_simulator_under_stalls(params):
+                                    Params(length=3, pairs=4, index_width=1),
+                                    Params(length=8, index_width=5, pairs=2, sorted=True),
+                                    Params(length=6, index_width=3, pairs=2, sorted=True)],
+                         ids=["l4_p3_dups", "l5_p1", "l3_p4_iw1", "l8_p2_sorted",
+                              "l6_sorted_with_dups"])
+def test_amaranth_simulator_under_stalls(params, request):
     seed = 61
     rng = np.random.default_rng(seed)
+    # The last configuration breaks the sorted contract on purpose (duplicates):
+    # only the lowest a_pos of each weight may come out.
+    duplicates = "with_dups" in request.node.callspec.id
     blocks = []
     for _ in range(150):
         density = rng.choice([0.0, 0.1, 0.5, 0.9, 1.0])
-        if params.sorted:
+        if params.sorted and not duplicates:
             w, a = (np.sort(rng.choice(1 << params.index_width, params.length, replace=False))
                     for _ in range(2))
         else:
@@ -150,6 +159,7 @@ def test_unstructured_sparse_dot_products_through_index_match_and_int_mac():
                                    "a_idx": a_idx, "a_valid": a_valid})
                     owners.append((r, c, ws, as_))
     beats = run_index_match(p, blocks, seed=7)
+    assert beats == index_match(p, blocks)
     # Gather the matched values per output element from the RTL's pairs.
     pairs = {(r, c): [] for r in range(m) for c in range(n)}
     block = 0
@@ -179,6 +189,10 @@ def test_unstructured_sparse_dot_products_through_index_match_and_int_mac():
 
     simulate(mac, source, sink, max_cycles=5000)
     assert np.array(results).reshape(m, n).tolist() == (a @ w).tolist()
+    golden = [[sparse_dot(p, a_vals[a_ptr[r]:a_ptr[r + 1]], a_cols[a_ptr[r]:a_ptr[r + 1]],
+                          w_vals[w_ptr[c]:w_ptr[c + 1]], w_rows[w_ptr[c]:w_ptr[c + 1]])[0]
+               for c in range(n)] for r in range(m)]
+    assert golden == (a @ w).tolist()
     assert sum(len(v) for v in pairs.values()) == int(((a != 0).astype(int) @
                                                        (w != 0).astype(int)).sum())
 

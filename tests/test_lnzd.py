@@ -38,8 +38,9 @@ def test_tree_levels():
 
 @pytest.mark.sim
 @pytest.mark.parametrize("params", [Params(), Params(n=5, fanin=2, signed=False, width=3),
-                                    Params(n=17, fanin=3, width=1, signed=False)],
-                         ids=["default", "n5_f2", "n17_f3_w1"])
+                                    Params(n=17, fanin=3, width=1, signed=False),
+                                    Params(n=2, fanin=8), Params(n=13, fanin=5, width=1)],
+                         ids=["default", "n5_f2", "n17_f3_w1", "n2_f8", "n13_f5_w1_signed"])
 def test_amaranth_simulator_under_stalls(params):
     seed = 51
     rng = np.random.default_rng(seed)

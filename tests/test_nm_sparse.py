@@ -117,8 +117,11 @@ def run_rtl(p, a, w, meta, last, seed, idle=0.0, backpressure=0.0):
 @pytest.mark.sim
 @pytest.mark.parametrize("params", [Params(), Params(n=1, m=2, groups=3, pipeline=0),
                                     Params(n=3, m=8, groups=2, a_signed=False, acc_width=20,
-                                           pipeline=2)],
-                         ids=["default", "1of2_p0", "3of8_p2"])
+                                           pipeline=2),
+                                    Params(groups=8, a_width=5, w_width=3, acc_width=8),
+                                    Params(n=15, m=16, groups=16, a_width=2, w_width=2,
+                                           acc_width=6, pipeline=0)],
+                         ids=["default", "1of2_p0", "3of8_p2", "g8_acc8", "15of16_g16"])
 def test_amaranth_simulator_under_stalls(params):
     seed = 71
     stream = random_stream(params, np.random.default_rng(seed), 400)

@@ -46,7 +46,7 @@ class LNZDBench(PacketBench):
             values = rng.integers(lo, hi, p.n, endpoint=True)
             corner = rng.random(p.n) < 0.2
             values[corner] = rng.choice([lo, hi], corner.sum())
-            values[values == 0] = 1
+            values[values == 0] = hi or lo or lo  # a non-zero value (-1 for 1-bit signed)
             values[rng.random(p.n) >= d] = 0
             out.append(values)
         return out
@@ -67,7 +67,7 @@ async def every_pattern(dut):
     if p.n <= 10:
         patterns = np.array(list(itertools.product((0, 1), repeat=p.n)), dtype=bool)
         values = tb.np_rng.integers(lo, hi, patterns.shape, endpoint=True)
-        values[values == 0] = hi
+        values[values == 0] = hi or lo
         vectors = np.where(patterns, values, 0)
     else:
         vectors = np.array([v for d in DENSITIES for v in tb.vectors(scaled(200), d)])

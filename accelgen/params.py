@@ -13,8 +13,10 @@ import dataclasses
 import operator
 import typing
 
+from amaranth.hdl import Shape
+
 __all__ = [
-    "param", "UnitParams",
+    "param", "UnitParams", "int_shape",
     "check_int", "check_bool", "check_choice", "require",
     "parse_value",
 ]
@@ -168,3 +170,9 @@ def parse_value(params_cls, name, text):
             raise ValueError(f"{params_cls.unit} {name} must be an integer, "
                              f"not {text!r}") from None
     return text
+
+
+def int_shape(width, is_signed):
+    """The Amaranth shape of a ``width``-bit integer, two's complement when
+    ``is_signed``: for ``Params`` shape helpers."""
+    return Shape(width, signed=bool(is_signed))

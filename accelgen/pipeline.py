@@ -3,7 +3,7 @@
 
 from amaranth.hdl import Signal
 
-__all__ = ["delay_chain", "pipeline_stage"]
+__all__ = ["delay_chain", "pipeline_stage", "drain_beats"]
 
 
 def delay_chain(m, value, name, stages, enable=1):
@@ -28,3 +28,23 @@ def pipeline_stage(m, enable, name, **values):
         with m.If(enable):
             m.d.sync += regs[key].eq(value)
     return regs
+
+
+def drain_beats(m, i, o, remaining, rest, load):
+    """Control of a unit that turns one input beat into several output beats
+    (``lnzd``, ``index_match``): ``remaining`` is a register holding the work
+    left of the beat being drained, ``rest`` what is left after the output beat
+    on offer; ``o.last`` is set when ``rest`` is empty. An input beat is taken
+    when the unit is idle or in the cycle its last output beat leaves
+    (``i.ready = ~busy | (o.ready & o.last)``, combinational from ``o.ready``),
+    and then the statements ``load`` (which set ``remaining`` and the beat's
+    other registers) run. ``o.valid`` is the busy flag."""
+    busy = Signal(name="busy")
+    m.d.comb += [o.valid.eq(busy), o.payload.last.eq(rest == 0),
+                 i.ready.eq(~busy | (o.ready & o.payload.last))]
+    with m.If(o.valid & o.ready):
+        m.d.sync += remaining.eq(rest)
+        with m.If(o.payload.last):
+            m.d.sync += busy.eq(0)
+    with m.If(i.valid & i.ready):
+        m.d.sync += [*load, busy.eq(1)]

@@ -9,6 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, require
+from accelgen.pipeline import drain_beats
 
 __all__ = ["Params", "IndexMatch", "lowest_set"]
 
@@ -137,7 +138,6 @@ class IndexMatch(wiring.Component):
             for c in range(n):
                 m.d.comb += equal[r][c].eq(i.w_valid[r] & i.a_valid[c] &
                                            (i.w_idx[r] == i.a_idx[c]))
-        busy = Signal()
         if p.sorted:
             # One match per weight row: the row's flag and its (lowest) a_pos.
             pending = Signal(n, name="rows")
@@ -169,15 +169,8 @@ class IndexMatch(wiring.Component):
             m.d.comb += cleared.eq(rest & ~(found << pos))
             rest = cleared
 
-        m.d.comb += [self.o.valid.eq(busy), self.o.payload.last.eq(rest == 0)]
-        done = self.o.valid & self.o.ready & self.o.payload.last
-        m.d.comb += self.i.ready.eq(~busy | done)
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += pending.eq(rest)
-            with m.If(self.o.payload.last):
-                m.d.sync += busy.eq(0)
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [pending.eq(incoming), busy.eq(1)]
-            if p.sorted:
-                m.d.sync += [a.eq(v) for a, v in zip(a_of, incoming_a)]
+        load = [pending.eq(incoming)]
+        if p.sorted:
+            load += [a.eq(v) for a, v in zip(a_of, incoming_a)]
+        drain_beats(m, self.i, self.o, pending, rest, load)
         return m

@@ -3,11 +3,11 @@
 
 import dataclasses
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.params import UnitParams, param, check_int, check_bool
+from accelgen.params import UnitParams, param, check_int, check_bool, int_shape
 from accelgen.pipeline import pipeline_stage
 
 __all__ = ["Params", "IntMAC"]
@@ -56,13 +56,13 @@ class Params(UnitParams):
         return 1
 
     def a_shape(self):
-        return signed(self.a_width) if self.a_signed else unsigned(self.a_width)
+        return int_shape(self.a_width, self.a_signed)
 
     def b_shape(self):
-        return signed(self.b_width) if self.b_signed else unsigned(self.b_width)
+        return int_shape(self.b_width, self.b_signed)
 
     def acc_shape(self):
-        return signed(self.acc_width) if self.acc_signed else unsigned(self.acc_width)
+        return int_shape(self.acc_width, self.acc_signed)
 
     def input_layout(self):
         return data.StructLayout({"a": self.a_shape(), "b": self.b_shape(), "last": 1})

@@ -3,11 +3,12 @@
 
 import dataclasses
 
-from amaranth.hdl import Module, Signal, Mux, Cat, signed, unsigned
+from amaranth.hdl import Module, Signal, Mux, Cat
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.params import UnitParams, param, check_int, check_bool
+from accelgen.params import UnitParams, param, check_int, check_bool, int_shape
+from accelgen.pipeline import drain_beats
 
 __all__ = ["Params", "LNZD", "first_nonzero"]
 
@@ -50,7 +51,7 @@ class Params(UnitParams):
         return levels
 
     def value_shape(self):
-        return signed(self.width) if self.signed else unsigned(self.width)
+        return int_shape(self.width, self.signed)
 
     def input_layout(self):
         return data.StructLayout({"data": data.ArrayLayout(self.value_shape(), self.n)})
@@ -128,29 +129,18 @@ class LNZD(wiring.Component):
         m = Module()
         vector = Signal(data.ArrayLayout(p.value_shape(), p.n), name="vector")
         remaining = Signal(p.n, name="remaining")
-        busy = Signal()
 
         found, index, value = first_nonzero(
             m, [remaining[k] for k in range(p.n)], [vector[k] for k in range(p.n)], p.fanin)
         rest = Signal(p.n, name="rest")
         m.d.comb += rest.eq(remaining & ~(found << index))
         m.d.comb += [
-            self.o.valid.eq(busy),
             self.o.payload.index.eq(Mux(found, index, 0)),
             self.o.payload.value.eq(Mux(found, value, 0)),
             self.o.payload.nz.eq(found),
-            self.o.payload.last.eq(rest == 0),
         ]
-        done = self.o.valid & self.o.ready & self.o.payload.last
-        m.d.comb += self.i.ready.eq(~busy | done)
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += remaining.eq(rest)
-            with m.If(self.o.payload.last):
-                m.d.sync += busy.eq(0)
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [
-                vector.eq(self.i.payload.data),
-                remaining.eq(Cat(*(self.i.payload.data[k] != 0 for k in range(p.n)))),
-                busy.eq(1),
-            ]
+        drain_beats(m, self.i, self.o, remaining, rest, load=[
+            vector.eq(self.i.payload.data),
+            remaining.eq(Cat(*(self.i.payload.data[k] != 0 for k in range(p.n)))),
+        ])
         return m

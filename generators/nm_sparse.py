@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Signal, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.params import UnitParams, param, check_int, check_bool, require
+from accelgen.params import UnitParams, param, check_int, check_bool, require, int_shape
 from accelgen.pipeline import pipeline_stage
 
 __all__ = ["Params", "NMSparse"]
@@ -70,13 +70,13 @@ class Params(UnitParams):
         return 1
 
     def a_shape(self):
-        return signed(self.a_width) if self.a_signed else unsigned(self.a_width)
+        return int_shape(self.a_width, self.a_signed)
 
     def w_shape(self):
-        return signed(self.w_width) if self.w_signed else unsigned(self.w_width)
+        return int_shape(self.w_width, self.w_signed)
 
     def acc_shape(self):
-        return signed(self.acc_width) if self.acc_signed else unsigned(self.acc_width)
+        return int_shape(self.acc_width, self.acc_signed)
 
     def input_layout(self):
         return data.StructLayout({

@@ -12,7 +12,8 @@ from accelgen.generators.ant_pe import decode_typed, shifted_product
 from accelgen.generators.fusion_unit import FusionStep, Precision, OPERAND_BITS, STEP_WIDTH
 from accelgen.generators.olive_decoder import decode_pair
 from accelgen.generators.olive_pe import pair_step
-from accelgen.params import UnitParams, param, check_int, check_bool, check_choice, require
+from accelgen.params import (UnitParams, param, check_int, check_bool, check_choice, require,
+                             int_shape)
 from accelgen.pipeline import delay_chain
 
 __all__ = ["Params", "SystolicArray", "PE_TYPES"]
@@ -35,8 +36,8 @@ class IntMACPE:
     @staticmethod
     def shapes(params):
         """``(activation shape, weight shape, minimum accumulator width)``."""
-        a = signed(params.a_width) if params.a_signed else unsigned(params.a_width)
-        w = signed(params.w_width) if params.w_signed else unsigned(params.w_width)
+        a = int_shape(params.a_width, params.a_signed)
+        w = int_shape(params.w_width, params.w_signed)
         return a, w, params.a_width + params.w_width
 
     @staticmethod
@@ -235,7 +236,7 @@ class Params(UnitParams):
         return self.pe_type.shapes(self)[1]
 
     def acc_shape(self):
-        return signed(self.acc_width) if self.acc_signed else unsigned(self.acc_width)
+        return int_shape(self.acc_width, self.acc_signed)
 
     def a_layout(self):
         return data.StructLayout({"data": data.ArrayLayout(self.a_shape(), self.rows),

@@ -194,10 +194,9 @@ module index_match(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid,
   wire \$265 ;
   wire \$266 ;
   wire \$267 ;
-  wire \$268 ;
-  reg [63:0] \$269 ;
+  reg [63:0] \$268 ;
+  reg \$269 ;
   wire \$27 ;
-  reg \$270 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
@@ -1160,41 +1159,40 @@ module index_match(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid,
   assign rest1 = rest0 & \$262 ;
   assign \$263  = ! rest1;
   assign \$264  = ~ o__valid;
-  assign \$265  = o__valid & o__ready;
-  assign \$266  = \$265  & o__payload[14];
-  assign i__ready = \$264  | \$266 ;
-  assign \$267  = o__valid & o__ready;
-  assign \$268  = i__valid & i__ready;
+  assign \$265  = o__ready & o__payload[14];
+  assign i__ready = \$264  | \$265 ;
+  assign \$266  = o__valid & o__ready;
+  assign \$267  = i__valid & i__ready;
   always @(posedge clk)
-    \matches  <= \$269 ;
+    \matches  <= \$268 ;
   always @(posedge clk)
-    o__valid <= \$270 ;
+    o__valid <= \$269 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = \matches ;
-    if (\$267 ) begin
-      \$269  = rest1;
+    \$268  = \matches ;
+    if (\$266 ) begin
+      \$268  = rest1;
     end
-    if (\$268 ) begin
-      \$269  = { eq7_7, eq7_6, eq7_5, eq7_4, eq7_3, eq7_2, eq7_1, eq7_0, eq6_7, eq6_6, eq6_5, eq6_4, eq6_3, eq6_2, eq6_1, eq6_0, eq5_7, eq5_6, eq5_5, eq5_4, eq5_3, eq5_2, eq5_1, eq5_0, eq4_7, eq4_6, eq4_5, eq4_4, eq4_3, eq4_2, eq4_1, eq4_0, eq3_7, eq3_6, eq3_5, eq3_4, eq3_3, eq3_2, eq3_1, eq3_0, eq2_7, eq2_6, eq2_5, eq2_4, eq2_3, eq2_2, eq2_1, eq2_0, eq1_7, eq1_6, eq1_5, eq1_4, eq1_3, eq1_2, eq1_1, eq1_0, eq0_7, eq0_6, eq0_5, eq0_4, eq0_3, eq0_2, eq0_1, eq0_0 };
+    if (\$267 ) begin
+      \$268  = { eq7_7, eq7_6, eq7_5, eq7_4, eq7_3, eq7_2, eq7_1, eq7_0, eq6_7, eq6_6, eq6_5, eq6_4, eq6_3, eq6_2, eq6_1, eq6_0, eq5_7, eq5_6, eq5_5, eq5_4, eq5_3, eq5_2, eq5_1, eq5_0, eq4_7, eq4_6, eq4_5, eq4_4, eq4_3, eq4_2, eq4_1, eq4_0, eq3_7, eq3_6, eq3_5, eq3_4, eq3_3, eq3_2, eq3_1, eq3_0, eq2_7, eq2_6, eq2_5, eq2_4, eq2_3, eq2_2, eq2_1, eq2_0, eq1_7, eq1_6, eq1_5, eq1_4, eq1_3, eq1_2, eq1_1, eq1_0, eq0_7, eq0_6, eq0_5, eq0_4, eq0_3, eq0_2, eq0_1, eq0_0 };
     end
     if (rst) begin
-      \$269  = 64'h0000000000000000;
+      \$268  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = o__valid;
-    if (\$267 ) begin
+    \$269  = o__valid;
+    if (\$266 ) begin
       if (o__payload[14]) begin
-        \$270  = 1'h0;
+        \$269  = 1'h0;
       end
     end
-    if (\$268 ) begin
-      \$270  = 1'h1;
+    if (\$267 ) begin
+      \$269  = 1'h1;
     end
     if (rst) begin
-      \$270  = 1'h0;
+      \$269  = 1'h0;
     end
   end
   assign slot0_l1_0_index = \$130 [1:0];

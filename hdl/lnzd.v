@@ -64,10 +64,9 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire \$59 ;
   wire [7:0] \$6 ;
   wire \$60 ;
-  wire \$61 ;
-  reg [15:0] \$62 ;
-  reg \$63 ;
-  reg [127:0] \$64 ;
+  reg [15:0] \$61 ;
+  reg \$62 ;
+  reg [127:0] \$63 ;
   wire [1:0] \$7 ;
   wire [1:0] \$8 ;
   wire [1:0] \$9 ;
@@ -144,7 +143,6 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire [7:0] \vector[7] ;
   wire [7:0] \vector[8] ;
   wire [7:0] \vector[9] ;
-  assign l0_3_value = remaining[12] ? vector[103:96] : \$24 ;
   assign l1_0_any = | { l0_3_any, l0_2_any, l0_1_any, l0_0_any };
   assign \$25  = 1'h0 + l0_0_index;
   assign \$26  = 3'h4 + l0_1_index;
@@ -165,33 +163,32 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   assign \$39  = l1_0_any ? l1_0_value : 8'h00;
   assign \$40  = ! rest;
   assign \$41  = ~ o__valid;
-  assign \$42  = o__valid & o__ready;
-  assign \$43  = \$42  & o__payload[13];
-  assign i__ready = \$41  | \$43 ;
-  assign \$44  = o__valid & o__ready;
-  assign \$45  = i__valid & i__ready;
-  assign \$46  = | i__payload[7:0];
-  assign \$47  = | i__payload[15:8];
-  assign \$48  = | i__payload[23:16];
-  assign \$49  = | i__payload[31:24];
-  assign \$50  = | i__payload[39:32];
-  assign \$51  = | i__payload[47:40];
-  assign \$52  = | i__payload[55:48];
-  assign \$53  = | i__payload[63:56];
-  assign \$54  = | i__payload[71:64];
-  assign \$55  = | i__payload[79:72];
-  assign \$56  = | i__payload[87:80];
-  assign \$57  = | i__payload[95:88];
-  assign \$58  = | i__payload[103:96];
-  assign \$59  = | i__payload[111:104];
-  assign \$60  = | i__payload[119:112];
-  assign \$61  = | i__payload[127:120];
+  assign \$42  = o__ready & o__payload[13];
+  assign i__ready = \$41  | \$42 ;
+  assign \$43  = o__valid & o__ready;
+  assign \$44  = i__valid & i__ready;
+  assign \$45  = | i__payload[7:0];
+  assign \$46  = | i__payload[15:8];
+  assign \$47  = | i__payload[23:16];
+  assign \$48  = | i__payload[31:24];
+  assign \$49  = | i__payload[39:32];
+  assign \$50  = | i__payload[47:40];
+  assign \$51  = | i__payload[55:48];
+  assign \$52  = | i__payload[63:56];
+  assign \$53  = | i__payload[71:64];
+  assign \$54  = | i__payload[79:72];
+  assign \$55  = | i__payload[87:80];
+  assign \$56  = | i__payload[95:88];
+  assign \$57  = | i__payload[103:96];
+  assign \$58  = | i__payload[111:104];
+  assign \$59  = | i__payload[119:112];
+  assign \$60  = | i__payload[127:120];
   always @(posedge clk)
-    remaining <= \$62 ;
+    remaining <= \$61 ;
   always @(posedge clk)
-    o__valid <= \$63 ;
+    o__valid <= \$62 ;
   always @(posedge clk)
-    vector <= \$64 ;
+    vector <= \$63 ;
   assign l0_0_any = | remaining[3:0];
   assign \$1  = remaining[3] ? 2'h3 : 2'h0;
   assign \$2  = remaining[2] ? 2'h2 : \$1 ;
@@ -227,42 +224,43 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   assign \$22  = remaining[15] ? vector[127:120] : 8'h00;
   assign \$23  = remaining[14] ? vector[119:112] : \$22 ;
   assign \$24  = remaining[13] ? vector[111:104] : \$23 ;
+  assign l0_3_value = remaining[12] ? vector[103:96] : \$24 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = remaining;
-    if (\$44 ) begin
-      \$62  = rest;
+    \$61  = remaining;
+    if (\$43 ) begin
+      \$61  = rest;
     end
-    if (\$45 ) begin
-      \$62  = { \$61 , \$60 , \$59 , \$58 , \$57 , \$56 , \$55 , \$54 , \$53 , \$52 , \$51 , \$50 , \$49 , \$48 , \$47 , \$46  };
+    if (\$44 ) begin
+      \$61  = { \$60 , \$59 , \$58 , \$57 , \$56 , \$55 , \$54 , \$53 , \$52 , \$51 , \$50 , \$49 , \$48 , \$47 , \$46 , \$45  };
     end
     if (rst) begin
-      \$62  = 16'h0000;
+      \$61  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = o__valid;
-    if (\$44 ) begin
+    \$62  = o__valid;
+    if (\$43 ) begin
       if (o__payload[13]) begin
-        \$63  = 1'h0;
+        \$62  = 1'h0;
       end
     end
-    if (\$45 ) begin
-      \$63  = 1'h1;
+    if (\$44 ) begin
+      \$62  = 1'h1;
     end
     if (rst) begin
-      \$63  = 1'h0;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = vector;
-    if (\$45 ) begin
-      \$64  = i__payload;
+    \$63  = vector;
+    if (\$44 ) begin
+      \$63  = i__payload;
     end
     if (rst) begin
-      \$64  = 128'h00000000000000000000000000000000;
+      \$63  = 128'h00000000000000000000000000000000;
     end
   end
   assign l1_0_index = \$32 [3:0];

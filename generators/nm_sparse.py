@@ -169,11 +169,21 @@ class NMSparse(wiring.Component):
             s = pipeline_stage(m, advance, "product", **s)
 
         step = Signal(p.acc_shape(), name="step")
-        terms = [Mux(s["error"][g], 0, s[f"p{g}_{k}"])
-                 for g in range(p.groups) for k in range(p.n)]
+        terms = []
+        for g in range(p.groups):
+            for k in range(p.n):
+                term = Signal.like(s[f"p{g}_{k}"], name=f"term{g}_{k}")
+                m.d.comb += term.eq(Mux(s["error"][g], 0, s[f"p{g}_{k}"]))
+                terms.append(term)
+        level = 0
         while len(terms) > 1:  # a balanced adder tree: log2(groups * n) levels
-            terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j]
-                     for j in range(0, len(terms), 2)]
+            pairs = []
+            for j in range(0, len(terms) - 1, 2):
+                total = Signal(signed(len(terms[j]) + 1), name=f"sum{level}_{j // 2}")
+                m.d.comb += total.eq(terms[j] + terms[j + 1])
+                pairs.append(total)
+            terms = pairs + terms[len(terms) - len(terms) % 2:]
+            level += 1
         m.d.comb += step.eq(terms[0])
         acc = Signal(p.acc_shape(), name="acc")
         flagged = Signal(name="acc_meta_error")

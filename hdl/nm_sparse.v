@@ -8,42 +8,35 @@
 module nm_sparse(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [17:0] \$10 ;
-  wire [16:0] \$11 ;
-  wire [16:0] \$12 ;
-  wire [17:0] \$13 ;
-  wire [18:0] \$14 ;
+  wire [32:0] \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire [32:0] \$13 ;
+  wire \$14 ;
   wire \$15 ;
-  wire \$16 ;
-  wire [32:0] \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg \$16 ;
+  reg \$17 ;
+  reg [1:0] \$18 ;
+  reg [16:0] \$19 ;
   wire \$2 ;
-  wire [32:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
+  reg [16:0] \$20 ;
+  reg [16:0] \$21 ;
+  reg [16:0] \$22 ;
   reg \$23 ;
-  reg \$24 ;
-  reg [1:0] \$25 ;
-  reg [16:0] \$26 ;
-  reg [16:0] \$27 ;
-  reg [16:0] \$28 ;
-  reg [16:0] \$29 ;
+  reg [32:0] \$24 ;
+  reg [31:0] \$25 ;
+  reg \$26 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [32:0] \$31 ;
-  reg [31:0] \$32 ;
-  reg \$33 ;
-  wire [5:0] \$38 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$34 ;
+  wire [5:0] \$39 ;
   wire [15:0] \$4 ;
-  wire [5:0] \$41 ;
-  wire [5:0] \$46 ;
-  wire [5:0] \$49 ;
+  wire [5:0] \$42 ;
   wire [15:0] \$5 ;
   wire [15:0] \$6 ;
   wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [16:0] \$9 ;
+  wire \$8 ;
+  wire \$9 ;
   reg [31:0] acc = 32'd0;
   reg acc_meta_error = 1'h0;
   wire advance;
@@ -104,64 +97,141 @@ module nm_sparse(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   input rst;
   wire rst;
   wire [31:0] step;
+  wire [17:0] sum0_0;
+  wire [17:0] sum0_1;
+  wire [18:0] sum1_0;
+  wire [16:0] term0_0;
+  wire [16:0] term0_1;
+  wire [16:0] term1_0;
+  wire [16:0] term1_1;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$2  = i__payload[97:96] >= i__payload[99:98];
-  assign \$38  = i__payload[97:96] * 4'h8;
-  assign group0_a0 = i__payload[31:0] >> \$38 ;
-  assign \$41  = i__payload[99:98] * 4'h8;
-  assign group0_a1 = i__payload[31:0] >> \$41 ;
+  assign \$31  = i__payload[97:96] * 4'h8;
+  assign group0_a0 = i__payload[31:0] >> \$31 ;
+  assign \$34  = i__payload[99:98] * 4'h8;
+  assign group0_a1 = i__payload[31:0] >> \$34 ;
   assign \$3  = i__payload[101:100] >= i__payload[103:102];
-  assign \$46  = i__payload[101:100] * 4'h8;
-  assign group1_a0 = i__payload[63:32] >> \$46 ;
-  assign \$49  = i__payload[103:102] * 4'h8;
-  assign group1_a1 = i__payload[63:32] >> \$49 ;
+  assign \$39  = i__payload[101:100] * 4'h8;
+  assign group1_a0 = i__payload[63:32] >> \$39 ;
+  assign \$42  = i__payload[103:102] * 4'h8;
+  assign group1_a1 = i__payload[63:32] >> \$42 ;
   assign \$4  = $signed(group0_a0) * $signed(i__payload[71:64]);
   assign \$5  = $signed(group0_a1) * $signed(i__payload[79:72]);
   assign \$6  = $signed(group1_a0) * $signed(i__payload[87:80]);
   assign \$7  = $signed(group1_a1) * $signed(i__payload[95:88]);
-  assign \$8  = product_error[0] ? 17'h00000 : product_p0_0;
-  assign \$9  = product_error[0] ? 17'h00000 : product_p0_1;
-  assign \$10  = $signed(\$8 ) + $signed(\$9 );
-  assign \$11  = product_error[1] ? 17'h00000 : product_p1_0;
-  assign \$12  = product_error[1] ? 17'h00000 : product_p1_1;
-  assign \$13  = $signed(\$11 ) + $signed(\$12 );
-  assign \$14  = $signed(\$10 ) + $signed(\$13 );
-  assign \$15  = product_valid & product_last;
-  assign \$16  = product_valid & product_last;
-  assign \$17  = $signed(acc) + $signed(\$14 );
-  assign \$18  = | product_error;
-  assign \$19  = acc_meta_error | \$18 ;
-  assign \$20  = $signed(acc) + $signed(\$14 );
-  assign \$21  = | product_error;
-  assign \$22  = acc_meta_error | \$21 ;
+  assign term0_0 = product_error[0] ? 17'h00000 : product_p0_0;
+  assign term0_1 = product_error[0] ? 17'h00000 : product_p0_1;
+  assign term1_0 = product_error[1] ? 17'h00000 : product_p1_0;
+  assign term1_1 = product_error[1] ? 17'h00000 : product_p1_1;
+  assign sum0_0 = $signed(term0_0) + $signed(term0_1);
+  assign sum0_1 = $signed(term1_0) + $signed(term1_1);
+  assign sum1_0 = $signed(sum0_0) + $signed(sum0_1);
+  assign \$8  = product_valid & product_last;
+  assign \$9  = product_valid & product_last;
+  assign \$10  = $signed(acc) + $signed(sum1_0);
+  assign \$11  = | product_error;
+  assign \$12  = acc_meta_error | \$11 ;
+  assign \$13  = $signed(acc) + $signed(sum1_0);
+  assign \$14  = | product_error;
+  assign \$15  = acc_meta_error | \$14 ;
   always @(posedge clk)
-    product_valid <= \$23 ;
+    product_valid <= \$16 ;
   always @(posedge clk)
-    product_last <= \$24 ;
+    product_last <= \$17 ;
   always @(posedge clk)
-    product_error <= \$25 ;
+    product_error <= \$18 ;
   always @(posedge clk)
-    product_p0_0 <= \$26 ;
+    product_p0_0 <= \$19 ;
   always @(posedge clk)
-    product_p0_1 <= \$27 ;
+    product_p0_1 <= \$20 ;
   always @(posedge clk)
-    product_p1_0 <= \$28 ;
+    product_p1_0 <= \$21 ;
   always @(posedge clk)
-    product_p1_1 <= \$29 ;
+    product_p1_1 <= \$22 ;
   always @(posedge clk)
-    o__valid <= \$30 ;
+    o__valid <= \$23 ;
   always @(posedge clk)
-    o__payload <= \$31 ;
+    o__payload <= \$24 ;
   always @(posedge clk)
-    acc <= \$32 ;
+    acc <= \$25 ;
   always @(posedge clk)
-    acc_meta_error <= \$33 ;
+    acc_meta_error <= \$26 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = product_valid;
+    \$16  = product_valid;
     if (i__ready) begin
-      \$23  = i__valid;
+      \$16  = i__valid;
+    end
+    if (rst) begin
+      \$16  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$17  = product_last;
+    if (i__ready) begin
+      \$17  = i__payload[104];
+    end
+    if (rst) begin
+      \$17  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$18  = product_error;
+    if (i__ready) begin
+      \$18  = { group1_meta_error, group0_meta_error };
+    end
+    if (rst) begin
+      \$18  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$19  = product_p0_0;
+    if (i__ready) begin
+      \$19  = { \$4 [15], \$4  };
+    end
+    if (rst) begin
+      \$19  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$20  = product_p0_1;
+    if (i__ready) begin
+      \$20  = { \$5 [15], \$5  };
+    end
+    if (rst) begin
+      \$20  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$21  = product_p1_0;
+    if (i__ready) begin
+      \$21  = { \$6 [15], \$6  };
+    end
+    if (rst) begin
+      \$21  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$22  = product_p1_1;
+    if (i__ready) begin
+      \$22  = { \$7 [15], \$7  };
+    end
+    if (rst) begin
+      \$22  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$23  = o__valid;
+    if (i__ready) begin
+      \$23  = \$8 ;
     end
     if (rst) begin
       \$23  = 1'h0;
@@ -169,113 +239,43 @@ module nm_sparse(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = product_last;
+    \$24  = o__payload;
     if (i__ready) begin
-      \$24  = i__payload[104];
-    end
-    if (rst) begin
-      \$24  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = product_error;
-    if (i__ready) begin
-      \$25  = { group1_meta_error, group0_meta_error };
-    end
-    if (rst) begin
-      \$25  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = product_p0_0;
-    if (i__ready) begin
-      \$26  = { \$4 [15], \$4  };
-    end
-    if (rst) begin
-      \$26  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = product_p0_1;
-    if (i__ready) begin
-      \$27  = { \$5 [15], \$5  };
-    end
-    if (rst) begin
-      \$27  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = product_p1_0;
-    if (i__ready) begin
-      \$28  = { \$6 [15], \$6  };
-    end
-    if (rst) begin
-      \$28  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = product_p1_1;
-    if (i__ready) begin
-      \$29  = { \$7 [15], \$7  };
-    end
-    if (rst) begin
-      \$29  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = o__valid;
-    if (i__ready) begin
-      \$30  = \$15 ;
-    end
-    if (rst) begin
-      \$30  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = o__payload;
-    if (i__ready) begin
-      if (\$16 ) begin
-        \$31 [31:0] = \$17 [31:0];
-        \$31 [32] = \$19 ;
+      if (\$9 ) begin
+        \$24 [31:0] = \$10 [31:0];
+        \$24 [32] = \$12 ;
       end
     end
     if (rst) begin
-      \$31  = 33'h000000000;
+      \$24  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = acc;
+    \$25  = acc;
     if (i__ready) begin
-      if (\$16 ) begin
-        \$32  = 32'd0;
+      if (\$9 ) begin
+        \$25  = 32'd0;
       end else if (product_valid) begin
-        \$32  = \$20 [31:0];
+        \$25  = \$13 [31:0];
       end
     end
     if (rst) begin
-      \$32  = 32'd0;
+      \$25  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = acc_meta_error;
+    \$26  = acc_meta_error;
     if (i__ready) begin
-      if (\$16 ) begin
-        \$33  = 1'h0;
+      if (\$9 ) begin
+        \$26  = 1'h0;
       end else if (product_valid) begin
-        \$33  = \$22 ;
+        \$26  = \$15 ;
       end
     end
     if (rst) begin
-      \$33  = 1'h0;
+      \$26  = 1'h0;
     end
   end
   assign advance = i__ready;
@@ -284,7 +284,7 @@ module nm_sparse(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   assign product0_1 = { \$5 [15], \$5  };
   assign product1_0 = { \$6 [15], \$6  };
   assign product1_1 = { \$7 [15], \$7  };
-  assign step = { \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14 [18], \$14  };
+  assign step = { sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0[18], sum1_0 };
   assign \i__payload.a  = i__payload[63:0];
   assign \i__payload.a[0]  = i__payload[7:0];
   assign \i__payload.a[1]  = i__payload[15:8];

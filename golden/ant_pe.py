@@ -20,7 +20,7 @@ import numpy as np
 
 from accelgen.formats import AntFormat, TYPE_CODE
 from accelgen.golden.ant_decoder import decode
-from accelgen.numeric import int_range
+from accelgen.numeric import int_range, packet_bounds
 
 __all__ = ["decode_typed", "shifted_product", "accumulate", "ant_pe", "products"]
 
@@ -71,8 +71,7 @@ def accumulate(values, outs, errors, last, width):
     step = values.sum(axis=1)
     beat_out = outs.any(axis=1) | (step < lo) | (step > hi)
     step = _wrap(step, width)
-    ends = np.flatnonzero(np.asarray(last, dtype=bool))
-    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    starts, ends = packet_bounds(last)
     lengths = ends - starts + 1
     acc = np.zeros(ends.size, dtype=np.int64)
     overflow = np.zeros(ends.size, dtype=bool)

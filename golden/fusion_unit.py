@@ -20,7 +20,7 @@ Precision codes: 0 = 2-bit, 1 = 4-bit, 2 = 8-bit (3 is invalid).
 import numpy as np
 
 from accelgen.golden.bitbrick import bitbrick
-from accelgen.numeric import int_range
+from accelgen.numeric import int_range, packet_bounds
 
 __all__ = ["PREC_CODE", "PREC_BITS", "products_per_beat", "pack_lanes", "unpack_lanes",
            "step", "accumulate", "fusion_unit", "dot_product_beats", "dot_product"]
@@ -100,8 +100,7 @@ def accumulate(steps, errors, last, width, saturate):
     """
     steps = np.asarray(steps, dtype=np.int64)
     errors = np.asarray(errors, dtype=bool)
-    ends = np.flatnonzero(np.asarray(last, dtype=bool))
-    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    starts, ends = packet_bounds(last)
     lengths = ends - starts + 1
     acc = np.zeros(ends.size, dtype=np.int64)
     overflow = np.zeros(ends.size, dtype=bool)

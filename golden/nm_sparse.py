@@ -13,7 +13,7 @@ contributes 0 and flags the packet's result (:func:`nm_sparse`).
 import numpy as np
 
 from accelgen.golden.int_mac import wrap
-from accelgen.numeric import check_range
+from accelgen.numeric import check_range, packet_bounds
 
 __all__ = ["compress", "decompress", "prune", "pack_meta", "unpack_meta", "valid_meta",
            "nm_sparse"]
@@ -92,8 +92,7 @@ def nm_sparse(params, a, w, meta, last):
         products = np.where(valid, selected * w, 0).astype(np.uint64)
         steps = products.sum(axis=-1, dtype=np.uint64)
     bad = ~valid.all(axis=-1)
-    ends = np.flatnonzero(last)
-    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    starts, ends = packet_bounds(last)
     with np.errstate(over="ignore"):
         totals = np.array([steps[s:e + 1].sum(dtype=np.uint64) for s, e in zip(starts, ends)],
                           dtype=np.uint64)

@@ -91,3 +91,11 @@ def test_int_range_and_check_range():
     check_range("x", [-128, 127], 8, True)
     with pytest.raises(ValueError, match=r"^x values must be in 0\.\.15$"):
         check_range("x", [16], 4, False)
+
+
+def test_packet_bounds():
+    from accelgen.numeric import packet_bounds
+    starts, ends = packet_bounds([0, 1, 1, 0, 0, 1, 0])  # the last beat closes nothing
+    assert starts.tolist() == [0, 2, 3] and ends.tolist() == [1, 2, 5]
+    starts, ends = packet_bounds([0, 0])
+    assert starts.tolist() == [] and ends.tolist() == []

@@ -31,7 +31,7 @@ def test_every_golden_model_belongs_to_a_unit(package):
 
 
 SHARED_VERIF = {"amaranth_sim", "bench", "packets", "payload", "runner", "scoreboard", "selftest",
-                "stream"}
+                "stream", "vectors"}
 
 
 def test_every_testbench_belongs_to_a_unit():

@@ -36,7 +36,8 @@ class PacketBench:
     ``observe(fields)`` maps an output beat's fields to the item compared with
     them (default: unchanged).
     ``in_layout`` / ``out_layout`` are the payload layouts of ``i`` and ``o``;
-    ``last`` names the field that closes a packet (``None``: every beat does).
+    ``last`` names the field that closes a packet (``None``: every beat does;
+    an integer: every packet is that many beats, as the vectors of ``softmax``).
     """
 
     def __init__(self, dut, *, in_layout, out_layout, expect, observe=lambda x: x,
@@ -58,7 +59,11 @@ class PacketBench:
     def _input_beat(self, bits):
         beat = unpack(self.in_layout, bits)
         self.packet.append(beat)
-        if self.last is None or beat[self.last]:
+        if isinstance(self.last, int):
+            closed = len(self.packet) == self.last
+        else:
+            closed = self.last is None or beat[self.last]
+        if closed:
             if self.expect is not None:
                 for item in self.expect(self.p, self.packet):
                     self.scoreboard.expect(item)
@@ -77,7 +82,7 @@ class PacketBench:
     def send_packet(self, beats):
         """Queue ``beats`` (field dictionaries) as one packet: ``last`` on the final one."""
         for k, beat in enumerate(beats):
-            if self.last is not None:
+            if isinstance(self.last, str):
                 beat = {**beat, self.last: int(k == len(beats) - 1)}
             self.source.send(pack(self.in_layout, **beat))
 

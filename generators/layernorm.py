@@ -1,0 +1,334 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Streaming LayerNorm over ``channels`` elements, ``lanes`` per beat: running
+sums of x and x**2, an exact integer square root (or a reciprocal-square-root
+table), normalization and an optional streamed affine gamma/beta."""
+
+import dataclasses
+import math
+
+from amaranth.hdl import Module, Signal, Mux, Array, Const, Cat, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from accelgen.params import (UnitParams, param, check_int, check_bool, check_choice, require,
+                             int_shape)
+from accelgen.vector import BufferRing, reduce_tree, serial_reciprocal, serial_isqrt
+
+__all__ = ["Params", "LayerNorm", "METHODS"]
+
+METHODS = ("isqrt", "rsqrt")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params(UnitParams):
+    """Parameters of :class:`LayerNorm`."""
+
+    unit = "layernorm"
+
+    method: str = param("isqrt", "'isqrt' (exact integer square root, then an exact "
+                                 "reciprocal) or 'rsqrt' (reciprocal square root from a "
+                                 "table)", abbr="m")
+    channels: int = param(64, "channels normalized together (2..1024), a multiple of "
+                              "lanes", abbr="c")
+    lanes: int = param(1, "elements per beat (1..16)", abbr="l")
+    in_bits: int = param(8, "input width (signed, 2..16)", abbr="i")
+    in_frac: int = param(4, "input fraction bits (0..16); cancels out of the result",
+                         abbr="if")
+    out_bits: int = param(8, "output width (signed, 2..16)", abbr="o")
+    out_frac: int = param(4, "output fraction bits (0..12)", abbr="of")
+    lut_bits: int = param(8, "rsqrt: table index bits (4..12)", abbr="t")
+    affine: bool = param(False, "each beat also carries gamma and beta per element: "
+                                "y * gamma + beta", abbr="aff")
+    gamma_bits: int = param(8, "affine: gamma width (signed, 2..16)", abbr="g")
+    gamma_frac: int = param(6, "affine: gamma fraction bits (0..15)", abbr="gf")
+
+    def __post_init__(self):
+        check_choice(self, "method", METHODS)
+        check_int(self, "channels", min=2, max=1024)
+        check_int(self, "lanes", min=1, max=16)
+        require(self, self.channels % self.lanes == 0,
+                f"channels must be a multiple of lanes = {self.lanes}, not {self.channels}")
+        check_int(self, "in_bits", min=2, max=16)
+        check_int(self, "in_frac", min=0, max=16)
+        check_int(self, "out_bits", min=2, max=16)
+        check_int(self, "out_frac", min=0, max=12)
+        check_int(self, "lut_bits", min=4, max=12)
+        check_bool(self, "affine")
+        check_int(self, "gamma_bits", min=2, max=16)
+        check_int(self, "gamma_frac", min=0, max=15)
+
+    @property
+    def words(self):
+        """Beats per vector: ``channels / lanes``."""
+        return self.channels // self.lanes
+
+    @property
+    def log_channels(self):
+        return math.ceil(math.log2(self.channels))
+
+    @property
+    def sum_bits(self):
+        """Width of ``S1 = sum x`` (signed)."""
+        return self.in_bits + self.log_channels
+
+    @property
+    def square_sum_bits(self):
+        """Width of ``S2 = sum x**2`` (unsigned)."""
+        return 2 * self.in_bits - 1 + self.log_channels
+
+    @property
+    def guard_bits(self):
+        """``g``: the square root is taken of ``V * 4**g`` so that it has
+        ``out_frac + log2(channels)/2 + 3`` bits beyond the output's."""
+        return self.out_frac + (self.log_channels + 1) // 2 + 3
+
+    @property
+    def variance_bits(self):
+        """Width of ``V = channels*S2 - S1**2`` (``channels**2`` times the variance
+        in input LSBs squared; unsigned)."""
+        return self.square_sum_bits + self.log_channels + 1
+
+    @property
+    def root_bits(self):
+        """Width of ``isqrt(V * 4**g)``."""
+        return (self.variance_bits + 2 * self.guard_bits + 1) // 2
+
+    @property
+    def numerator_bits(self):
+        """Width of ``channels*x - S1`` (signed)."""
+        return self.in_bits + self.log_channels + 1
+
+    @property
+    def recip_shift(self):
+        """``K``: the factor is ``floor(2**K / isqrt(V * 4**g))``."""
+        return self.numerator_bits + self.guard_bits + self.out_frac + 4
+
+    @property
+    def factor_bits(self):
+        """Width of the factor: the root is at least ``2**g`` when ``V > 0``."""
+        return self.recip_shift - self.guard_bits + 1
+
+    @property
+    def stats_cycles(self):
+        """Cycles to turn the sums into the factor: ``isqrt`` one root bit per
+        cycle, then the reciprocal one quotient bit per cycle (``rsqrt``: 2)."""
+        if self.method == "rsqrt":
+            return 2
+        return self.root_bits + self.factor_bits
+
+    @property
+    def vector_cycles(self):
+        """Cycles per vector in steady state."""
+        return max(self.words, self.stats_cycles + 1)
+
+    @property
+    def latency(self):
+        """Cycles from accepting a vector's last beat to its first result beat,
+        with no stalls and the unit otherwise idle."""
+        return self.stats_cycles + 3
+
+    @property
+    def throughput(self):
+        """Elements accepted per cycle in steady state: ``channels / vector_cycles``."""
+        return self.channels / self.vector_cycles
+
+    def in_shape(self):
+        return int_shape(self.in_bits, True)
+
+    def out_shape(self):
+        return int_shape(self.out_bits, True)
+
+    def input_layout(self):
+        fields = {"x": data.ArrayLayout(self.in_shape(), self.lanes)}
+        if self.affine:
+            fields["gamma"] = data.ArrayLayout(int_shape(self.gamma_bits, True), self.lanes)
+            fields["beta"] = data.ArrayLayout(self.out_shape(), self.lanes)
+        return data.StructLayout(fields)
+
+    def output_layout(self):
+        return data.StructLayout({"y": data.ArrayLayout(self.out_shape(), self.lanes),
+                                  "last": 1})
+
+    def manifest_extra(self):
+        return {"input_scale": f"2**-{self.in_frac}", "output_scale": f"2**-{self.out_frac}",
+                "vector": f"{self.words} beats of {self.lanes} elements in, the same out; "
+                          f"o.last marks a vector's final beat",
+                "vector_cycles": self.vector_cycles,
+                "affine": (f"gamma signed {self.gamma_bits} bits, scale "
+                           f"2**-{self.gamma_frac}; beta in the output format"
+                           if self.affine else "none"),
+                "overflow": "no intermediate can wrap (widths derived from channels and "
+                            "the formats); outputs saturate to the signed out_bits range"}
+
+
+class LayerNorm(wiring.Component):
+    """Streaming LayerNorm over vectors of ``channels`` elements (SPEC §5; golden
+    :mod:`accelgen.golden.layernorm` gives every formula).
+
+    A vector arrives as ``words = channels / lanes`` beats on ``i`` (with
+    ``affine``, each element with its ``gamma`` and ``beta``) and leaves as
+    ``words`` beats on ``o``, ``o.last`` on its final beat. Inputs are signed
+    ``in_bits`` codes (their scale cancels); outputs signed ``out_bits`` codes of
+    scale ``2**-out_frac``, rounded halves up and saturated; every intermediate
+    is sized from the parameters and never wraps. The mean is never rounded:
+    ``(x - mu) / sigma = (C*x - S1) / sqrt(C*S2 - S1**2)``.
+
+    Three stages work on three vectors at once, each in its own buffer
+    (:class:`accelgen.vector.BufferRing`):
+
+    0. take ``words`` beats into the buffer, summing ``x`` and ``x**2``;
+    1. ``V = C*S2 - S1**2``; ``isqrt``: the exact root of ``V * 4**guard_bits``
+       (one bit per cycle) and the exact reciprocal (one bit per cycle);
+       ``rsqrt``: a table lookup (``stats_cycles`` cycles in all, plus one);
+    2. read the buffer: ``(C*x - S1) * factor`` (``* gamma``, ``+ beta``),
+       rounded, out on ``o``.
+
+    Timing: a vector every ``vector_cycles = max(words, stats_cycles + 1)``
+    cycles in steady state; ``latency = stats_cycles + 3`` cycles from its last
+    beat in to its first beat out when the unit was idle. ``i.ready`` is low
+    while the next buffer is still in use; ``o`` stalls only stage 2.
+    Synchronous reset empties every buffer (vectors in flight are dropped).
+
+    Members
+    -------
+    i : In(stream.Signature(Params.input_layout()))
+    o : Out(stream.Signature(Params.output_layout()))
+    """
+
+    def __init__(self, params=None):
+        self.params = params = Params.ensure(params, self)
+        super().__init__({
+            "i": In(stream.Signature(params.input_layout())),
+            "o": Out(stream.Signature(params.output_layout())),
+        })
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        layout = p.input_layout()
+        ring = BufferRing(m, stages=3, words=p.words, word_width=layout.size,
+                          readers=(2,), name="buf")
+        s1_regs, s1_of = ring.register(signed(p.sum_bits), "sum")
+        s2_regs, s2_of = ring.register(unsigned(p.square_sum_bits), "square_sum")
+        f_regs, f_of = ring.register(unsigned(p.factor_bits), "factor")
+
+        # Stage 0: take beats, sum x and x**2.
+        x = self.i.payload.x
+        m.d.comb += self.i.ready.eq(ring.active(0))
+        squares = []
+        for lane in range(p.lanes):
+            sq = Signal(2 * p.in_bits - 1, name=f"square{lane}")
+            m.d.comb += sq.eq(x[lane] * x[lane])
+            squares.append(sq)
+        beat_sum = reduce_tree(m, list(x), lambda a, b: a + b, "beat_sum")
+        beat_squares = reduce_tree(m, squares, lambda a, b: a + b, "beat_square_sum")
+        s1 = Signal(signed(p.sum_bits), name="running_sum")
+        s2 = Signal(p.square_sum_bits, name="running_square_sum")
+        with m.If(self.i.valid & self.i.ready):
+            m.d.comb += ring.write(self.i.payload.as_value())
+            with m.If(ring.last_word(0)):
+                ring.store(s1_regs, 0, s1 + beat_sum)
+                ring.store(s2_regs, 0, s2 + beat_squares)
+                m.d.sync += [s1.eq(0), s2.eq(0)]
+            with m.Else():
+                m.d.sync += [s1.eq(s1 + beat_sum), s2.eq(s2 + beat_squares)]
+            ring.step(0)
+
+        # Stage 1: variance numerator, then the factor.
+        sum1 = s1_of(1)
+        variance = Signal(p.variance_bits, name="variance")
+        m.d.comb += variance.eq(p.channels * s2_of(1) - sum1 * sum1)
+        started = Signal(name="stats_started")
+        start = Signal(name="stats_start")
+        m.d.comb += start.eq(ring.active(1) & ~started)
+        with m.If(start):
+            m.d.sync += started.eq(1)
+        factor = Signal(p.factor_bits, name="factor")
+        done = Signal(name="stats_done")
+        if p.method == "isqrt":
+            root, root_done = serial_isqrt(m, start=start, value=variance,
+                                           root_bits=p.root_bits, shift=p.guard_bits,
+                                           name="isqrt")
+            divisor = Signal(p.root_bits, name="root")
+            with m.If(root_done):
+                m.d.sync += divisor.eq(root)
+            quotient, done_div = serial_reciprocal(m, start=root_done, divisor=divisor,
+                                                   numerator_shift=p.recip_shift,
+                                                   quotient_bits=p.factor_bits,
+                                                   name="recip")
+            m.d.comb += [done.eq(done_div), factor.eq(Mux(divisor == 0, 0, quotient))]
+        else:
+            self.rsqrt_factor(m, p, start, variance, factor, done)
+        with m.If(done):
+            ring.store(f_regs, 1, factor)
+            ring.finish(1)
+            m.d.sync += started.eq(0)
+
+        # Stage 2: normalize and send.
+        advance = Signal()
+        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        word = data.View(layout, ring.word(2))
+        sum2, factor2 = s1_of(2), f_of(2)
+        shift = p.recip_shift - p.guard_bits - p.out_frac
+        lo, hi = -(1 << (p.out_bits - 1)), (1 << (p.out_bits - 1)) - 1
+        with m.If(advance):
+            m.d.sync += [self.o.valid.eq(ring.active(2)),
+                         self.o.payload.last.eq(ring.last_word(2))]
+            with m.If(ring.active(2)):
+                ring.step(2)
+        for lane in range(p.lanes):
+            numer = Signal(signed(p.numerator_bits), name=f"numerator{lane}")
+            m.d.comb += numer.eq(p.channels * word.x[lane] - sum2)
+            y = Signal(signed(p.numerator_bits + p.factor_bits + 1), name=f"normalized{lane}")
+            m.d.comb += y.eq(numer * factor2)
+            if p.affine:
+                scaled = Signal(signed(len(y) + p.gamma_bits), name=f"scaled{lane}")
+                m.d.comb += scaled.eq(y * word.gamma[lane])
+                rounded = Signal(signed(len(scaled) - shift - p.gamma_frac + 2),
+                                 name=f"rounded{lane}")
+                m.d.comb += rounded.eq(((scaled + (1 << (shift + p.gamma_frac - 1)))
+                                        >> (shift + p.gamma_frac)) + word.beta[lane])
+            else:
+                rounded = Signal(signed(len(y) - shift + 1), name=f"rounded{lane}")
+                m.d.comb += rounded.eq((y + (1 << (shift - 1))) >> shift)
+            with m.If(advance):
+                m.d.sync += self.o.payload.y[lane].eq(
+                    Mux(rounded > hi, hi, Mux(rounded < lo, lo, rounded)))
+        return m
+
+    @staticmethod
+    def rsqrt_factor(m, p, start, variance, factor, done):
+        """The ``rsqrt`` factor in three cycles: latch ``V``; normalise it by an
+        even shift and look up the table; shift the entry."""
+        from accelgen.golden.layernorm import rsqrt_table, variance_width
+
+        w = variance_width(p)
+        held = Signal(w, name="rsqrt_variance")
+        phase = Signal(2, name="rsqrt_phase")
+        even = Signal(range(w), name="rsqrt_shift")  # s: V << s in [2**(w-2), 2**w)
+        m.d.comb += even.eq(0)
+        for s in range(2, w - 1, 2):  # the largest even s that fits wins
+            with m.If(held < (1 << (w - s))):
+                m.d.comb += even.eq(s)
+        normal = Signal(w, name="rsqrt_normal")
+        m.d.comb += normal.eq(held << even)
+        table = rsqrt_table(p)
+        used = 1 << (p.lut_bits - 2)  # normalised values index the top 3/4 only
+        rom = Array(Const(int(v) if k >= used else 0, 18) for k, v in enumerate(table))
+        entry = Signal(18, name="rsqrt_entry")
+        half_shift = Signal(range(w), name="rsqrt_half_shift")
+        zero = Signal(name="rsqrt_zero")
+        base = w // 2 + 16 - (p.recip_shift - p.guard_bits)  # shift = base - s/2
+        pre = max(0, -(base - (w - 2) // 2))
+        wide = Signal(18 + pre, name="rsqrt_wide")
+        amount = Signal(range(base + pre + 1), name="rsqrt_amount")
+        m.d.comb += [done.eq(phase == 2), wide.eq(entry << pre),
+                     amount.eq(base + pre - half_shift),
+                     factor.eq(Mux(zero, 0, wide >> amount))]
+        with m.If(start):
+            m.d.sync += [held.eq(variance), phase.eq(1)]
+        with m.Elif(phase == 1):
+            m.d.sync += [entry.eq(rom[normal[w - p.lut_bits:]]), half_shift.eq(even >> 1),
+                         zero.eq(held == 0), phase.eq(2)]
+        with m.Elif(phase == 2):
+            m.d.sync += phase.eq(0)

@@ -1,0 +1,278 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Streaming Softmax over vectors of ``n`` elements, ``lanes`` per beat: max
+subtraction, exp by lookup table, base-2 decomposition or I-BERT's i-exp, an
+exact reciprocal of the sum, normalization."""
+
+import dataclasses
+import math
+
+from amaranth.hdl import Module, Signal, Mux, Array, Const, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from accelgen.params import UnitParams, param, check_int, check_choice, require, int_shape
+from accelgen.vector import BufferRing, reduce_tree, serial_reciprocal
+
+__all__ = ["Params", "Softmax", "METHODS"]
+
+METHODS = ("lut", "base2", "ibert")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params(UnitParams):
+    """Parameters of :class:`Softmax`."""
+
+    unit = "softmax"
+
+    method: str = param("lut", "exp by 'lut' (table of exp over the input differences), "
+                               "'base2' (2**u shift times a 2**-v table) or 'ibert' "
+                               "(I-BERT i-exp and IntSoftmax)", abbr="m")
+    n: int = param(64, "vector length (2..1024), a multiple of lanes")
+    lanes: int = param(1, "elements per beat (1..16)", abbr="l")
+    in_bits: int = param(8, "input width (signed, 2..16)", abbr="i")
+    in_frac: int = param(4, "input fraction bits (0..16): x = code / 2**in_frac", abbr="if")
+    out_bits: int = param(8, "output width (unsigned, 2..16)", abbr="o")
+    out_frac: int = param(8, "output fraction bits (1..16): y = code / 2**out_frac; "
+                             "default 1/256", abbr="of")
+    exp_bits: int = param(16, "fraction bits of the exp values (8..20); the reciprocal "
+                              "is floor(2**(exp_bits + 16) / sum)", abbr="e")
+    lut_bits: int = param(8, "lut/base2: table index bits (1..12)", abbr="t")
+
+    def __post_init__(self):
+        check_choice(self, "method", METHODS)
+        check_int(self, "n", min=2, max=1024)
+        check_int(self, "lanes", min=1, max=16)
+        require(self, self.n % self.lanes == 0,
+                f"n must be a multiple of lanes = {self.lanes}, not {self.n}")
+        check_int(self, "in_bits", min=2, max=16)
+        check_int(self, "in_frac", min=0, max=16)
+        check_int(self, "out_bits", min=2, max=16)
+        check_int(self, "out_frac", min=1, max=16)
+        check_int(self, "exp_bits", min=8, max=20)
+        check_int(self, "lut_bits", min=1, max=12)
+
+    @property
+    def words(self):
+        """Beats per vector: ``n / lanes``."""
+        return self.n // self.lanes
+
+    @property
+    def recip_shift(self):
+        """``K``: the reciprocal is ``floor(2**K / sum)``; SPEC's IntSoftmax has 32."""
+        return self.exp_bits + 16
+
+    @property
+    def diff_bits(self):
+        """Width of ``max - x`` (unsigned): one bit more than the input, so no
+        difference wraps."""
+        return self.in_bits
+
+    @property
+    def sum_bits(self):
+        """Width of the exp sum: ``n`` values below ``2**(exp_bits+1)``."""
+        return self.exp_bits + 1 + math.ceil(math.log2(self.n))
+
+    @property
+    def quotient_bits(self):
+        """Width of the reciprocal: the sum is at least ``exp(0)``'s code."""
+        from accelgen.golden.softmax import exp_of_zero
+        return ((1 << self.recip_shift) // exp_of_zero(self)).bit_length()
+
+    @property
+    def vector_cycles(self):
+        """Cycles per vector in steady state: every stage handles one vector in
+        ``max(words, quotient_bits + 1)`` cycles."""
+        return max(self.words, self.quotient_bits + 1)
+
+    @property
+    def latency(self):
+        """Cycles from accepting a vector's last beat to its first result beat,
+        with no stalls and the unit otherwise idle."""
+        return self.words + self.quotient_bits + 3
+
+    @property
+    def throughput(self):
+        """Elements accepted per cycle in steady state: ``n / vector_cycles``
+        (``lanes`` while ``words >= quotient_bits + 1``)."""
+        return self.n / self.vector_cycles
+
+    def in_shape(self):
+        return int_shape(self.in_bits, True)
+
+    def out_shape(self):
+        return unsigned(self.out_bits)
+
+    def input_layout(self):
+        return data.StructLayout({"x": data.ArrayLayout(self.in_shape(), self.lanes)})
+
+    def output_layout(self):
+        return data.StructLayout({"y": data.ArrayLayout(self.out_shape(), self.lanes),
+                                  "last": 1})
+
+    def manifest_extra(self):
+        return {"input_scale": f"2**-{self.in_frac}", "output_scale": f"2**-{self.out_frac}",
+                "vector": f"{self.words} beats of {self.lanes} elements in, the same out; "
+                          f"o.last marks a vector's final beat",
+                "vector_cycles": self.vector_cycles,
+                "overflow": "no intermediate can wrap (widths derived from n and the "
+                            "formats); outputs saturate at 2**out_bits - 1"}
+
+
+def exp_unit(m, p, d, name):
+    """``e(d)`` (golden ``exp_codes``) of the difference ``d = max - x`` (unsigned
+    ``in_bits``): combinational, an unsigned ``exp_bits + 1``-bit code."""
+    from accelgen.golden import softmax as golden
+
+    e = Signal(p.exp_bits + 1, name=f"{name}_exp")
+    if p.method == "lut":
+        table = golden.lut_table(p)
+        index = Signal(max(1, p.in_bits - golden.lut_step(p)), name=f"{name}_index")
+        m.d.comb += index.eq(d >> golden.lut_step(p))
+        rom = Array(Const(int(v), p.exp_bits + 1) for v in table)
+        m.d.comb += e.eq(Mux(index < len(table), rom[index[:p.lut_bits]], 0))
+    elif p.method == "base2":
+        frac = p.in_frac + golden.LOG2E_FRAC
+        t = Signal(p.in_bits + golden.LOG2E_FRAC + 1, name=f"{name}_t")
+        m.d.comb += t.eq(d * golden.base2_constant())
+        u = Signal(max(1, len(t) - frac), name=f"{name}_u")
+        k = Signal(p.lut_bits, name=f"{name}_k")
+        m.d.comb += [u.eq(t[frac:]), k.eq(t[frac - p.lut_bits:frac])]
+        rom = Array(Const(int(v), p.exp_bits + 1) for v in golden.base2_table(p))
+        m.d.comb += e.eq(Mux(u > p.exp_bits + 1, 0, rom[k] >> u))
+    else:
+        c = golden.ibert_constants(p)
+        a = -c["x0"]
+        dc = Signal(range(30 * a + 1), name=f"{name}_clamped")
+        m.d.comb += dc.eq(Mux(d > 30 * a, 30 * a, d))
+        above = [Signal(name=f"{name}_ge{k}") for k in range(1, 31)]
+        m.d.comb += [bit.eq(dc >= k * a) for k, bit in enumerate(above, 1)]
+        z = reduce_tree(m, above, lambda x, y: x + y, f"{name}_z")
+        rm = Signal(range(a), name=f"{name}_rm")  # -r = dc mod a
+        m.d.comb += rm.eq(dc - z * a)
+        poly = Signal(range(c["c"] + 1), name=f"{name}_poly")  # P = c - rm * (b - rm)
+        m.d.comb += poly.eq(c["c"] - rm * (c["b"] - rm))
+        pre = max(0, 30 - c["h"])
+        shifted = Signal(len(poly) + pre, name=f"{name}_pre")
+        m.d.comb += shifted.eq(poly << pre)
+        m.d.comb += e.eq(shifted >> (z + (c["h"] - 30 + pre)))
+    return e
+
+
+class Softmax(wiring.Component):
+    """Streaming Softmax over vectors of ``n`` elements (SPEC §5; golden
+    :mod:`accelgen.golden.softmax` gives every formula and constant).
+
+    A vector arrives as ``words = n / lanes`` beats on ``i`` (element ``k`` of
+    beat ``j`` is element ``j*lanes + k``) and leaves as ``words`` beats on
+    ``o``, ``o.last`` on its final beat. Inputs are signed ``in_bits`` codes of
+    scale ``2**-in_frac``; outputs unsigned ``out_bits`` codes of scale
+    ``2**-out_frac``, saturated at ``2**out_bits - 1``; every intermediate is
+    sized from the parameters and never wraps.
+
+    Four stages work on four vectors at once, each in its own buffer
+    (:class:`accelgen.vector.BufferRing`):
+
+    0. take ``words`` beats into the buffer and keep the running maximum;
+    1. read the buffer: exp of ``max - x`` (``method``), sum (``lanes`` per cycle);
+    2. reciprocal ``floor(2**(exp_bits+16) / sum)``, exact, one bit per cycle
+       (``quotient_bits + 1`` cycles);
+    3. read the buffer again: recompute exp, times the reciprocal, rounded
+       (``lut``, ``base2``: halves up; ``ibert``: floored), out on ``o``.
+
+    Timing: a vector every ``vector_cycles = max(words, quotient_bits + 1)``
+    cycles in steady state; ``latency = words + quotient_bits + 3`` cycles from
+    its last beat in to its first beat out when the unit was idle. ``i.ready``
+    is low while the next buffer is still in use; ``o`` stalls only stage 3.
+    Synchronous reset empties every buffer (vectors in flight are dropped).
+
+    Members
+    -------
+    i : In(stream.Signature(Params.input_layout()))
+    o : Out(stream.Signature(Params.output_layout()))
+    """
+
+    def __init__(self, params=None):
+        self.params = params = Params.ensure(params, self)
+        super().__init__({
+            "i": In(stream.Signature(params.input_layout())),
+            "o": Out(stream.Signature(params.output_layout())),
+        })
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        ring = BufferRing(m, stages=4, words=p.words, word_width=p.lanes * p.in_bits,
+                          readers=(1, 3), name="buf")
+        max_regs, max_of = ring.register(p.in_shape(), "vmax")
+        sum_regs, sum_of = ring.register(unsigned(p.sum_bits), "vsum")
+        recip_regs, recip_of = ring.register(unsigned(p.quotient_bits), "recip")
+
+        # Stage 0: take beats, keep the running maximum.
+        m.d.comb += self.i.ready.eq(ring.active(0))
+        beat_max = reduce_tree(m, list(self.i.payload.x),
+                               lambda a, b: Mux(a > b, a, b), "beat_max")
+        running = Signal(p.in_shape(), name="running_max")
+        new_max = Signal(p.in_shape(), name="new_max")
+        m.d.comb += new_max.eq(Mux((ring.count[0] == 0) | (beat_max > running),
+                                   beat_max, running))
+        with m.If(self.i.valid & self.i.ready):
+            m.d.comb += ring.write(self.i.payload.x.as_value())
+            m.d.sync += running.eq(new_max)
+            with m.If(ring.last_word(0)):
+                ring.store(max_regs, 0, new_max)
+            ring.step(0)
+
+        def exps(k):
+            word = data.View(data.ArrayLayout(p.in_shape(), p.lanes), ring.word(k))
+            top = max_of(k)
+            out = []
+            for lane in range(p.lanes):
+                d = Signal(p.in_bits, name=f"s{k}_diff{lane}")
+                m.d.comb += d.eq(top - word[lane])
+                out.append(exp_unit(m, p, d, f"s{k}_lane{lane}"))
+            return out
+
+        # Stage 1: exp and sum.
+        total = Signal(p.sum_bits, name="exp_sum")
+        step_sum = reduce_tree(m, exps(1), lambda a, b: a + b, "step_sum")
+        with m.If(ring.active(1)):
+            with m.If(ring.last_word(1)):
+                ring.store(sum_regs, 1, total + step_sum)
+                m.d.sync += total.eq(0)
+            with m.Else():
+                m.d.sync += total.eq(total + step_sum)
+            ring.step(1)
+
+        # Stage 2: the exact reciprocal of the sum.
+        started = Signal(name="recip_started")
+        start = Signal(name="recip_start")
+        m.d.comb += start.eq(ring.active(2) & ~started)
+        result, done = serial_reciprocal(m, start=start, divisor=sum_of(2),
+                                         numerator_shift=p.recip_shift,
+                                         quotient_bits=p.quotient_bits, name="recip")
+        with m.If(start):
+            m.d.sync += started.eq(1)
+        with m.If(done):
+            ring.store(recip_regs, 2, result)
+            ring.finish(2)
+            m.d.sync += started.eq(0)
+
+        # Stage 3: normalize and send.
+        advance = Signal()
+        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        factor = recip_of(3)
+        shift = p.recip_shift - p.out_frac
+        half = 0 if p.method == "ibert" else 1 << (shift - 1)
+        top = (1 << p.out_bits) - 1
+        with m.If(advance):
+            m.d.sync += [self.o.valid.eq(ring.active(3)),
+                         self.o.payload.last.eq(ring.last_word(3))]
+            with m.If(ring.active(3)):
+                ring.step(3)
+        for lane, e in enumerate(exps(3)):
+            scaled_e = Signal(p.exp_bits + 1 + p.quotient_bits, name=f"scaled{lane}")
+            y = Signal(len(scaled_e) - shift + 1, name=f"y{lane}")
+            m.d.comb += [scaled_e.eq(e * factor), y.eq((scaled_e + half) >> shift)]
+            with m.If(advance):
+                m.d.sync += self.o.payload.y[lane].eq(Mux(y > top, top, y))
+        return m

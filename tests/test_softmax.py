@@ -1,0 +1,187 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""softmax: parameter errors, the golden model against a scalar reading of SPEC §5
+(I-BERT's i-exp and IntSoftmax literally), its output contract, the Amaranth
+simulator under stalls, Verilator regression."""
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from accelgen.generators.softmax import Softmax, Params
+from accelgen.golden.softmax import softmax, reference, exp_of_zero
+from accelgen.numeric import int_range
+from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
+from conftest import configurations
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"method": "taylor"}, ValueError,
+     r"^softmax method must be one of 'lut', 'base2', 'ibert', not 'taylor'$"),
+    ({"n": 1}, ValueError, r"^softmax n must be an integer from 2 to 1024, not 1$"),
+    ({"n": 2048}, ValueError, r"^softmax n must be an integer from 2 to 1024, not 2048$"),
+    ({"n": 10, "lanes": 4}, ValueError, r"^softmax n must be a multiple of lanes = 4, not 10$"),
+    ({"in_bits": 17}, ValueError, r"^softmax in_bits must be an integer from 2 to 16, not 17$"),
+    ({"out_frac": 0}, ValueError, r"^softmax out_frac must be an integer from 1 to 16, not 0$"),
+    ({"exp_bits": 7}, ValueError, r"^softmax exp_bits must be an integer from 8 to 20, not 7$"),
+    ({"lut_bits": 13}, ValueError, r"^softmax lut_bits must be an integer from 1 to 12, not 13$"),
+    ({"n": "8"}, TypeError, r"^softmax n must be an integer, not '8'$"),
+])
+def test_parameter_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Params(**kwargs)
+
+
+def scalar_exp(p, d):
+    """SPEC §5 read one element at a time, with Python integers and floats."""
+    s = 2.0 ** -p.in_frac
+    e_bits = p.exp_bits
+    if p.method == "ibert":
+        q = -d
+        x0 = math.floor(-0.6931 / s)
+        q = max(q, 30 * x0)
+        z = q // x0
+        r = q - x0 * z
+        b = math.floor(2.7073248645 / s)
+        c = math.floor(2.7921147441 / s ** 2)
+        exp = max((r * (r + b) + c) << (30 - z), 0)
+        return exp >> ((c << 30).bit_length() - e_bits)  # requantised to exp_bits
+    if p.method == "base2":
+        t = d * round(math.log2(math.e) * 65536)
+        u, v = divmod(t, 1 << (p.in_frac + 16))
+        k = v >> (p.in_frac + 16 - p.lut_bits)
+        return math.floor(2 ** e_bits * 2 ** (-(k + 0.5) / 2 ** p.lut_bits) + 0.5) >> u
+    step = 0
+    while (1 << (p.lut_bits + step)) <= (e_bits + 1) * math.log(2) * 2 ** p.in_frac:
+        step += 1
+    k = d >> step
+    if k >= 1 << p.lut_bits:
+        return 0
+    centre = k * 2 ** step + (2 ** step - 1) / 2
+    return math.floor(2 ** e_bits * math.exp(-centre * s) + 0.5)
+
+
+def scalar_softmax(p, vector):
+    top = max(vector)
+    e = [scalar_exp(p, top - int(q)) for q in vector]
+    f = (1 << (p.exp_bits + 16)) // sum(e)
+    shift = p.exp_bits + 16 - p.out_frac
+    half = 0 if p.method == "ibert" else 1 << (shift - 1)
+    return [min((v * f + half) >> shift, (1 << p.out_bits) - 1) for v in e]
+
+
+def random_vectors(p, rng, count):
+    lo, hi = int_range(p.in_bits, True)
+    x = rng.normal(0, 2.0 ** rng.uniform(-2, 3, (count, 1)) * 2 ** p.in_frac, (count, p.n))
+    x = np.clip(np.round(x), lo, hi).astype(np.int64)
+    x[0] = lo
+    x[1] = lo
+    x[1, -1] = hi
+    x[2] = rng.integers(lo, hi, p.n, endpoint=True)
+    return x
+
+
+CASES = [Params(), Params(method="base2"), Params(method="ibert"),
+         Params(method="ibert", in_bits=16, in_frac=10, n=16),
+         Params(method="lut", in_bits=12, in_frac=8, lut_bits=6, n=8),
+         Params(method="base2", lut_bits=3, out_bits=10, out_frac=9, exp_bits=10, n=10)]
+
+
+@pytest.mark.parametrize("p", CASES, ids=lambda p: p.method)
+def test_golden_matches_the_scalar_reading_of_spec(p):
+    rng = np.random.default_rng(4)
+    for vector in random_vectors(p, rng, 60):
+        assert softmax(p, vector).tolist() == scalar_softmax(p, vector.tolist())
+
+
+def test_every_difference_has_its_exp():
+    """The vectorized exp of every difference against the scalar reading."""
+    from accelgen.golden.softmax import exp_codes
+    for p in CASES:
+        d = np.arange(1 << p.in_bits)
+        assert exp_codes(p, d).tolist() == [scalar_exp(p, int(v)) for v in d], p
+        assert exp_of_zero(p) >= 1 << (p.exp_bits - 1)
+
+
+@pytest.mark.parametrize("p", CASES, ids=lambda p: p.method)
+def test_outputs_stay_in_range_and_sum_to_at_most_one_plus_n_lsb(p):
+    """SPEC §5's failure modes: a dominant class, all equal, maximal spread, long
+    vectors; the outputs never exceed the range, their sum never exceeds
+    ``2**out_frac + n/2`` LSBs, and nothing wraps (every output is within a few
+    LSB of float64 unless the method is coarse)."""
+    rng = np.random.default_rng(5)
+    lo, hi = int_range(p.in_bits, True)
+    x = random_vectors(p, rng, 300)
+    extra = np.full((3, p.n), lo)
+    extra[0, 0] = hi
+    extra[1] = hi
+    extra[2, ::2] = hi
+    x = np.concatenate([x, extra])
+    y = softmax(p, x)
+    assert y.min() >= 0 and y.max() <= (1 << p.out_bits) - 1
+    assert (y.sum(-1) <= (1 << p.out_frac) + p.n / 2).all()
+    one_hot = softmax(p, extra[:1])[0]
+    assert one_hot[0] == min(1 << p.out_frac, (1 << p.out_bits) - 1) or p.method == "ibert"
+    assert (one_hot[1:] == 0).all()
+
+
+def test_default_is_within_one_lsb_of_float64():
+    p = Params()
+    x = random_vectors(p, np.random.default_rng(6), 500)
+    err = np.abs(softmax(p, x) - reference(p, x))
+    assert err.max() <= 1.0, err.max()
+
+
+def test_long_vectors_keep_their_sum():
+    """n = 1024 of equal inputs: every output is 1/1024 rounded; the sum does not
+    wrap or saturate (SPEC: an exp-sum accumulator that wraps for long vectors)."""
+    for method in ("lut", "base2", "ibert"):
+        p = Params(method=method, n=1024, out_bits=16, out_frac=16)
+        y = softmax(p, np.zeros((1, 1024), dtype=np.int64))
+        assert abs(int(y[0, 0]) - 64) <= 1 and len(set(y[0].tolist())) == 1
+
+
+def run_rtl(p, vectors, seed, idle=0.0, backpressure=0.0):
+    dut = Softmax(p)
+    got = []
+    stalls = random.Random(seed)
+
+    async def source(ctx):
+        for v in vectors:
+            for j in range(p.words):
+                await stream_put(ctx, dut.i, {"x": [int(t) for t in
+                                                    v[j * p.lanes:(j + 1) * p.lanes]]},
+                                 rng=stalls, idle=idle)
+
+    async def sink(ctx):
+        for _ in range(len(vectors)):
+            row = []
+            for j in range(p.words):
+                beat = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
+                assert beat.last == (j == p.words - 1)
+                row += list(beat.y)
+            got.append(row)
+
+    simulate(dut, source, sink, max_cycles=len(vectors) * p.vector_cycles * 6 + 500)
+    return np.array(got)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("p", [Params(n=8), Params(n=8, method="base2", lanes=2),
+                               Params(n=6, method="ibert", in_bits=16, in_frac=10, lanes=3),
+                               Params(n=4, lanes=4, method="base2", lut_bits=2),
+                               Params(n=2, in_bits=2, in_frac=0, out_bits=2, out_frac=1)],
+                         ids=["lut_n8", "base2_l2", "ibert_l3", "one_word", "n2_2bit"])
+def test_amaranth_simulator_under_stalls(p):
+    seed = 81
+    vectors = random_vectors(p, np.random.default_rng(seed), 12)
+    got = run_rtl(p, vectors, seed, idle=0.3, backpressure=0.3)
+    assert (got == softmax(p, vectors)).all(), f"seed {seed}"
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("params", configurations("softmax"))
+def test_verilator_regression(params):
+    from accelgen.verif.runner import run_cocotb
+    assert run_cocotb("softmax", params).tests == 4

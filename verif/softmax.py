@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""cocotb testbench of ``softmax``: every difference the exp stage can see,
+adversarial vectors, random vectors under stalls, the steady-state rate and
+latency, mid-stream reset."""
+
+import cocotb
+import numpy as np
+
+from accelgen.golden.softmax import softmax
+from accelgen.numeric import int_range
+from accelgen.verif.bench import scaled
+from accelgen.verif.packets import check_latency, check_reset_mid_stream, check_under_stalls
+from accelgen.verif.vectors import VectorBench, check_vector_rate
+
+__all__ = ["SoftmaxBench"]
+
+TIMEOUT = {"timeout_time": scaled(200), "timeout_unit": "ms"}
+
+
+def model(params, columns):
+    return softmax(params, columns["x"])
+
+
+class SoftmaxBench(VectorBench):
+    """:class:`VectorBench` with the Softmax golden model and input vectors."""
+
+    def __init__(self, dut, **stalls):
+        super().__init__(dut, model, **stalls)
+
+    def random_vectors(self, count):
+        """Gaussian logits of random spread (0.25 to 8 in real units), uniform codes
+        and Laplace logits, clipped to the input range."""
+        p, rng = self.p, self.np_rng
+        lo, hi = int_range(p.in_bits, True)
+        out = []
+        for _ in range(count):
+            kind = rng.integers(3)
+            spread = 2.0 ** rng.uniform(-2, 3) * 2 ** p.in_frac
+            if kind == 0:
+                x = rng.normal(rng.uniform(lo, hi) / 2, spread, p.n)
+            elif kind == 1:
+                x = rng.integers(lo, hi, p.n, endpoint=True)
+            else:
+                x = rng.laplace(0, spread, p.n)
+            out.append({"x": np.clip(np.round(x), lo, hi).astype(np.int64)})
+        return out
+
+    def adversarial_vectors(self):
+        """All equal (at several codes), one dominant class at each position, the
+        most negative everywhere, maximal spread, saturating outputs."""
+        p, rng = self.p, self.np_rng
+        lo, hi = int_range(p.in_bits, True)
+        vectors = [np.full(p.n, v) for v in (lo, -1, 0, 1, hi)]
+        for k in range(p.n):
+            one_hot = np.full(p.n, lo)
+            one_hot[k] = hi
+            vectors.append(one_hot)
+            near = np.full(p.n, hi - 1)
+            near[k] = hi
+            vectors.append(near)
+        vectors.append(np.where(np.arange(p.n) % 2 == 0, lo, hi))
+        vectors.append(rng.choice([lo, hi], p.n))
+        return [{"x": v.astype(np.int64)} for v in vectors]
+
+    def every_difference(self):
+        """Vectors holding the maximum code and, between them, every difference
+        ``0 .. 2**in_bits - 1`` below it: every input of the exp stage."""
+        p = self.p
+        lo, hi = int_range(p.in_bits, True)
+        diffs = np.arange(hi - lo + 1)
+        per = p.n - 1
+        diffs = np.concatenate([diffs, np.zeros(-len(diffs) % per, dtype=np.int64)])
+        out = []
+        for chunk in diffs.reshape(-1, per):
+            out.append({"x": np.concatenate(([hi], hi - chunk)).astype(np.int64)})
+        return out
+
+    def send_random(self, beats):
+        self.send_vectors(self.random_vectors(max(1, beats // self.p.words)))
+
+
+@cocotb.test(**TIMEOUT)
+async def every_difference_and_corners(dut):
+    """Every difference the exp stage can see (so every table entry and shift),
+    then the adversarial vectors, without stalls."""
+    tb = SoftmaxBench(dut)
+    await tb.start()
+    vectors = tb.every_difference() + tb.adversarial_vectors()
+    tb.send_vectors(vectors)
+    await tb.drain(max_cycles=len(vectors) * tb.p.vector_cycles * 2 + 1000)
+    dut._log.info("%d vectors checked", len(vectors))
+
+
+@cocotb.test(**TIMEOUT)
+async def random_vectors_under_stalls(dut):
+    """Random vectors of several distributions under several stall mixes."""
+    tb = SoftmaxBench(dut)
+    await tb.start()
+    beats = scaled(1200)
+    accepted = await check_under_stalls(tb, tb.send_random, beats,
+                                        cycles_per_beat=40 + 3 * tb.p.vector_cycles)
+    assert accepted >= 4 * (beats - tb.p.words)
+
+
+@cocotb.test(**TIMEOUT)
+async def rate_and_latency(dut):
+    """One vector into an idle unit: ``words`` beats in ``words`` cycles, the first
+    result ``latency`` cycles after the last; then 12 vectors back to back leave
+    one every ``vector_cycles`` cycles."""
+    tb = SoftmaxBench(dut)
+    await tb.start()
+    await check_latency(tb, tb.beats(tb.random_vectors(1)[0]), tb.p.latency)
+    await check_vector_rate(tb, tb.random_vectors(12), tb.p.vector_cycles)
+
+
+@cocotb.test(**TIMEOUT)
+async def reset_mid_stream(dut):
+    """Reset at random points; the vectors sent afterwards are correct."""
+    tb = SoftmaxBench(dut, idle=0.2, backpressure=0.2)
+    await tb.start()
+    await check_reset_mid_stream(tb, tb.send_random, beats=max(400, 6 * tb.p.words),
+                                 cycles_per_beat=10 + tb.p.vector_cycles // tb.p.words * 4)

@@ -8,7 +8,8 @@ different vector at once, reduction trees, and serial exact arithmetic
 from amaranth.hdl import Signal, Cat, Const, Mux, unsigned
 from amaranth.lib.memory import Memory
 
-__all__ = ["BufferRing", "reduce_tree", "serial_reciprocal", "serial_isqrt"]
+__all__ = ["BufferRing", "reduce_tree", "serial_cycles", "serial_reciprocal",
+           "serial_isqrt"]
 
 
 class BufferRing:
@@ -121,64 +122,90 @@ def reduce_tree(m, values, op, name):
     return values[0]
 
 
-def serial_reciprocal(m, *, start, divisor, numerator_shift, quotient_bits, name):
-    """``floor(2**numerator_shift / divisor)`` by restoring division, one quotient
-    bit per cycle: ``start`` (a strobe) loads ``divisor``; ``quotient_bits``
-    cycles later ``done`` strobes for one cycle, with the quotient on
-    ``result`` (combinational, valid with ``done``). The divisor must exceed
+def serial_cycles(bits, per_cycle):
+    """Cycles of a serial unit producing ``bits`` result bits, ``per_cycle`` a cycle."""
+    return -(-bits // per_cycle)
+
+
+def serial_reciprocal(m, *, start, divisor, numerator_shift, quotient_bits, name,
+                      per_cycle=1):
+    """``floor(2**numerator_shift / divisor)`` by restoring division,
+    ``per_cycle`` quotient bits per cycle: ``start`` (a strobe) loads
+    ``divisor``; ``serial_cycles(quotient_bits, per_cycle)`` cycles later
+    ``done`` strobes for one cycle, with the quotient on ``result``
+    (combinational, valid with ``done``). The divisor must exceed
     ``2**(numerator_shift - quotient_bits)`` (so the quotient fits) and stay
-    constant while the division runs.
+    constant while the division runs; ``numerator_shift`` must be at least the
+    quotient bits rounded up to a multiple of ``per_cycle``.
 
     Returns ``(result, done)``."""
+    cycles = serial_cycles(quotient_bits, per_cycle)
+    padded = cycles * per_cycle  # leading quotient bits that are always 0
+    assert numerator_shift >= padded
     width = len(divisor) + 1
     rem = Signal(width, name=f"{name}_rem")
-    quotient = Signal(quotient_bits, name=f"{name}_quotient")
-    steps = Signal(range(quotient_bits + 1), name=f"{name}_steps")
+    quotient = Signal(padded, name=f"{name}_quotient")
+    count = Signal(range(cycles + 1), name=f"{name}_count")
     busy = Signal(name=f"{name}_busy")
     done = Signal(name=f"{name}_done")
-    trial = Signal(width + 1, name=f"{name}_trial")
-    m.d.comb += [trial.eq(Cat(Const(0, 1), rem) - divisor),
-                 done.eq(busy & (steps == quotient_bits - 1))]
+    m.d.comb += done.eq(busy & (count == cycles - 1))
+    r, bits = rem, []
+    for j in range(per_cycle):
+        trial = Signal(width + 1, name=f"{name}_trial{j}")
+        nxt = Signal(width, name=f"{name}_rem{j}")
+        m.d.comb += [trial.eq(Cat(Const(0, 1), r) - divisor),
+                     nxt.eq(Mux(trial[-1], Cat(Const(0, 1), r), trial))]
+        bits.insert(0, ~trial[-1])
+        r = nxt
     with m.If(start):
-        m.d.sync += [rem.eq(1 << (numerator_shift - quotient_bits)), steps.eq(0),
+        m.d.sync += [rem.eq(1 << (numerator_shift - padded)), count.eq(0),
                      quotient.eq(0), busy.eq(1)]
     with m.Elif(busy):
-        m.d.sync += [steps.eq(steps + 1),
-                     quotient.eq(Cat(~trial[-1], quotient)),
-                     rem.eq(Mux(trial[-1], Cat(Const(0, 1), rem), trial))]
+        m.d.sync += [count.eq(count + 1), quotient.eq(Cat(*bits, quotient)), rem.eq(r)]
         with m.If(done):
             m.d.sync += busy.eq(0)
     result = Signal(quotient_bits, name=f"{name}_result")
-    m.d.comb += result.eq(Cat(~trial[-1], quotient))
+    m.d.comb += result.eq(Cat(*bits, quotient))
     return result, done
 
 
-def serial_isqrt(m, *, start, value, root_bits, shift, name):
-    """``isqrt(value * 4**shift)`` (exact) by the restoring digit recurrence, one
-    root bit per cycle: ``start`` (a strobe) loads ``value``; ``root_bits``
-    cycles later ``done`` strobes with the root on ``result`` (combinational,
-    valid with ``done``). ``value * 4**shift`` must fit ``2 * root_bits`` bits.
+def serial_isqrt(m, *, start, value, root_bits, shift, name, per_cycle=1):
+    """``isqrt(value * 4**shift)`` (exact) by the restoring digit recurrence,
+    ``per_cycle`` root bits per cycle: ``start`` (a strobe) loads ``value``;
+    ``serial_cycles(root_bits, per_cycle)`` cycles later ``done`` strobes with
+    the root on ``result`` (combinational, valid with ``done``).
+    ``value * 4**shift`` must fit ``2 * root_bits`` bits.
 
     Returns ``(result, done)``."""
-    radicand = Signal(2 * root_bits, name=f"{name}_radicand")
-    rem = Signal(root_bits + 2, name=f"{name}_rem")
-    root = Signal(root_bits, name=f"{name}_root")
-    steps = Signal(range(root_bits + 1), name=f"{name}_steps")
+    cycles = serial_cycles(root_bits, per_cycle)
+    padded = cycles * per_cycle  # leading root bits that are always 0
+    radicand = Signal(2 * padded, name=f"{name}_radicand")
+    rem = Signal(padded + 2, name=f"{name}_rem")
+    root = Signal(padded, name=f"{name}_root")
+    count = Signal(range(cycles + 1), name=f"{name}_count")
     busy = Signal(name=f"{name}_busy")
     done = Signal(name=f"{name}_done")
-    widened = Signal(root_bits + 4, name=f"{name}_widened")
-    trial = Signal(root_bits + 2, name=f"{name}_trial")
-    fits = Signal(name=f"{name}_fits")
-    m.d.comb += [widened.eq(Cat(radicand[-2:], rem)), trial.eq(Cat(Const(1, 2), root)),
-                 fits.eq(widened >= trial), done.eq(busy & (steps == root_bits - 1))]
+    m.d.comb += done.eq(busy & (count == cycles - 1))
+    r, q = rem, root
+    for j in range(per_cycle):
+        widened = Signal(padded + 4, name=f"{name}_widened{j}")
+        trial = Signal(padded + 2, name=f"{name}_trial{j}")
+        fits = Signal(name=f"{name}_fits{j}")
+        nxt_r = Signal(padded + 2, name=f"{name}_rem{j}")
+        nxt_q = Signal(padded, name=f"{name}_root{j}")
+        top = radicand[len(radicand) - 2 * (j + 1):len(radicand) - 2 * j]
+        m.d.comb += [widened.eq(Cat(top, r)), trial.eq(Cat(Const(1, 2), q)),
+                     fits.eq(widened >= trial),
+                     nxt_r.eq(Mux(fits, widened - trial, widened)), nxt_q.eq(Cat(fits, q))]
+        r, q = nxt_r, nxt_q
     with m.If(start):
         m.d.sync += [radicand.eq(value << (2 * shift)), rem.eq(0), root.eq(0),
-                     steps.eq(0), busy.eq(1)]
+                     count.eq(0), busy.eq(1)]
     with m.Elif(busy):
-        m.d.sync += [steps.eq(steps + 1), radicand.eq(radicand << 2),
-                     rem.eq(Mux(fits, widened - trial, widened)), root.eq(Cat(fits, root))]
+        m.d.sync += [count.eq(count + 1), radicand.eq(radicand << (2 * per_cycle)),
+                     rem.eq(r), root.eq(q)]
         with m.If(done):
             m.d.sync += busy.eq(0)
     result = Signal(root_bits, name=f"{name}_result")
-    m.d.comb += result.eq(Cat(fits, root))
+    m.d.comb += result.eq(q)
     return result, done

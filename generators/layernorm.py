@@ -41,6 +41,8 @@ class Params(UnitParams):
                                 "y * gamma + beta", abbr="aff")
     gamma_bits: int = param(8, "affine: gamma width (signed, 2..16)", abbr="g")
     gamma_frac: int = param(6, "affine: gamma fraction bits (0..15)", abbr="gf")
+    stats_steps: int = param(1, "isqrt: root and reciprocal bits per cycle (1..4): more "
+                                "logic, fewer cycles per vector", abbr="r")
 
     def __post_init__(self):
         check_choice(self, "method", METHODS)
@@ -56,6 +58,7 @@ class Params(UnitParams):
         check_bool(self, "affine")
         check_int(self, "gamma_bits", min=2, max=16)
         check_int(self, "gamma_frac", min=0, max=15)
+        check_int(self, "stats_steps", min=1, max=4)
 
     @property
     def words(self):
@@ -110,11 +113,11 @@ class Params(UnitParams):
 
     @property
     def stats_cycles(self):
-        """Cycles to turn the sums into the factor: ``isqrt`` one root bit per
-        cycle, then the reciprocal one quotient bit per cycle (``rsqrt``: 2)."""
+        """Cycles to turn the sums into the factor: ``isqrt`` the root, then the
+        reciprocal, ``stats_steps`` bits per cycle each (``rsqrt``: 2)."""
         if self.method == "rsqrt":
             return 2
-        return self.root_bits + self.factor_bits
+        return -(-self.root_bits // self.stats_steps) - (-self.factor_bits // self.stats_steps)
 
     @property
     def vector_cycles(self):
@@ -178,7 +181,7 @@ class LayerNorm(wiring.Component):
 
     0. take ``words`` beats into the buffer, summing ``x`` and ``x**2``;
     1. ``V = C*S2 - S1**2``; ``isqrt``: the exact root of ``V * 4**guard_bits``
-       (one bit per cycle) and the exact reciprocal (one bit per cycle);
+       and the exact reciprocal, ``stats_steps`` bits per cycle each;
        ``rsqrt``: a table lookup (``stats_cycles`` cycles in all, plus one);
     2. read the buffer: ``(C*x - S1) * factor`` (``* gamma``, ``+ beta``),
        rounded, out on ``o``.
@@ -248,14 +251,14 @@ class LayerNorm(wiring.Component):
         if p.method == "isqrt":
             root, root_done = serial_isqrt(m, start=start, value=variance,
                                            root_bits=p.root_bits, shift=p.guard_bits,
-                                           name="isqrt")
+                                           name="isqrt", per_cycle=p.stats_steps)
             divisor = Signal(p.root_bits, name="root")
             with m.If(root_done):
                 m.d.sync += divisor.eq(root)
             quotient, done_div = serial_reciprocal(m, start=root_done, divisor=divisor,
                                                    numerator_shift=p.recip_shift,
                                                    quotient_bits=p.factor_bits,
-                                                   name="recip")
+                                                   name="recip", per_cycle=p.stats_steps)
             m.d.comb += [done.eq(done_div), factor.eq(Mux(divisor == 0, 0, quotient))]
         else:
             self.rsqrt_factor(m, p, start, variance, factor, done)

@@ -37,6 +37,8 @@ class Params(UnitParams):
     exp_bits: int = param(16, "fraction bits of the exp values (8..20); the reciprocal "
                               "is floor(2**(exp_bits + 16) / sum)", abbr="e")
     lut_bits: int = param(8, "lut/base2: table index bits (1..12)", abbr="t")
+    recip_steps: int = param(1, "quotient bits of the reciprocal per cycle (1..4): "
+                                "more divider logic, fewer cycles per vector", abbr="r")
 
     def __post_init__(self):
         check_choice(self, "method", METHODS)
@@ -50,6 +52,7 @@ class Params(UnitParams):
         check_int(self, "out_frac", min=1, max=16)
         check_int(self, "exp_bits", min=8, max=20)
         check_int(self, "lut_bits", min=1, max=12)
+        check_int(self, "recip_steps", min=1, max=4)
 
     @property
     def words(self):
@@ -79,21 +82,26 @@ class Params(UnitParams):
         return ((1 << self.recip_shift) // exp_of_zero(self)).bit_length()
 
     @property
+    def recip_cycles(self):
+        """Cycles of the reciprocal: ``ceil(quotient_bits / recip_steps)``."""
+        return -(-self.quotient_bits // self.recip_steps)
+
+    @property
     def vector_cycles(self):
         """Cycles per vector in steady state: every stage handles one vector in
-        ``max(words, quotient_bits + 1)`` cycles."""
-        return max(self.words, self.quotient_bits + 1)
+        ``max(words, recip_cycles + 1)`` cycles."""
+        return max(self.words, self.recip_cycles + 1)
 
     @property
     def latency(self):
         """Cycles from accepting a vector's last beat to its first result beat,
         with no stalls and the unit otherwise idle."""
-        return self.words + self.quotient_bits + 3
+        return self.words + self.recip_cycles + 3
 
     @property
     def throughput(self):
         """Elements accepted per cycle in steady state: ``n / vector_cycles``
-        (``lanes`` while ``words >= quotient_bits + 1``)."""
+        (``lanes`` while ``words >= recip_cycles + 1``)."""
         return self.n / self.vector_cycles
 
     def in_shape(self):
@@ -174,13 +182,13 @@ class Softmax(wiring.Component):
 
     0. take ``words`` beats into the buffer and keep the running maximum;
     1. read the buffer: exp of ``max - x`` (``method``), sum (``lanes`` per cycle);
-    2. reciprocal ``floor(2**(exp_bits+16) / sum)``, exact, one bit per cycle
-       (``quotient_bits + 1`` cycles);
+    2. reciprocal ``floor(2**(exp_bits+16) / sum)``, exact (restoring
+       division, ``recip_steps`` bits per cycle; ``recip_cycles + 1`` cycles);
     3. read the buffer again: recompute exp, times the reciprocal, rounded
        (``lut``, ``base2``: halves up; ``ibert``: floored), out on ``o``.
 
-    Timing: a vector every ``vector_cycles = max(words, quotient_bits + 1)``
-    cycles in steady state; ``latency = words + quotient_bits + 3`` cycles from
+    Timing: a vector every ``vector_cycles = max(words, recip_cycles + 1)``
+    cycles in steady state; ``latency = words + recip_cycles + 3`` cycles from
     its last beat in to its first beat out when the unit was idle. ``i.ready``
     is low while the next buffer is still in use; ``o`` stalls only stage 3.
     Synchronous reset empties every buffer (vectors in flight are dropped).
@@ -249,7 +257,8 @@ class Softmax(wiring.Component):
         m.d.comb += start.eq(ring.active(2) & ~started)
         result, done = serial_reciprocal(m, start=start, divisor=sum_of(2),
                                          numerator_shift=p.recip_shift,
-                                         quotient_bits=p.quotient_bits, name="recip")
+                                         quotient_bits=p.quotient_bits, name="recip",
+                                         per_cycle=p.recip_steps)
         with m.If(start):
             m.d.sync += started.eq(1)
         with m.If(done):

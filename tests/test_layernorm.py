@@ -27,6 +27,8 @@ from conftest import configurations
      r"^layernorm out_frac must be an integer from 0 to 12, not 13$"),
     ({"lut_bits": 3}, ValueError, r"^layernorm lut_bits must be an integer from 4 to 12, not 3$"),
     ({"affine": 1}, TypeError, r"^layernorm affine must be a bool, not 1$"),
+    ({"stats_steps": 0}, ValueError,
+     r"^layernorm stats_steps must be an integer from 1 to 4, not 0$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -165,12 +167,13 @@ def run_rtl(p, x, gamma, beta, seed, idle=0.0, backpressure=0.0):
 
 @pytest.mark.sim
 @pytest.mark.parametrize("p", [Params(channels=8), Params(channels=8, method="rsqrt", lanes=2),
-                               Params(channels=6, lanes=3, affine=True),
+                               Params(channels=6, lanes=3, affine=True, stats_steps=3),
+                               Params(channels=16, stats_steps=4, in_bits=16, in_frac=8),
                                Params(channels=4, lanes=4, method="rsqrt", affine=True,
                                       lut_bits=4),
                                Params(channels=2, in_bits=2, in_frac=0, out_bits=3,
                                       out_frac=0)],
-                         ids=["isqrt_c8", "rsqrt_l2", "affine_l3", "one_word", "c2_2bit"])
+                         ids=["isqrt_c8", "rsqrt_l2", "affine_l3_s3", "s4_16bit", "one_word", "c2_2bit"])
 def test_amaranth_simulator_under_stalls(p):
     seed = 91
     x, gamma, beta = random_vectors(p, np.random.default_rng(seed), 10)

@@ -27,6 +27,8 @@ from conftest import configurations
     ({"exp_bits": 7}, ValueError, r"^softmax exp_bits must be an integer from 8 to 20, not 7$"),
     ({"lut_bits": 13}, ValueError, r"^softmax lut_bits must be an integer from 1 to 12, not 13$"),
     ({"n": "8"}, TypeError, r"^softmax n must be an integer, not '8'$"),
+    ({"recip_steps": 5}, ValueError,
+     r"^softmax recip_steps must be an integer from 1 to 4, not 5$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -170,9 +172,11 @@ def run_rtl(p, vectors, seed, idle=0.0, backpressure=0.0):
 @pytest.mark.sim
 @pytest.mark.parametrize("p", [Params(n=8), Params(n=8, method="base2", lanes=2),
                                Params(n=6, method="ibert", in_bits=16, in_frac=10, lanes=3),
-                               Params(n=4, lanes=4, method="base2", lut_bits=2),
+                               Params(n=4, lanes=4, method="base2", lut_bits=2,
+                                      recip_steps=4),
+                               Params(n=8, recip_steps=3, exp_bits=8),
                                Params(n=2, in_bits=2, in_frac=0, out_bits=2, out_frac=1)],
-                         ids=["lut_n8", "base2_l2", "ibert_l3", "one_word", "n2_2bit"])
+                         ids=["lut_n8", "base2_l2", "ibert_l3", "one_word_r4", "r3_e8", "n2_2bit"])
 def test_amaranth_simulator_under_stalls(p):
     seed = 81
     vectors = random_vectors(p, np.random.default_rng(seed), 12)
@@ -185,3 +189,13 @@ def test_amaranth_simulator_under_stalls(p):
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("softmax", params).tests == 4
+
+
+def test_cycle_model():
+    """The reciprocal's cycles set the rate of short vectors; ``recip_steps``
+    buys it back (a vector per ``words`` cycles: one element per lane per cycle)."""
+    p = Params(n=8)
+    assert (p.quotient_bits, p.recip_cycles, p.vector_cycles) == (17, 17, 18)
+    fast = Params(n=8, recip_steps=3)
+    assert (fast.recip_cycles, fast.vector_cycles, fast.throughput) == (6, 8, 1.0)
+    assert Params().vector_cycles == 64 and Params(n=64, lanes=4).throughput == 4.0

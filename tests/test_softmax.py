@@ -198,4 +198,4 @@ def test_cycle_model():
     assert (p.quotient_bits, p.recip_cycles, p.vector_cycles) == (17, 17, 18)
     fast = Params(n=8, recip_steps=3)
     assert (fast.recip_cycles, fast.vector_cycles, fast.throughput) == (6, 8, 1.0)
-    assert Params().vector_cycles == 64 and Params(n=64, lanes=4).throughput == 4.0
+    assert Params().vector_cycles == 64 and Params(n=128, lanes=4).throughput == 4.0

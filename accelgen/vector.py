@@ -8,7 +8,7 @@ different vector at once, reduction trees, and serial exact arithmetic
 from amaranth.hdl import Signal, Cat, Const, Mux, unsigned
 from amaranth.lib.memory import Memory
 
-__all__ = ["BufferRing", "reduce_tree", "serial_cycles", "serial_reciprocal",
+__all__ = ["BufferRing", "reduce_tree", "beat_rate", "serial_cycles", "serial_reciprocal",
            "serial_isqrt"]
 
 
@@ -120,6 +120,12 @@ def reduce_tree(m, values, op, name):
         values = pairs + values[len(values) - len(values) % 2:]
         level += 1
     return values[0]
+
+
+def beat_rate(words, vector_cycles):
+    """Beats per cycle of a vector unit taking ``words`` beats every
+    ``vector_cycles`` cycles: 1 (an ``int``) at full rate, else rounded to 4 places."""
+    return 1 if words >= vector_cycles else round(words / vector_cycles, 4)
 
 
 def serial_cycles(bits, per_cycle):

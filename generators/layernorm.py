@@ -12,7 +12,8 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.params import (UnitParams, param, check_int, check_bool, check_choice, require,
                              int_shape)
-from accelgen.vector import BufferRing, reduce_tree, serial_reciprocal, serial_isqrt
+from accelgen.vector import (BufferRing, reduce_tree, serial_reciprocal, serial_isqrt,
+                             beat_rate)
 
 __all__ = ["Params", "LayerNorm", "METHODS"]
 
@@ -132,8 +133,9 @@ class Params(UnitParams):
 
     @property
     def throughput(self):
-        """Elements accepted per cycle in steady state: ``channels / vector_cycles``."""
-        return self.channels / self.vector_cycles
+        """Beats (``lanes`` elements) accepted per cycle in steady state:
+        ``words / vector_cycles`` (1 while ``words >= stats_cycles + 1``)."""
+        return beat_rate(self.words, self.vector_cycles)
 
     def in_shape(self):
         return int_shape(self.in_bits, True)

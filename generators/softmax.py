@@ -11,7 +11,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_choice, require, int_shape
-from accelgen.vector import BufferRing, reduce_tree, serial_reciprocal
+from accelgen.vector import BufferRing, reduce_tree, serial_reciprocal, beat_rate
 
 __all__ = ["Params", "Softmax", "METHODS"]
 
@@ -100,9 +100,9 @@ class Params(UnitParams):
 
     @property
     def throughput(self):
-        """Elements accepted per cycle in steady state: ``n / vector_cycles``
-        (``lanes`` while ``words >= recip_cycles + 1``)."""
-        return self.n / self.vector_cycles
+        """Beats (``lanes`` elements) accepted per cycle in steady state:
+        ``words / vector_cycles`` (1 while ``words >= recip_cycles + 1``)."""
+        return beat_rate(self.words, self.vector_cycles)
 
     def in_shape(self):
         return int_shape(self.in_bits, True)

@@ -193,9 +193,11 @@ def test_verilator_regression(params):
 
 def test_cycle_model():
     """The reciprocal's cycles set the rate of short vectors; ``recip_steps``
-    buys it back (a vector per ``words`` cycles: one element per lane per cycle)."""
+    buys it back (a vector per ``words`` cycles: one beat, ``lanes`` elements,
+    per cycle)."""
     p = Params(n=8)
     assert (p.quotient_bits, p.recip_cycles, p.vector_cycles) == (17, 17, 18)
     fast = Params(n=8, recip_steps=3)
-    assert (fast.recip_cycles, fast.vector_cycles, fast.throughput) == (6, 8, 1.0)
-    assert Params().vector_cycles == 64 and Params(n=128, lanes=4).throughput == 4.0
+    assert (fast.recip_cycles, fast.vector_cycles, fast.throughput) == (6, 8, 1)
+    assert p.throughput == 0.4444
+    assert Params().vector_cycles == 64 and Params(n=128, lanes=4).throughput == 1

@@ -6,7 +6,7 @@ table), normalization and an optional streamed affine gamma/beta."""
 import dataclasses
 import math
 
-from amaranth.hdl import Module, Signal, Mux, Array, Const, Cat, signed, unsigned
+from amaranth.hdl import Module, Signal, Mux, Array, Const, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 

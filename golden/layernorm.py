@@ -31,7 +31,6 @@ For a vector of ``C = channels`` input codes ``q`` (scale ``S`` cancels):
 No epsilon is added to the variance (the float64 reference uses none either).
 """
 
-import math
 
 import numpy as np
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""The ``accelgen`` command line: list, generate, synth, hdl, lint, docs.
+"""The ``accelgen`` command line: list, generate, synth, accuracy, hdl, lint, docs.
 
 Contract relied on by scripts: errors print one line ``accelgen: error: ...``
 on stderr and exit with status 2; no traceback reaches the user.
@@ -150,6 +150,22 @@ def cmd_synth(args):
         print(format_table([[result[k] for k in keys]], keys))
 
 
+def cmd_accuracy(args):
+    from accelgen import accuracy
+    unit = _unit(args.unit)
+    if unit.name not in accuracy.UNITS:
+        raise UsageError(f"unit {unit.name} has no float64 reference to measure accuracy "
+                         f"against; units with one are {', '.join(accuracy.UNITS)}")
+    params = _params(unit, args.preset, args.param)
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, not {args.seed}")
+    result = accuracy.evaluate(unit.name, params, seed=args.seed)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(accuracy.format_report(result))
+
+
 def cmd_docs(args):
     from accelgen.catalogue import update
     try:
@@ -191,6 +207,14 @@ def _parser():
     p.add_argument("--work", default=os.path.join("build", "synth"),
                    help="work folder (default: build/synth)")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("accuracy", help="measure a nonlinear unit's golden model against "
+                       "float64 (max/mean |error| in output LSBs)")
+    unit_args(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random vectors "
+                   "(default: 0)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_accuracy)
 
     p = sub.add_parser("hdl", help="emit every unit's default preset and print a summary")
     p.add_argument("-o", "--output", default="hdl", help="output folder (default: hdl)")

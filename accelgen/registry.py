@@ -302,6 +302,66 @@ UNITS = MappingProxyType({u.name: u for u in [
         ),
     ),
     Unit(
+        name="gelu",
+        summary="Streaming GELU: lookup table, I-BERT integer i-GELU or piecewise linear",
+        component="GELU",
+        golden="gelu",
+        presets={
+            "default": {},
+            "small": {"in_bits": 6, "in_frac": 3, "out_bits": 6, "out_frac": 3,
+                      "lut_bits": 5, "pipeline": 0},
+            "large": {"method": "pwl", "in_bits": 16, "in_frac": 12, "segments": 64,
+                      "lanes": 4, "pipeline": 2},
+        },
+        sweep=(
+            {"method": "ibert", "in_bits": 16, "in_frac": 12, "lanes": 2, "pipeline": 2},
+            {"method": "ibert", "in_bits": 16, "in_frac": 10, "out_bits": 12, "out_frac": 8,
+             "pipeline": 0},
+        ),
+    ),
+    Unit(
+        name="softmax",
+        summary="Streaming Softmax over n-element vectors: exp by LUT, base-2 or I-BERT "
+                "i-exp; exact reciprocal; four vectors in flight",
+        component="Softmax",
+        golden="softmax",
+        presets={
+            "default": {},
+            "small": {"n": 8, "in_bits": 6, "in_frac": 3, "exp_bits": 10, "lut_bits": 5},
+            "large": {"method": "base2", "n": 256, "lanes": 4, "in_bits": 16,
+                      "in_frac": 10},
+        },
+        sweep=(
+            {"method": "ibert", "n": 16, "lanes": 2, "in_bits": 16, "in_frac": 10,
+             "recip_steps": 3},
+            {"method": "base2", "n": 15, "lanes": 3, "lut_bits": 6, "out_bits": 10,
+             "out_frac": 9},
+            {"method": "lut", "n": 8, "lanes": 8, "in_bits": 10, "in_frac": 5,
+             "lut_bits": 7},
+        ),
+    ),
+    Unit(
+        name="layernorm",
+        summary="Streaming LayerNorm over C channels: exact sums, exact integer sqrt or "
+                "rsqrt table, optional streamed gamma/beta; three vectors in flight",
+        component="LayerNorm",
+        golden="layernorm",
+        presets={
+            "default": {},
+            "small": {"channels": 8, "in_bits": 6, "in_frac": 3, "out_bits": 6,
+                      "out_frac": 3},
+            "large": {"channels": 768, "lanes": 4, "in_bits": 16, "in_frac": 10,
+                      "out_bits": 16, "out_frac": 12, "affine": True, "gamma_bits": 16,
+                      "gamma_frac": 14},
+        },
+        sweep=(
+            {"method": "rsqrt", "channels": 12, "lanes": 3, "affine": True},
+            {"channels": 16, "lanes": 4, "in_bits": 12, "in_frac": 6, "affine": True,
+             "gamma_bits": 10, "gamma_frac": 8, "out_bits": 10, "out_frac": 6,
+             "stats_steps": 4},
+        ),
+    ),
+    Unit(
         name="systolic_array",
         summary="Systolic GEMM array (TPU/Gemmini-like): WS with double-buffered weights "
                 "or OS, skew inside, exact cycle model",

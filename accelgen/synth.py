@@ -105,14 +105,36 @@ def _synth_command(target, top, dsp):
     return command
 
 
-def _yosys_stat(work, top, target, extra="", dsp=True):
+def _classic_abc(synth_cmd):
+    """ECP5 synthesis with Yosys' classic ``abc -lut 4`` in place of ``abc9`` (the
+    ``map_luts`` step of ``synth_lattice``)."""
+    return (f"{synth_cmd} -run :map_luts; techmap -map +/lattice/latches_map.v; "
+            f"abc -lut 4; clean; {synth_cmd} -run map_cells:")
+
+
+def _run_synthesis(work, top, target, dsp, tail):
+    """Run ``read_rtlil; <synthesis>; <tail>`` and return the LUT mapper used.
+
+    YoWASP's Yosys sometimes exits inside ABC9 with no message (seen on ECP5 for
+    some designs of a few hundred LUTs and on the largest presets); ECP5 then
+    retries once with classic ABC, and the result says ``mapper: abc``."""
     synth_cmd = _synth_command(target, top, dsp)
-    script = (f"read_rtlil {top}.il; {synth_cmd}; {extra}"
-              f"tee -q -o stat.json stat -json")
-    tools.run("yosys", ["-q", "-p", script], cwd=work)
+    try:
+        tools.run("yosys", ["-q", "-p", f"read_rtlil {top}.il; {synth_cmd}; {tail}"], cwd=work)
+        return "abc9" if target in ("ecp5", "ice40") else "abc"
+    except tools.ToolFailed:
+        if target != "ecp5":
+            raise
+    tools.run("yosys", ["-q", "-p", f"read_rtlil {top}.il; {_classic_abc(synth_cmd)}; {tail}"],
+              cwd=work)
+    return "abc"
+
+
+def _yosys_stat(work, top, target, dsp=True):
+    mapper = _run_synthesis(work, top, target, dsp, "tee -q -o stat.json stat -json")
     stat = json.loads((Path(work) / "stat.json").read_text())
     design = stat.get("design") or stat["modules"][f"\\{top}"]
-    return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}
+    return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}, mapper
 
 
 def _fresh(work_dir):
@@ -124,7 +146,8 @@ def _fresh(work_dir):
 
 
 def synthesize(emitted, component, target, work_dir, *, dsp=True):
-    """Synthesize one configuration for ``target``; return classified cell counts.
+    """Synthesize one configuration for ``target``; return classified cell counts
+    plus ``mapper`` (``abc9``, or ``abc`` where ECP5 fell back to classic ABC).
 
     ``component`` is the elaborated unit (the same configuration as ``emitted``);
     it is handed to Yosys as RTLIL. The Verilog and manifest are written beside.
@@ -136,7 +159,8 @@ def synthesize(emitted, component, target, work_dir, *, dsp=True):
     write(emitted, work)
     (work / f"{emitted.module}.il").write_text(
         rtlil.convert(component, name=emitted.module, emit_src=False))
-    return classify(_yosys_stat(work, emitted.module, target, dsp=dsp))
+    cells, mapper = _yosys_stat(work, emitted.module, target, dsp=dsp)
+    return {**classify(cells), "mapper": mapper}
 
 
 _FREQ_TARGET_MHZ = {"nextpnr-ice40": 12, "nextpnr-ecp5": 50}
@@ -156,9 +180,7 @@ def fmax(component, target, work_dir, *, seed=1, dsp=True, device=None):
     top = "fmax_harness"
     (work / f"{top}.il").write_text(rtlil.convert(FmaxHarness(component), name=top,
                                                   emit_src=False))
-    synth_cmd = _synth_command(target, top, dsp)
-    tools.run("yosys", ["-q", "-p", f"read_rtlil {top}.il; {synth_cmd}; write_json {top}.json"],
-              cwd=work)
+    _run_synthesis(work, top, target, dsp, f"write_json {top}.json")
     tools.run(pnr, [*device, "--json", f"{top}.json", "--freq", str(_FREQ_TARGET_MHZ[pnr]),
                     "--timing-allow-fail", "--seed", str(seed), "--report", "report.json",
                     "-q"], cwd=work)

@@ -33,6 +33,30 @@ def test_dsp_off_maps_multipliers_to_logic(tmp_path):
 
 
 @pytest.mark.synth
+def test_ecp5_falls_back_to_classic_abc(tmp_path, monkeypatch):
+    """When Yosys exits inside ABC9 (YoWASP does on some ECP5 designs), ECP5
+    synthesis is retried once with classic ABC and says so; other targets fail."""
+    from accelgen import tools
+    from accelgen.errors import ToolFailed
+    real, scripts = tools.run, []
+
+    def abc9_fails(name, args, **kwargs):
+        scripts.append(args[-1])
+        if "abc -lut" not in args[-1]:
+            raise ToolFailed("yosys exited with status 1: (no output)")
+        return real(name, args, **kwargs)
+
+    monkeypatch.setattr(tools, "run", abc9_fails)
+    unit = UNITS["int_mac"]
+    params = unit.params("small")
+    result = synthesize(emit("int_mac", params), unit.build(params), "ecp5", tmp_path)
+    assert result["mapper"] == "abc" and result["LUT"] > 0 and result["DSP"] == 1
+    assert len(scripts) == 2 and "-run :map_luts" in scripts[1]
+    with pytest.raises(ToolFailed):
+        synthesize(emit("int_mac", params), unit.build(params), "ice40", tmp_path / "i")
+
+
+@pytest.mark.synth
 @pytest.mark.parametrize("target", list(TARGETS))
 @pytest.mark.parametrize("unit_name", list(UNITS))
 def test_small_preset_synthesizes(unit_name, target, tmp_path):

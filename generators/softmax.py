@@ -65,12 +65,6 @@ class Params(UnitParams):
         return self.exp_bits + 16
 
     @property
-    def diff_bits(self):
-        """Width of ``max - x`` (unsigned): one bit more than the input, so no
-        difference wraps."""
-        return self.in_bits
-
-    @property
     def sum_bits(self):
         """Width of the exp sum: ``n`` values below ``2**(exp_bits+1)``."""
         return self.exp_bits + 1 + math.ceil(math.log2(self.n))

@@ -48,6 +48,7 @@ bench: install
 	$(PY) bench/systolic_bench.py
 	$(PY) bench/number_formats.py
 	$(PY) bench/sparse_bench.py
+	$(PY) bench/nonlinear_bench.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -332,12 +332,8 @@ UNITS = MappingProxyType({u.name: u for u in [
                       "in_frac": 10},
         },
         sweep=(
-            {"method": "ibert", "n": 16, "lanes": 2, "in_bits": 16, "in_frac": 10,
-             "recip_steps": 3},
-            {"method": "base2", "n": 15, "lanes": 3, "lut_bits": 6, "out_bits": 10,
-             "out_frac": 9},
-            {"method": "lut", "n": 8, "lanes": 8, "in_bits": 10, "in_frac": 5,
-             "lut_bits": 7},
+            {"method": "ibert", "n": 15, "lanes": 3, "in_bits": 16, "in_frac": 10,
+             "recip_steps": 3, "out_bits": 10, "out_frac": 9},
         ),
     ),
     Unit(
@@ -356,9 +352,6 @@ UNITS = MappingProxyType({u.name: u for u in [
         },
         sweep=(
             {"method": "rsqrt", "channels": 12, "lanes": 3, "affine": True},
-            {"channels": 16, "lanes": 4, "in_bits": 12, "in_frac": 6, "affine": True,
-             "gamma_bits": 10, "gamma_frac": 8, "out_bits": 10, "out_frac": 6,
-             "stats_steps": 4},
         ),
     ),
     Unit(

@@ -14,7 +14,8 @@ For each configuration of ``softmax``, ``gelu`` and ``layernorm`` below:
    argmax agreement. The golden models are bit-exact with the RTL.
 2. Resources on ECP5 (LFE5U-25F, Yosys ``synth_ecp5`` with DSPs): LUT, FF, DSP;
    Fmax with nextpnr-ecp5 (seed 1) through :class:`accelgen.synth.FmaxHarness`.
-   A Yosys/nextpnr failure prints ``yosys failed`` in the row.
+   A Yosys/nextpnr failure prints ``yosys failed`` in the row; "(abc)" marks
+   a design that YoWASP's ABC9 could not map and classic ABC did.
 
 Softmax is synthesized at n = 16 (its buffers grow with n; n = 64 for one row
 per method), and its long-vector accuracy (n = 1024, not synthesized) is a
@@ -103,7 +104,8 @@ def sweep(start):
                 if r is None:
                     row += ["yosys failed", "", "", ""]
                 else:
-                    row += [r["LUT"], r["FF"], r["DSP"], f"{mhz:.1f}"]
+                    lut = r["LUT"] if r["mapper"] != "abc" else f"{r['LUT']} (abc)"
+                    row += [lut, r["FF"], r["DSP"], f"{mhz:.1f}"]
                     if params.out_bits == 8:
                         points.append((params.method, knob, r["LUT"], acc["max_abs_error_lsb"]))
                 rows.append(row)

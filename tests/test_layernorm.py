@@ -169,11 +169,15 @@ def run_rtl(p, x, gamma, beta, seed, idle=0.0, backpressure=0.0):
 @pytest.mark.parametrize("p", [Params(channels=8), Params(channels=8, method="rsqrt", lanes=2),
                                Params(channels=6, lanes=3, affine=True, stats_steps=3),
                                Params(channels=16, stats_steps=4, in_bits=16, in_frac=8),
+                               Params(channels=16, lanes=4, in_bits=12, in_frac=6,
+                                      affine=True, gamma_bits=10, gamma_frac=8,
+                                      out_bits=10, out_frac=6, stats_steps=4),
                                Params(channels=4, lanes=4, method="rsqrt", affine=True,
                                       lut_bits=4),
                                Params(channels=2, in_bits=2, in_frac=0, out_bits=3,
                                       out_frac=0)],
-                         ids=["isqrt_c8", "rsqrt_l2", "affine_l3_s3", "s4_16bit", "one_word", "c2_2bit"])
+                         ids=["isqrt_c8", "rsqrt_l2", "affine_l3_s3", "s4_16bit", "affine_l4_s4",
+                              "one_word", "c2_2bit"])
 def test_amaranth_simulator_under_stalls(p):
     seed = 91
     x, gamma, beta = random_vectors(p, np.random.default_rng(seed), 10)

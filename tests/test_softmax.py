@@ -175,8 +175,12 @@ def run_rtl(p, vectors, seed, idle=0.0, backpressure=0.0):
                                Params(n=4, lanes=4, method="base2", lut_bits=2,
                                       recip_steps=4),
                                Params(n=8, recip_steps=3, exp_bits=8),
+                               Params(n=15, lanes=3, method="base2", lut_bits=6,
+                                      out_bits=10, out_frac=9),
+                               Params(n=8, lanes=8, in_bits=10, in_frac=5, lut_bits=7),
                                Params(n=2, in_bits=2, in_frac=0, out_bits=2, out_frac=1)],
-                         ids=["lut_n8", "base2_l2", "ibert_l3", "one_word_r4", "r3_e8", "n2_2bit"])
+                         ids=["lut_n8", "base2_l2", "ibert_l3", "one_word_r4", "r3_e8", "n15_l3",
+                              "one_word_l8", "n2_2bit"])
 def test_amaranth_simulator_under_stalls(p):
     seed = 81
     vectors = random_vectors(p, np.random.default_rng(seed), 12)

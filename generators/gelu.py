@@ -136,7 +136,11 @@ class _Lane:
         # floor(v / 2**s + 1/2) = floor(v / 2**s) + bit s-1 of v: a narrow adder
         floor = self.wire(f"{name}_floor", value >> shift,
                           (r[0] >> shift, r[1] >> shift))
-        return self.wire(name, floor + value[shift - 1], out), out
+        if shift - 1 < len(value):
+            half = value[shift - 1]
+        else:  # bit shift-1 lies in the sign extension
+            half = value[-1] if value.shape().signed else 0
+        return self.wire(name, floor + half, out), out
 
     def saturate(self, name, value, r, bits):
         """``value`` (range ``r``) clamped to the signed ``bits``-bit range."""

@@ -56,6 +56,11 @@ class Params(UnitParams):
         check_int(self, "out_bits", min=2, max=16)
         check_int(self, "out_frac", min=0, max=12)
         check_int(self, "lut_bits", min=4, max=12)
+        if self.method == "rsqrt":
+            w = self.variance_bits + self.variance_bits % 2
+            check_int(self, "lut_bits", min=4, max=min(12, w),
+                      when=f"method='rsqrt', in_bits={self.in_bits}, "
+                           f"channels={self.channels}")
         check_bool(self, "affine")
         check_int(self, "gamma_bits", min=2, max=16)
         check_int(self, "gamma_frac", min=0, max=15)
@@ -289,8 +294,8 @@ class LayerNorm(wiring.Component):
             if p.affine:
                 scaled = Signal(signed(len(y) + p.gamma_bits), name=f"scaled{lane}")
                 m.d.comb += scaled.eq(y * word.gamma[lane])
-                rounded = Signal(signed(len(scaled) - shift - p.gamma_frac + 2),
-                                 name=f"rounded{lane}")
+                rounded = Signal(signed(max(len(scaled) - shift - p.gamma_frac + 1,
+                                            p.out_bits) + 2), name=f"rounded{lane}")
                 m.d.comb += rounded.eq(((scaled + (1 << (shift + p.gamma_frac - 1)))
                                         >> (shift + p.gamma_frac)) + word.beta[lane])
             else:

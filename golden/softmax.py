@@ -13,8 +13,9 @@ An input code ``q`` (signed ``in_bits``) stands for ``x = q * S``,
    ``lut``
        ``2**lut_bits`` entries, ``round(2**E * exp(-c*S))`` at the centre ``c``
        of bins of ``2**s`` differences, ``s`` the smallest step for which the
-       table reaches the first difference whose exp rounds to 0; differences
-       past the table give 0 (exact samples when ``s = 0``).
+       table reaches the first difference whose exp rounds to 0 or covers the
+       input range's ``2**in_bits`` differences; differences past the table
+       give 0 (exact samples when ``s = 0``).
    ``base2``
        ``e^-y = 2**-(u + v)``: ``t = d * C``, ``C = round(log2(e) * 2**16)``;
        ``u = floor(t / 2**F)`` (``F = in_frac + 16``) is a right shift; the top
@@ -62,10 +63,13 @@ def reference(params, q):
 
 
 def lut_step(params):
-    """``s``: the ``lut`` table's bins are ``2**s`` differences wide."""
+    """``s``: the ``lut`` table's bins are ``2**s`` differences wide, the least
+    for which the table reaches the first difference whose exp rounds to 0, or
+    covers every difference the input range allows."""
     first_zero = math.floor((params.exp_bits + 1) * math.log(2) * 2 ** params.in_frac) + 1
+    reach = min(first_zero, 1 << params.in_bits)
     s = 0
-    while (1 << (params.lut_bits + s)) < first_zero:
+    while (1 << (params.lut_bits + s)) < reach:
         s += 1
     return s
 

@@ -262,13 +262,16 @@ EXHAUSTIVE = {
             dict(in_bits=8, in_frac=3, segments=64, out_bits=8, out_frac=6, lanes=2),
             dict(in_bits=6, in_frac=6, segments=4, out_bits=10, out_frac=10, lut_bits=6),
             # x itself above 4, rounded to 2 fraction bits: ties, unsaturated
-            dict(in_bits=8, in_frac=4, segments=16, out_bits=8, out_frac=2)],
+            dict(in_bits=8, in_frac=4, segments=16, out_bits=8, out_frac=2),
+            # the rounding bit lies in the sign extension (every output 0)
+            dict(in_bits=8, in_frac=10, out_frac=0)],
     # in_frac=8 with 12 bits reaches the clip |q| >= -b_int; 8 bits does not
     "ibert": [dict(in_bits=12, in_frac=8, out_bits=8, out_frac=4, lanes=4),
               dict(in_bits=8, in_frac=8, out_bits=10, out_frac=12),
               dict(in_bits=10, in_frac=9, out_bits=4, out_frac=2, lanes=2),
               # q = -2048 gives the tie prod * M = -9463.5 * 2**13 (rounds to -9463)
-              dict(in_bits=12, in_frac=8, out_bits=16, out_frac=16, lanes=4)],
+              dict(in_bits=12, in_frac=8, out_bits=16, out_frac=16, lanes=4),
+              dict(in_bits=8, in_frac=12, out_frac=2)],
 }
 
 

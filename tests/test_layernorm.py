@@ -27,6 +27,9 @@ from conftest import configurations
      r"^layernorm out_frac must be an integer from 0 to 12, not 13$"),
     ({"lut_bits": 3}, ValueError, r"^layernorm lut_bits must be an integer from 4 to 12, not 3$"),
     ({"affine": 1}, TypeError, r"^layernorm affine must be a bool, not 1$"),
+    ({"method": "rsqrt", "channels": 2, "in_bits": 2}, ValueError,
+     r"^layernorm lut_bits must be an integer from 4 to 6 for method='rsqrt', in_bits=2, "
+     r"channels=2, not 8$"),
     ({"stats_steps": 0}, ValueError,
      r"^layernorm stats_steps must be an integer from 1 to 4, not 0$"),
 ])
@@ -172,12 +175,14 @@ def run_rtl(p, x, gamma, beta, seed, idle=0.0, backpressure=0.0):
                                Params(channels=16, lanes=4, in_bits=12, in_frac=6,
                                       affine=True, gamma_bits=10, gamma_frac=8,
                                       out_bits=10, out_frac=6, stats_steps=4),
+                               Params(channels=8, out_bits=16, out_frac=0, affine=True,
+                                      gamma_frac=15),
                                Params(channels=4, lanes=4, method="rsqrt", affine=True,
                                       lut_bits=4),
                                Params(channels=2, in_bits=2, in_frac=0, out_bits=3,
                                       out_frac=0)],
                          ids=["isqrt_c8", "rsqrt_l2", "affine_l3_s3", "s4_16bit", "affine_l4_s4",
-                              "one_word", "c2_2bit"])
+                              "wide_beta", "one_word", "c2_2bit"])
 def test_amaranth_simulator_under_stalls(p):
     seed = 91
     x, gamma, beta = random_vectors(p, np.random.default_rng(seed), 10)

@@ -55,7 +55,8 @@ def scalar_exp(p, d):
         k = v >> (p.in_frac + 16 - p.lut_bits)
         return math.floor(2 ** e_bits * 2 ** (-(k + 0.5) / 2 ** p.lut_bits) + 0.5) >> u
     step = 0
-    while (1 << (p.lut_bits + step)) <= (e_bits + 1) * math.log(2) * 2 ** p.in_frac:
+    while ((1 << (p.lut_bits + step)) <= (e_bits + 1) * math.log(2) * 2 ** p.in_frac
+           and (1 << (p.lut_bits + step)) < 1 << p.in_bits):
         step += 1
     k = d >> step
     if k >= 1 << p.lut_bits:

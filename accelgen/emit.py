@@ -13,6 +13,8 @@ the low bits),
 manifest cannot drift from it.
 """
 
+import copy
+import functools
 import json
 import re
 from pathlib import Path
@@ -88,10 +90,23 @@ def _ports(component, verilog_text, module):
 
 
 def emit(unit_name, params=None):
-    """Elaborate ``params`` (default: the unit's default preset) and emit it."""
+    """Elaborate ``params`` (default: the unit's default preset) and emit it.
+
+    Emission is a pure function of the configuration, so results are kept per
+    process (the CLI, lint, synthesis and the tests emit the same presets many
+    times); each call returns its own copy of the manifest."""
     unit = get_unit(unit_name)
     if params is None:
         params = unit.params()
+    if not isinstance(params, unit.params_cls):
+        unit.build(params)  # raises the unit's own TypeError
+    cached = _emit(unit.name, params)
+    return Emitted(cached.module, cached.verilog, copy.deepcopy(cached.manifest))
+
+
+@functools.lru_cache(maxsize=128)
+def _emit(unit_name, params):
+    unit = get_unit(unit_name)
     module = module_name(params)
     component = unit.build(params)
     if not isinstance(component, wiring.Component):

@@ -317,6 +317,8 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"method": "ibert", "in_bits": 16, "in_frac": 12, "lanes": 2, "pipeline": 2},
             {"method": "ibert", "in_bits": 16, "in_frac": 10, "out_bits": 12, "out_frac": 8,
              "pipeline": 0},
+            {"method": "pwl", "in_bits": 12, "in_frac": 8, "segments": 32, "lanes": 2,
+             "pipeline": 2},
         ),
     ),
     Unit(
@@ -334,6 +336,8 @@ UNITS = MappingProxyType({u.name: u for u in [
         sweep=(
             {"method": "ibert", "n": 15, "lanes": 3, "in_bits": 16, "in_frac": 10,
              "recip_steps": 3, "out_bits": 10, "out_frac": 9},
+            {"method": "base2", "n": 12, "lanes": 2, "in_bits": 12, "in_frac": 7,
+             "lut_bits": 6},
         ),
     ),
     Unit(
@@ -352,6 +356,9 @@ UNITS = MappingProxyType({u.name: u for u in [
         },
         sweep=(
             {"method": "rsqrt", "channels": 12, "lanes": 3, "affine": True},
+            {"channels": 16, "lanes": 4, "in_bits": 16, "in_frac": 10, "out_bits": 16,
+             "out_frac": 12, "affine": True, "gamma_bits": 16, "gamma_frac": 14,
+             "stats_steps": 4},
         ),
     ),
     Unit(

@@ -1,17 +1,37 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Shared pytest fixtures and the registry-driven parametrization helpers."""
 
+import os
+
 import pytest
 
 from accelgen.registry import UNITS, module_name
 
-__all__ = ["configurations", "all_configurations", "reference_packets"]
+__all__ = ["configurations", "regression_configurations", "all_configurations",
+           "reference_packets", "STRESS", "HEAVY_REASON"]
+
+#: ``ACCELGEN_STRESS`` (default 1): multiplies random traffic in the testbenches;
+#: at 2 or more the suite also runs the heavy checks below.
+STRESS = float(os.environ.get("ACCELGEN_STRESS", "1"))
+HEAVY_REASON = "heavy check: runs with ACCELGEN_STRESS=2 (see README, Verification)"
 
 
 def configurations(unit_name):
     """``pytest.param(params, id=module)`` for a unit's presets and CI sweep."""
     return [pytest.param(params, id=module_name(params))
             for _label, params in UNITS[unit_name].configurations()]
+
+
+def regression_configurations(unit_name):
+    """:func:`configurations` for the cocotb regression under Verilator. The
+    ``large`` preset (the slowest Verilator builds: every other preset and the
+    CI sweep cover its features) is skipped, with its reason shown, unless
+    ``ACCELGEN_STRESS >= 2``."""
+    out = []
+    for label, params in UNITS[unit_name].configurations():
+        marks = [pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)] if label == "large" else []
+        out.append(pytest.param(params, id=module_name(params), marks=marks))
+    return out
 
 
 def all_configurations():

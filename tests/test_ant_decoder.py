@@ -11,7 +11,7 @@ from accelgen.generators.ant_decoder import AntDecoder, Params, BITS_RANGE
 from accelgen.golden.ant_decoder import (ant_decoder, decode, values, grid, nearest, encode,
                                          quantize, scale_search, select_type, mse_report)
 from accelgen.verif.amaranth_sim import simulate
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -201,7 +201,7 @@ def test_amaranth_simulator_every_format():
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("ant_decoder"))
+@pytest.mark.parametrize("params", regression_configurations("ant_decoder"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("ant_decoder", params).tests == 1

@@ -12,7 +12,7 @@ from accelgen.generators.ant_pe import AntPE, Params
 from accelgen.golden.ant_decoder import values as format_values
 from accelgen.golden.ant_pe import ant_pe, shifted_product
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations, reference_packets
+from conftest import configurations, regression_configurations, reference_packets
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -161,7 +161,7 @@ def test_amaranth_simulator_under_stalls(params):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("ant_pe"))
+@pytest.mark.parametrize("params", regression_configurations("ant_pe"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("ant_pe", params).tests == 5

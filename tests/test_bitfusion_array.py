@@ -15,7 +15,7 @@ from accelgen.golden.bitfusion_array import (ArrayModel, bitfusion_array, gemm_b
 from accelgen.golden.fusion_unit import products_per_beat
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.numeric import int_range
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -129,7 +129,7 @@ def test_amaranth_simulator_under_stalls(params):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("bitfusion_array"))
+@pytest.mark.parametrize("params", regression_configurations("bitfusion_array"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     result = run_cocotb("bitfusion_array", params)

@@ -26,9 +26,14 @@ def test_manifest_describes_lane_arrays():
 
 def test_manifest_extra_may_not_replace_standard_keys(monkeypatch):
     from accelgen.generators import int_mac
+    from accelgen.emit import _emit
     monkeypatch.setattr(int_mac.Params, "manifest_extra", lambda self: {"latency": 0})
-    with pytest.raises(RuntimeError, match=r"manifest_extra overrides \['latency'\]"):
-        emit("int_mac")
+    _emit.cache_clear()  # emission is cached per process; this one must run
+    try:
+        with pytest.raises(RuntimeError, match=r"manifest_extra overrides \['latency'\]"):
+            emit("int_mac")
+    finally:
+        _emit.cache_clear()
 
 
 def test_every_unit_emits_a_single_module():

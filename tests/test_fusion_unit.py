@@ -17,7 +17,7 @@ from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.payload import pack
 from accelgen.numeric import int_range
 from accelgen.verif.fusion_unit import random_beats, exhaustive_beats
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 SIGNS = list(itertools.product((0, 1), (0, 1)))
 
@@ -210,7 +210,7 @@ def test_amaranth_simulator_under_stalls(params):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("fusion_unit"))
+@pytest.mark.parametrize("params", regression_configurations("fusion_unit"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     result = run_cocotb("fusion_unit", params)

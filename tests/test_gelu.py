@@ -14,7 +14,7 @@ from accelgen.generators.gelu import GELU, Params
 from accelgen.golden.gelu import (gelu, reference, lut_table, pwl_coefficients,
                                   ibert_constants)
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 IBERT_MSG = (r"^gelu in_frac must be an integer from 8 to 16 for method='ibert' "
              r"\(I-BERT's 2\*\*14 erf shift leaves too few bits below 8\), not 4$")
@@ -344,7 +344,7 @@ def test_amaranth_latency_and_throughput(method, pipeline):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("gelu"))
+@pytest.mark.parametrize("params", regression_configurations("gelu"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("gelu", params).tests == 4

@@ -13,7 +13,7 @@ from accelgen.generators.int_mac import IntMAC, Params as MACParams
 from accelgen.golden.index_match import (index_match, matches, beats_per_block, to_csr,
                                          to_csc, block_of, sparse_dot)
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -198,7 +198,7 @@ def test_unstructured_sparse_dot_products_through_index_match_and_int_mac():
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("index_match"))
+@pytest.mark.parametrize("params", regression_configurations("index_match"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("index_match", params).tests == 4

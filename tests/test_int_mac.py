@@ -10,7 +10,7 @@ from accelgen.generators.int_mac import IntMAC, Params
 from accelgen.golden.int_mac import int_mac, wrap
 from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -127,7 +127,7 @@ def test_amaranth_simulator_under_stalls(params):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("int_mac"))
+@pytest.mark.parametrize("params", regression_configurations("int_mac"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     result = run_cocotb("int_mac", params)

@@ -13,7 +13,7 @@ from accelgen.generators.layernorm import LayerNorm, Params
 from accelgen.golden.layernorm import layernorm, reference, isqrt_newton, rsqrt_table
 from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -191,7 +191,7 @@ def test_amaranth_simulator_under_stalls(p):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("layernorm"))
+@pytest.mark.parametrize("params", regression_configurations("layernorm"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("layernorm", params).tests == 4

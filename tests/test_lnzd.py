@@ -11,7 +11,7 @@ from accelgen.generators.lnzd import LNZD, Params
 from accelgen.golden.lnzd import lnzd
 from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -67,7 +67,7 @@ def test_amaranth_simulator_under_stalls(params):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("lnzd"))
+@pytest.mark.parametrize("params", regression_configurations("lnzd"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("lnzd", params).tests == 4

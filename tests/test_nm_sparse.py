@@ -14,7 +14,7 @@ from accelgen.golden.nm_sparse import (compress, decompress, prune, pack_meta, u
                                        valid_meta, nm_sparse)
 from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -158,7 +158,7 @@ def test_two_four_gemm_equals_the_dense_product():
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("nm_sparse"))
+@pytest.mark.parametrize("params", regression_configurations("nm_sparse"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("nm_sparse", params).tests == 5

@@ -13,7 +13,7 @@ from accelgen.golden.olive_decoder import (olive_decoder, decode_pairs, pair_val
                                            encode_pairs, quantize, normal_values,
                                            outlier_values, default_format, scale_search)
 from accelgen.verif.amaranth_sim import simulate
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -184,7 +184,7 @@ def test_amaranth_simulator_every_word(fmt):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("olive_decoder"))
+@pytest.mark.parametrize("params", regression_configurations("olive_decoder"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("olive_decoder", params).tests == 1

@@ -12,7 +12,7 @@ from accelgen.golden.olive_decoder import pair_values, encode_pairs, quantize
 from accelgen.golden.olive_pe import olive_pe
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.olive_pe import extreme_beats
-from conftest import configurations, reference_packets
+from conftest import configurations, regression_configurations, reference_packets
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -132,7 +132,7 @@ def test_amaranth_simulator_under_stalls(params):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("olive_pe"))
+@pytest.mark.parametrize("params", regression_configurations("olive_pe"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("olive_pe", params).tests == 5

@@ -13,7 +13,7 @@ from accelgen.generators.softmax import Softmax, Params
 from accelgen.golden.softmax import softmax, reference, exp_of_zero
 from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -190,7 +190,7 @@ def test_amaranth_simulator_under_stalls(p):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("softmax"))
+@pytest.mark.parametrize("params", regression_configurations("softmax"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     assert run_cocotb("softmax", params).tests == 4

@@ -6,6 +6,7 @@ import pytest
 from accelgen.emit import emit
 from accelgen.registry import UNITS
 from accelgen.synth import classify, synthesize, fmax, TARGETS, _synth_command
+from conftest import STRESS, HEAVY_REASON
 
 
 def test_classify():
@@ -56,9 +57,19 @@ def test_ecp5_falls_back_to_classic_abc(tmp_path, monkeypatch):
         synthesize(emit("int_mac", params), unit.build(params), "ice40", tmp_path / "i")
 
 
+def _smoke_targets(unit_name):
+    """Every target for ``int_mac``; the FPGA families (iCE40, ECP5) for the rest,
+    the generic and Xilinx flows too with ``ACCELGEN_STRESS >= 2``."""
+    for target in TARGETS:
+        heavy = unit_name != "int_mac" and target in ("generic", "xilinx")
+        yield pytest.param(unit_name, target, id=f"{unit_name}-{target}",
+                           marks=[pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)]
+                           if heavy else [])
+
+
 @pytest.mark.synth
-@pytest.mark.parametrize("target", list(TARGETS))
-@pytest.mark.parametrize("unit_name", list(UNITS))
+@pytest.mark.parametrize("unit_name,target",
+                         [case for name in UNITS for case in _smoke_targets(name)])
 def test_small_preset_synthesizes(unit_name, target, tmp_path):
     unit = UNITS[unit_name]
     params = unit.params("small")

@@ -12,7 +12,7 @@ from accelgen.golden.int_mac import wrap
 from accelgen.golden.systolic_array import (gemm, cycles, utilization, ws_schedule,
                                             os_schedule, PE_PRODUCTS)
 from accelgen.verif.systolic_array import amaranth_gemm, random_gemm
-from conftest import configurations
+from conftest import configurations, regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -173,7 +173,7 @@ def test_amaranth_simulator_under_stalls(p, shape):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("params", configurations("systolic_array"))
+@pytest.mark.parametrize("params", regression_configurations("systolic_array"))
 def test_verilator_regression(params):
     from accelgen.verif.runner import run_cocotb
     result = run_cocotb("systolic_array", params)

@@ -374,15 +374,11 @@ UNITS = MappingProxyType({u.name: u for u in [
         },
         sweep=(
             {"dataflow": "os"},
-            {"rows": 1, "cols": 1},
             {"rows": 1, "cols": 1, "dataflow": "os", "pipeline": 1},
             {"rows": 3, "cols": 2, "a_width": 4, "w_width": 4, "acc_width": 8,
              "a_signed": False},
             {"rows": 2, "cols": 3, "dataflow": "os", "a_width": 4, "w_width": 3,
              "acc_width": 7, "w_signed": False, "pipeline": 1},
-            {"rows": 3, "cols": 3, "pipeline": 1, "a_width": 6, "w_width": 5,
-             "acc_width": 12, "a_signed": False, "w_signed": False},
-            {"pe": "fusion_unit", "rows": 2, "cols": 3, "pipeline": 1},
             {"pe": "fusion_unit", "rows": 3, "cols": 2, "dataflow": "os", "pipeline": 1,
              "acc_width": 20},
             # The Amaranth tier runs all four format PE cases and more

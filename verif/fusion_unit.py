@@ -91,13 +91,14 @@ def exhaustive_beats(wa, ww, sa, sw):
 async def exhaustive_products(dut):
     """Every operand pair in every lane, for every built mode and signedness, one
     beat per packet (each result is one step), against the golden model. The
-    products do not depend on saturation: saturating configurations take every
-    8th beat of the sweep (every beat at ``ACCELGEN_STRESS=8``), the others
-    every beat."""
+    products depend on neither saturation nor which other modes are built: the
+    configuration with every mode and wrap-around takes every beat of the
+    sweep, the others every 8th (every beat at ``ACCELGEN_STRESS=8``)."""
     tb = FusionBench(dut)
     tb.expect = None  # expectations are computed in bulk below
     await tb.start()
-    stride = max(1, 8 // scaled(1)) if tb.p.saturate else 1
+    sampled = tb.p.saturate or tb.p.modes != "all"
+    stride = max(1, 8 // scaled(1)) if sampled else 1
     total = 0
     for wa, ww in tb.p.mode_set:
         for sa in (0, 1):

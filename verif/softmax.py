@@ -9,8 +9,8 @@ import numpy as np
 from accelgen.golden.softmax import softmax
 from accelgen.numeric import int_range
 from accelgen.verif.bench import scaled
-from accelgen.verif.packets import check_latency, check_reset_mid_stream, check_under_stalls
-from accelgen.verif.vectors import VectorBench, check_vector_rate
+from accelgen.verif.vectors import (VectorBench, check_random_vectors, check_rate_and_latency,
+                                     check_vector_reset)
 
 __all__ = ["SoftmaxBench"]
 
@@ -96,21 +96,15 @@ async def random_vectors_under_stalls(dut):
     """Random vectors of several distributions under several stall mixes."""
     tb = SoftmaxBench(dut)
     await tb.start()
-    beats = scaled(1200)
-    accepted = await check_under_stalls(tb, tb.send_random, beats,
-                                        cycles_per_beat=40 + 3 * tb.p.vector_cycles)
-    assert accepted >= 4 * (beats - tb.p.words)
+    await check_random_vectors(tb)
 
 
 @cocotb.test(**TIMEOUT)
 async def rate_and_latency(dut):
-    """One vector into an idle unit: ``words`` beats in ``words`` cycles, the first
-    result ``latency`` cycles after the last; then 12 vectors back to back leave
-    one every ``vector_cycles`` cycles."""
+    """Latency of one vector; the steady-state cycles per vector (``check_rate_and_latency``)."""
     tb = SoftmaxBench(dut)
     await tb.start()
-    await check_latency(tb, tb.beats(tb.random_vectors(1)[0]), tb.p.latency)
-    await check_vector_rate(tb, tb.random_vectors(12), tb.p.vector_cycles)
+    await check_rate_and_latency(tb)
 
 
 @cocotb.test(**TIMEOUT)
@@ -118,5 +112,4 @@ async def reset_mid_stream(dut):
     """Reset at random points; the vectors sent afterwards are correct."""
     tb = SoftmaxBench(dut, idle=0.2, backpressure=0.2)
     await tb.start()
-    await check_reset_mid_stream(tb, tb.send_random, beats=max(400, 6 * tb.p.words),
-                                 cycles_per_beat=10 + tb.p.vector_cycles // tb.p.words * 4)
+    await check_vector_reset(tb)

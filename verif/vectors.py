@@ -5,10 +5,12 @@ beat by beat against the golden model, plus the steady-state rate check."""
 
 import numpy as np
 
-from accelgen.verif.bench import configuration, wait_until
-from accelgen.verif.packets import PacketBench
+from accelgen.verif.bench import configuration, wait_until, scaled
+from accelgen.verif.packets import (PacketBench, check_latency, check_reset_mid_stream,
+                                     check_under_stalls)
 
-__all__ = ["VectorBench", "check_vector_rate"]
+__all__ = ["VectorBench", "check_vector_rate", "check_random_vectors",
+           "check_rate_and_latency", "check_vector_reset"]
 
 
 class VectorBench(PacketBench):
@@ -77,3 +79,25 @@ async def check_vector_rate(tb, vectors, period):
     assert steady and all(g == period for g in steady), \
         f"steady-state vector gaps {steady}, manifest says {period}"
     await tb.drain(200)
+
+
+async def check_random_vectors(tb, beats=1200):
+    """``scaled(beats)`` beats of the bench's random vectors under every stall mix."""
+    beats = scaled(beats)
+    accepted = await check_under_stalls(tb, tb.send_random, beats,
+                                        cycles_per_beat=40 + 3 * tb.p.vector_cycles)
+    assert accepted >= 4 * (beats - tb.p.words)
+
+
+async def check_rate_and_latency(tb):
+    """One vector into an idle unit: ``words`` beats in ``words`` cycles, the first
+    result ``latency`` cycles after the last; then 12 vectors back to back leave
+    one every ``vector_cycles`` cycles."""
+    await check_latency(tb, tb.beats(tb.random_vectors(1)[0]), tb.p.latency)
+    await check_vector_rate(tb, tb.random_vectors(12), tb.p.vector_cycles)
+
+
+async def check_vector_reset(tb):
+    """Resets at random points; the vectors sent afterwards are correct."""
+    await check_reset_mid_stream(tb, tb.send_random, beats=max(400, 6 * tb.p.words),
+                                 cycles_per_beat=10 + tb.p.vector_cycles // tb.p.words * 4)

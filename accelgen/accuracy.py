@@ -29,6 +29,7 @@ import numbers
 
 import numpy as np
 
+from accelgen.fixed import codes
 from accelgen.numeric import int_range
 from accelgen.registry import get_unit, module_name
 
@@ -253,7 +254,7 @@ def evaluate(unit_name, params=None, *, seed=0, vectors=None):
     out_lo, out_hi = int_range(params.out_bits, unit.name != "softmax")
 
     if unit.name == "gelu":
-        q = np.arange(*_closed(int_range(params.in_bits, True)), dtype=np.int64)
+        q = codes(params.in_bits, True)
         out = golden.gelu(params, q)
         err = _errors(out, golden.reference(params, q))
         result.update(vectors=None, samples=int(err.size),
@@ -276,8 +277,8 @@ def evaluate(unit_name, params=None, *, seed=0, vectors=None):
         else:
             gamma = beta = None
             if params.affine:
-                gamma = rng.integers(*_closed(int_range(params.gamma_bits, True)), q.shape)
-                beta = rng.integers(*_closed(int_range(params.out_bits, True)), q.shape)
+                gamma = rng.integers(*int_range(params.gamma_bits, True), q.shape, endpoint=True)
+                beta = rng.integers(*int_range(params.out_bits, True), q.shape, endpoint=True)
             out = golden.layernorm(params, q, gamma, beta)
             ref = golden.reference(params, q, gamma, beta)
             extra = ", random gamma/beta codes over their full ranges" if params.affine else ""
@@ -314,10 +315,6 @@ def evaluate(unit_name, params=None, *, seed=0, vectors=None):
 def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
-
-def _closed(bounds):
-    lo, hi = bounds
-    return lo, hi + 1
 
 
 def format_report(result):

@@ -34,7 +34,7 @@ No epsilon is added to the variance (the float64 reference uses none either).
 
 import numpy as np
 
-from accelgen.fixed import ints, round_shift, floor_shift, saturate
+from accelgen.fixed import ints, round_shift, floor_shift, saturate, bit_length
 
 __all__ = ["layernorm", "reference", "isqrt_newton", "rsqrt_table", "variance_width"]
 
@@ -88,7 +88,7 @@ def factors(params, v):
         r = isqrt_newton(v * (1 << (2 * g)))
         return np.where(r == 0, 0, (1 << k) // np.maximum(r, 1))
     w = variance_width(params)
-    p = np.vectorize(lambda t: int(t).bit_length(), otypes=[object])(v)
+    p = bit_length(v)
     s = (w - p) // 2 * 2
     m = np.vectorize(lambda t, u: int(t) << int(u), otypes=[object])(v, s)
     table = rsqrt_table(params)

@@ -11,7 +11,7 @@ from accelgen.generators.ant_decoder import AntDecoder, Params, BITS_RANGE
 from accelgen.golden.ant_decoder import (ant_decoder, decode, values, grid, nearest, encode,
                                          quantize, scale_search, select_type, mse_report)
 from accelgen.verif.amaranth_sim import simulate
-from conftest import configurations, regression_configurations
+from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [

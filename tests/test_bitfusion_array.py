@@ -15,7 +15,7 @@ from accelgen.golden.bitfusion_array import (ArrayModel, bitfusion_array, gemm_b
 from accelgen.golden.fusion_unit import products_per_beat
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.numeric import int_range
-from conftest import configurations, regression_configurations
+from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [

@@ -17,7 +17,7 @@ from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.payload import pack
 from accelgen.numeric import int_range
 from accelgen.verif.fusion_unit import random_beats, exhaustive_beats
-from conftest import configurations, regression_configurations
+from conftest import regression_configurations
 
 SIGNS = list(itertools.product((0, 1), (0, 1)))
 

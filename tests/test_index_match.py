@@ -13,7 +13,7 @@ from accelgen.generators.int_mac import IntMAC, Params as MACParams
 from accelgen.golden.index_match import (index_match, matches, beats_per_block, to_csr,
                                          to_csc, block_of, sparse_dot)
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations, regression_configurations
+from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [

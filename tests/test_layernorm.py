@@ -11,9 +11,10 @@ import pytest
 
 from accelgen.generators.layernorm import LayerNorm, Params
 from accelgen.golden.layernorm import layernorm, reference, isqrt_newton, rsqrt_table
+from accelgen.fixed import codes
 from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations, regression_configurations
+from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -208,8 +209,7 @@ def test_every_short_vector(p):
     """Exhaustive: every vector of ``channels`` codes (1,024 / 4,096 / 512), through the RTL
     in the Amaranth simulator, against the golden model, which is checked here
     against the scalar Python-integer reading as well."""
-    lo, hi = int_range(p.in_bits, True)
-    grids = np.meshgrid(*[np.arange(lo, hi + 1)] * p.channels, indexing="ij")
+    grids = np.meshgrid(*[codes(p.in_bits, True)] * p.channels, indexing="ij")
     x = np.stack([g.ravel() for g in grids], axis=-1)
     rng = np.random.default_rng(0)
     gamma = rng.integers(*int_range(p.gamma_bits, True), x.shape, endpoint=True)

@@ -11,7 +11,7 @@ from accelgen.generators.lnzd import LNZD, Params
 from accelgen.golden.lnzd import lnzd
 from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations, regression_configurations
+from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [

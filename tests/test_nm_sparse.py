@@ -3,7 +3,6 @@
 Python integers, Amaranth simulator under stalls, a 2:4 GEMM equal to the dense
 product, Verilator regression."""
 
-import itertools
 import random
 
 import numpy as np

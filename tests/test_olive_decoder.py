@@ -6,14 +6,14 @@ Verilator regression."""
 import numpy as np
 import pytest
 
-from accelgen.formats import Abfloat, OliveFormat
+from accelgen.formats import Abfloat
 from accelgen.generators.olive_decoder import OliveDecoder, Params
 from accelgen.golden.ant_decoder import values as ant_values
 from accelgen.golden.olive_decoder import (olive_decoder, decode_pairs, pair_values,
                                            encode_pairs, quantize, normal_values,
                                            outlier_values, default_format, scale_search)
 from accelgen.verif.amaranth_sim import simulate
-from conftest import configurations, regression_configurations
+from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [

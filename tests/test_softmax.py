@@ -11,9 +11,10 @@ import pytest
 
 from accelgen.generators.softmax import Softmax, Params
 from accelgen.golden.softmax import softmax, reference, exp_of_zero
+from accelgen.fixed import codes
 from accelgen.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations, regression_configurations
+from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -219,8 +220,7 @@ def test_every_short_vector(p):
     """Exhaustive: every vector of ``n`` codes (1,024 / 1,024 / 512), through
     the RTL in the Amaranth simulator, against the golden model, which is
     checked here against the scalar reading of SPEC as well."""
-    lo, hi = int_range(p.in_bits, True)
-    grids = np.meshgrid(*[np.arange(lo, hi + 1)] * p.n, indexing="ij")
+    grids = np.meshgrid(*[codes(p.in_bits, True)] * p.n, indexing="ij")
     vectors = np.stack([g.ravel() for g in grids], axis=-1)
     want = softmax(p, vectors)
     assert want.tolist() == [scalar_softmax(p, v) for v in vectors.tolist()]

@@ -12,7 +12,7 @@ from accelgen.golden.int_mac import wrap
 from accelgen.golden.systolic_array import (gemm, cycles, utilization, ws_schedule,
                                             os_schedule, PE_PRODUCTS)
 from accelgen.verif.systolic_array import amaranth_gemm, random_gemm
-from conftest import configurations, regression_configurations
+from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [

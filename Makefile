@@ -16,6 +16,11 @@ all: install
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@# Icarus Verilog (Debian's package) for the portability check; as root it is
+	@# installed here, otherwise install it yourself (the check says so if missing).
+	@command -v iverilog >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null; } \
+	  || echo "note: iverilog not installed (apt-get install iverilog)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@# The first YoWASP call compiles and caches the WebAssembly tools (about 30 s).

@@ -74,6 +74,11 @@ class AntPEBench(PacketBench):
             sent += n
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = AntPEBench
+
+
 def product_beats(p, rng):
     """Single-product beats: every ``(a, w, a_type, w_type)`` when that is at most
     2**12 beats (4-bit codes), else every code of each operand in each type code

@@ -69,6 +69,11 @@ class ArrayBench(PacketBench):
             queued += len(batch)
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = ArrayBench
+
+
 @cocotb.test(**TIMEOUT)
 async def gemm_every_mode_under_stalls(dut):
     """Tiled random GEMMs in every built mode and signedness, under stall mixes; each

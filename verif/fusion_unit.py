@@ -74,6 +74,11 @@ class FusionBench(PacketBench):
             sent += n
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = FusionBench
+
+
 def exhaustive_beats(wa, ww, sa, sw):
     """Beats in which every lane meets every ``(a, w)`` operand pair once: beat ``t``
     gives lane ``k`` the pair number ``(t + k * stride) mod 2**(wa+ww)``."""

@@ -67,6 +67,11 @@ class GELUBench(PacketBench):
             self.send_packet([beat])
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = GELUBench
+
+
 @cocotb.test(**TIMEOUT)
 async def every_input_code(dut):
     """Every input code (``2**in_bits``), ``lanes`` consecutive codes a beat, in

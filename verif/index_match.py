@@ -68,6 +68,11 @@ class IndexMatchBench(PacketBench):
             self.send_packet([self.block(float(self.np_rng.choice(DENSITIES)))])
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = IndexMatchBench
+
+
 @cocotb.test(**TIMEOUT)
 async def every_valid_subset(dut):
     """Every pair of valid-bit subsets of a block (all ``2**(2*length)`` when that

@@ -52,6 +52,11 @@ class IntMACBench(PacketBench):
             k += n
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = IntMACBench
+
+
 @cocotb.test(**TIMEOUT)
 async def random_packets_under_stalls(dut):
     """>= 10^4 random beats in packets of 1..16 under several idle/backpressure mixes."""

@@ -69,6 +69,11 @@ class LayerNormBench(VectorBench):
         self.send_vectors(self.random_vectors(max(1, beats // self.p.words)))
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = LayerNormBench
+
+
 @cocotb.test(**TIMEOUT)
 async def corners(dut):
     """Equal values, maximal spread, one outlier, the smallest and largest

@@ -56,6 +56,11 @@ class LNZDBench(PacketBench):
             self.send_packet([{"data": vector.tolist()}])
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = LNZDBench
+
+
 @cocotb.test(**TIMEOUT)
 async def every_pattern(dut):
     """Every set of non-zero positions when ``n <= 10`` (random non-zero values),

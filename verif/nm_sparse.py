@@ -64,6 +64,11 @@ class NMSparseBench(PacketBench):
             sent += n
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = NMSparseBench
+
+
 @cocotb.test(**TIMEOUT)
 async def every_metadata_code(dut):
     """Every combination of positions for one group (``m**n`` codes, at most 4096;

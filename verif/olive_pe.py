@@ -64,6 +64,11 @@ class OlivePEBench(PacketBench):
             sent += n
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = OlivePEBench
+
+
 @cocotb.test(**TIMEOUT)
 async def every_pair_word(dut):
     """One beat per packet: every (a, w) pair-word combination at 4 bits (2**16

@@ -92,6 +92,34 @@ class PacketBench:
     def stalls(self, idle, backpressure):
         self.source.idle, self.sink.backpressure = idle, backpressure
 
+    # The protocol-stress interface (accelgen.verif.protocol), shared with
+    # every other bench of a streaming unit.
+
+    @property
+    def accepted(self):
+        """Input beats the DUT has taken since the test started."""
+        return self.in_monitor.beats
+
+    @property
+    def queued(self):
+        """Input beats waiting in the source."""
+        return len(self.source.queue)
+
+    @property
+    def idle(self):
+        """Every queued beat sent, every expected result seen."""
+        return self.source.empty and not self.scoreboard.expected and not self.packet
+
+    async def reset_now(self, cycles):
+        """Drop the beats not yet sent, reset the DUT for ``cycles`` cycles and
+        forget the results in flight (the golden models restart too)."""
+        await FallingEdge(self.dut.clk)
+        self.source.clear()
+        await reset(self.dut, cycles=cycles)
+        self.scoreboard.flush()
+        self.packet = []
+        self.on_reset()
+
     async def check_single_beats(self, beats, items):
         """Send every beat of ``beats`` as a packet of its own, expecting ``items``
         (one per beat, computed in bulk by the caller), and check them all. Faster
@@ -108,8 +136,7 @@ class PacketBench:
 
     async def drain(self, max_cycles):
         """Wait until every queued beat is sent and every expected result seen; check."""
-        await wait_until(self.dut, lambda: self.source.empty and not self.scoreboard.expected
-                         and not self.packet, max_cycles, "all results")
+        await wait_until(self.dut, lambda: self.idle, max_cycles, "all results")
         await RisingEdge(self.dut.clk)
         self.scoreboard.check()
 
@@ -184,12 +211,7 @@ async def check_reset_mid_stream(tb, send_traffic, resets=8, beats=400,
         target = tb.source.sent + tb.rng.randint(1, beats * 3 // 4)
         await wait_until(dut, lambda: tb.source.sent >= target, beats * cycles_per_beat,
                          "some beats sent")
-        await FallingEdge(dut.clk)
-        tb.source.clear()
-        await reset(dut, cycles=tb.rng.randint(1, 3))
-        tb.scoreboard.flush()
-        tb.packet = []
-        tb.on_reset()
+        await tb.reset_now(cycles=tb.rng.randint(1, 3))
     send_traffic(beats)
     await tb.drain(max_cycles=beats * 5 * cycles_per_beat)
     dut._log.info("%d resets; %d results discarded by them", resets, tb.scoreboard.flushed)

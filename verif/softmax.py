@@ -79,6 +79,11 @@ class SoftmaxBench(VectorBench):
         self.send_vectors(self.random_vectors(max(1, beats // self.p.words)))
 
 
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = SoftmaxBench
+
+
 @cocotb.test(**TIMEOUT)
 async def every_difference_and_corners(dut):
     """Every difference the exp stage can see (so every table entry and shift),

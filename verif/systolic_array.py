@@ -355,9 +355,46 @@ class ArrayBench:
     def idle(self):
         return self.a_source.empty and self.w_source.empty and not self.scoreboard.expected
 
+    # The protocol-stress interface (accelgen.verif.protocol).
+
+    @property
+    def accepted(self):
+        """Input beats (weights and activations) the DUT has taken."""
+        return self.monitors[0].beats + self.monitors[1].beats
+
+    @property
+    def queued(self):
+        return len(self.a_source.queue) + len(self.w_source.queue)
+
+    def send_random(self, beats):
+        """Random GEMMs of shapes around the tile size until about ``beats`` input
+        beats are queued; results are checked row by row against the model."""
+        p, queued = self.p, self.queued
+        target = queued + beats
+        while self.queued < target:
+            m, k, n = (int(self.rng.randint(1, 2 * p.rows + 1)),
+                       int(self.rng.randint(1, 2 * p.rows + 2)),
+                       int(self.rng.randint(1, 2 * p.cols + 1)))
+            a, b, a_mode, w_mode, _exact = self.random_gemm(m, k, n)
+            self.send_gemm(a, b, a_mode, w_mode)
+
+    async def reset_now(self, cycles):
+        """Drop the beats not yet sent, reset the DUT and forget results in flight."""
+        await FallingEdge(self.dut.clk)
+        self.a_source.clear()
+        self.w_source.clear()
+        await reset(self.dut, cycles=cycles)
+        self.scoreboard.flush()
+        self.model.reset()
+
     async def drain(self, max_cycles):
         await wait_until(self.dut, lambda: self.idle, max_cycles, "all results")
         self.scoreboard.check()
+
+
+
+#: The bench the shared protocol stress (accelgen.verif.protocol) drives.
+BENCH = ArrayBench
 
 
 def amaranth_gemm(p, a, b, a_mode=None, w_mode=None, *, idle=0.0, backpressure=0.0, seed=0,
@@ -503,11 +540,6 @@ async def reset_mid_stream(dut):
                                                       p.cols + 1)
         tb.send_gemm(a, b, a_mode, w_mode)
         await ClockCycles(dut.clk, tb.rng.randint(1, 6 * p.rows * p.cols + 20))
-        await FallingEdge(dut.clk)
-        tb.a_source.clear()
-        tb.w_source.clear()
-        await reset(dut, cycles=tb.rng.randint(1, 3))
-        tb.scoreboard.flush()
-        tb.model.reset()
+        await tb.reset_now(cycles=tb.rng.randint(1, 3))
         await run_gemm(tb, *tb.random_gemm(p.rows + 2, p.rows + 3, p.cols + 2), 50000)
     dut._log.info("%d resets; %d result rows discarded", scaled(6), tb.scoreboard.flushed)

@@ -15,7 +15,10 @@ manifest cannot drift from it.
 
 import copy
 import functools
+import hashlib
+import importlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -104,8 +107,49 @@ def emit(unit_name, params=None):
     return Emitted(cached.module, cached.verilog, copy.deepcopy(cached.manifest))
 
 
+@functools.lru_cache(maxsize=1)
+def _source_digest():
+    """A digest of every Python source that can change emitted Verilog (accelgen,
+    generators, golden models) and of the Amaranth version."""
+    import amaranth
+    digest = hashlib.sha256(f"{__version__} {amaranth.__version__}".encode())
+    for package in ("accelgen", "accelgen.generators", "accelgen.golden"):
+        folder = Path(importlib.import_module(package).__file__).parent
+        for path in sorted(folder.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_path(unit_name, params):
+    """Where ``ACCELGEN_EMIT_CACHE`` keeps this configuration, or ``None``."""
+    folder = os.environ.get("ACCELGEN_EMIT_CACHE")
+    if not folder:
+        return None
+    key = hashlib.sha256(json.dumps([unit_name, params.as_dict()], sort_keys=True).encode())
+    return Path(folder) / _source_digest() / f"{key.hexdigest()[:24]}.json"
+
+
 @functools.lru_cache(maxsize=128)
 def _emit(unit_name, params):
+    """Emission, kept in memory and, when ``ACCELGEN_EMIT_CACHE`` names a folder,
+    on disk across processes (the test workers emit the same configurations):
+    entries are keyed by the configuration and by :func:`_source_digest`, so any
+    change of the sources or of Amaranth makes a fresh one."""
+    path = _cache_path(unit_name, params)
+    if path is not None and path.exists():
+        entry = json.loads(path.read_text())
+        return Emitted(entry["module"], entry["verilog"], entry["manifest"])
+    emitted = _elaborate(unit_name, params)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"module": emitted.module, "verilog": emitted.verilog,
+                                         "manifest": emitted.manifest}))
+        os.replace(temporary, path)
+    return emitted
+
+
+def _elaborate(unit_name, params):
     unit = get_unit(unit_name)
     module = module_name(params)
     component = unit.build(params)

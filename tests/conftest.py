@@ -10,6 +10,11 @@ from accelgen.registry import UNITS, module_name
 __all__ = ["configurations", "regression_configurations", "all_configurations",
            "reference_packets", "STRESS", "HEAVY_REASON"]
 
+#: Emissions are shared by the test workers through a disk cache keyed by the
+#: configuration and a digest of the sources (see ``accelgen.emit``).
+os.environ.setdefault("ACCELGEN_EMIT_CACHE", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "emit-cache"))
+
 #: ``ACCELGEN_STRESS`` (default 1): multiplies random traffic in the testbenches;
 #: at 2 or more the suite also runs the heavy checks below.
 STRESS = float(os.environ.get("ACCELGEN_STRESS", "1"))

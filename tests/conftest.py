@@ -67,3 +67,16 @@ def reference_packets(beats, last, width):
             out.append((acc, flag))
             acc, flag = 0, False
     return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the run for two workers, longest kinds first (Verilator builds and
+    cocotb runs, then synthesis and lint, then the rest), so that no long test
+    starts last and leaves one worker idle."""
+    def rank(item):
+        if item.get_closest_marker("cocotb"):
+            return 0
+        if item.get_closest_marker("synth") or item.name.startswith("test_lint_clean"):
+            return 1
+        return 2
+    items.sort(key=rank)

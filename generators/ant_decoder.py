@@ -120,9 +120,7 @@ class AntDecoder(wiring.Component):
     """ANT number-format decoder (Guo et al., MICRO 2022; SPEC §2).
 
     ``code`` (``bits`` wide) is decoded into ``exp`` (unsigned) and ``mant`` (two's
-    complement) with value ``mant << exp``; their widths (``exp_width``,
-    ``mant_width`` in the manifest) hold every code exactly, so nothing
-    overflows. Formats, by ``fmt``:
+    complement) with value ``mant << exp``. Formats, by ``fmt``:
 
     * ``int``: ``exp = 0``, ``mant = code`` (two's complement when ``signed``);
     * ``pot``: magnitude ``k`` decodes to ``1 << (k-1)``, ``k = 0`` to 0;
@@ -133,6 +131,11 @@ class AntDecoder(wiring.Component):
       ``b = 1, r != 0`` and ``1 << (2w - 2)`` for ``b = 1, r = 0`` (4-bit: 0..7,
       64, 32, 16, 24, 8, 10, 12, 14);
     * ``signed`` pot / float / flint are sign + magnitude; ``-0`` decodes to 0.
+
+    Overflow: cannot overflow, so there is no flag. ``exp_width`` and
+    ``mant_width`` (in the manifest) are derived from the format
+    (:class:`accelgen.formats.AntFormat`) to hold its largest exponent and
+    mantissa magnitude, so every code decodes exactly.
 
     Combinational: latency 0, one code per evaluation.
 

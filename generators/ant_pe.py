@@ -192,6 +192,15 @@ class AntPE(wiring.Component):
     exact sum modulo ``2**acc_width``) and ``type_error`` (some beat used a type
     not in ``types``; that beat added 0).
 
+    Overflow: flagged and wrapped, never saturated. The product is formed by an
+    ``acc_width``-wide shifter, so it is kept modulo ``2**acc_width`` (a shift of
+    ``acc_width`` or more gives 0), and so are the beat sum and the running sum;
+    ``overflow`` is set on the packet when the exact product (0 for a zero
+    mantissa, whatever the shift), beat sum or running sum was outside
+    ``-2**(acc_width-1) .. 2**(acc_width-1)-1``. ``acc`` is always the exact sum
+    modulo ``2**acc_width``; a sum landing exactly on a bound does not set the
+    flag.
+
     Timing: one beat per cycle; the result is valid ``latency = 1 + pipeline``
     cycles after the edge that accepts the last beat. The pipeline stalls as a
     whole while ``o.valid & ~o.ready``; ``i.ready = ~o.valid | o.ready``.

@@ -40,8 +40,12 @@ class BitBrick(wiring.Component):
 
     Each 2-bit field is extended to 3 bits, ``{sx & x[1], x}`` (two's complement
     when its sign flag is 1, unsigned otherwise), and ``p`` is the exact 6-bit
-    signed product of the two 3-bit values. Range: -6 (``-2 * 3``) to 9 (``3 * 3``),
-    so ``p`` never overflows. Combinational: latency 0, one product per evaluation.
+    signed product of the two 3-bit values. Combinational: latency 0, one product
+    per evaluation.
+
+    Overflow: cannot overflow. An extended digit is -2..1 (signed) or 0..3
+    (unsigned), so the product lies in -6 (``-2 * 3``) .. 9 (``3 * 3``), which
+    ``signed(6)`` holds exactly.
 
     Parameters
     ----------

@@ -101,10 +101,14 @@ class BitFusionArray(wiring.Component):
       Unit ``(r, c)`` computes the Fusion Unit step of ``data[r]`` with its weight
       word (packing as in ``fusion_unit``: element ``k`` at bits ``[k*w, (k+1)*w)``),
       and column ``c``'s result is the sum over rows: with ``K = rows * P``
-      elements per beat, ``acc[c] = sum_k a[k] * W[k, c]``, exact (``acc_width`` is
-      at least ``18 + ceil(log2(rows))``, so nothing overflows). ``mode_error`` is
+      elements per beat, ``acc[c] = sum_k a[k] * W[k, c]``, exact. ``mode_error`` is
       set when some row's precision pair was not built (``modes``) or used
       code 3; such a row adds 0.
+
+    Overflow: cannot overflow, so there is no flag. A Fusion Unit step is at most
+    ``9 * 85**2 = 65025 < 2**16`` in magnitude and a column adds ``rows`` of them,
+    less than ``2**(16 + ceil(log2(rows)))``; ``acc_width`` is at least ``18 +
+    ceil(log2(rows))``, so every partial sum and result is exact.
 
     Dataflow: activation words move right one unit per cycle, partial sums move
     down; row ``r`` is skewed by ``r`` cycles on entry and column ``c``'s result

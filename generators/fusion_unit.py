@@ -250,6 +250,15 @@ class FusionUnit(wiring.Component):
     used code 3; such a beat adds 0). Unsigned operands are accumulated in the
     same signed register.
 
+    Overflow: flagged, then wrapped or (``saturate``) clamped. A step is exact
+    (``|step| <= 9 * 85**2 = 65025``, held in ``signed(18)``) and fits the
+    narrowest accumulator, so only the accumulator's additions can leave the
+    range ``-2**(acc_width-1) .. 2**(acc_width-1)-1``. Each one that does sets
+    the packet's ``overflow`` and wraps modulo ``2**acc_width``, or is clamped to
+    the bound it crossed; later steps continue from that value and ``overflow``
+    stays set until the packet's result. A sum landing exactly on a bound does
+    not set it.
+
     Timing: one beat per cycle; the result is valid ``latency = 1 + pipeline``
     cycles after the edge that accepts the last beat. The whole pipeline stalls
     while ``o.valid & ~o.ready``; ``i.ready = ~o.valid | o.ready``. Synchronous

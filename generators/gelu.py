@@ -190,10 +190,14 @@ class GELU(wiring.Component):
     (after the erf polynomial), ``pipeline == 2`` also their product.
 
     Rounding: every method rounds halves up (towards +inf) where it drops
-    fraction bits (``floor(v / 2**s) + bit s-1 of v``), then saturates to the
-    signed ``out_bits`` range (the ``lut`` entries are saturated at
-    elaboration). Every intermediate is sized by interval arithmetic over the
-    whole input range, so nothing wraps.
+    fraction bits (``floor(v / 2**s) + bit s-1 of v``).
+
+    Overflow: saturates, with no flag. Every intermediate is sized by interval
+    arithmetic over the whole input range, so nothing wraps; the rounded result
+    is clamped to the signed ``out_bits`` range ``-2**(out_bits-1) ..
+    2**(out_bits-1)-1`` (the ``lut`` entries are clamped at elaboration), at
+    either end: GELU's minimum, about -0.17, is below the range when
+    ``out_frac`` is large.
 
     Timing: one beat (``lanes`` elements) accepted per cycle; its result is on
     ``o`` ``latency = 1 + pipeline`` cycles after it is accepted (the result

@@ -109,6 +109,12 @@ class IndexMatch(wiring.Component):
     pairs. If a weight does match several activations anyway, only the lowest
     ``a_pos`` is emitted.
 
+    Overflow: cannot overflow, so there is no flag. Indices are only compared
+    for equality (the top code included), positions are ``range(length)``
+    fields, and pending matches are one bit per pair, not a count: the densest
+    block (every index equal, ``length**2`` matches) leaves in full over
+    ``ceil(length**2 / pairs)`` beats.
+
     Timing: the first beat of a block is valid the cycle after it is accepted;
     a block with ``k`` matches takes ``max(1, ceil(k / pairs))`` cycles, and the
     next block is accepted in its last one (``i.ready = ~busy | (o.ready &

@@ -74,9 +74,13 @@ class IntMAC(wiring.Component):
     Each beat on ``i`` carries operands ``a``, ``b`` and a ``last`` flag; a packet
     is the beats up to and including one with ``last = 1``. For every packet the
     unit emits one beat on ``o``: ``sum(a * b)`` over the packet, computed modulo
-    ``2**acc_width`` (wrap-around, no saturation, no overflow flag) and read as
-    two's complement when either operand is signed. After the result the
-    accumulator restarts from zero.
+    ``2**acc_width`` and read as two's complement when either operand is signed.
+    After the result the accumulator restarts from zero.
+
+    Overflow: wraps, with no saturation and no flag. Each product is exact
+    (``a_width + b_width + 1`` bits) and, since ``acc_width >= a_width +
+    b_width``, one product always fits the accumulator; a longer packet whose
+    sum leaves the range comes out modulo ``2**acc_width``.
 
     Timing: one beat per cycle when ``o`` is not stalled; the result is valid on
     ``o`` ``latency = 1 + pipeline`` cycles after the edge that accepts the last

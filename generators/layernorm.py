@@ -179,9 +179,15 @@ class LayerNorm(wiring.Component):
     ``affine``, each element with its ``gamma`` and ``beta``) and leaves as
     ``words`` beats on ``o``, ``o.last`` on its final beat. Inputs are signed
     ``in_bits`` codes (their scale cancels); outputs signed ``out_bits`` codes of
-    scale ``2**-out_frac``, rounded halves up and saturated; every intermediate
-    is sized from the parameters and never wraps. The mean is never rounded:
+    scale ``2**-out_frac``, rounded halves up. The mean is never rounded:
     ``(x - mu) / sigma = (C*x - S1) / sqrt(C*S2 - S1**2)``.
+
+    Overflow: saturates, with no flag. Every intermediate (``S1`` and ``S2`` over
+    ``C`` channels, ``V``, the root, the factor, the products with ``gamma``, the
+    sum with ``beta``) is sized from the parameters and never wraps; the
+    rounded output is clamped to ``-2**(out_bits-1) .. 2**(out_bits-1)-1``. One
+    outlier among ``C`` equal values lies ``sqrt(C - 1)`` deviations out, so
+    narrow outputs reach both bounds.
 
     Three stages work on three vectors at once, each in its own buffer
     (:class:`accelgen.vector.BufferRing`):

@@ -104,6 +104,11 @@ class LNZD(wiring.Component):
     tree of ``fanin``-input nodes (``tree_levels`` in the manifest) over the
     vector's remaining non-zeros, which are cleared as they leave.
 
+    Overflow: cannot overflow, so there is no flag. ``value`` is the input
+    element unchanged (same width and signedness), ``index`` is a
+    ``range(n)`` field, and the remaining non-zeros are a bit mask, not a
+    count.
+
     Timing: the first beat of a vector is valid the cycle after it is accepted
     (latency 1); then one beat per cycle, so a vector with ``k`` non-zeros
     takes ``max(k, 1)`` cycles. The next vector is accepted in the cycle its

@@ -113,12 +113,17 @@ class NMSparse(wiring.Component):
     never used.
 
     A packet (beats up to one with ``last``) accumulates into one result,
-    modulo ``2**acc_width`` (two's complement when either operand is signed;
-    wrap-around, no overflow flag, like ``int_mac``). Timing: one beat per
-    cycle; the result is valid ``latency = 1 + pipeline`` cycles after the last
-    beat is accepted. The pipeline stalls as a whole while ``o.valid &
-    ~o.ready``; ``i.ready = ~o.valid | o.ready``. Synchronous reset discards the
-    accumulator and in-flight beats.
+    modulo ``2**acc_width`` (two's complement when either operand is signed).
+
+    Overflow: wraps, with no saturation and no flag, like ``int_mac``
+    (``meta_error`` flags metadata only). Products and their adder tree are
+    exact; the beat's sum (``groups * n`` products, so one beat can already
+    leave the range) and the running sum are kept modulo ``2**acc_width``.
+
+    Timing: one beat per cycle; the result is valid ``latency = 1 + pipeline``
+    cycles after the last beat is accepted. The pipeline stalls as a whole while
+    ``o.valid & ~o.ready``; ``i.ready = ~o.valid | o.ready``. Synchronous reset
+    discards the accumulator and in-flight beats.
 
     Members
     -------

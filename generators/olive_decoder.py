@@ -128,8 +128,12 @@ class OliveDecoder(wiring.Component):
     * otherwise both are normal: symmetric int (``-(2**(bits-1) - 1) ..``) or
       signed flint.
 
-    Two identifiers decode to two zeros. ``exp``/``mant`` widths (manifest:
-    ``exp_width``, ``mant_width``) hold every code exactly. Combinational.
+    Two identifiers decode to two zeros. Combinational.
+
+    Overflow: cannot overflow, so there is no flag. ``exp_width`` and
+    ``mant_width`` (in the manifest) are derived from the format
+    (:class:`accelgen.formats.OliveFormat`) to hold the largest outlier and
+    normal exponent and mantissa, so every pair word decodes exactly.
 
     Members
     -------

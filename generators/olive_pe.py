@@ -79,6 +79,12 @@ class OlivePE(wiring.Component):
     the accumulator range; ``acc`` is then the exact sum modulo
     ``2**acc_width``).
 
+    Overflow: flagged and wrapped, never saturated, as in ``ant_pe``: each
+    product (from an ``acc_width``-wide shifter), the beat's sum of two products
+    and the running sum are kept modulo ``2**acc_width``, and ``overflow`` is set
+    when any of them, exactly, was outside ``-2**(acc_width-1) ..
+    2**(acc_width-1)-1``; two products that fit can still sum past the range.
+
     Timing: one beat (two products) per cycle; the result is valid ``latency = 1 +
     pipeline`` cycles after the edge that accepts the last beat. The pipeline
     stalls as a whole while ``o.valid & ~o.ready``; ``i.ready = ~o.valid |

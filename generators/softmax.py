@@ -168,8 +168,13 @@ class Softmax(wiring.Component):
     beat ``j`` is element ``j*lanes + k``) and leaves as ``words`` beats on
     ``o``, ``o.last`` on its final beat. Inputs are signed ``in_bits`` codes of
     scale ``2**-in_frac``; outputs unsigned ``out_bits`` codes of scale
-    ``2**-out_frac``, saturated at ``2**out_bits - 1``; every intermediate is
-    sized from the parameters and never wraps.
+    ``2**-out_frac``.
+
+    Overflow: saturates, with no flag. Every intermediate (the exp values, their
+    sum over ``n`` elements, the reciprocal, the products) is sized from the
+    parameters and never wraps; an output above ``2**out_bits - 1`` is clamped
+    to it (1.0 is, when ``out_frac >= out_bits``: the default 8/8). Outputs are
+    never negative.
 
     Four stages work on four vectors at once, each in its own buffer
     (:class:`accelgen.vector.BufferRing`):

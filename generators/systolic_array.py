@@ -275,6 +275,12 @@ class SystolicArray(wiring.Component):
     stream plain row vectors; every result is exact modulo ``2**acc_width`` (read
     as two's complement when either operand is signed).
 
+    Overflow: wraps, with no saturation and no flag, for every PE type. Each PE
+    keeps its product and partial sum modulo ``2**acc_width``, so a result is
+    ``A @ B`` modulo ``2**acc_width`` however far the exact sum left the range
+    (the ``ant_pe`` and ``olive_pe`` PEs do not keep their units' ``overflow``
+    flag; the Fusion PE's ``mode_error`` flags precision codes only).
+
     **WS** (weight stationary, TPU v1): ``w`` loads a weight tile, one row per
     beat (``rows`` beats), into whichever of two banks is idle, while the other
     bank computes; ``a`` streams activation rows, ``data[r]`` meeting weight row

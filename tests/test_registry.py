@@ -3,7 +3,9 @@
 
 import importlib
 import importlib.util
+import inspect
 import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -30,8 +32,8 @@ def test_every_golden_model_belongs_to_a_unit(package):
     assert _modules(package) == sorted(UNITS)
 
 
-SHARED_VERIF = {"amaranth_sim", "bench", "packets", "payload", "runner", "scoreboard", "selftest",
-                "stream", "vectors"}
+SHARED_VERIF = {"amaranth_sim", "bench", "packets", "payload", "ports", "protocol", "runner",
+                "scoreboard", "selftest", "stream", "vectors"}
 
 
 def test_every_testbench_belongs_to_a_unit():
@@ -47,6 +49,28 @@ def test_unit_has_all_homes(name):
     assert (ROOT / "tests" / f"test_{name}.py").exists()
     assert set(unit.presets) == set(PRESET_NAMES)
     assert unit.params().nondefault() == {}, "the default preset must be Params()"
+
+
+OVERFLOW_RULE = re.compile(r"Overflow: (wraps|saturates|flagged|cannot overflow)\b")
+
+
+@pytest.mark.parametrize("name", list(UNITS))
+def test_component_documents_overflow(name):
+    """A unit states what it does at the extremes: its component docstring has
+    one paragraph starting ``Overflow:`` that says it wraps, saturates, sets a
+    flag (named, in double backquotes) or cannot overflow, then why or how
+    (tests/test_overflow.py drives each claim through the RTL)."""
+    doc = inspect.getdoc(UNITS[name].component_cls)
+    paragraphs = [" ".join(p.split()) for p in doc.split("\n\n")
+                  if p.startswith("Overflow:")]
+    assert len(paragraphs) == 1, f"{name}: the component docstring needs one 'Overflow:' paragraph"
+    paragraph, = paragraphs
+    kind = OVERFLOW_RULE.match(paragraph)
+    assert kind, (f"{name}: 'Overflow:' must go on with wraps, saturates, flagged or "
+                  f"cannot overflow, not {paragraph[:60]!r}")
+    assert len(paragraph.split()) >= 20, f"{name}: say why or how, not only {paragraph!r}"
+    if kind.group(1) == "flagged":
+        assert re.search(r"``\w+``", paragraph), f"{name}: name the flag"
 
 
 @pytest.mark.parametrize("unit,params", [p.values[0] for p in all_configurations()],

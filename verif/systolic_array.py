@@ -217,6 +217,28 @@ class TileModel:
         return out
 
 
+def assemble(p, results, m, k, n):
+    """The driver's other half: sum the output rows of a GEMM into ``M x N``
+    (``results``: the output rows of ``send_gemm``, in order)."""
+    out = np.zeros((m, n), dtype=np.uint64)
+    rows = iter(results)
+    with np.errstate(over="ignore"):
+        if p.dataflow == "ws":
+            for n0, _w, acts in ws_schedule(p, np.zeros((m, k)), np.zeros((k, n))):
+                for i in range(len(acts)):
+                    data = next(rows)[0]
+                    out[i, n0:n0 + p.cols] += np.array(data, dtype=np.int64).astype(
+                        np.uint64)[:n - n0]
+        else:
+            for m0, n0, _a, _b in os_schedule(p, np.zeros((m, k)), np.zeros((k, n))):
+                for r in range(p.rows):
+                    data = next(rows)[0]
+                    if m0 + r < m:
+                        out[m0 + r, n0:n0 + p.cols] = np.array(
+                            data, dtype=np.int64).astype(np.uint64)[:n - n0]
+    return wrap(out, p.acc_width, p.acc_signed)
+
+
 class ArrayBench:
     """Sources on ``a`` and ``w``, sink on ``o``, monitors on all three."""
 
@@ -305,25 +327,8 @@ class ArrayBench:
         return rows
 
     def assemble(self, results, m, k, n):
-        """The driver's other half: sum the output rows of a GEMM into ``M x N``."""
-        p = self.p
-        out = np.zeros((m, n), dtype=np.uint64)
-        rows = iter(results)
-        with np.errstate(over="ignore"):
-            if p.dataflow == "ws":
-                for n0, _w, acts in ws_schedule(p, np.zeros((m, k)), np.zeros((k, n))):
-                    for i in range(len(acts)):
-                        data = next(rows)[0]
-                        out[i, n0:n0 + p.cols] += np.array(data, dtype=np.int64).astype(
-                            np.uint64)[:n - n0]
-            else:
-                for m0, n0, _a, _b in os_schedule(p, np.zeros((m, k)), np.zeros((k, n))):
-                    for r in range(p.rows):
-                        data = next(rows)[0]
-                        if m0 + r < m:
-                            out[m0 + r, n0:n0 + p.cols] = np.array(
-                                data, dtype=np.int64).astype(np.uint64)[:n - n0]
-        return wrap(out, p.acc_width, p.acc_signed)
+        """The driver's other half: :func:`assemble` on this bench's configuration."""
+        return assemble(self.p, results, m, k, n)
 
     def send_mixed_modes(self, tiles):
         """Random operand bits with random mode fields (any code, so for the Fusion

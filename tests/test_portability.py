@@ -2,8 +2,8 @@
 """Portability: the emitted Verilog of every configuration compiles in Icarus Verilog.
 
 Every preset (default, small, large) and CI sweep configuration of every unit
-(``conftest.all_configurations()``; the ``large`` presets only with
-``ACCELGEN_STRESS=2``, see below) is emitted with ``accelgen.emit.emit``,
+(``conftest.all_configurations()``; the ``large`` presets in one generation
+unless ``ACCELGEN_STRESS=2``, see below) is emitted with ``accelgen.emit.emit``,
 written into the test's temporary folder and compiled by Icarus Verilog 11
 twice, as plain Verilog-2005 (``-g2005``: no SystemVerilog construct slipped
 in) and as SystemVerilog-2012 (``-g2012``: no identifier clashes with a
@@ -39,15 +39,13 @@ Not repeated here: Yosys's read of the same configurations (``hierarchy
 lint gate, ``accelgen/lint.py``, run over every configuration by
 ``tests/test_lint.py``.
 
-Cost: emission (cached per process, so configurations the lint and registry
-tests already emitted in the same worker are free) and one ``iverilog`` call
+Cost: emission (shared through the emission cache) and one ``iverilog`` call
 per configuration and generation, a few hundredths of a second for most. The
 ``large`` presets are the heavy part: all 83 configurations took 82 s of CPU
-in a fresh process, the 8x8 ``bitfusion_array`` (4.6 MB of Verilog) almost
-half of it, the 72 others 35 s. So, as in the Verilator regression
-(``conftest.regression_configurations``), the ``large`` presets run only with
-``ACCELGEN_STRESS=2``: their Verilog is their unit's other configurations'
-constructs at a larger size.
+with both generations, the 8x8 ``bitfusion_array`` (4.6 MB of Verilog) almost
+half of it. The ``large`` presets, whose Verilog is their unit's other
+configurations' constructs at a larger size, are therefore compiled as
+SystemVerilog-2012 only; both generations with ``ACCELGEN_STRESS=2``.
 """
 
 import os
@@ -57,8 +55,8 @@ import subprocess
 import pytest
 
 from accelgen.emit import emit, write
-from accelgen.registry import UNITS
-from conftest import regression_configurations
+from accelgen.registry import UNITS, module_name
+from conftest import STRESS
 
 GENERATIONS = ("-g2005", "-g2012")
 FLAGS = ("-Wall", "-Winfloop", "-gstrict-expr-width", "-gstrict-ca-eval",
@@ -87,8 +85,8 @@ def compile_verilog(exe, verilog_path, top, generation):
     return proc.returncode, proc.stdout
 
 
-def assert_compiles_cleanly(exe, verilog_path, top):
-    for generation in GENERATIONS:
+def assert_compiles_cleanly(exe, verilog_path, top, generations=GENERATIONS):
+    for generation in generations:
         status, output = compile_verilog(exe, verilog_path, top, generation)
         lines = output.strip().splitlines()
         assert status == 0 and not lines, (
@@ -96,13 +94,15 @@ def assert_compiles_cleanly(exe, verilog_path, top):
             f"{len(lines)} line(s) of output:\n" + "\n".join(lines[:20]))
 
 
-CONFIGURATIONS = [config for name in UNITS for config in regression_configurations(name)]
+CONFIGURATIONS = [pytest.param(label, params, id=module_name(params))
+                  for unit in UNITS.values() for label, params in unit.configurations()]
 
 
-@pytest.mark.parametrize("params", CONFIGURATIONS)
-def test_configuration_compiles_in_icarus(params, iverilog, tmp_path):
+@pytest.mark.parametrize("label,params", CONFIGURATIONS)
+def test_configuration_compiles_in_icarus(label, params, iverilog, tmp_path):
     verilog_path, _ = write(emit(params.unit, params), tmp_path)
-    assert_compiles_cleanly(iverilog, verilog_path, verilog_path.stem)
+    generations = GENERATIONS if label != "large" or STRESS >= 2 else ("-g2012",)
+    assert_compiles_cleanly(iverilog, verilog_path, verilog_path.stem, generations)
 
 
 @pytest.mark.parametrize("source,message", [

@@ -81,10 +81,17 @@ def cmd_list(args):
 
 
 def cmd_generate(args):
-    from accelgen.emit import emit, write
+    """Write the Verilog, manifest, FuseSoC core and filelist of one configuration
+    (``--ports axis``: also its AXI4-Stream wrapper, see :mod:`accelgen.flows`)."""
+    from accelgen.emit import emit
+    from accelgen.flows import generate
     unit = _unit(args.unit)
     params = _params(unit, args.preset, args.param)
-    for path in write(emit(unit.name, params), args.output):
+    try:
+        paths = generate(emit(unit.name, params), args.output, ports=args.ports)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    for path in paths:
         print(path)
 
 
@@ -194,9 +201,13 @@ def _parser():
         p.add_argument("--preset", default="default", choices=PRESET_NAMES,
                        help="start from this preset (default: default)")
 
-    p = sub.add_parser("generate", help="emit Verilog and manifest of one configuration")
+    p = sub.add_parser("generate", help="emit Verilog, manifest, FuseSoC core and filelist "
+                       "of one configuration")
     unit_args(p)
     p.add_argument("-o", "--output", default="hdl", help="output folder (default: hdl)")
+    p.add_argument("--ports", default="native", choices=["native", "axis"],
+                   help="native: the unit's own ports; axis: also an AXI4-Stream wrapper "
+                   "<module>_axis (default: native)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("synth", help="synthesize one configuration with Yosys")

@@ -44,7 +44,8 @@ def test_generate_writes_verilog_and_manifest(capsys, tmp_path):
                          "-p", "a_signed=false", "-o", str(tmp_path))
     assert status == 0
     module = "int_mac__acc24_noas"
-    assert out.split() == [str(tmp_path / f"{module}.v"), str(tmp_path / f"{module}.json")]
+    assert out.split() == [str(tmp_path / f"{module}{suffix}")
+                           for suffix in (".v", ".json", ".core", ".f")]
     manifest = json.loads((tmp_path / f"{module}.json").read_text())
     assert set(manifest) >= {"unit", "module", "params", "ports", "latency", "throughput",
                              "accelgen_version"}

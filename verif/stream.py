@@ -20,6 +20,8 @@ __all__ = ["StreamSource", "StreamSink", "StreamMonitor"]
 
 
 def _port(dut, prefix, member):
+    """The port ``<prefix>__<member>`` (on a wrapper, the one
+    :class:`accelgen.verif.ports.MappedDut` maps to that name)."""
     return getattr(dut, f"{prefix}__{member}")
 
 

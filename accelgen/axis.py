@@ -9,19 +9,25 @@ no register, so latency and throughput are the core's.
 
 Contract:
 
-- It applies to units whose ports are exactly ``clk``, ``rst``, one input stream
-  ``i`` and one output stream ``o`` (every unit except the combinational
-  ``bitbrick``, ``ant_decoder`` and ``olive_decoder`` and the two-input
-  ``systolic_array``); any other unit raises ``ValueError`` naming it and why.
+- It applies to clocked units whose ports are ``clk``, ``rst`` and streams
+  (``<stream>__payload`` / ``__valid`` / ``__ready``, Amaranth's ``lib.stream``):
+  every unit except the combinational ``bitbrick``, ``ant_decoder`` and
+  ``olive_decoder``. Any other unit raises ``ValueError`` naming it and why.
 - ``aclk`` is the core's ``clk``. ``aresetn`` is active low and synchronous:
   the core's active-high ``rst`` is ``~aresetn``.
-- ``s_axis_tdata`` / ``tvalid`` / ``tready`` are ``i__payload`` / ``valid`` /
-  ``ready``; ``m_axis_*`` are ``o__*``. AXI4-Stream wants TDATA a whole number of
-  bytes, so each TDATA is the payload rounded up to the next multiple of 8 bits.
-  The payload sits in the low bits with its fields at the offsets of the core's
-  manifest (first field at bit 0). Senders zero-extend: the wrapper ignores the
-  pad bits of ``s_axis_tdata``. The pad bits of ``m_axis_tdata`` are always zero;
-  receivers drop them.
+- Each stream becomes one AXI4-Stream interface: its ``payload`` / ``valid`` /
+  ``ready`` are the interface's ``tdata`` / ``tvalid`` / ``tready``. A unit whose
+  streams are exactly an input ``i`` and an output ``o`` has the interfaces
+  ``s_axis_*`` (``i``) and ``m_axis_*`` (``o``). Any other unit has
+  ``s_axis_<stream>_*`` for each input stream and ``m_axis_<stream>_*`` for each
+  output stream (``systolic_array``: ``s_axis_a_*``, ``s_axis_w_*``,
+  ``m_axis_o_*``), in the core's port order; each keeps its own handshake, as
+  on the core.
+- AXI4-Stream wants TDATA a whole number of bytes, so each TDATA is the payload
+  rounded up to the next multiple of 8 bits. The payload sits in the low bits
+  with its fields at the offsets of the core's manifest (first field at bit 0).
+  Senders zero-extend: the wrapper ignores the pad bits of an input TDATA. The
+  pad bits of an output TDATA are always zero; receivers drop them.
 - There is no TLAST, TKEEP, TSTRB, TID, TDEST or TUSER. Packet boundaries stay
   where the unit defines them: a payload field ``last`` (``int_mac``,
   ``fusion_unit``, ...) travels inside TDATA at its manifest bit, and a system
@@ -33,26 +39,29 @@ The wrapper's manifest (``<module>_axis.json``) is the core's with ``module`` an
 ``ports`` replaced: each port names the core port it drives or reads
 (``core_port``), ``aresetn`` has ``active_low: true``, and each TDATA port has
 ``payload_width`` plus the payload's ``fields`` (or ``signed``). ``axis`` holds
-the core module's name and the rules above in words.
+the core module's name and the rules above in words; for units with
+per-stream names it also lists the ``interfaces`` (name, stream, direction and
+ports of each).
 """
 
 import copy
 
 from accelgen.emit import Emitted, _PORT_DECL, _top_module
 
-__all__ = ["SUFFIX", "wrap", "check_streaming", "port_map", "padded_width"]
+__all__ = ["SUFFIX", "wrap", "check_streaming", "interface_name", "port_map", "padded_width"]
 
 #: The wrapper module is the core module's name plus this.
 SUFFIX = "_axis"
 
-# core port -> wrapper port, in the wrapper's port order.
-_NAMES = {
-    "clk": "aclk", "rst": "aresetn",
-    "i__payload": "s_axis_tdata", "i__valid": "s_axis_tvalid", "i__ready": "s_axis_tready",
-    "o__payload": "m_axis_tdata", "o__valid": "m_axis_tvalid", "o__ready": "m_axis_tready",
-}
-_DIRS = {"clk": "in", "rst": "in", "i__payload": "in", "i__valid": "in", "i__ready": "out",
-         "o__payload": "out", "o__valid": "out", "o__ready": "in"}
+#: Streams (name -> direction) whose interfaces keep the unnumbered names
+#: ``s_axis_*`` / ``m_axis_*``.
+SINGLE_STREAMS = {"i": "in", "o": "out"}
+
+_CLOCK_RESET = {"clk": "aclk", "rst": "aresetn"}
+# stream member -> AXI4-Stream signal, in the wrapper's port order.
+_SIGNALS = {"payload": "tdata", "valid": "tvalid", "ready": "tready"}
+_NEED = ("--ports axis wraps a clocked unit whose only ports are clk, rst and streams "
+         "(<stream>__payload, __valid, __ready)")
 
 
 def padded_width(width):
@@ -60,24 +69,56 @@ def padded_width(width):
     return -(-width // 8) * 8
 
 
+def _member_dir(stream_dir, member):
+    """A stream member's port direction: ``ready`` flows against the data."""
+    return stream_dir if member != "ready" else {"in": "out", "out": "in"}[stream_dir]
+
+
 def check_streaming(manifest):
-    """Raise ``ValueError`` (one line, naming the unit and why) unless the core's
-    ports are exactly ``clk``, ``rst`` and the streams ``i`` (in) and ``o`` (out)."""
+    """The core's streams, ``{stream: "in" | "out"}`` in port order (the direction
+    of its payload). Raises ``ValueError`` (one line, naming the unit and why)
+    unless the ports are exactly ``clk`` and ``rst`` (inputs) and whole streams:
+    ``<stream>__payload``, ``__valid`` (the stream's direction) and ``__ready``
+    (the other one)."""
     ports = {p["name"]: p["dir"] for p in manifest["ports"]}
     unit = manifest["unit"]
-    need = ("--ports axis wraps a clocked unit whose only ports are clk, rst, one input "
-            "stream i and one output stream o")
     if not any(name.endswith("__valid") for name in ports):
         raise ValueError(f"unit {unit} has no stream ports (its ports are "
-                         f"{', '.join(ports)}): {need}")
-    extra = [name for name in ports if name not in _NAMES]
-    missing = [name for name in _NAMES if name not in ports]
-    wrong = [name for name in _NAMES if name in ports and ports[name] != _DIRS[name]]
+                         f"{', '.join(ports)}): {_NEED}")
+    members = {}  # stream -> {member: dir}
+    extra = []
+    for name, direction in ports.items():
+        stream, _, member = name.partition("__")
+        if member in _SIGNALS:
+            members.setdefault(stream, {})[member] = direction
+        elif name not in _CLOCK_RESET:
+            extra.append(name)
+    missing = [name for name in _CLOCK_RESET if name not in ports]
+    wrong = [name for name in _CLOCK_RESET if name in ports and ports[name] != "in"]
+    streams = {}
+    for stream, found in members.items():
+        missing += [f"{stream}__{m}" for m in _SIGNALS if m not in found]
+        stream_dir = found.get("payload", found.get("valid", "in"))
+        if stream_dir not in ("in", "out"):
+            wrong.append(f"{stream}__payload")
+            continue
+        wrong += [f"{stream}__{m}" for m, d in found.items() if d != _member_dir(stream_dir, m)]
+        streams[stream] = stream_dir
     problems = ([f"extra ports {', '.join(extra)}"] if extra else []) + \
         ([f"no {', '.join(missing)}"] if missing else []) + \
         ([f"{', '.join(wrong)} in the wrong direction"] if wrong else [])
     if problems:
-        raise ValueError(f"unit {unit} has {'; '.join(problems)}: {need}")
+        raise ValueError(f"unit {unit} has {'; '.join(problems)}: {_NEED}")
+    return streams
+
+
+def interface_name(stream, direction, streams):
+    """The AXI4-Stream interface of ``stream`` (``"in"`` or ``"out"``) among the
+    core's ``streams`` (``{stream: direction}``): ``s_axis`` / ``m_axis`` when the
+    streams are exactly ``i`` in and ``o`` out, else ``s_axis_<stream>`` (input)
+    or ``m_axis_<stream>`` (output)."""
+    prefix = {"in": "s_axis", "out": "m_axis"}[direction]
+    return prefix if streams == SINGLE_STREAMS else f"{prefix}_{stream}"
 
 
 def port_map(wrapper_manifest):
@@ -95,9 +136,19 @@ def port_map(wrapper_manifest):
     return out
 
 
-def _ports(core_ports):
+def _names(streams):
+    """``{core port: wrapper port}`` in the wrapper's port order."""
+    names = dict(_CLOCK_RESET)
+    for stream, direction in streams.items():
+        interface = interface_name(stream, direction, streams)
+        names.update({f"{stream}__{member}": f"{interface}_{signal}"
+                      for member, signal in _SIGNALS.items()})
+    return names
+
+
+def _ports(core_ports, streams):
     ports = []
-    for core_name, name in _NAMES.items():
+    for core_name, name in _names(streams).items():
         core = core_ports[core_name]
         port = {"name": name, "dir": core["dir"], "width": core["width"], "core_port": core_name}
         if "role" in core:
@@ -112,6 +163,10 @@ def _ports(core_ports):
     return ports
 
 
+def _tdata_ports(ports):
+    return [p for p in ports if "payload_width" in p]
+
+
 def _declare(port):
     vector = f"[{port['width'] - 1}:0] " if port["width"] > 1 else ""
     direction = {"in": "input", "out": "output"}[port["dir"]]
@@ -119,21 +174,22 @@ def _declare(port):
 
 
 def _verilog(core_module, module, ports, header):
-    by_core = {p["core_port"]: p for p in ports}
-    tin, tout = by_core["i__payload"], by_core["o__payload"]
-    body, connect = [], {name: p["name"] for name, p in by_core.items()}
+    connect = {p["core_port"]: p["name"] for p in ports}
     connect["rst"] = "rst"
-    body.append("  wire rst;\n  assign rst = ~aresetn;\n")
-    if tin["width"] > tin["payload_width"]:
-        lo, hi = tin["payload_width"], tin["width"] - 1
-        body.append(f"  wire [{hi - lo}:0] unused_s_axis_tdata_pad;\n"
-                    f"  assign unused_s_axis_tdata_pad = s_axis_tdata[{hi}:{lo}];\n")
-        connect["i__payload"] = f"s_axis_tdata[{lo - 1}:0]"
-    if tout["width"] > tout["payload_width"]:
-        w, pad = tout["payload_width"], tout["width"] - tout["payload_width"]
-        body.append(f"  wire [{w - 1}:0] o_payload;\n"
-                    f"  assign m_axis_tdata = {{{pad}'h0, o_payload}};\n")
-        connect["o__payload"] = "o_payload"
+    body = ["  wire rst;\n  assign rst = ~aresetn;\n"]
+    for port in _tdata_ports(ports):
+        name, width, payload = port["name"], port["width"], port["payload_width"]
+        if width == payload:
+            continue
+        if port["dir"] == "in":
+            body.append(f"  wire [{width - 1 - payload}:0] unused_{name}_pad;\n"
+                        f"  assign unused_{name}_pad = {name}[{width - 1}:{payload}];\n")
+            connect[port["core_port"]] = f"{name}[{payload - 1}:0]"
+        else:
+            wire = port["core_port"].replace("__", "_")
+            body.append(f"  wire [{payload - 1}:0] {wire};\n"
+                        f"  assign {name} = {{{width - payload}'h0, {wire}}};\n")
+            connect[port["core_port"]] = wire
     pins = ",\n".join(f"    .{core}({wire})" for core, wire in connect.items())
     return (header
             + f"module {module}({', '.join(p['name'] for p in ports)});\n"
@@ -144,18 +200,44 @@ def _verilog(core_module, module, ports, header):
 
 
 def _header(manifest, module, ports):
-    by_core = {p["core_port"]: p for p in ports}
-    tin, tout = by_core["i__payload"], by_core["o__payload"]
     lines = [f"Generated by accelgen {manifest['accelgen_version']}: AXI4-Stream wrapper "
              f"{module} of module {manifest['module']} (unit {manifest['unit']}).",
              "aresetn is active low and synchronous: the core's rst is ~aresetn."]
-    for port, rule in ((tin, "ignored (send zeros)"), (tout, "always zero")):
+    for port in _tdata_ports(ports):
         w = port["payload_width"]
+        rule = "ignored (send zeros)" if port["dir"] == "in" else "always zero"
         pad = (f"; bits [{port['width'] - 1}:{w}] are padding, {rule}"
                if port["width"] > w else "")
         lines.append(f"{port['name']}[{w - 1}:0] is the core's {port['core_port']}{pad}.")
     lines.append(f"Ports and TDATA fields: {module}.json. Do not edit.")
     return "".join(f"// {line}\n" for line in lines)
+
+
+def _axis_entry(core_module, streams):
+    """The manifest's ``axis`` entry: the core's name and the rules in words."""
+    if streams == SINGLE_STREAMS:
+        s_tdata, m_tdata = "s_axis_tdata", "m_axis_tdata"
+    else:
+        s_tdata, m_tdata = "s_axis_<stream>_tdata", "m_axis_<stream>_tdata"
+    entry = {
+        "core_module": core_module,
+        "reset": "aresetn is active low and synchronous; the core's rst is ~aresetn",
+        "tdata": "each TDATA is its payload rounded up to whole bytes: the payload in bits "
+                 "[payload_width-1:0] with the fields at their offsets; senders zero the pad "
+                 f"bits of {s_tdata} (ignored), the pad bits of {m_tdata} are zero",
+        "tlast": "not used: packets close on the payload's own 'last' field, inside TDATA, "
+                 "where the unit has one",
+    }
+    if streams != SINGLE_STREAMS:
+        entry["naming"] = ("one AXI4-Stream interface per stream of the core, each with its "
+                           "own handshake: s_axis_<stream>_tdata/tvalid/tready for an input "
+                           "stream, m_axis_<stream>_tdata/tvalid/tready for an output stream")
+        entry["interfaces"] = []
+        for stream, direction in streams.items():
+            name = interface_name(stream, direction, streams)
+            entry["interfaces"].append({"name": name, "stream": stream, "dir": direction,
+                                        "ports": [f"{name}_{s}" for s in _SIGNALS.values()]})
+    return entry
 
 
 def wrap(emitted):
@@ -164,11 +246,11 @@ def wrap(emitted):
     module alone (it instantiates the core, which stays in its own file) and its
     ``manifest``. Raises ``ValueError`` for a unit it does not apply to."""
     core = emitted.manifest
-    check_streaming(core)
+    streams = check_streaming(core)
     if "axis" in core:
         raise RuntimeError(f"unit {core['unit']} manifest_extra already has an 'axis' entry")
     module = emitted.module + SUFFIX
-    ports = _ports({p["name"]: p for p in core["ports"]})
+    ports = _ports({p["name"]: p for p in core["ports"]}, streams)
     text = _verilog(emitted.module, module, ports, _header(core, module, ports))
     declared = {name: int(msb) + 1 if msb else 1
                 for _d, msb, name in _PORT_DECL.findall(_top_module(text, module))}
@@ -177,13 +259,5 @@ def wrap(emitted):
     manifest = copy.deepcopy(core)
     manifest["module"] = module
     manifest["ports"] = ports
-    manifest["axis"] = {
-        "core_module": emitted.module,
-        "reset": "aresetn is active low and synchronous; the core's rst is ~aresetn",
-        "tdata": "each TDATA is its payload rounded up to whole bytes: the payload in bits "
-                 "[payload_width-1:0] with the fields at their offsets; senders zero the pad "
-                 "bits of s_axis_tdata (ignored), the pad bits of m_axis_tdata are zero",
-        "tlast": "not used: packets close on the payload's own 'last' field, inside TDATA, "
-                 "where the unit has one",
-    }
+    manifest["axis"] = _axis_entry(emitted.module, streams)
     return Emitted(module, text, manifest)

@@ -22,9 +22,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Units the wrapper refuses, and what the message must say.
 REFUSED = {"bitbrick": "has no stream ports", "ant_decoder": "has no stream ports",
-           "olive_decoder": "has no stream ports",
-           "systolic_array": "has extra ports a__payload, a__valid, a__ready, w__payload"}
+           "olive_decoder": "has no stream ports"}
 STREAMING = [name for name in UNITS if name not in REFUSED]
+
+#: The wrapper's ports of a unit with one input stream i and one output stream o.
+SINGLE_STREAM_PORTS = ["aclk", "aresetn", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready",
+                       "m_axis_tdata", "m_axis_tvalid", "m_axis_tready"]
+#: Units with other streams: one interface per stream, named after it.
+MULTI_STREAM_PORTS = {"systolic_array": [
+    "aclk", "aresetn",
+    "s_axis_a_tdata", "s_axis_a_tvalid", "s_axis_a_tready",
+    "s_axis_w_tdata", "s_axis_w_tvalid", "s_axis_w_tready",
+    "m_axis_o_tdata", "m_axis_o_tvalid", "m_axis_o_tready"]}
 
 
 def committed(unit):
@@ -36,7 +45,7 @@ def committed(unit):
 
 
 @pytest.mark.parametrize("unit", list(REFUSED))
-def test_units_without_one_stream_each_way_are_refused(unit):
+def test_units_without_streams_are_refused(unit):
     with pytest.raises(ValueError, match=f"^unit {unit} {REFUSED[unit]}.*: --ports axis wraps"):
         wrap(committed(unit))
 
@@ -48,11 +57,15 @@ def test_wrapper_ports_and_manifest(unit):
     assert wrapper.module == f"{core.module}_axis"
     core_ports = {p["name"]: p for p in core.manifest["ports"]}
     ports = {p["name"]: p for p in wrapper.manifest["ports"]}
-    assert list(ports) == ["aclk", "aresetn", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready",
-                           "m_axis_tdata", "m_axis_tvalid", "m_axis_tready"]
+    assert list(ports) == MULTI_STREAM_PORTS.get(unit, SINGLE_STREAM_PORTS)
+    assert sorted(p["core_port"] for p in ports.values()) == sorted(core_ports)
     for name, port in ports.items():
         source = core_ports[port["core_port"]]
         assert port["dir"] == source["dir"], name
+        signal = {"payload": "tdata", "valid": "tvalid", "ready": "tready"}.get(
+            port["core_port"].partition("__")[2])
+        if signal:  # the stream's member under its interface's AXI4-Stream signal
+            assert name.endswith(f"_{signal}"), name
         if name.endswith("tdata"):
             assert port["payload_width"] == source["width"]
             assert port["width"] % 8 == 0 and 0 <= port["width"] - source["width"] < 8
@@ -67,6 +80,69 @@ def test_wrapper_ports_and_manifest(unit):
     assert port_map(wrapper.manifest)["rst"] == {"port": "aresetn", "invert": True}
     assert f"  {core.module} core (\n" in wrapper.verilog
     assert core.verilog not in wrapper.verilog  # the core stays in its own file
+    if unit not in MULTI_STREAM_PORTS:  # the single-stream contract has no interface list
+        assert set(wrapper.manifest["axis"]) == {"core_module", "reset", "tdata", "tlast"}
+
+
+def test_multi_stream_interfaces_and_port_map():
+    """systolic_array: s_axis_a_* and s_axis_w_* in, m_axis_o_* out, each TDATA
+    padded on its own (33 -> 40, 32 stays, 129 -> 136), all listed in the manifest."""
+    wrapper = wrap(committed("systolic_array"))
+    assert wrapper.module == "systolic_array_axis"
+    axis = wrapper.manifest["axis"]
+    assert axis["core_module"] == "systolic_array"
+    assert axis["interfaces"] == [
+        {"name": f"{prefix}_{stream}", "stream": stream, "dir": direction,
+         "ports": [f"{prefix}_{stream}_{s}" for s in ("tdata", "tvalid", "tready")]}
+        for prefix, stream, direction in (("s_axis", "a", "in"), ("s_axis", "w", "in"),
+                                          ("m_axis", "o", "out"))]
+    assert "s_axis_<stream>_tdata" in axis["tdata"] and "m_axis_<stream>_" in axis["naming"]
+    widths = {p["name"]: (p["width"], p.get("payload_width")) for p in wrapper.manifest["ports"]}
+    assert [widths[f"{i}_tdata"] for i in ("s_axis_a", "s_axis_w", "m_axis_o")] == [
+        (40, 33), (32, 32), (136, 129)]
+    mapping = port_map(wrapper.manifest)
+    assert mapping == {
+        "clk": {"port": "aclk"}, "rst": {"port": "aresetn", "invert": True},
+        **{f"{stream}__{member}": {"port": f"{interface}_{signal}",
+                                   **({"width": width} if member == "payload" else {})}
+           for stream, interface, width in (("a", "s_axis_a", 33), ("w", "s_axis_w", 32),
+                                            ("o", "m_axis_o", 129))
+           for member, signal in (("payload", "tdata"), ("valid", "tvalid"),
+                                  ("ready", "tready"))}}
+    text = wrapper.verilog
+    for wiring in (".a__payload(s_axis_a_tdata[32:0])", ".w__payload(s_axis_w_tdata)",
+                   ".a__valid(s_axis_a_tvalid)", ".w__ready(s_axis_w_tready)",
+                   "assign m_axis_o_tdata = {7'h0, o_payload};", ".o__payload(o_payload)",
+                   "assign unused_s_axis_a_tdata_pad = s_axis_a_tdata[39:33];"):
+        assert wiring in text, wiring
+    assert "unused_s_axis_w_tdata_pad" not in text  # 32 bits: nothing to pad
+
+
+def test_mapped_dut_maps_every_stream():
+    """The testbench's a__*, w__*, o__* reach the wrapper's per-stream ports."""
+    wrapper = wrap(committed("systolic_array"))
+    handles = {p["name"]: FakeHandle(p["name"], p["width"]) for p in wrapper.manifest["ports"]}
+    dut = MappedDut(type("Wrapper", (), dict(handles))(), port_map(wrapper.manifest))
+    assert dut.a__valid is handles["s_axis_a_tvalid"]
+    assert dut.w__ready is handles["s_axis_w_tready"]
+    assert dut.o__ready is handles["m_axis_o_tready"]
+    assert dut.w__payload is handles["s_axis_w_tdata"]  # 32 bits: no padding
+    assert (len(dut.a__payload), len(dut.o__payload)) == (33, 129)
+    dut.a__payload.value = (1 << 33) - 1
+    assert handles["s_axis_a_tdata"].value == (1 << 33) - 1
+    handles["m_axis_o_tdata"].value = LogicArray(1 << 129, Range(135, "downto", 0))
+    with pytest.raises(AssertionError, match=r"m_axis_o_tdata\[135:129\] \(padding of o__payload"):
+        dut.o__payload.value
+
+
+def test_incomplete_stream_is_refused():
+    manifest = committed("systolic_array").manifest
+    manifest["ports"] = [p for p in manifest["ports"] if p["name"] != "w__ready"]
+    with pytest.raises(ValueError, match="^unit systolic_array has no w__ready: --ports axis"):
+        check_streaming(manifest)
+    manifest["ports"].append({"name": "start", "dir": "in", "width": 1})
+    with pytest.raises(ValueError, match="has extra ports start; no w__ready"):
+        check_streaming(manifest)
 
 
 def test_padded_width():
@@ -92,8 +168,9 @@ def strict_lint(folder, core, wrapper):
 
 
 # Input and output padding present or not: int_mac (17 -> 24, 32), softmax (8, 9 -> 16),
-# gelu (8, 8), fusion_unit (71 -> 72, 34 -> 40); every streaming unit with STRESS >= 2.
-LINTED = ["int_mac", "softmax", "gelu", "fusion_unit"]
+# gelu (8, 8), fusion_unit (71 -> 72, 34 -> 40), systolic_array (three streams: 33 -> 40,
+# 32, 129 -> 136); every streaming unit with STRESS >= 2.
+LINTED = ["int_mac", "softmax", "gelu", "fusion_unit", "systolic_array"]
 
 
 def lint_params():
@@ -134,6 +211,27 @@ def test_cli_axis(capsys, tmp_path):
     assert out == "" and err.count("\n") == 1
     assert err.startswith("accelgen: error: unit bitbrick has no stream ports")
     assert not (tmp_path / "b").exists()
+
+
+def test_cli_axis_multi_stream(capsys, tmp_path):
+    """The small systolic_array preset: the six files, the wrapper as wrap() makes it,
+    its per-stream ports in its manifest and its .f listing the core first."""
+    from accelgen.emit import emit
+    params = UNITS["systolic_array"].params("small")
+    module = module_name(params)
+    assert main(["generate", "systolic_array", "--preset", "small", "--ports", "axis",
+                 "-o", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.split() == [str(tmp_path / f"{module}{suffix}") for suffix in (
+        ".v", ".json", "_axis.v", "_axis.json", "_axis.core", "_axis.f")]
+    wrapper = wrap(emit("systolic_array", params))
+    assert (tmp_path / f"{module}_axis.v").read_text() == wrapper.verilog
+    manifest = json.loads((tmp_path / f"{module}_axis.json").read_text())
+    assert [p["name"] for p in manifest["ports"]] == MULTI_STREAM_PORTS["systolic_array"]
+    assert [i["name"] for i in manifest["axis"]["interfaces"]] == [
+        "s_axis_a", "s_axis_w", "m_axis_o"]
+    assert (tmp_path / f"{module}_axis.f").read_text() == f"{module}.v\n{module}_axis.v\n"
 
 
 # --- the testbench's port naming (accelgen.verif.ports), on stand-in handles --------
@@ -179,7 +277,8 @@ def test_mapped_dut_names_inverts_and_pads():
 
 # --- the units' own cocotb regressions through the wrapper ---------------------------
 
-DEFAULT_RUNS = {("int_mac", "default"), ("softmax", "small")}
+# systolic_array: the unit with three streams (cold build and run 16 s, warm 7 s).
+DEFAULT_RUNS = {("int_mac", "default"), ("softmax", "small"), ("systolic_array", "small")}
 
 
 def regression_params():

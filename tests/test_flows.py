@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Flow files of ``accelgen generate`` (FuseSoC core, filelist) and the Icarus run."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,12 +11,21 @@ import pytest
 
 from accelgen import __version__, tools
 from accelgen.cli import main
-from accelgen.emit import emit
+from accelgen.emit import Emitted, emit
 from accelgen.errors import ToolFailed
 from accelgen.flows import core_name, generate, lint_files, waiver_flags, write_flows
 from accelgen.registry import UNITS, module_name
 
 TARGETS = {"default": None, "lint": "verilator", "synth": "yosys"}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def committed(unit):
+    """The unit's default preset as committed in ``hdl/`` (equal to a fresh emission,
+    test_hdl), so nothing is emitted."""
+    module = module_name(UNITS[unit].params())
+    return Emitted(module, (ROOT / "hdl" / f"{module}.v").read_text(),
+                   json.loads((ROOT / "hdl" / f"{module}.json").read_text()))
 
 
 def load_core(path):
@@ -77,6 +87,18 @@ def test_axis_core_lists_core_then_wrapper(tmp_path):
     assert (tmp_path / "int_mac_axis.f").read_text() == "int_mac.v\nint_mac_axis.v\n"
 
 
+def test_axis_core_of_a_multi_stream_unit(tmp_path):
+    """systolic_array (streams a, w in, o out): the same six files, the core loads in
+    FuseSoC with the core's Verilog first."""
+    paths = generate(committed("systolic_array"), tmp_path, ports="axis")
+    assert [p.name for p in paths] == ["systolic_array.v", "systolic_array.json",
+                                       "systolic_array_axis.v", "systolic_array_axis.json",
+                                       "systolic_array_axis.core", "systolic_array_axis.f"]
+    check_core(load_core(paths[4]), "systolic_array_axis",
+               ["systolic_array.v", "systolic_array_axis.v"],
+               f"{UNITS['systolic_array'].summary} AXI4-Stream wrapper systolic_array_axis.")
+
+
 def test_flow_files_are_reproducible_and_hold_no_path(tmp_path):
     first = generate(emit("gelu"), tmp_path / "a", ports="axis")
     second = generate(emit("gelu"), tmp_path / "b", ports="axis")
@@ -136,13 +158,17 @@ def require_iverilog():
         pytest.skip("iverilog not found on PATH (Debian package iverilog)")
 
 
-def test_filelist_compiles_in_icarus(tmp_path):
+@pytest.mark.parametrize("unit", ["int_mac", "systolic_array"])
+def test_filelist_compiles_in_icarus(unit, tmp_path):
     """``iverilog -c <top>.f`` compiles the AXI4-Stream variant (core and wrapper)
-    with -Wall and no output at all."""
+    with -Wall and no output at all: one stream each way (int_mac) and three
+    streams (systolic_array)."""
     require_iverilog()
-    generate(emit("int_mac"), tmp_path, ports="axis")
+    emitted = emit(unit) if unit == "int_mac" else committed(unit)
+    generate(emitted, tmp_path, ports="axis")
+    top = f"{emitted.module}_axis"
     proc = subprocess.run(["iverilog", "-g2005", "-Wall", "-gstrict-expr-width",
-                           "-s", "int_mac_axis", "-o", os.devnull, "-c", "int_mac_axis.f"],
+                           "-s", top, "-o", os.devnull, "-c", f"{top}.f"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
 

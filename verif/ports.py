@@ -15,6 +15,11 @@ wrapper's handle and presents it under the unit's names:
   the pad bits are 0 (:class:`PaddedPayload`);
 - every other attribute (``_log``, internal signals) is the wrapper's.
 
+The map names every port, so a unit with several streams is mapped stream by
+stream the same way (``systolic_array``: ``a__*`` on ``s_axis_a_*``, ``w__*`` on
+``s_axis_w_*``, ``o__*`` on ``m_axis_o_*``); a payload as wide as its TDATA
+(``w__payload``) is the wrapper's handle itself.
+
 The runner (:func:`accelgen.verif.runner.run_cocotb` with ``ports="axis"``) puts
 the map in ``ACCELGEN_PORT_MAP`` (JSON, :func:`accelgen.axis.port_map`) and lists
 this module before the unit's testbench in ``COCOTB_TEST_MODULES``; importing it

@@ -25,6 +25,15 @@ class UsageError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+# What str.splitlines breaks at, as escapes: argparse quotes some arguments raw
+# ("unrecognized arguments: ..."), and an error must stay on one line.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def _one_line(error):
+    return str(error).translate(_LINE_BREAKS)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
@@ -251,11 +260,8 @@ def main(argv=None):
     try:
         args = _parser().parse_args(argv)
         args.func(args)
-    except UsageError as e:
-        print(f"accelgen: error: {e}", file=sys.stderr)
-        return 2
-    except AccelgenError as e:
-        print(f"accelgen: error: {e}", file=sys.stderr)
+    except (UsageError, AccelgenError) as e:
+        print(f"accelgen: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("accelgen: error: interrupted", file=sys.stderr)

@@ -124,13 +124,16 @@ def check_bool(params, name):
 
 
 def check_choice(params, name, choices):
-    """Check that ``params.<name>`` is one of the strings ``choices``."""
+    """Check that ``params.<name>`` is one of the strings ``choices``; store it as a
+    plain ``str`` (a ``numpy.str_`` or other subclass is converted)."""
     value = getattr(params, name)
     if not isinstance(value, str):
         raise TypeError(f"{params.unit} {name} must be a string, not {value!r}")
+    value = str.__str__(value)
     if value not in choices:
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{params.unit} {name} must be one of {listed}, not {value!r}")
+    params._set(name, value)
     return value
 
 

@@ -7,7 +7,7 @@ ACCELGEN := $(VENV)/bin/accelgen
 STAMP    := $(VENV)/.installed
 PYTEST   := $(PY) -m pytest -n $(JOBS)
 
-.PHONY: all install hdl lint docs test test-quick test-sim bench clean
+.PHONY: all install hdl lint docs test test-quick test-sim bench report baselines clean
 
 all: install
 	$(ACCELGEN) lint
@@ -16,11 +16,13 @@ all: install
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@# Icarus Verilog (Debian's package) for the portability check; as root it is
-	@# installed here, otherwise install it yourself (the check says so if missing).
-	@command -v iverilog >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
-	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null; } \
-	  || echo "note: iverilog not installed (apt-get install iverilog)"
+	@# Debian's Icarus Verilog (the portability check) and ccache (Verilator
+	@# builds share their runtime objects): installed here as root, otherwise
+	@# install them yourself (the check says so if iverilog is missing).
+	@{ command -v iverilog && command -v ccache; } >/dev/null || { [ "$$(id -u)" = 0 ] \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq iverilog ccache >/dev/null; } \
+	  || echo "note: install iverilog and ccache (apt-get install iverilog ccache)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@# The first YoWASP call compiles and caches the WebAssembly tools (about 30 s).
@@ -54,6 +56,16 @@ bench: install
 	$(PY) bench/number_formats.py
 	$(PY) bench/sparse_bench.py
 	$(PY) bench/nonlinear_bench.py
+
+# QoR report of every unit and preset: docs/report.md, docs/report.json, docs/report/*.png.
+# Resumable (results cached in build/report/cache); JOBS synthesis jobs at a time.
+report: install
+	$(PY) -m pip install -q -e .[bench]
+	$(PY) bench/report.py -j $(JOBS)
+
+# Rewrite the committed QoR baselines (bench/baselines/*.json) that `make test` checks.
+baselines: install
+	$(PY) bench/report.py --update-baselines -j $(JOBS)
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Synthesis reports: cell classes per family and register-to-register Fmax."""
+"""Synthesis reports: cell classes per family and register-to-register Fmax; the
+small presets' cells held to the committed QoR baselines (bench/baselines/, see
+accelgen.report for the tolerance; `make baselines` rewrites them)."""
 
 import pytest
 
 from accelgen.emit import emit
 from accelgen.registry import UNITS
+from accelgen.report import baseline_mismatch
 from accelgen.synth import classify, synthesize, fmax, TARGETS, _synth_command
 from conftest import STRESS, HEAVY_REASON
 
@@ -71,10 +74,16 @@ def _smoke_targets(unit_name):
 @pytest.mark.parametrize("unit_name,target",
                          [case for name in UNITS for case in _smoke_targets(name)])
 def test_small_preset_synthesizes(unit_name, target, tmp_path):
+    """Synthesizes, and stays within the QoR baseline of its target (the same run:
+    no extra synthesis), which fails on a regression, on a baseline beaten by more
+    than the tolerance and on a missing entry, saying to run `make baselines`."""
     unit = UNITS[unit_name]
     params = unit.params("small")
     result = synthesize(emit(unit_name, params), unit.build(params), target, tmp_path)
     assert result["cells"] > 0 and result["LUT"] > 0
+    mismatch = baseline_mismatch(unit_name, params, target, result)
+    if mismatch is not None:
+        pytest.fail(mismatch, pytrace=False)
     if unit_name == "int_mac":
         # Result and accumulator registers at least (Xilinx packs them into the
         # DSP); one multiplier, in a DSP where the family maps one this small.

@@ -1,0 +1,546 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""QoR report of every registered unit: ``make report`` writes docs/report.md,
+docs/report.json and the plots in docs/report/.
+
+    .venv/bin/python bench/report.py [-j N] [--timeout S] [--no-cache] [UNIT ...]
+    .venv/bin/python bench/report.py --update-baselines      # make baselines
+
+For every unit of ``accelgen.registry.UNITS`` and each of its presets (default,
+small, large; one row per distinct module): Yosys cells (LUT, FF, carry, DSP,
+BRAM) on iCE40 (UP5K, ``synth_ice40 -dsp``), ECP5 (LFE5U-25F, ``synth_ecp5``)
+and Xilinx (``synth_xilinx``, 7-series cells, no place and route); Fmax on
+iCE40 and ECP5 (nextpnr seed 1, register to register through
+``accelgen.synth.FmaxHarness``); latency and throughput from the manifest; and
+the unit's own figure where it has one (:data:`FIGURES`: accuracy against
+float64 for softmax, gelu and layernorm; products or pairs per cycle,
+utilization). Plots: the int8 WS systolic array at :data:`SYSTOLIC_SIZES` on
+ECP5, the nonlinear units' error against ECP5 LUTs (the configurations and plot
+of bench/nonlinear_bench.py), and BitFusion products per cycle per 1000 ECP5
+LUTs (DSPs off) per precision mode.
+
+Jobs run ``-j`` at a time (default 2), each limited to ``--timeout`` seconds
+(default 600): a job that fails or times out is a row entry (``failed: <tool
+message>``, ``timeout``), never dropped. A design whose Verilog is larger than
+``--max-verilog-kb`` (default 2048: only the 8x8 ``bitfusion_array``, 4.6 MB,
+whose synthesis takes over 10 minutes on each target) is not synthesized, and an
+Fmax job is not run when its synthesis did not succeed or exceeds the device;
+both are shown with their reason. Results are cached under
+build/report/cache (see ``accelgen.report``), so a rerun after an interruption
+repeats only the jobs that had not finished. One progress line per job.
+
+``--update-baselines`` synthesizes every unit's ``small`` preset on iCE40, ECP5
+and Xilinx and rewrites bench/baselines/<target>.json, which
+tests/test_synth.py holds fresh synthesis to (tolerance: ``accelgen.report``).
+"""
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from accelgen.accuracy import UNITS as ACCURACY_UNITS, evaluate
+from accelgen.registry import UNITS, PRESET_NAMES, get_unit, module_name
+from accelgen import report as qor
+from accelgen.report import Job, run_jobs, format_duration, tool_versions
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PLOTS = DOCS / "report"
+BUILD = ROOT / "build" / "report"
+TARGETS = ("ice40", "ecp5", "xilinx")
+FMAX_TARGETS = ("ice40", "ecp5")
+TARGET_NAMES = {"ice40": "iCE40 UP5K", "ecp5": "ECP5-25F", "xilinx": "Xilinx 7"}
+SYSTOLIC_SIZES = (2, 4, 8)
+BITFUSION_UNITS = ("int_mac", "fusion_unit", "bitfusion_array")
+
+
+@dataclass
+class Row:
+    unit: str
+    presets: list
+    params: object
+
+    @property
+    def module(self):
+        return module_name(self.params)
+
+    @property
+    def label(self):
+        return f"{self.unit} {self.presets[0]}"
+
+
+def rows_of(unit_names):
+    """One :class:`Row` per distinct module of each unit's presets."""
+    rows = []
+    for name in unit_names:
+        unit, by_module = UNITS[name], {}
+        for preset in PRESET_NAMES:
+            params = unit.params(preset)
+            by_module.setdefault(module_name(params), Row(name, [], params)).presets.append(
+                preset)
+        rows += by_module.values()
+    return rows
+
+
+def row_jobs(row):
+    return [*(Job.of(row.params, t, label=row.label) for t in TARGETS),
+            *(Job.of(row.params, t, "fmax", label=row.label) for t in FMAX_TARGETS)]
+
+
+# --- the units' own figures -------------------------------------------------------
+
+def _accuracy(params):
+    r = evaluate(params.unit, params)
+    return (f"max {r['max_abs_error_lsb']:.2f} / mean {r['mean_abs_error_lsb']:.3f} LSB "
+            f"vs float64", {key: r[key] for key in ("max_abs_error_lsb", "mean_abs_error_lsb",
+                                                     "samples", "stimulus", "seed")})
+
+
+def _modes(params, scale):
+    from accelgen.golden.fusion_unit import products_per_beat
+    per = {f"{wa}x{ww}": scale * products_per_beat(wa, ww) for wa, ww in params.mode_set}
+    text = ", ".join(f"{m} {p}" for m, p in per.items())
+    return f"products/cycle: {text}", {"products_per_cycle": per}
+
+
+def _systolic(params, size=64):
+    from accelgen.golden.systolic_array import utilization
+    u = utilization(params, size, size, size)
+    peak = params.rows * params.cols
+    return (f"{peak} MACs/cycle peak; {100 * u:.1f}% utilized on a {size}³ GEMM",
+            {"peak_macs_per_cycle": peak, "gemm": size, "utilization": u})
+
+
+def _index_match(params, density=0.5, blocks=500):
+    """Pairs per cycle on blocks of unique indices drawn from ``length / density``
+    values (about ``density * length`` matches per block), seed 0."""
+    from accelgen.golden.index_match import matches, beats_per_block
+    rng = np.random.default_rng(0)
+    space = min(1 << params.index_width, max(params.length, round(params.length / density)))
+    found = cycles = 0
+    ones = np.ones(params.length)
+    for _ in range(blocks):
+        w = np.sort(rng.choice(space, params.length, replace=False))
+        a = np.sort(rng.choice(space, params.length, replace=False))
+        k = len(matches(params, w, ones, a, ones))
+        found, cycles = found + k, cycles + beats_per_block(params, k)
+    per = found / cycles
+    return (f"{per:.2f} pairs/cycle ({100 * per / params.pairs:.0f}% of {params.pairs}) "
+            f"at density {density}", {"pairs_per_cycle": per, "density": density,
+                                      "blocks": blocks, "seed": 0})
+
+
+def _nm_sparse(params):
+    dense = params.groups * params.m
+    return (f"{dense} dense MACs/cycle from {params.multipliers} multipliers "
+            f"({params.n}:{params.m})", {"dense_macs_per_cycle": dense,
+                                         "multipliers": params.multipliers})
+
+
+#: unit -> params -> (text, data): the unit's own figure in the report.
+FIGURES = {
+    **{name: _accuracy for name in ACCURACY_UNITS},
+    "fusion_unit": lambda p: _modes(p, 1),
+    "bitfusion_array": lambda p: _modes(p, p.rows * p.cols),
+    "systolic_array": _systolic,
+    "index_match": _index_match,
+    "nm_sparse": _nm_sparse,
+}
+
+
+# --- formatting -----------------------------------------------------------------
+
+def cells(result, target):
+    """``LUT/FF/carry/DSP/BRAM``; "(abc)" where ECP5 fell back from ABC9 to classic ABC."""
+    if result["status"] != "ok":
+        return status_text(result, short=True)
+    fallback = target in ("ice40", "ecp5") and result.get("mapper") == "abc"
+    return "/".join(str(result[k]) for k in qor.METRICS) + (" (abc)" if fallback else "")
+
+
+def mhz(result):
+    return f"{result['fmax_mhz']:.1f}" if result["status"] == "ok" else \
+        status_text(result, short=True)
+
+
+def status_text(result, short=False):
+    """``timeout (10 min 0 s)``, ``failed: <reason>`` or the reason of a skip
+    (``short``: only "does not fit" of a device-capacity skip, for table cells)."""
+    if result["status"] == "timeout":
+        return f"timeout ({format_duration(result['limit'])})"
+    if result["status"] == "skipped":
+        fit = result["reason"].startswith("does not fit")
+        return result["reason"].split(":")[0] if short and fit else result["reason"]
+    return f"failed: {result['reason']}"
+
+
+def progress_line(job, result, done, total, elapsed):
+    what = f"{job.label or job.module} {job.target}" + (" Fmax" if job.kind == "fmax" else "") \
+        + ("" if job.dsp else " (no DSP)")
+    if result["status"] != "ok":
+        figure = status_text(result)
+    elif job.kind == "fmax":
+        figure = f"{result['fmax_mhz']:.1f} MHz"
+    else:
+        figure = f"LUT {result['LUT']}  FF {result['FF']}" + \
+            (f"  DSP {result['DSP']}" if result["DSP"] else "")
+    cached = "  cached" if result.get("cached") else ""
+    width = len(str(total))
+    return (f"[{done:{width}d}/{total}] {what:44s} {figure}  {format_duration(result['seconds'])}"
+            f"{cached}  (total {format_duration(elapsed)})")
+
+
+def markdown_table(rows, header, right=()):
+    rule = ["---:" if i in right else "---" for i in range(len(header))]
+    return "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in [header, rule, *rows])
+
+
+# --- plots ----------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_systolic(points, path):
+    """``points``: ``[(n, result)]`` of n x n int8 WS arrays on ECP5."""
+    plt = _pyplot()
+    ok = [(n, r) for n, r in points if r["status"] == "ok"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=110)
+    for key, marker in (("LUT", "o"), ("FF", "s"), ("DSP", "^")):
+        axes[0].plot([n * n for n, _ in ok], [r[key] for _, r in ok], marker=marker, label=key)
+        axes[1].plot([n * n for n, _ in ok], [r[key] / (n * n) for n, r in ok], marker=marker,
+                     label=key)
+    for ax, title in ((axes[0], "total"), (axes[1], "per PE")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([n * n for n, _ in ok], [f"{n}x{n}" for n, _ in ok])
+        ax.set_xlabel("array (PEs)")
+        ax.set_title(f"systolic_array int8 WS on ECP5: {title}")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    axes[0].set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def plot_bitfusion(mac, units, path):
+    """Products per cycle per 1000 ECP5 LUTs (DSPs off) per mode; ``mac`` the
+    fixed 8x8 ``int_mac`` result, ``units`` ``[(label, params, result)]``."""
+    from accelgen.golden.fusion_unit import products_per_beat
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.8), dpi=110)
+    width = 0.8 / max(1, len(units))
+    modes = None
+    for i, (label, params, result) in enumerate(units):
+        scale = getattr(params, "rows", 1) * getattr(params, "cols", 1)
+        modes = [f"{wa}x{ww}" for wa, ww in params.mode_set]
+        values = [1000 * scale * products_per_beat(wa, ww) / result["LUT"]
+                  for wa, ww in params.mode_set]
+        ax.bar(np.arange(len(modes)) + (i - (len(units) - 1) / 2) * width, values, width,
+               label=label)
+    if mac is not None:
+        ax.axhline(1000 / mac["LUT"], color="grey", linestyle="--",
+                   label="int_mac 8x8 (1 product/cycle)")
+    ax.set_xticks(np.arange(len(modes or [])), modes or [])
+    ax.set_yscale("log")
+    ax.set_xlabel("precision mode (activation x weight bits)")
+    ax.set_ylabel("products/cycle per 1000 LUTs")
+    ax.set_title("BitFusion throughput per area, ECP5 LUTs with DSPs off")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+# --- the report -----------------------------------------------------------------
+
+def plot_jobs(names):
+    """Jobs of the plots whose units are in ``names``: ``{plot: [(key, job)]}``."""
+    plots = {}
+    if "systolic_array" in names:
+        unit = get_unit("systolic_array")
+        plots["systolic"] = [(n, Job.of(unit.params(rows=n, cols=n), "ecp5",
+                                        label=f"systolic_array {n}x{n} (plot)"))
+                             for n in SYSTOLIC_SIZES]
+    if all(n in names for n in BITFUSION_UNITS):
+        plots["bitfusion"] = [(n, Job.of(get_unit(n).params(), "ecp5", dsp=False,
+                                         label=f"{n} default (plot)"))
+                              for n in BITFUSION_UNITS]
+    nonlinear = _nonlinear_configs(names)
+    if nonlinear:
+        plots["nonlinear"] = [((unit_name, knob), Job.of(params, "ecp5",
+                                                         label=f"{module_name(params)} (plot)"))
+                              for unit_name, knob, params in nonlinear]
+    return plots
+
+
+def _nonlinear_configs(names):
+    sys.path.insert(0, str(Path(__file__).parent))
+    import nonlinear_bench
+    return [(unit_name, knob, get_unit(unit_name).params(**overrides))
+            for unit_name, configs in nonlinear_bench.CONFIGS.items() if unit_name in names
+            for knob, overrides in configs]
+
+
+def _units_label(name, params):
+    if hasattr(params, "rows"):
+        return f"{name} {params.rows}x{params.cols} ({params.rows * params.cols} Fusion Units)"
+    return f"{name} (one Fusion Unit)"
+
+
+def make_plots(plots, results):
+    """Draw the plots whose jobs succeeded; return ``{plot: file name or reason}``."""
+    PLOTS.mkdir(parents=True, exist_ok=True)
+    out = {}
+    if "systolic" in plots:
+        plot_systolic([(n, results[job]) for n, job in plots["systolic"]],
+                      PLOTS / "systolic_resources.png")
+        out["systolic"] = "report/systolic_resources.png"
+    if "bitfusion" in plots:
+        got = {n: (job.unit_params, results[job]) for n, job in plots["bitfusion"]}
+        if all(r["status"] == "ok" for _, r in got.values()):
+            plot_bitfusion(got["int_mac"][1], [(_units_label(n, p), p, r) for n, (p, r)
+                                                in got.items() if n != "int_mac"],
+                           PLOTS / "bitfusion_products_per_lut.png")
+            out["bitfusion"] = "report/bitfusion_products_per_lut.png"
+    if "nonlinear" in plots:
+        import nonlinear_bench
+        points = {}
+        for (unit_name, knob), job in plots["nonlinear"]:
+            params, r = job.unit_params, results[job]
+            if r["status"] == "ok" and params.out_bits == 8:
+                err = evaluate(unit_name, params)["max_abs_error_lsb"]
+                points.setdefault(unit_name, []).append((params.method, knob, r["LUT"], err))
+        if points:
+            nonlinear_bench.plot(points, PLOTS / "nonlinear_error_vs_luts.png")
+            out["nonlinear"] = "report/nonlinear_error_vs_luts.png"
+    return out
+
+
+def build_report(rows, results, plots, plot_files, header):
+    """``(markdown, json)`` of the report."""
+    entries, md_rows, figure_rows = [], [], []
+    for row in rows:
+        jobs = row_jobs(row)
+        res = {j: results[j] for j in jobs}
+        first = next((r for r in res.values() if "latency" in r),  # the manifest's
+                     {"latency": row.params.latency, "throughput": row.params.throughput})
+        figure = FIGURES[row.unit](row.params) if row.unit in FIGURES else None
+        entries.append({
+            "unit": row.unit, "presets": row.presets, "module": row.module,
+            "params": row.params.as_dict(), "latency": first["latency"],
+            "throughput": first["throughput"],
+            "resources": {j.target: _clean(r) for j, r in res.items() if j.kind == "synth"},
+            "fmax_mhz": {j.target: _clean(r) for j, r in res.items() if j.kind == "fmax"},
+            "figure": None if figure is None else {"text": figure[0], **figure[1]}})
+        md_rows.append([f"`{row.unit}`", ", ".join(row.presets), f"`{row.module}`",
+                        first["latency"], first["throughput"],
+                        *(cells(res[Job.of(row.params, t)], t) for t in TARGETS),
+                        *(mhz(res[Job.of(row.params, t, "fmax")]) for t in FMAX_TARGETS)])
+        if figure is not None:
+            figure_rows.append([f"`{row.module}`", figure[0]])
+    problems = [(j, r) for j, r in results.items() if r["status"] not in ("ok",)]
+    slowest = sorted(results.items(), key=lambda jr: -jr[1]["seconds"])[:10]
+    data = {**header, "rows": entries,
+            "plots": {name: {"file": f, "jobs": {j.name: _clean(results[j])
+                                                  for _, j in plots[name]}}
+                      for name, f in plot_files.items()},
+            "not_ok": {j.name: _clean(r) for j, r in problems}}
+
+    lines = [
+        "# accelgen QoR report",
+        "",
+        f"Generated by `{header['command']}` on {header['date']} on {header['machine']}; "
+        f"wall time {format_duration(header['wall_seconds'])} ({header['jobs']} jobs, "
+        f"{header['cached']} from the cache of an earlier run, {header['workers']} at a "
+        f"time; the jobs' wall times add up to {format_duration(header['job_seconds'])}, "
+        f"their CPU times (with the tools', for jobs that ran to the end) to "
+        f"{format_duration(header['job_cpu_seconds'])}).",
+        "",
+        "Tools: " + ", ".join(f"{k} `{v}`" for k, v in header["tools"].items()) +
+        f", Python {header['python']}. Per-job time limit "
+        f"{format_duration(header['timeout'])}; designs with more than "
+        f"{header['max_verilog_kb']:.0f} kB of Verilog are not synthesized "
+        f"(`--max-verilog-kb`). Machine-readable: "
+        "[report.json](report.json).",
+        "",
+        "Cells are LUT/FF/carry/DSP/BRAM as `accelgen.synth.synthesize` counts them: "
+        "iCE40 = UP5K (`synth_ice40 -dsp`), ECP5 = LFE5U-25F (`synth_ecp5`), Xilinx = "
+        "`synth_xilinx` 7-series cells (no place and route). Fmax is register to register "
+        "through `FmaxHarness` (nextpnr, seed 1) on the UP5K and the LFE5U-25F; "
+        "\"does not fit\" means the synthesized cells exceed the device, so place and route "
+        "was not tried (the reasons are listed below). \"(abc)\" marks a design that "
+        "YoWASP's ABC9 could not map and classic ABC did. Latency (cycles) and throughput "
+        "(beats/cycle) come from the manifest.",
+        "",
+        "## Resources and Fmax",
+        "",
+        markdown_table(md_rows, ["unit", "preset", "module", "latency", "throughput",
+                                 *(f"{TARGET_NAMES[t]}" for t in TARGETS),
+                                 *(f"{TARGET_NAMES[t]} MHz" for t in FMAX_TARGETS)],
+                       right=(3, 4)),
+        "",
+        "## The units' own figures",
+        "",
+        "Accuracy: `accelgen.accuracy.evaluate` (seed 0; every input code for gelu), "
+        "|golden - float64| in output LSBs (the golden models are bit-exact with the RTL). "
+        "Products/cycle per BitFusion precision mode; systolic utilization from the exact "
+        "cycle model; index_match pairs per cycle on random sorted blocks (seed 0).",
+        "",
+        markdown_table(figure_rows, ["module", "figure"]) if figure_rows else "None here.",
+        "",
+        "## Plots",
+        "",
+    ]
+    captions = {
+        "systolic": f"int8 WS `systolic_array` at {', '.join(f'{n}x{n}' for n in SYSTOLIC_SIZES)}"
+                    " on ECP5: cells in total and per PE.",
+        "nonlinear": "Nonlinear units: max |error| against ECP5 LUTs, the configurations of "
+                     "bench/nonlinear_bench.py (which adds Fmax and the long-vector softmax).",
+        "bitfusion": "BitFusion products per cycle per 1000 ECP5 LUTs (DSPs off, all logic) "
+                     "per precision mode, against a fixed 8x8 `int_mac`.",
+    }
+    for name, f in plot_files.items():
+        lines += [captions[name], "", f"![{name}]({f})", ""]
+    missing = [n for n in plots if n not in plot_files]
+    if missing:
+        lines += [f"Not drawn (a job it needs did not succeed): {', '.join(missing)}.", ""]
+    lines += ["## Failures, time limits and skipped jobs", ""]
+    if problems:
+        lines.append(markdown_table([[f"`{j.module}`", j.target, j.kind, status_text(r),
+                                      format_duration(r["seconds"])] for j, r in problems],
+                                    ["module", "target", "job", "result", "time"]))
+    else:
+        lines.append("None: every job succeeded.")
+    lines += ["", "## Slowest jobs", "",
+              markdown_table([[f"`{j.module}`", j.target, j.kind + ("" if j.dsp else " (no DSP)"),
+                               format_duration(r["seconds"]),
+                               format_duration(r["cpu_seconds"]) if "cpu_seconds" in r else "—",
+                               r["status"]] for j, r in slowest],
+                             ["module", "target", "job", "wall time", "CPU time", "result"]), ""]
+    return "\n".join(lines), data
+
+
+def _clean(result):
+    """A job result for report.json: without the cache's and the manifest's fields."""
+    out = {k: v for k, v in result.items()
+           if k not in ("design", "cached", "latency", "throughput")}
+    out["seconds"] = round(out["seconds"], 1)
+    return out
+
+
+def header_of(args, versions, results, wall):
+    return {"command": " ".join(map(shlex.quote, ["bench/report.py", *sys.argv[1:]])),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.machine()}, {_cores()} cores",
+            "tools": versions, "python": platform.python_version(),
+            "timeout": args.timeout, "max_verilog_kb": args.max_verilog_kb,
+            "workers": args.jobs, "wall_seconds": round(wall, 1),
+            "jobs": len(results), "cached": sum(bool(r.get("cached")) for r in results.values()),
+            "job_seconds": round(sum(r["seconds"] for r in results.values()), 1),
+            "job_cpu_seconds": round(sum(r.get("cpu_seconds", 0) for r in results.values()), 1),
+            "status": dict(Counter(r["status"] for r in results.values()))}
+
+
+def _cores():
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def update_baselines(args, versions, on_done):
+    """Synthesize every unit's small preset on the baseline targets; rewrite the files."""
+    jobs = {(name, t): Job.of(UNITS[name].params(qor.BASELINE_PRESET), t,
+                              label=f"{name} {qor.BASELINE_PRESET}")
+            for t in qor.BASELINE_TARGETS for name in UNITS}
+    results = run_jobs(jobs.values(), work_dir=BUILD / "work",
+                       cache_dir=None if args.no_cache else BUILD / "cache",
+                       workers=args.jobs, timeout=args.timeout,
+                       max_verilog_kb=args.max_verilog_kb, versions=versions, on_done=on_done)
+    bad = [(j, r) for j, r in results.items() if r["status"] != "ok"]
+    if bad:
+        for j, r in bad:
+            print(f"error: {j.name}: {status_text(r)}", file=sys.stderr)
+        sys.exit("baselines not written: every small preset must synthesize")
+    for target in qor.BASELINE_TARGETS:
+        old = (qor.load_baseline(target) or {}).get("modules", {})
+        entries = {}
+        for name in UNITS:
+            job = jobs[name, target]
+            entries[job.module] = qor.baseline_entry(name, results[job])
+            if job.module in old and (diff := qor.compare(entries[job.module], old[job.module])):
+                print(f"{target} {job.module}: " + "; ".join(diff))
+        path = qor.write_baseline(target, entries, versions["yosys"])
+        print(f"wrote {path.relative_to(ROOT)} ({len(entries)} modules)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("units", nargs="*", help="units to report (default: all)")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (2)")
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="per-job time limit in seconds (600)")
+    parser.add_argument("--max-verilog-kb", type=float, default=qor.MAX_VERILOG_KB,
+                        help="synthesize only designs with at most this much Verilog "
+                             f"({qor.MAX_VERILOG_KB})")
+    parser.add_argument("--no-cache", action="store_true", help="ignore and do not write "
+                        "the result cache (build/report/cache)")
+    parser.add_argument("--update-baselines", action="store_true",
+                        help="rewrite bench/baselines/*.json instead of the report")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"-j must be at least 1, not {args.jobs}")
+    if args.timeout <= 0:
+        parser.error(f"--timeout must be positive seconds, not {args.timeout}")
+    unknown = [n for n in args.units if n not in UNITS]
+    if unknown:
+        parser.error(f"unknown unit {unknown[0]!r}; units are {', '.join(UNITS)}")
+    start = time.monotonic()
+    versions = tool_versions()
+
+    def on_done(job, result, done, total, elapsed):
+        print(progress_line(job, result, done, total, elapsed), flush=True)
+
+    if args.update_baselines:
+        if args.units:
+            parser.error("--update-baselines covers every unit; give no unit names")
+        update_baselines(args, versions, on_done)
+        return
+    names = args.units or list(UNITS)
+    rows = rows_of(names)
+    plots = plot_jobs(names)
+    order = {"large": 0, "default": 1, "small": 2}
+    jobs = [j for row in sorted(rows, key=lambda r: min(order[p] for p in r.presets))
+            for j in row_jobs(row)]
+    jobs += [job for entries in plots.values() for _, job in entries]
+    print(f"{len(rows)} modules of {len(names)} units, {len(set(jobs))} jobs, "
+          f"{args.jobs} at a time, limit {format_duration(args.timeout)} each", flush=True)
+    results = run_jobs(jobs, work_dir=BUILD / "work",
+                       cache_dir=None if args.no_cache else BUILD / "cache",
+                       workers=args.jobs, timeout=args.timeout,
+                       max_verilog_kb=args.max_verilog_kb, versions=versions, on_done=on_done)
+    plot_files = make_plots(plots, results)
+    header = header_of(args, versions, results, time.monotonic() - start)
+    markdown, data = build_report(rows, results, plots, plot_files, header)
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "report.md").write_text(markdown)
+    (DOCS / "report.json").write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote docs/report.md, docs/report.json, {len(plot_files)} plots in docs/report/; "
+          f"{format_duration(time.monotonic() - start)} "
+          f"({header['status']})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

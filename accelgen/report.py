@@ -51,6 +51,7 @@ import importlib.metadata
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,7 +81,7 @@ UPDATE_COMMAND = "make baselines"
 
 #: Designs whose emitted Verilog is larger than this are not synthesized by
 #: default: the 8x8 ``bitfusion_array`` (4.6 MB, 64 Fusion Units) is the only
-#: preset above it. Its synthesis ran past the 10-minute job limit on every
+#: preset above it. Its synthesis ran past a 10-minute job limit on every
 #: target; alone on ECP5 it took 10.4 CPU minutes (12.4 min wall) for 83,426
 #: LUTs and 1,024 multipliers, over three times an LFE5U-25F. The next largest,
 #: the 4x4 ``bitfusion_array``, is 1.1 MB.
@@ -176,11 +177,12 @@ def _flow_hash():
 
 
 def short_reason(message, limit=120):
-    """The informative part of a tool failure: from its first ``ERROR:`` if any,
-    long quoted (cell) names shortened."""
+    """The informative part of a tool failure: its first ``ERROR:`` line if any
+    (:func:`accelgen.tools.run` joins the last lines with `` | ``), long quoted
+    (cell) names shortened."""
     text = " ".join(message.split())
     if "ERROR:" in text:
-        text = text[text.index("ERROR:"):]
+        text = text[text.index("ERROR:"):].split(" | ")[0]
     text = re.sub(r"'([^']{12})[^']{20,}'", r"'\1...'", text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
@@ -279,7 +281,7 @@ class _Cache:
         tmp.replace(path)
 
 
-def run_jobs(jobs, *, work_dir, cache_dir=None, workers=2, timeout=600,
+def run_jobs(jobs, *, work_dir, cache_dir=None, workers=2, timeout=900,
              max_verilog_kb=MAX_VERILOG_KB, versions=None, on_done=None):
     """Run ``jobs`` (deduplicated, in the given order; an Fmax job after its synthesis
     job when that is in the list) and return ``{job: result}``.
@@ -393,6 +395,7 @@ def _worker_main(spec_json, work, max_kb=MAX_VERILOG_KB):
             mhz = fmax(unit.build(params), spec["target"], work, dsp=spec["dsp"])
             result["fmax_mhz"] = round(mhz, 2)
         result["status"] = "ok"
+        shutil.rmtree(work, ignore_errors=True)  # a failed job's files are kept to look at
     except ToolFailed as e:
         result.update(status="failed", reason=short_reason(str(e)))
     result["cpu_seconds"] = round(_cpu_seconds(), 1)

@@ -20,14 +20,16 @@ of bench/nonlinear_bench.py), and BitFusion products per cycle per 1000 ECP5
 LUTs (DSPs off) per precision mode.
 
 Jobs run ``-j`` at a time (default 2), each limited to ``--timeout`` seconds
-(default 600): a job that fails or times out is a row entry (``failed: <tool
-message>``, ``timeout``), never dropped. A design whose Verilog is larger than
-``--max-verilog-kb`` (default 2048: only the 8x8 ``bitfusion_array``, 4.6 MB,
-whose synthesis takes over 10 minutes on each target) is not synthesized, and an
-Fmax job is not run when its synthesis did not succeed or exceeds the device;
-both are shown with their reason. Results are cached under
-build/report/cache (see ``accelgen.report``), so a rerun after an interruption
-repeats only the jobs that had not finished. One progress line per job.
+(default 900; the slowest job that finishes, the large ``layernorm`` on iCE40,
+takes 10 CPU minutes, its vector buffers becoming 148k flip-flops). A job that
+fails or times out is a row entry (``failed: <tool message>``, ``timeout``),
+never dropped. A design whose Verilog is larger than ``--max-verilog-kb``
+(default 2048: only the 8x8 ``bitfusion_array``, 4.6 MB, whose synthesis takes
+over 10 minutes on each target) is not synthesized, and an Fmax job is not run
+when its synthesis did not succeed or exceeds the device; both are shown with
+their reason. Results are cached under build/report/cache (see
+``accelgen.report``), so a rerun after an interruption repeats only the jobs
+that had not finished. One progress line per job.
 
 ``--update-baselines`` synthesizes every unit's ``small`` preset on iCE40, ECP5
 and Xilinx and rewrites bench/baselines/<target>.json, which
@@ -201,7 +203,8 @@ def progress_line(job, result, done, total, elapsed):
 
 def markdown_table(rows, header, right=()):
     rule = ["---:" if i in right else "---" for i in range(len(header))]
-    return "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in [header, rule, *rows])
+    return "\n".join("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |"
+                     for r in [header, rule, *rows])
 
 
 # --- plots ----------------------------------------------------------------------
@@ -490,8 +493,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("units", nargs="*", help="units to report (default: all)")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (2)")
-    parser.add_argument("--timeout", type=float, default=600,
-                        help="per-job time limit in seconds (600)")
+    parser.add_argument("--timeout", type=float, default=900,
+                        help="per-job time limit in seconds (900)")
     parser.add_argument("--max-verilog-kb", type=float, default=qor.MAX_VERILOG_KB,
                         help="synthesize only designs with at most this much Verilog "
                              f"({qor.MAX_VERILOG_KB})")
@@ -507,6 +510,8 @@ def main(argv=None):
     unknown = [n for n in args.units if n not in UNITS]
     if unknown:
         parser.error(f"unknown unit {unknown[0]!r}; units are {', '.join(UNITS)}")
+    if args.update_baselines and args.units:
+        parser.error("--update-baselines covers every unit; give no unit names")
     start = time.monotonic()
     versions = tool_versions()
 
@@ -514,8 +519,6 @@ def main(argv=None):
         print(progress_line(job, result, done, total, elapsed), flush=True)
 
     if args.update_baselines:
-        if args.units:
-            parser.error("--update-baselines covers every unit; give no unit names")
         update_baselines(args, versions, on_done)
         return
     names = args.units or list(UNITS)
@@ -543,4 +546,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("\ninterrupted: finished jobs are cached in build/report/cache; run again "
+                 "to resume")

@@ -237,8 +237,8 @@ def test_format_duration(seconds, text):
 
 
 def test_short_reason_keeps_the_error():
-    assert report.short_reason("yosys exited with status 1: a | ERROR: no\n cells") == \
-        "ERROR: no cells"
+    assert report.short_reason("yosys exited with status 1: a | ERROR: no\n cells | Info: "
+                               "1 warning") == "ERROR: no cells"
     assert len(report.short_reason("x" * 500)) == 120
     assert report.short_reason("ERROR: Unable to place cell 'dut.buf_ptr1_SB_DFFESR_Q_D_SB_"
                                "LUT4_I2_O', no BELs remaining for cell type 'ICESTORM_LC'") == \

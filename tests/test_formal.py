@@ -62,7 +62,8 @@ def _prove(unit_name, params, work_dir, *, source, scale=1):
     assert report.bmc.depth == depth
     assert report.cover.passed, report.cover.log
     assert set(report.cover.reached) == set(COVERS)
-    assert report.cover.reached["o.stall_released"] < depth
+    # smtbmc visits steps 0 .. depth-1: the last step must be left unused.
+    assert report.cover.reached["o.stall_released"] < depth - 1
     return report
 
 
@@ -100,16 +101,15 @@ _FAULT_CASES = [
     *[pytest.param(name, "drop_valid", id=f"{name}-drop_valid", marks=HEAVY)
       for name in formal.FORMAL_UNITS if (name, "drop_valid") not in _FAULT_CASES]])
 def test_each_fault_fails_its_rule(unit_name, fault, tmp_path):
-    """A wrapper that breaks one rule gives a counterexample on that rule within
-    the unit's bound (so the bound reaches an output beat and a stall), and the
-    trace is written (``bmc.vcd``)."""
+    """A wrapper that breaks one rule gives a counterexample on that rule (within
+    the unit's bound, as every BMC answer is), and the trace is written
+    (``bmc.vcd``)."""
     unit = UNITS[unit_name]
     params = formal.formal_params(unit_name)
     faulty = formal.FaultyOutput(unit.build(params), fault)
     report = formal.check(unit_name, params, work_dir=tmp_path, dut=faulty, modes=("bmc",))
     assert not report.bmc.passed
     assert formal.FAULTS[fault] in report.bmc.failed, report.bmc.log
-    assert report.bmc.step < report.bmc.depth
     assert (tmp_path / "bmc.vcd").stat().st_size > 0
 
 

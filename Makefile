@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@# The first YoWASP call compiles and caches the WebAssembly tools (about 30 s).
-	$(PY) -c "from accelgen import tools; tools.run('yosys', ['-V'], cwd='.')"
+	$(PY) -c "from accelgen.flow import tools; tools.run('yosys', ['-V'], cwd='.')"
 	touch $@
 
 hdl: install

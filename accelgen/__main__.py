@@ -3,6 +3,6 @@
 
 import sys
 
-from accelgen.cli import main
+from accelgen.app.cli import main
 
 sys.exit(main())

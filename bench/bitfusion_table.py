@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from accelgen.golden.fusion_unit import products_per_beat
 from accelgen.registry import get_unit, module_name
-from accelgen.synth import synthesize, fmax
-from accelgen.tables import format_table
+from accelgen.flow.synth import synthesize, fmax
+from accelgen.app.tables import format_table
 
 CONFIGS = [("int_mac", {}), ("fusion_unit", {}), ("fusion_unit", {"modes": "8x8"}),
            ("fusion_unit", {"pipeline": 3})]

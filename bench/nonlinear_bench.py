@@ -7,13 +7,13 @@ method by method, table size by table size.
 
 For each configuration of ``softmax``, ``gelu`` and ``layernorm`` below:
 
-1. Accuracy: :func:`accelgen.accuracy.evaluate` (seed 0, default vector counts:
+1. Accuracy: :func:`accelgen.app.accuracy.evaluate` (seed 0, default vector counts:
    every input code for gelu; 2,000 random and adversarial vectors for softmax
    and layernorm, 512 for n = 1024): max and mean ``|golden - float64|`` in
    output LSBs; for softmax also the largest ``sum(out) - 1`` in LSBs and the
    argmax agreement. The golden models are bit-exact with the RTL.
 2. Resources on ECP5 (LFE5U-25F, Yosys ``synth_ecp5`` with DSPs): LUT, FF, DSP;
-   Fmax with nextpnr-ecp5 (seed 1) through :class:`accelgen.synth.FmaxHarness`.
+   Fmax with nextpnr-ecp5 (seed 1) through :class:`accelgen.flow.synth.FmaxHarness`.
    A Yosys/nextpnr failure prints ``yosys failed`` in the row; "(abc)" marks
    a design that YoWASP's ABC9 could not map and classic ABC did.
 
@@ -30,12 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from accelgen.accuracy import evaluate
-from accelgen.emit import emit
+from accelgen.app.accuracy import evaluate
+from accelgen.flow.emit import emit
 from accelgen.errors import ToolFailed
 from accelgen.registry import get_unit, module_name
-from accelgen.synth import synthesize, fmax
-from accelgen.tables import format_table
+from accelgen.flow.synth import synthesize, fmax
+from accelgen.app.tables import format_table
 
 WIDE = {"in_bits": 16, "in_frac": 10}
 WIDE_OUT = {"in_bits": 16, "in_frac": 10, "out_bits": 16, "out_frac": 12}

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from accelgen.emit import emit
-from accelgen.formats import AntFormat, KINDS
+from accelgen.flow.emit import emit
+from accelgen.num.formats import AntFormat, KINDS
 from accelgen.golden.ant_decoder import mse_report
 from accelgen.golden.olive_decoder import scale_search, default_format
 from accelgen.registry import get_unit, module_name
-from accelgen.synth import synthesize, fmax
-from accelgen.tables import format_table
+from accelgen.flow.synth import synthesize, fmax
+from accelgen.app.tables import format_table
 
 SAMPLES = 100_000
 

@@ -13,8 +13,8 @@ import os
 import sys
 import tempfile
 
-from accelgen.emit import emit
-from accelgen.tables import format_table
+from accelgen.flow.emit import emit
+from accelgen.app.tables import format_table
 from accelgen.registry import UNITS, PRESET_NAMES, module_name
 from accelgen.verif import runner
 from accelgen.verif.runner import sim_speed

@@ -11,7 +11,7 @@ small, large; one row per distinct module): Yosys cells (LUT, FF, carry, DSP,
 BRAM) on iCE40 (UP5K, ``synth_ice40 -dsp``), ECP5 (LFE5U-25F, ``synth_ecp5``)
 and Xilinx (``synth_xilinx``, 7-series cells, no place and route); Fmax on
 iCE40 and ECP5 (nextpnr seed 1, register to register through
-``accelgen.synth.FmaxHarness``); latency and throughput from the manifest; and
+``accelgen.flow.synth.FmaxHarness``); latency and throughput from the manifest; and
 the unit's own figure where it has one (:data:`FIGURES`: accuracy against
 float64 for softmax, gelu and layernorm; products or pairs per cycle,
 utilization). Plots: the int8 WS systolic array at :data:`SYSTOLIC_SIZES` on
@@ -28,12 +28,12 @@ never dropped. A design whose Verilog is larger than ``--max-verilog-kb``
 over 10 minutes on each target) is not synthesized, and an Fmax job is not run
 when its synthesis did not succeed or exceeds the device; both are shown with
 their reason. Results are cached under build/report/cache (see
-``accelgen.report``), so a rerun after an interruption repeats only the jobs
+``accelgen.flow.report``), so a rerun after an interruption repeats only the jobs
 that had not finished. One progress line per job.
 
 ``--update-baselines`` synthesizes every unit's ``small`` preset on iCE40, ECP5
 and Xilinx and rewrites bench/baselines/<target>.json, which
-tests/test_synth.py holds fresh synthesis to (tolerance: ``accelgen.report``).
+tests/test_synth.py holds fresh synthesis to (tolerance: ``accelgen.flow.report``).
 """
 
 import argparse
@@ -49,10 +49,10 @@ from pathlib import Path
 
 import numpy as np
 
-from accelgen.accuracy import UNITS as ACCURACY_UNITS, evaluate
+from accelgen.app.accuracy import UNITS as ACCURACY_UNITS, evaluate
 from accelgen.registry import UNITS, PRESET_NAMES, get_unit, module_name
-from accelgen import report as qor
-from accelgen.report import Job, run_jobs, format_duration, tool_versions
+from accelgen.flow import report as qor
+from accelgen.flow.report import Job, run_jobs, format_duration, tool_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -380,7 +380,7 @@ def build_report(rows, results, plots, plot_files, header):
         f"(`--max-verilog-kb`). Machine-readable: "
         "[report.json](report.json).",
         "",
-        "Cells are LUT/FF/carry/DSP/BRAM as `accelgen.synth.synthesize` counts them: "
+        "Cells are LUT/FF/carry/DSP/BRAM as `accelgen.flow.synth.synthesize` counts them: "
         "iCE40 = UP5K (`synth_ice40 -dsp`), ECP5 = LFE5U-25F (`synth_ecp5`), Xilinx = "
         "`synth_xilinx` 7-series cells (no place and route). Fmax is register to register "
         "through `FmaxHarness` (nextpnr, seed 1) on the UP5K and the LFE5U-25F; "
@@ -398,7 +398,7 @@ def build_report(rows, results, plots, plot_files, header):
         "",
         "## The units' own figures",
         "",
-        "Accuracy: `accelgen.accuracy.evaluate` (seed 0; every input code for gelu), "
+        "Accuracy: `accelgen.app.accuracy.evaluate` (seed 0; every input code for gelu), "
         "|golden - float64| in output LSBs (the golden models are bit-exact with the RTL). "
         "Products/cycle per BitFusion precision mode; systolic utilization from the exact "
         "cycle model; index_match pairs per cycle on random sorted blocks (seed 0).",

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from accelgen.errors import ToolFailed
 from accelgen.golden.index_match import matches, beats_per_block
 from accelgen.registry import get_unit, module_name, PRESET_NAMES
-from accelgen.synth import synthesize, fmax
-from accelgen.tables import format_table
+from accelgen.flow.synth import synthesize, fmax
+from accelgen.app.tables import format_table
 
 DENSITIES = (0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 SHAPES = ((8, 1), (8, 2), (8, 4), (16, 4))

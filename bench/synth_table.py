@@ -6,7 +6,7 @@
 
 iCE40 = UP5K (synth_ice40 -dsp, nextpnr-ice40), ECP5 = LFE5U-25F (synth_ecp5,
 nextpnr-ecp5), Xilinx = synth_xilinx cell counts (no place and route). Fmax is
-register to register through accelgen.synth.FmaxHarness, nextpnr seed 1;
+register to register through accelgen.flow.synth.FmaxHarness, nextpnr seed 1;
 "does not fit" when place and route fails (the design exceeds the device),
 "yosys failed" when synthesis does (YoWASP's ABC on the largest arrays).
 """
@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from accelgen.emit import emit
-from accelgen.tables import format_table
+from accelgen.flow.emit import emit
+from accelgen.app.tables import format_table
 from accelgen.registry import UNITS, PRESET_NAMES, module_name
 from accelgen.errors import ToolFailed
-from accelgen.synth import synthesize, fmax
+from accelgen.flow.synth import synthesize, fmax
 
 
 def main(names):

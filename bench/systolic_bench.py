@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from accelgen.errors import ToolFailed
 from accelgen.golden.systolic_array import cycles, utilization
 from accelgen.registry import get_unit
-from accelgen.synth import synthesize, fmax
-from accelgen.tables import format_table
+from accelgen.flow.synth import synthesize, fmax
+from accelgen.app.tables import format_table
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 UNIT = get_unit("systolic_array")

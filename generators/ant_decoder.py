@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Signal, Mux, Cat, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.formats import AntFormat, KINDS
+from accelgen.num.formats import AntFormat, KINDS
 from accelgen.params import UnitParams, param, check_int, check_bool, check_choice, require
 
 __all__ = ["Params", "AntDecoder", "decode_ant", "leading_zeros", "BITS_RANGE"]
@@ -84,7 +84,7 @@ def leading_zeros(m, r, name):
 
 
 def decode_ant(m, code, fmt, prefix=""):
-    """Add a decoder for :class:`~accelgen.formats.AntFormat` ``fmt`` to ``m``:
+    """Add a decoder for :class:`~accelgen.num.formats.AntFormat` ``fmt`` to ``m``:
     ``(exp, mant)`` signals, ``unsigned(fmt.exp_width)`` and ``signed(fmt.mant_width)``.
 
     Used by :class:`AntDecoder`, ``ant_pe``, ``olive_decoder`` and ``olive_pe``
@@ -134,7 +134,7 @@ class AntDecoder(wiring.Component):
 
     Overflow: cannot overflow, so there is no flag. ``exp_width`` and
     ``mant_width`` (in the manifest) are derived from the format
-    (:class:`accelgen.formats.AntFormat`) to hold its largest exponent and
+    (:class:`accelgen.num.formats.AntFormat`) to hold its largest exponent and
     mantissa magnitude, so every code decodes exactly.
 
     Combinational: latency 0, one code per evaluation.

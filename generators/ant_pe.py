@@ -8,10 +8,10 @@ from amaranth.hdl import Module, Signal, Mux, Cat, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.formats import AntFormat, TYPE_CODE, parse_types, format_types, KINDS
+from accelgen.num.formats import AntFormat, TYPE_CODE, parse_types, format_types, KINDS
 from accelgen.generators.ant_decoder import decode_ant
 from accelgen.params import UnitParams, param, check_int, check_bool, require
-from accelgen.pipeline import pipeline_stage
+from accelgen.hw.pipeline import pipeline_stage
 
 __all__ = ["Params", "AntPE", "decode_typed", "shifted_product", "Accumulator",
            "check_types"]

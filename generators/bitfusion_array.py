@@ -11,7 +11,7 @@ from accelgen.generators.fusion_unit import (FusionStep, Precision, OPERAND_BITS
                                              STEP_WIDTH, PRECISION_BITS, check_modes,
                                              parse_modes)
 from accelgen.params import UnitParams, param, check_int
-from accelgen.pipeline import delay_chain
+from accelgen.hw.pipeline import delay_chain
 
 __all__ = ["Params", "BitFusionArray"]
 

@@ -9,7 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_choice, require, int_shape
-from accelgen.pipeline import pipeline_stage
+from accelgen.hw.pipeline import pipeline_stage
 from accelgen.golden.gelu import (lut_table, pwl_coefficients, ibert_constants, PWL_FRAC,
                                   IBERT_SHIFT)
 

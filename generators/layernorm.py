@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.params import (UnitParams, param, check_int, check_bool, check_choice, require,
                              int_shape)
-from accelgen.vector import (BufferRing, reduce_tree, serial_reciprocal, serial_isqrt,
+from accelgen.hw.vector import (BufferRing, reduce_tree, serial_reciprocal, serial_isqrt,
                              beat_rate)
 
 __all__ = ["Params", "LayerNorm", "METHODS"]
@@ -190,7 +190,7 @@ class LayerNorm(wiring.Component):
     narrow outputs reach both bounds.
 
     Three stages work on three vectors at once, each in its own buffer
-    (:class:`accelgen.vector.BufferRing`):
+    (:class:`accelgen.hw.vector.BufferRing`):
 
     0. take ``words`` beats into the buffer, summing ``x`` and ``x**2``;
     1. ``V = C*S2 - S1**2``; ``isqrt``: the exact root of ``V * 4**guard_bits``

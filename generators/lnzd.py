@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, int_shape
-from accelgen.pipeline import drain_beats
+from accelgen.hw.pipeline import drain_beats
 
 __all__ = ["Params", "LNZD", "first_nonzero"]
 

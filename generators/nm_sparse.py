@@ -9,7 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, require, int_shape
-from accelgen.pipeline import pipeline_stage
+from accelgen.hw.pipeline import pipeline_stage
 
 __all__ = ["Params", "NMSparse"]
 

@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Signal, Mux, Cat, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.formats import Abfloat, OliveFormat
+from accelgen.num.formats import Abfloat, OliveFormat
 from accelgen.generators.ant_decoder import decode_ant
 from accelgen.params import UnitParams, param, check_int, check_choice, require
 
@@ -89,7 +89,7 @@ def _abfloat(m, code, fmt, prefix):
 
 
 def decode_pair(m, word, fmt, prefix=""):
-    """Add a pair decoder for :class:`~accelgen.formats.OliveFormat` ``fmt`` to ``m``:
+    """Add a pair decoder for :class:`~accelgen.num.formats.OliveFormat` ``fmt`` to ``m``:
     ``[(exp0, mant0), (exp1, mant1)]``, ``unsigned(fmt.exp_width)`` /
     ``signed(fmt.mant_width)``. Used inline by :class:`OliveDecoder` and ``olive_pe``."""
     n = fmt.bits
@@ -132,7 +132,7 @@ class OliveDecoder(wiring.Component):
 
     Overflow: cannot overflow, so there is no flag. ``exp_width`` and
     ``mant_width`` (in the manifest) are derived from the format
-    (:class:`accelgen.formats.OliveFormat`) to hold the largest outlier and
+    (:class:`accelgen.num.formats.OliveFormat`) to hold the largest outlier and
     normal exponent and mantissa, so every pair word decodes exactly.
 
     Members

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from accelgen.generators.ant_pe import Accumulator, shifted_product
 from accelgen.generators.olive_decoder import FormatParams, decode_pair
 from accelgen.params import param, check_int
-from accelgen.pipeline import pipeline_stage
+from accelgen.hw.pipeline import pipeline_stage
 
 __all__ = ["Params", "OlivePE", "pair_step"]
 

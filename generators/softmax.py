@@ -11,7 +11,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_choice, require, int_shape
-from accelgen.vector import BufferRing, reduce_tree, serial_reciprocal, beat_rate
+from accelgen.hw.vector import BufferRing, reduce_tree, serial_reciprocal, beat_rate
 
 __all__ = ["Params", "Softmax", "METHODS"]
 
@@ -177,7 +177,7 @@ class Softmax(wiring.Component):
     never negative.
 
     Four stages work on four vectors at once, each in its own buffer
-    (:class:`accelgen.vector.BufferRing`):
+    (:class:`accelgen.hw.vector.BufferRing`):
 
     0. take ``words`` beats into the buffer and keep the running maximum;
     1. read the buffer: exp of ``max - x`` (``method``), sum (``lanes`` per cycle);

@@ -7,14 +7,14 @@ from amaranth.hdl import C, Module, Signal, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.formats import AntFormat, KINDS, default_olive_format
+from accelgen.num.formats import AntFormat, KINDS, default_olive_format
 from accelgen.generators.ant_pe import decode_typed, shifted_product
 from accelgen.generators.fusion_unit import FusionStep, Precision, OPERAND_BITS, STEP_WIDTH
 from accelgen.generators.olive_decoder import decode_pair
 from accelgen.generators.olive_pe import pair_step
 from accelgen.params import (UnitParams, param, check_int, check_bool, check_choice, require,
                              int_shape)
-from accelgen.pipeline import delay_chain
+from accelgen.hw.pipeline import delay_chain
 
 __all__ = ["Params", "SystolicArray", "PE_TYPES"]
 

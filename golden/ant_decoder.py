@@ -27,7 +27,7 @@ the type of a tensor is the candidate with the lowest mean squared error.
 
 import numpy as np
 
-from accelgen.formats import AntFormat, KINDS
+from accelgen.num.formats import AntFormat, KINDS
 
 __all__ = ["decode", "ant_decoder", "values", "grid", "nearest", "encode", "quantize",
            "scale_search", "select_type", "mse_report", "bit_length"]

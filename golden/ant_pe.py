@@ -18,9 +18,9 @@ still exact modulo ``2**acc_width``.
 
 import numpy as np
 
-from accelgen.formats import AntFormat, TYPE_CODE
+from accelgen.num.formats import AntFormat, TYPE_CODE
 from accelgen.golden.ant_decoder import decode
-from accelgen.numeric import int_range, packet_bounds
+from accelgen.num.numeric import int_range, packet_bounds
 
 __all__ = ["decode_typed", "shifted_product", "accumulate", "ant_pe", "products"]
 

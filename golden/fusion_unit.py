@@ -20,7 +20,7 @@ Precision codes: 0 = 2-bit, 1 = 4-bit, 2 = 8-bit (3 is invalid).
 import numpy as np
 
 from accelgen.golden.bitbrick import bitbrick
-from accelgen.numeric import int_range, packet_bounds
+from accelgen.num.numeric import int_range, packet_bounds
 
 __all__ = ["PREC_CODE", "PREC_BITS", "products_per_beat", "pack_lanes", "unpack_lanes",
            "step", "accumulate", "fusion_unit", "dot_product_beats", "dot_product"]

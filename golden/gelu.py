@@ -5,7 +5,7 @@ plus the float64 reference it is measured against.
 ``GELU(x) = x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))``. An input code ``q``
 (signed ``in_bits``) stands for ``x = q * S``, ``S = 2**-in_frac``; an output
 code ``y`` (signed ``out_bits``) for ``y * 2**-out_frac``. Every method ends by
-rounding halves up (:func:`accelgen.fixed.round_shift`) and saturating to the
+rounding halves up (:func:`accelgen.num.fixed.round_shift`) and saturating to the
 output range.
 
 ``lut``
@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from accelgen.fixed import round_half_up, round_shift, floor_shift, saturate
+from accelgen.num.fixed import round_half_up, round_shift, floor_shift, saturate
 
 __all__ = ["gelu", "gelu_real", "reference", "lut_table", "pwl_coefficients",
            "ibert_constants", "ibert_erf", "PWL_FRAC", "IBERT_SHIFT"]

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from accelgen.numeric import check_range
+from accelgen.num.numeric import check_range
 
 __all__ = ["int_mac", "wrap"]
 

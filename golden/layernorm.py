@@ -34,7 +34,7 @@ No epsilon is added to the variance (the float64 reference uses none either).
 
 import numpy as np
 
-from accelgen.fixed import ints, round_shift, floor_shift, saturate, bit_length
+from accelgen.num.fixed import ints, round_shift, floor_shift, saturate, bit_length
 
 __all__ = ["layernorm", "reference", "isqrt_newton", "rsqrt_table", "variance_width"]
 

@@ -13,7 +13,7 @@ contributes 0 and flags the packet's result (:func:`nm_sparse`).
 import numpy as np
 
 from accelgen.golden.int_mac import wrap
-from accelgen.numeric import check_range, packet_bounds
+from accelgen.num.numeric import check_range, packet_bounds
 
 __all__ = ["compress", "decompress", "prune", "pack_meta", "unpack_meta", "valid_meta",
            "nm_sparse"]

@@ -25,7 +25,7 @@ the other its victim.
 
 import numpy as np
 
-from accelgen.formats import default_olive_format as default_format
+from accelgen.num.formats import default_olive_format as default_format
 from accelgen.golden.ant_decoder import decode as decode_ant, values as ant_values, nearest
 
 __all__ = ["decode_element", "decode_pairs", "olive_decoder", "outlier_values",

@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 
-from accelgen.fixed import round_half_up, round_shift, floor_shift
+from accelgen.num.fixed import round_half_up, round_shift, floor_shift
 
 __all__ = ["softmax", "reference", "exp_codes", "exp_of_zero", "lut_step", "lut_table",
            "base2_constant", "base2_table", "ibert_constants", "LOG2E_FRAC"]

@@ -22,13 +22,13 @@ Definitions (SPEC §3; TPU v1 for WS, Gemmini for WS/OS):
 
 import numpy as np
 
-from accelgen.formats import KINDS, default_olive_format
+from accelgen.num.formats import KINDS, default_olive_format
 from accelgen.golden.ant_pe import decode_typed
 from accelgen.golden.fusion_unit import (PREC_CODE, pack_lanes, products_per_beat,
                                          step as fusion_step)
 from accelgen.golden.olive_decoder import decode_pairs
 from accelgen.golden.int_mac import wrap
-from accelgen.numeric import check_range
+from accelgen.num.numeric import check_range
 
 __all__ = ["ws_tile", "os_tile", "ws_schedule", "os_schedule", "gemm", "pack_gemm",
            "cycles", "utilization", "PE_PRODUCTS"]

@@ -11,7 +11,7 @@ __all__ = ["configurations", "regression_configurations", "all_configurations",
            "reference_packets", "STRESS", "HEAVY_REASON"]
 
 #: Emissions are shared by the test workers through a disk cache keyed by the
-#: configuration and a digest of the sources (see ``accelgen.emit``).
+#: configuration and a digest of the sources (see ``accelgen.flow.emit``).
 os.environ.setdefault("ACCELGEN_EMIT_CACHE", os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "emit-cache"))
 

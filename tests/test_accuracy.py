@@ -11,10 +11,10 @@ import json
 import numpy as np
 import pytest
 
-from accelgen import accuracy
-from accelgen.accuracy import evaluate
-from accelgen.cli import main
-from accelgen.numeric import int_range
+from accelgen.app import accuracy
+from accelgen.app.accuracy import evaluate
+from accelgen.app.cli import main
+from accelgen.num.numeric import int_range
 from accelgen.registry import get_unit, module_name
 
 

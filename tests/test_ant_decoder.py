@@ -6,7 +6,7 @@ every format, Verilator regression."""
 import numpy as np
 import pytest
 
-from accelgen.formats import AntFormat, KINDS
+from accelgen.num.formats import AntFormat, KINDS
 from accelgen.generators.ant_decoder import AntDecoder, Params, BITS_RANGE
 from accelgen.golden.ant_decoder import (ant_decoder, decode, values, grid, nearest, encode,
                                          quantize, scale_search, select_type, mse_report)

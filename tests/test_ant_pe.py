@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from accelgen.formats import AntFormat, TYPE_CODE, KINDS
+from accelgen.num.formats import AntFormat, TYPE_CODE, KINDS
 from accelgen.generators.ant_pe import AntPE, Params
 from accelgen.golden.ant_decoder import values as format_values
 from accelgen.golden.ant_pe import ant_pe, shifted_product

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from cocotb.types import LogicArray, Range
 
-from accelgen import tools
-from accelgen.axis import check_streaming, padded_width, port_map, wrap
-from accelgen.cli import main
-from accelgen.emit import Emitted
-from accelgen.flows import generate, lint_files, waiver_flags
+from accelgen.flow import tools
+from accelgen.flow.axis import check_streaming, padded_width, port_map, wrap
+from accelgen.app.cli import main
+from accelgen.flow.emit import Emitted
+from accelgen.flow.corefiles import generate, lint_files, waiver_flags
 from accelgen.registry import UNITS, module_name
 from accelgen.verif.ports import MappedDut
 from conftest import STRESS, HEAVY_REASON
@@ -216,7 +216,7 @@ def test_cli_axis(capsys, tmp_path):
 def test_cli_axis_multi_stream(capsys, tmp_path):
     """The small systolic_array preset: the six files, the wrapper as wrap() makes it,
     its per-stream ports in its manifest and its .f listing the core first."""
-    from accelgen.emit import emit
+    from accelgen.flow.emit import emit
     params = UNITS["systolic_array"].params("small")
     module = module_name(params)
     assert main(["generate", "systolic_array", "--preset", "small", "--ports", "axis",

@@ -14,7 +14,7 @@ from accelgen.golden.bitfusion_array import (ArrayModel, bitfusion_array, gemm_b
                                              gemm_result)
 from accelgen.golden.fusion_unit import products_per_beat
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from conftest import regression_configurations
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from accelgen.cli import main
+from accelgen.app.cli import main
 from accelgen.registry import UNITS
 
 
@@ -138,7 +138,7 @@ def test_readme_catalogue_is_fresh(capsys):
 
 
 def test_docs_check_reports_stale(capsys, tmp_path):
-    from accelgen.catalogue import START, END
+    from accelgen.app.catalogue import START, END
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{START}\nold\n{END}\n")
     status, _, err = run(capsys, "docs", "--check", "--readme", str(readme))

@@ -4,7 +4,7 @@
 
 import pytest
 
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from accelgen.registry import UNITS, get_unit
 
 
@@ -26,7 +26,7 @@ def test_manifest_describes_lane_arrays():
 
 def test_manifest_extra_may_not_replace_standard_keys(monkeypatch):
     from accelgen.generators import int_mac
-    from accelgen.emit import _emit
+    from accelgen.flow.emit import _emit
     monkeypatch.setattr(int_mac.Params, "manifest_extra", lambda self: {"latency": 0})
     monkeypatch.delenv("ACCELGEN_EMIT_CACHE", raising=False)
     _emit.cache_clear()  # emission is cached per process; this one must run
@@ -49,7 +49,7 @@ def test_disk_cache_is_keyed_by_configuration_and_sources(monkeypatch, tmp_path)
     """``ACCELGEN_EMIT_CACHE`` keeps emissions across processes: a second process
     (here: a cleared memory cache) reads the same text; other parameters or
     other sources miss."""
-    from accelgen import emit as emit_module
+    from accelgen.flow import emit as emit_module
     monkeypatch.setenv("ACCELGEN_EMIT_CACHE", str(tmp_path))
     params = get_unit("int_mac").params("small")
     emit_module._emit.cache_clear()

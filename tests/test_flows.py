@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from accelgen import __version__, tools
-from accelgen.cli import main
-from accelgen.emit import Emitted, emit
+from accelgen import __version__
+
+from accelgen.flow import tools
+from accelgen.app.cli import main
+from accelgen.flow.emit import Emitted, emit
 from accelgen.errors import ToolFailed
-from accelgen.flows import core_name, generate, lint_files, waiver_flags, write_flows
+from accelgen.flow.corefiles import core_name, generate, lint_files, waiver_flags, write_flows
 from accelgen.registry import UNITS, module_name
 
 TARGETS = {"default": None, "lint": "verilator", "synth": "yosys"}

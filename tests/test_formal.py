@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Bounded model checking of the stream rules (accelgen/formal.py, docs/formal.md).
+"""Bounded model checking of the stream rules (accelgen/flow/formal.py, docs/formal.md).
 
 Every configuration of :data:`FORMAL_CONFIGS` is proven to its
 :func:`bmc_depth` with a free source (which contains every source that keeps
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from accelgen import formal
+from accelgen.flow import formal
 from accelgen.errors import ToolFailed, ToolNotFound
 from accelgen.registry import UNITS, module_name
 from conftest import STRESS, HEAVY_REASON

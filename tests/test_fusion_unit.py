@@ -15,7 +15,7 @@ from accelgen.golden.fusion_unit import (PREC_CODE, fusion_unit, step, accumulat
                                          dot_product, dot_product_beats)
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.payload import pack
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from accelgen.verif.fusion_unit import random_beats, exhaustive_beats
 from conftest import regression_configurations
 

@@ -12,7 +12,7 @@ parameter given a value of the wrong kind and ends with ``not <repr(value)>``; a
 it back, and have distinct module names for distinct parameters (two
 configurations with one name would overwrite each other's files).
 
-The command line (``accelgen.cli.main``) exits with 0 or 2; on 2 stderr is one
+The command line (``accelgen.app.cli.main``) exits with 0 or 2; on 2 stderr is one
 line ``accelgen: error: ...`` and stdout is empty; ``generate`` succeeds exactly
 when the parameters are valid, and then writes the files it prints, for exactly
 those parameters.
@@ -45,9 +45,9 @@ from amaranth.lib import wiring
 from hypothesis import HealthCheck, assume, given, seed, settings
 from hypothesis import strategies as st
 
-from accelgen import accuracy
-from accelgen.cli import main
-from accelgen.emit import emit
+from accelgen.app import accuracy
+from accelgen.app.cli import main
+from accelgen.flow.emit import emit
 from accelgen.params import UnitParams, param, check_int, check_choice, parse_value
 from accelgen.registry import PRESET_NAMES, UNITS, module_name
 

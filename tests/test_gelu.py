@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from accelgen.fixed import codes
+from accelgen.num.fixed import codes
 from accelgen.generators.gelu import GELU, Params
 from accelgen.golden.gelu import (gelu, reference, lut_table, pwl_coefficients,
                                   ibert_constants)

@@ -3,7 +3,7 @@
 
 from pathlib import Path
 
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from accelgen.registry import UNITS
 
 HDL = Path(__file__).resolve().parents[1] / "hdl"

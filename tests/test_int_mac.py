@@ -8,7 +8,7 @@ import pytest
 
 from accelgen.generators.int_mac import IntMAC, Params
 from accelgen.golden.int_mac import int_mac, wrap
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from conftest import configurations, regression_configurations
 

@@ -11,8 +11,8 @@ import pytest
 
 from accelgen.generators.layernorm import LayerNorm, Params
 from accelgen.golden.layernorm import layernorm, reference, isqrt_newton, rsqrt_table
-from accelgen.fixed import codes
-from accelgen.numeric import int_range
+from accelgen.num.fixed import codes
+from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from conftest import regression_configurations
 

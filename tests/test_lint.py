@@ -3,10 +3,10 @@
 
 import pytest
 
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from accelgen.errors import ToolFailed
-from accelgen.lint import lint, lint_verilator
-from accelgen import tools
+from accelgen.flow.lint import lint, lint_verilator
+from accelgen.flow import tools
 from conftest import all_configurations
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from accelgen.generators.lnzd import LNZD, Params
 from accelgen.golden.lnzd import lnzd
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from conftest import regression_configurations
 

@@ -11,7 +11,7 @@ import pytest
 from accelgen.generators.nm_sparse import NMSparse, Params
 from accelgen.golden.nm_sparse import (compress, decompress, prune, pack_meta, unpack_meta,
                                        valid_meta, nm_sparse)
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from conftest import configurations, regression_configurations
 

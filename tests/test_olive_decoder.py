@@ -6,7 +6,7 @@ Verilator regression."""
 import numpy as np
 import pytest
 
-from accelgen.formats import Abfloat
+from accelgen.num.formats import Abfloat
 from accelgen.generators.olive_decoder import OliveDecoder, Params
 from accelgen.golden.ant_decoder import values as ant_values
 from accelgen.golden.olive_decoder import (olive_decoder, decode_pairs, pair_values,

@@ -74,8 +74,8 @@ import itertools
 import numpy as np
 import pytest
 
-from accelgen.fixed import codes
-from accelgen.formats import AntFormat, TYPE_CODE
+from accelgen.num.fixed import codes
+from accelgen.num.formats import AntFormat, TYPE_CODE
 from accelgen.golden.ant_decoder import decode as ant_decode
 from accelgen.golden.ant_pe import ant_pe
 from accelgen.golden.bitfusion_array import bitfusion_array, gemm_beats
@@ -95,7 +95,7 @@ from accelgen.generators import (ant_decoder, ant_pe as ant_pe_gen, bitfusion_ar
                                  index_match as im_gen, int_mac as int_mac_gen,
                                  layernorm as ln_gen, lnzd as lnzd_gen, nm_sparse as nm_gen,
                                  olive_decoder, softmax as softmax_gen, systolic_array as sa_gen)
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.systolic_array import amaranth_gemm, assemble, extreme_gemms
 from conftest import reference_packets

@@ -85,7 +85,7 @@ def test_parse_value_errors():
 
 
 def test_int_range_and_check_range():
-    from accelgen.numeric import int_range, check_range
+    from accelgen.num.numeric import int_range, check_range
     assert int_range(8, True) == (-128, 127) and int_range(8, False) == (0, 255)
     assert int_range(1, True) == (-1, 0)
     check_range("x", [-128, 127], 8, True)
@@ -94,7 +94,7 @@ def test_int_range_and_check_range():
 
 
 def test_packet_bounds():
-    from accelgen.numeric import packet_bounds
+    from accelgen.num.numeric import packet_bounds
     starts, ends = packet_bounds([0, 1, 1, 0, 0, 1, 0])  # the last beat closes nothing
     assert starts.tolist() == [0, 2, 3] and ends.tolist() == [1, 2, 5]
     starts, ends = packet_bounds([0, 0])

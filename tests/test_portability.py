@@ -3,7 +3,7 @@
 
 Every preset (default, small, large) and CI sweep configuration of every unit
 (``conftest.all_configurations()``; the ``large`` presets in one generation
-unless ``ACCELGEN_STRESS=2``, see below) is emitted with ``accelgen.emit.emit``,
+unless ``ACCELGEN_STRESS=2``, see below) is emitted with ``accelgen.flow.emit.emit``,
 written into the test's temporary folder and compiled by Icarus Verilog 11
 twice, as plain Verilog-2005 (``-g2005``: no SystemVerilog construct slipped
 in) and as SystemVerilog-2012 (``-g2012``: no identifier clashes with a
@@ -36,7 +36,7 @@ missing compiler fails them.
 
 Not repeated here: Yosys's read of the same configurations (``hierarchy
 -check; proc; check -assert``) and Verilator's ``--lint-only -Wall`` are the
-lint gate, ``accelgen/lint.py``, run over every configuration by
+lint gate, ``accelgen/flow/lint.py``, run over every configuration by
 ``tests/test_lint.py``.
 
 Cost: emission (shared through the emission cache) and one ``iverilog`` call
@@ -54,7 +54,7 @@ import subprocess
 
 import pytest
 
-from accelgen.emit import emit, write
+from accelgen.flow.emit import emit, write
 from accelgen.registry import UNITS, module_name
 from conftest import STRESS
 

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from accelgen.registry import UNITS, module_name
 from conftest import STRESS, HEAVY_REASON
 

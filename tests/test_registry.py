@@ -12,7 +12,7 @@ import pytest
 
 import accelgen
 from accelgen.registry import UNITS, PRESET_NAMES, Unit, get_unit, module_name
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from conftest import all_configurations
 
 ROOT = Path(__file__).resolve().parents[1]

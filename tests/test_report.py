@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""QoR tooling (accelgen.report): the baseline comparison and its tolerance, the
+"""QoR tooling (accelgen.flow.report): the baseline comparison and its tolerance, the
 committed baseline files against the registry, and the job runner's time limit,
 failures, cache and Fmax skips (with stand-in worker processes, no synthesis)."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from accelgen import report
-from accelgen.emit import emit
+from accelgen.flow import report
+from accelgen.flow.emit import emit
 from accelgen.registry import UNITS, module_name
-from accelgen.report import Job, compare, baseline_mismatch, run_jobs
+from accelgen.flow.report import Job, compare, baseline_mismatch, run_jobs
 
 BASE = {"LUT": 100, "FF": 50, "carry": 10, "DSP": 1, "BRAM": 0}
 VERSIONS = {"yosys": "test", "accelgen": "test"}

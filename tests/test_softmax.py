@@ -11,8 +11,8 @@ import pytest
 
 from accelgen.generators.softmax import Softmax, Params
 from accelgen.golden.softmax import softmax, reference, exp_of_zero
-from accelgen.fixed import codes
-from accelgen.numeric import int_range
+from accelgen.num.fixed import codes
+from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from conftest import regression_configurations
 

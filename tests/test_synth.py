@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Synthesis reports: cell classes per family and register-to-register Fmax; the
 small presets' cells held to the committed QoR baselines (bench/baselines/, see
-accelgen.report for the tolerance; `make baselines` rewrites them)."""
+accelgen.flow.report for the tolerance; `make baselines` rewrites them)."""
 
 import pytest
 
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from accelgen.registry import UNITS
-from accelgen.report import baseline_mismatch
-from accelgen.synth import classify, synthesize, fmax, TARGETS, _synth_command
+from accelgen.flow.report import baseline_mismatch
+from accelgen.flow.synth import classify, synthesize, fmax, TARGETS, _synth_command
 from conftest import STRESS, HEAVY_REASON
 
 
@@ -40,7 +40,7 @@ def test_dsp_off_maps_multipliers_to_logic(tmp_path):
 def test_ecp5_falls_back_to_classic_abc(tmp_path, monkeypatch):
     """When Yosys exits inside ABC9 (YoWASP does on some ECP5 designs), ECP5
     synthesis is retried once with classic ABC and says so; other targets fail."""
-    from accelgen import tools
+    from accelgen.flow import tools
     from accelgen.errors import ToolFailed
     real, scripts = tools.run, []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from accelgen import tools
+from accelgen.flow import tools
 from accelgen.errors import ToolNotFound
 
 

@@ -6,7 +6,7 @@ timing, reset."""
 import cocotb
 import numpy as np
 
-from accelgen.formats import TYPE_CODE, AntFormat
+from accelgen.num.formats import TYPE_CODE, AntFormat
 from accelgen.golden.ant_decoder import values as format_values
 from accelgen.golden.ant_pe import ant_pe
 from accelgen.verif.bench import configuration, scaled

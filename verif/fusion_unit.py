@@ -7,7 +7,7 @@ import numpy as np
 
 from accelgen.golden.fusion_unit import (PREC_CODE, fusion_unit, pack_lanes,
                                          products_per_beat)
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_reset_mid_stream,
                                      check_under_stalls)

@@ -5,7 +5,7 @@ range boundaries included) under stalls, latency and throughput, reset."""
 import cocotb
 import numpy as np
 
-from accelgen.fixed import codes
+from accelgen.num.fixed import codes
 from accelgen.golden.gelu import gelu, ibert_constants
 from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_output_rate,

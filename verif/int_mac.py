@@ -5,7 +5,7 @@ import cocotb
 import numpy as np
 
 from accelgen.golden.int_mac import int_mac
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_reset_mid_stream,
                                      check_under_stalls)

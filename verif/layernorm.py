@@ -7,7 +7,7 @@ import cocotb
 import numpy as np
 
 from accelgen.golden.layernorm import layernorm
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from accelgen.verif.bench import scaled
 from accelgen.verif.vectors import (VectorBench, check_random_vectors, check_rate_and_latency,
                                      check_vector_reset)

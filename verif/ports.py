@@ -3,7 +3,7 @@
 
 The testbenches and the shared benches address the unit's own ports: ``dut.clk``,
 ``dut.rst`` (active high), ``dut.i__valid``, ``dut.o__payload``, ... A wrapper
-such as the AXI4-Stream one (:mod:`accelgen.axis`) renames them, inverts the
+such as the AXI4-Stream one (:mod:`accelgen.flow.axis`) renames them, inverts the
 reset and pads the payloads to whole bytes. :class:`MappedDut` stands in for the
 wrapper's handle and presents it under the unit's names:
 
@@ -21,7 +21,7 @@ stream the same way (``systolic_array``: ``a__*`` on ``s_axis_a_*``, ``w__*`` on
 (``w__payload``) is the wrapper's handle itself.
 
 The runner (:func:`accelgen.verif.runner.run_cocotb` with ``ports="axis"``) puts
-the map in ``ACCELGEN_PORT_MAP`` (JSON, :func:`accelgen.axis.port_map`) and lists
+the map in ``ACCELGEN_PORT_MAP`` (JSON, :func:`accelgen.flow.axis.port_map`) and lists
 this module before the unit's testbench in ``COCOTB_TEST_MODULES``; importing it
 in the simulator replaces ``cocotb.top``, the handle cocotb passes to every test,
 by the :class:`MappedDut`. Without the variable nothing changes.

@@ -15,7 +15,7 @@ Two options of :func:`run_cocotb` (and :func:`build`) vary the design under test
     Verilator, in ``build/sim/<module>-icarus``; the waiver file and Verilator's
     build flags are left out, the timescale is the same.
 ``ports="axis"``
-    simulate the AXI4-Stream wrapper ``<module>_axis`` (:mod:`accelgen.axis`) as
+    simulate the AXI4-Stream wrapper ``<module>_axis`` (:mod:`accelgen.flow.axis`) as
     the toplevel, with the core beside it, and run the unit's own testbench on
     it unchanged: :mod:`accelgen.verif.ports` presents the wrapper under the
     unit's port names (``clk`` -> ``aclk``, ``rst`` -> ``aresetn`` inverted,
@@ -44,8 +44,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from accelgen import tools
-from accelgen.emit import emit, write
+from accelgen.flow import tools
+from accelgen.flow.emit import emit, write
 from accelgen.registry import get_unit
 
 __all__ = ["run_cocotb", "run_tests", "build", "build_verilog", "build_sources", "RunResult",
@@ -156,7 +156,7 @@ def _design(unit_name, params, ports):
     _check_choice("ports", ports, PORT_STYLES)
     emitted = emit(unit_name, params)
     if ports == "axis":
-        from accelgen.axis import wrap
+        from accelgen.flow.axis import wrap
         return [emitted, wrap(emitted)]
     return [emitted]
 
@@ -200,7 +200,7 @@ def run_cocotb(unit_name, params, *, testcase=None, seed=None, extra_env=None,
     env = {"ACCELGEN_UNIT": unit.name, "ACCELGEN_PARAMS": json.dumps(params.as_dict())}
     test_modules = unit.testbench
     if ports == "axis":
-        from accelgen.axis import port_map
+        from accelgen.flow.axis import port_map
         from accelgen.verif.ports import PORT_MAP_ENV
         env[PORT_MAP_ENV] = json.dumps(port_map(_design(unit_name, params, ports)[-1].manifest))
         test_modules = ["accelgen.verif.ports", unit.testbench]

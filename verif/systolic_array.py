@@ -10,14 +10,14 @@ import numpy as np
 from amaranth.hdl import Shape
 from cocotb.triggers import ClockCycles, FallingEdge
 
-from accelgen.formats import AntFormat, KINDS, default_olive_format
+from accelgen.num.formats import AntFormat, KINDS, default_olive_format
 from accelgen.golden.ant_decoder import values as format_values
 from accelgen.golden.int_mac import wrap
 from accelgen.golden.olive_decoder import encode_pairs, outlier_values, pair_values
 from accelgen.golden.systolic_array import (ws_schedule, os_schedule, ws_tile, os_tile,
                                             gemm, cycles, pack_gemm)
 from accelgen.generators.systolic_array import SystolicArray
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.bench import configuration, rngs, start_clock, reset, wait_until, scaled
 from accelgen.verif.payload import pack, unpack

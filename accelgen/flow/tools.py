@@ -30,7 +30,7 @@ from accelgen.errors import ToolNotFound, ToolFailed
 
 __all__ = ["find_tool", "verilator_env", "run", "TOOLS", "WAIVER_FILE"]
 
-WAIVER_FILE = Path(__file__).parent / "data" / "verilator_waivers.vlt"
+WAIVER_FILE = Path(__file__).parents[1] / "data" / "verilator_waivers.vlt"
 
 # tool name -> (environment variable, console-script / executable names to look for)
 TOOLS = {

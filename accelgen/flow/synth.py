@@ -19,8 +19,8 @@ from amaranth.hdl import Module, Signal, Cat, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, Flow
 
-from accelgen import tools
-from accelgen.emit import write
+from accelgen.flow import tools
+from accelgen.flow.emit import write
 
 __all__ = ["TARGETS", "FmaxHarness", "synthesize", "fmax", "classify"]
 

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Small RTL builders shared by generators (they add logic to a caller's module)."""
 
-from amaranth.hdl import Signal
+from amaranth.hdl import Signal, Value
+from amaranth.lib import data
 
-__all__ = ["delay_chain", "pipeline_stage", "drain_beats"]
+__all__ = ["delay_chain", "pipeline_stage", "register_stage", "drain_beats"]
 
 
 def delay_chain(m, value, name, stages, enable=1):
@@ -28,6 +29,25 @@ def pipeline_stage(m, enable, name, **values):
         with m.If(enable):
             m.d.sync += regs[key].eq(value)
     return regs
+
+
+def _shape_of(value):
+    """The shape of ``value``: a ``data.View``'s layout, else its ``Value`` shape."""
+    if isinstance(value, data.View):
+        return value.shape()
+    return Value.cast(value).shape()
+
+
+def register_stage(m, enable, name, **values):
+    """One typed register stage: a ``data.View`` of a ``StructLayout`` with a
+    field per keyword argument (shaped like its value), named ``name``, whose
+    fields load their values when ``enable`` is high. Read the registers as
+    attributes (``s.valid``, ``s.a``); Amaranth checks the names and shapes."""
+    layout = data.StructLayout({key: _shape_of(value) for key, value in values.items()})
+    reg = Signal(layout, name=name)
+    with m.If(enable):
+        m.d.sync += [reg[key].eq(value) for key, value in values.items()]
+    return reg
 
 
 def drain_beats(m, i, o, remaining, rest, load):

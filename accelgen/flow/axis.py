@@ -46,7 +46,7 @@ ports of each).
 
 import copy
 
-from accelgen.emit import Emitted, _PORT_DECL, _top_module
+from accelgen.flow.emit import Emitted, _PORT_DECL, _top_module
 
 __all__ = ["SUFFIX", "wrap", "check_streaming", "interface_name", "port_map", "padded_width"]
 
@@ -241,7 +241,7 @@ def _axis_entry(core_module, streams):
 
 
 def wrap(emitted):
-    """The AXI4-Stream wrapper of ``emitted`` (an :class:`~accelgen.emit.Emitted`
+    """The AXI4-Stream wrapper of ``emitted`` (an :class:`~accelgen.flow.emit.Emitted`
     core) as an ``Emitted``: ``module`` ``<core>_axis``, ``verilog`` the wrapper
     module alone (it instantiates the core, which stays in its own file) and its
     ``manifest``. Raises ``ValueError`` for a unit it does not apply to."""

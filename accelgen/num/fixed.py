@@ -9,7 +9,7 @@ beyond 62 bits, on ``object`` arrays of Python integers.
 
 import numpy as np
 
-from accelgen.numeric import int_range
+from accelgen.num.numeric import int_range
 
 __all__ = ["round_shift", "floor_shift", "saturate", "codes", "round_half_up",
            "bit_length", "ints"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from accelgen import __version__
 from accelgen.errors import AccelgenError
-from accelgen.tables import format_table
+from accelgen.app.tables import format_table
 from accelgen.params import parse_value
 from accelgen.registry import UNITS, PRESET_NAMES, get_unit, module_name
 
@@ -91,9 +91,9 @@ def cmd_list(args):
 
 def cmd_generate(args):
     """Write the Verilog, manifest, FuseSoC core and filelist of one configuration
-    (``--ports axis``: also its AXI4-Stream wrapper, see :mod:`accelgen.flows`)."""
-    from accelgen.emit import emit
-    from accelgen.flows import generate
+    (``--ports axis``: also its AXI4-Stream wrapper, see :mod:`accelgen.flow.corefiles`)."""
+    from accelgen.flow.emit import emit
+    from accelgen.flow.corefiles import generate
     unit = _unit(args.unit)
     params = _params(unit, args.preset, args.param)
     try:
@@ -106,7 +106,7 @@ def cmd_generate(args):
 
 def cmd_hdl(args):
     """Emit the default preset of every unit into ``hdl/`` and print the summary."""
-    from accelgen.emit import emit, write
+    from accelgen.flow.emit import emit, write
     rows, stale = [], []
     for unit in UNITS.values():
         emitted = emit(unit.name)
@@ -126,8 +126,8 @@ def cmd_hdl(args):
 
 
 def cmd_lint(args):
-    from accelgen.emit import emit
-    from accelgen.lint import lint
+    from accelgen.flow.emit import emit
+    from accelgen.flow.lint import lint
     units = [_unit(n) for n in args.units] or list(UNITS.values())
     count = 0
     for unit in units:
@@ -147,8 +147,8 @@ def cmd_lint(args):
 
 
 def cmd_synth(args):
-    from accelgen.emit import emit
-    from accelgen.synth import synthesize, fmax, TARGETS
+    from accelgen.flow.emit import emit
+    from accelgen.flow.synth import synthesize, fmax, TARGETS
     unit = _unit(args.unit)
     params = _params(unit, args.preset, args.param)
     if args.pnr and TARGETS[args.target][1] is None:
@@ -167,7 +167,7 @@ def cmd_synth(args):
 
 
 def cmd_accuracy(args):
-    from accelgen import accuracy
+    from accelgen.app import accuracy
     unit = _unit(args.unit)
     if unit.name not in accuracy.UNITS:
         raise UsageError(f"unit {unit.name} has no float64 reference to measure accuracy "
@@ -183,7 +183,7 @@ def cmd_accuracy(args):
 
 
 def cmd_docs(args):
-    from accelgen.catalogue import update
+    from accelgen.app.catalogue import update
     try:
         fresh = update(args.readme, check=args.check)
     except (OSError, ValueError) as e:

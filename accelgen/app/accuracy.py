@@ -29,8 +29,8 @@ import numbers
 
 import numpy as np
 
-from accelgen.fixed import codes
-from accelgen.numeric import int_range
+from accelgen.num.fixed import codes
+from accelgen.num.numeric import int_range
 from accelgen.registry import get_unit, module_name
 
 __all__ = ["UNITS", "evaluate", "default_vectors", "format_report",
@@ -319,7 +319,7 @@ def _is_int(value):
 
 def format_report(result):
     """The text form of :func:`evaluate`'s result: a heading and a table per family."""
-    from accelgen.tables import format_table
+    from accelgen.app.tables import format_table
     softmax = result["unit"] == "softmax"
     header = ["family", "vectors", "max |err| LSB", "mean |err| LSB"]
     if softmax:

@@ -27,8 +27,10 @@ import json
 import re
 from pathlib import Path
 
-from accelgen import __version__, tools
-from accelgen.emit import write
+from accelgen import __version__
+
+from accelgen.flow import tools
+from accelgen.flow.emit import write
 
 __all__ = ["core_name", "core_text", "filelist_text", "waiver_flags", "write_flows",
            "generate", "lint_files", "PORT_STYLES", "SYNTH_ARCH"]
@@ -133,7 +135,7 @@ def generate(emitted, out_dir, ports="native"):
     ``ports="native"``: ``<module>.v``, ``<module>.json``, ``<module>.core``,
     ``<module>.f``. ``ports="axis"``: the core's ``<module>.v`` and ``.json``, then
     the AXI4-Stream wrapper's ``<module>_axis.v`` and ``.json`` (see
-    :mod:`accelgen.axis`) and ``<module>_axis.core`` / ``.f`` listing both Verilog
+    :mod:`accelgen.flow.axis`) and ``<module>_axis.core`` / ``.f`` listing both Verilog
     files. Raises ``ValueError`` for an unknown ``ports`` or a unit the wrapper
     does not apply to, before writing anything.
     """
@@ -143,7 +145,7 @@ def generate(emitted, out_dir, ports="native"):
     if ports == "native":
         paths = list(write(emitted, out_dir))
         return paths + list(write_flows(emitted.module, description, [paths[0].name], out_dir))
-    from accelgen.axis import wrap
+    from accelgen.flow.axis import wrap
     wrapper = wrap(emitted)
     paths = list(write(emitted, out_dir)) + list(write(wrapper, out_dir))
     sources = [paths[0].name, paths[2].name]
@@ -152,7 +154,7 @@ def generate(emitted, out_dir, ports="native"):
 
 
 def lint_files(folder, top, filelist):
-    """The lint gate (:mod:`accelgen.lint`) on several files: Verilator
+    """The lint gate (:mod:`accelgen.flow.lint`) on several files: Verilator
     ``--lint-only -Wall`` with the waiver file through the filelist ``filelist``,
     and Yosys ``hierarchy -check; proc; check -assert`` on the files it lists.
     Paths are relative to ``folder``; raises ``ToolFailed`` on any warning."""

@@ -4,8 +4,8 @@ committed QoR baselines that the test suite holds fresh synthesis to.
 
 Jobs
 ----
-:func:`run_jobs` runs :class:`Job` s (:func:`accelgen.synth.synthesize` or
-:func:`accelgen.synth.fmax` of one configuration on one target), each in its own
+:func:`run_jobs` runs :class:`Job` s (:func:`accelgen.flow.synth.synthesize` or
+:func:`accelgen.flow.synth.fmax` of one configuration on one target), each in its own
 process group, ``workers`` at a time, killing a job that runs longer than
 ``timeout`` seconds. Every job ends with a result dict whose ``status`` is
 ``ok``, ``failed`` (with ``reason``: the tool's last words), ``timeout`` or
@@ -14,7 +14,7 @@ process group, ``workers`` at a time, killing a job that runs longer than
 did not succeed, or whose synthesized cells exceed the device:
 :data:`CAPACITY`); nothing is dropped.
 Results are cached as JSON under ``cache_dir``, keyed by the job, the SHA-256 of
-the emitted Verilog, the SHA-256 of ``accelgen/synth.py`` and the tool versions
+the emitted Verilog, the SHA-256 of ``accelgen/flow/synth.py`` and the tool versions
 (:func:`tool_versions`), so an interrupted run resumes where it stopped and a
 changed design or tool reruns only what it touches. A cached timeout (or size
 skip) counts only if the current limit would give it again.
@@ -60,7 +60,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from accelgen import __version__, tools
+from accelgen import __version__
+
+from accelgen.flow import tools
 from accelgen.registry import UNITS, get_unit, module_name
 
 __all__ = ["Job", "run_jobs", "tool_versions", "format_duration", "CAPACITY", "MAX_VERILOG_KB",
@@ -69,7 +71,7 @@ __all__ = ["Job", "run_jobs", "tool_versions", "format_duration", "CAPACITY", "M
            "load_baseline", "baseline_entry", "write_baseline", "compare",
            "baseline_mismatch", "stale_entries"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE_DIR = ROOT / "bench" / "baselines"
 BASELINE_TARGETS = ("ice40", "ecp5", "xilinx")
 BASELINE_PRESET = "small"
@@ -87,7 +89,7 @@ UPDATE_COMMAND = "make baselines"
 #: the 4x4 ``bitfusion_array``, is 1.1 MB.
 MAX_VERILOG_KB = 2048
 
-#: Cells of the devices Fmax is placed on (``accelgen.synth.TARGETS``): iCE40
+#: Cells of the devices Fmax is placed on (``accelgen.flow.synth.TARGETS``): iCE40
 #: UP5K (5,280 logic cells, 8 SB_MAC16) and ECP5 LFE5U-25F (24,288 LUT4 and FF,
 #: 28 multipliers). An Fmax job whose synthesis exceeds one is skipped.
 CAPACITY = {"ice40": {"LUT": 5280, "FF": 5280, "DSP": 8},
@@ -178,7 +180,7 @@ def _flow_hash():
 
 def short_reason(message, limit=120):
     """The informative part of a tool failure: its first ``ERROR:`` line if any
-    (:func:`accelgen.tools.run` joins the last lines with `` | ``), long quoted
+    (:func:`accelgen.flow.tools.run` joins the last lines with `` | ``), long quoted
     (cell) names shortened."""
     text = " ".join(message.split())
     if "ERROR:" in text:
@@ -200,7 +202,7 @@ def _skip_reason(job, synth):
 
 def _worker_command(job, work, max_kb):
     """The command that runs one job and prints its result as JSON (last line)."""
-    return [sys.executable, "-m", "accelgen.report", json.dumps(job.spec()), str(work),
+    return [sys.executable, "-m", "accelgen.flow.report", json.dumps(job.spec()), str(work),
             str(max_kb)]
 
 
@@ -245,7 +247,7 @@ class _Cache:
 
     def design(self, job):
         """SHA-256 of the job's emitted Verilog (emitted once per module)."""
-        from accelgen.emit import emit
+        from accelgen.flow.emit import emit
         with self._lock:
             if job.module not in self._designs:
                 self._designs[job.module] = _sha(emit(job.unit, job.unit_params).verilog)
@@ -290,7 +292,7 @@ def run_jobs(jobs, *, work_dir, cache_dir=None, workers=2, timeout=900,
     ``seconds`` (wall time of the job, or of the run that cached it), ``cpu_seconds``
     (its CPU time and its tools', for jobs that ran to the end), ``cached``,
     and for ``ok``: synthesis, the classified cells and ``mapper``
-    (:func:`accelgen.synth.synthesize`); Fmax, ``fmax_mhz``; plus ``design`` (the
+    (:func:`accelgen.flow.synth.synthesize`); Fmax, ``fmax_mhz``; plus ``design`` (the
     Verilog's SHA-256), ``latency`` and ``throughput`` from the manifest.
     ``on_done(job, result, done, total, elapsed)`` is called as each job ends.
     On ``KeyboardInterrupt`` the running jobs are killed and the interrupt re-raised;
@@ -370,10 +372,10 @@ def run_jobs(jobs, *, work_dir, cache_dir=None, workers=2, timeout=900,
 
 
 def _worker_main(spec_json, work, max_kb=MAX_VERILOG_KB):
-    """Run one job (``python -m accelgen.report SPEC WORK MAX_KB``); print its result."""
-    from accelgen.emit import emit
+    """Run one job (``python -m accelgen.flow.report SPEC WORK MAX_KB``); print its result."""
+    from accelgen.flow.emit import emit
     from accelgen.errors import ToolFailed
-    from accelgen.synth import synthesize, fmax
+    from accelgen.flow.synth import synthesize, fmax
     spec = json.loads(spec_json)
     unit = get_unit(spec["unit"])
     params = unit.params_cls(**spec["params"])

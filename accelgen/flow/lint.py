@@ -5,8 +5,8 @@ and a Yosys read (``hierarchy -check``, ``proc``, ``check -assert``)."""
 import shutil
 from pathlib import Path
 
-from accelgen import tools
-from accelgen.emit import write
+from accelgen.flow import tools
+from accelgen.flow.emit import write
 
 __all__ = ["lint_verilator", "lint_yosys", "lint"]
 

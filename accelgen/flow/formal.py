@@ -44,7 +44,7 @@ no ``yosys-smt2-assert`` / ``-assume`` / ``-cover`` entry, and if smtbmc's
 The solver is ``z3`` (PyPI ``z3-solver``), found next to the interpreter or on
 ``PATH`` (override: ``Z3``); ``yosys-smtbmc`` is YoWASP's (a native Python
 script; override: ``YOSYS_SMTBMC``). Yosys itself runs as WebAssembly and is
-given file names relative to the work folder (:func:`accelgen.tools.run`).
+given file names relative to the work folder (:func:`accelgen.flow.tools.run`).
 """
 
 import contextlib
@@ -64,7 +64,7 @@ from amaranth.hdl import Assert, Assume, Cover, Module, ResetSignal, Signal, Val
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import Flow
 
-from accelgen import tools
+from accelgen.flow import tools
 from accelgen.errors import ToolFailed, ToolNotFound
 from accelgen.registry import get_unit, module_name
 
@@ -83,7 +83,7 @@ def _pipeline_ready(dut):
 
 def _drain_ready(dut):
     """``i.ready = ~busy | (o.ready & o.last)`` with ``busy = o.valid``
-    (:func:`accelgen.pipeline.drain_beats`)."""
+    (:func:`accelgen.hw.pipeline.drain_beats`)."""
     return {"i": ~dut.o.valid | (dut.o.ready & dut.o.payload.last)}
 
 

@@ -125,7 +125,7 @@ def _source_digest():
     digest = hashlib.sha256(f"{__version__} {' '.join(versions)}".encode())
     for package in ("accelgen", "accelgen.generators", "accelgen.golden"):
         folder = Path(importlib.import_module(package).__file__).parent
-        for path in sorted(folder.glob("*.py")):
+        for path in sorted(folder.rglob("*.py")):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 

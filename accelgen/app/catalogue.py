@@ -7,7 +7,7 @@ and ``accelgen docs --check`` (run by the tests) fails when it is out of date.
 
 from pathlib import Path
 
-from accelgen.emit import emit
+from accelgen.flow.emit import emit
 from accelgen.registry import UNITS, module_name
 
 __all__ = ["render", "update", "START", "END"]

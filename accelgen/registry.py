@@ -1,14 +1,36 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""The one table of accelgen's units.
+"""The one table of accelgen's units, with every per-unit fact.
 
-The CLI, the Makefile (through the CLI), the test parametrization, lint and
-synthesis reports all enumerate :data:`UNITS`; adding a unit is adding one
-:class:`Unit` entry here plus its four files::
+The CLI, the Makefile (through the CLI), the test parametrization, lint,
+synthesis and QoR reports, the formal checks and the accuracy report all
+enumerate :data:`UNITS`; adding a unit is adding one :class:`Unit` entry here
+plus its four files::
 
     generators/<name>.py   Params (frozen dataclass) + the wiring.Component
     golden/<name>.py       the bit-exact NumPy model
     verif/<name>.py        the cocotb testbench
     tests/test_<name>.py   pytest: errors, elaboration, simulators
+
+Besides its presets and sweep, an entry declares four facts that other tools
+would otherwise keep in lists of their own; each must be given, ``None`` being
+the explicit "none" (a :class:`Unit` that leaves one out is an error):
+
+``formal``
+    :class:`Formal`: the configurations whose stream rules are proven by
+    default and the beats of one packet (the bound); ``None`` for a unit
+    without stream ports.
+``accuracy``
+    :class:`Accuracy`: how ``accelgen accuracy`` measures the golden model
+    against its float64 reference; ``None`` for an exact unit.
+``axis``
+    :class:`Axis`: how the tests cover the AXI4-Stream wrapper; ``None`` for a
+    unit without stream ports (the wrapper refuses it).
+``heavy``
+    :class:`Heavy`: the unit's checks that run only with ``ACCELGEN_STRESS=2``.
+
+:meth:`Unit.check_facts` holds the declarations against the component (a
+streaming unit must have ``formal``, ``axis`` and a ``ready_contract``);
+``tests/test_registry.py`` runs it for every unit.
 
 Modules are imported lazily, so listing units costs nothing.
 """
@@ -16,11 +38,209 @@ Modules are imported lazily, so listing units costs nothing.
 import dataclasses
 import importlib
 import re
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-__all__ = ["Unit", "UNITS", "get_unit", "PRESET_NAMES"]
+__all__ = ["Unit", "Formal", "Accuracy", "Axis", "Heavy", "HEAVY_CHECKS", "UNITS",
+           "get_unit", "module_name", "PRESET_NAMES"]
 
 PRESET_NAMES = ("default", "small", "large")
+
+
+class _Undeclared:
+    """The default of a per-unit fact that the entry did not give."""
+
+    def __repr__(self):
+        return "<undeclared>"
+
+
+_UNDECLARED = _Undeclared()
+
+
+def _frozen(overrides, what):
+    """``overrides`` (a mapping of parameter names) as a read-only copy."""
+    if not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides):
+        raise TypeError(f"{what} must be a mapping of parameter names to values, "
+                        f"not {overrides!r}")
+    return MappingProxyType(dict(overrides))
+
+
+def _preset(preset, what):
+    if preset not in PRESET_NAMES:
+        raise ValueError(f"{what} must be one of {', '.join(PRESET_NAMES)}, not {preset!r}")
+    return preset
+
+
+def _names(values, what):
+    """``values`` as a tuple of strings (a lone string is refused: it would be
+    read as its characters)."""
+    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{what} must be a sequence of names, not {values!r}")
+    return tuple(values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Formal:
+    """The bounded proof of a streaming unit's stream rules (:mod:`accelgen.flow.formal`).
+
+    Attributes
+    ----------
+    configs : tuple of (preset, overrides)
+        The configurations proven by default (``tests/test_formal.py``): a
+        preset name and parameter overrides of it, usually the ``small`` preset
+        cut down where its packet would make the bound too deep. The first is
+        the unit's formal configuration (:func:`accelgen.flow.formal.formal_params`).
+    beats : callable
+        ``beats(params) -> (input beats, output beats)`` of one whole packet
+        (vector, block, tile); the default bound is
+        ``1 + input beats + latency + output beats + 1``.
+    faults : tuple of str
+        Names of the fault wrappers (:data:`accelgen.flow.formal.FAULTS`) that
+        must give a counterexample; by default unless :class:`Heavy` lists
+        ``"formal_faults"``.
+    """
+
+    configs: tuple
+    beats: Callable
+    faults: tuple = ("drop_valid",)
+
+    def __post_init__(self):
+        configs = tuple(self.configs)
+        if not configs:
+            raise ValueError("Formal configs must name at least one configuration")
+        frozen = []
+        for i, config in enumerate(configs):
+            if not isinstance(config, tuple) or len(config) != 2:
+                raise TypeError(f"Formal configs[{i}] must be a (preset, overrides) tuple, "
+                                f"not {config!r}")
+            preset, overrides = config
+            frozen.append((_preset(preset, f"Formal configs[{i}] preset"),
+                           _frozen(overrides, f"Formal configs[{i}] overrides")))
+        object.__setattr__(self, "configs", tuple(frozen))
+        if not callable(self.beats):
+            raise TypeError(f"Formal beats must be a function of the unit's Params, "
+                            f"not {self.beats!r}")
+        object.__setattr__(self, "faults", _names(self.faults, "Formal faults"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Accuracy:
+    """How ``accelgen accuracy`` (:mod:`accelgen.app.accuracy`) measures the
+    golden model against the float64 ``reference`` of ``golden/<unit>.py``.
+
+    Attributes
+    ----------
+    length : str or None
+        ``None`` for an element-wise unit: every input code is measured, so the
+        figures are exact. Otherwise the ``Params`` attribute holding the vector
+        length: random vectors of ``families`` are measured.
+    families : tuple of str
+        The stimulus families of the random vectors, in the order they are
+        drawn (names of :data:`accelgen.app.accuracy.FAMILIES`); empty for an
+        element-wise unit.
+    sums_to_one : bool
+        The outputs of a vector are probabilities (unsigned output codes); the
+        report adds the error of their sum and the agreement of the argmax.
+    """
+
+    length: str = None
+    families: tuple = ()
+    sums_to_one: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "families", _names(self.families, "Accuracy families"))
+        if self.length is None and self.families:
+            raise ValueError("Accuracy families need a vector length: an element-wise "
+                             "unit (length=None) is measured on every input code")
+        if self.length is not None and not (isinstance(self.length, str) and self.families):
+            raise ValueError(f"Accuracy of vectors needs length as a Params attribute name "
+                             f"and at least one family, not length={self.length!r}, "
+                             f"families={self.families!r}")
+        if not isinstance(self.sums_to_one, bool):
+            raise TypeError(f"Accuracy sums_to_one must be a bool, not {self.sums_to_one!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """How ``tests/test_axis.py`` covers the unit's AXI4-Stream wrapper
+    (``accelgen generate --ports axis``): ports, manifest and lint of the
+    default preset's wrapper, and the unit's own cocotb testbench run through
+    the wrapper on ``regression`` (by default unless :class:`Heavy` lists
+    ``"axis_regression"``).
+
+    Attributes
+    ----------
+    regression : str
+        The preset run through the wrapper.
+    """
+
+    regression: str = "small"
+
+    def __post_init__(self):
+        _preset(self.regression, "Axis regression")
+
+
+#: The per-unit checks that :class:`Heavy` can move behind ``ACCELGEN_STRESS=2``.
+HEAVY_CHECKS = MappingProxyType({
+    "formal_rules": "the stream-rule proof under a rule-keeping source (the proof under "
+                    "a free source, which contains every rule-keeping one, runs by default)",
+    "formal_faults": "the fault wrappers of Formal.faults",
+    "axis_lint": "Verilator -Wall on the AXI4-Stream wrapper with the waivers confined "
+                 "to the core",
+    "axis_regression": "the cocotb testbench through the AXI4-Stream wrapper",
+    "synth_more_targets": "synthesis of the small preset on the generic and Xilinx flows "
+                          "(iCE40 and ECP5 run by default)",
+})
+
+
+@dataclasses.dataclass(frozen=True)
+class Heavy:
+    """What of a unit runs only with ``ACCELGEN_STRESS=2``, besides what every
+    unit defers (the ``large`` preset's cocotb regression, the ``small``
+    presets' protocol stress).
+
+    Attributes
+    ----------
+    checks : frozenset of str
+        Names of :data:`HEAVY_CHECKS` deferred for this unit; the others that
+        apply to it run by default.
+    proofs : tuple of (preset, overrides, scale)
+        Deeper stream-rule proofs: a configuration proven to ``scale`` times its
+        default bound.
+    """
+
+    checks: frozenset = frozenset()
+    proofs: tuple = ()
+
+    def __post_init__(self):
+        checks = frozenset(_names(self.checks, "Heavy checks"))
+        unknown = sorted(checks - set(HEAVY_CHECKS))
+        if unknown:
+            raise ValueError(f"Heavy checks must be among {', '.join(HEAVY_CHECKS)}, "
+                             f"not {', '.join(unknown)}")
+        object.__setattr__(self, "checks", checks)
+        proofs = []
+        for i, proof in enumerate(tuple(self.proofs)):
+            if not isinstance(proof, tuple) or len(proof) != 3:
+                raise TypeError(f"Heavy proofs[{i}] must be a (preset, overrides, scale) "
+                                f"tuple, not {proof!r}")
+            preset, overrides, scale = proof
+            if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+                raise ValueError(f"Heavy proofs[{i}] scale must be a positive integer, "
+                                 f"not {scale!r}")
+            proofs.append((_preset(preset, f"Heavy proofs[{i}] preset"),
+                           _frozen(overrides, f"Heavy proofs[{i}] overrides"), scale))
+        object.__setattr__(self, "proofs", tuple(proofs))
+
+
+#: What each per-unit fact means, for the message of an entry that leaves one out.
+_FACTS = {
+    "formal": (Formal, "Formal(configs, beats), or None for a unit without stream ports"),
+    "accuracy": (Accuracy, "Accuracy(...), or None for a unit without a float64 reference"),
+    "axis": (Axis, "Axis(regression), or None for a unit without stream ports"),
+    "heavy": (Heavy, "Heavy(checks, proofs), or None when nothing of the unit waits for "
+                     "ACCELGEN_STRESS=2"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +263,18 @@ class Unit:
         ``default``, ``small`` and ``large``: parameter overrides of ``Params()``.
     sweep : tuple of mapping
         Parameter overrides of the configurations CI runs the cocotb regression on.
+    formal : Formal or None
+        The stream-rule proofs run by default; ``None``: no stream ports.
+    accuracy : Accuracy or None
+        How the accuracy report measures the unit; ``None``: no float64 reference.
+    axis : Axis or None
+        The AXI4-Stream wrapper's coverage; ``None``: no stream ports.
+    heavy : Heavy
+        The unit's checks deferred to ``ACCELGEN_STRESS=2``; ``None`` in an
+        entry is read as ``Heavy()``, nothing deferred.
+
+    The four facts have no default: an entry that leaves one out raises
+    ``ValueError`` naming the unit and the fact.
     """
 
     name: str
@@ -51,12 +283,32 @@ class Unit:
     golden: str
     presets: dict
     sweep: tuple = ()
+    formal: Formal = _UNDECLARED
+    accuracy: Accuracy = _UNDECLARED
+    axis: Axis = _UNDECLARED
+    heavy: Heavy = _UNDECLARED
 
     def __post_init__(self):
         if set(self.presets) != set(PRESET_NAMES):
             raise ValueError(f"unit {self.name} presets must be exactly {PRESET_NAMES}")
         object.__setattr__(self, "presets", MappingProxyType(
             {k: MappingProxyType(dict(v)) for k, v in self.presets.items()}))
+        for fact, (kind, how) in _FACTS.items():
+            value = getattr(self, fact)
+            if value is _UNDECLARED:
+                raise ValueError(f"unit {self.name} declares no {fact}: give {how}")
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(f"unit {self.name} {fact} must be a {kind.__name__} or None, "
+                                f"not {value!r}")
+        if self.heavy is None:
+            object.__setattr__(self, "heavy", Heavy())
+        needs = {"formal": {c for c in self.heavy.checks if c.startswith("formal_")}
+                 | ({"proofs"} if self.heavy.proofs else set()),
+                 "axis": {c for c in self.heavy.checks if c.startswith("axis_")}}
+        for fact, uses in needs.items():
+            if uses and getattr(self, fact) is None:
+                raise ValueError(f"unit {self.name} heavy names {', '.join(sorted(uses))}, "
+                                 f"but its {fact} is None")
 
     def _import(self, package):
         return importlib.import_module(f"accelgen.{package}.{self.name}")
@@ -101,6 +353,68 @@ class Unit:
                 out.append((label, p))
         return out
 
+    def formal_configurations(self):
+        """``[Params]`` of :attr:`formal`'s configurations (empty when ``formal`` is ``None``)."""
+        return [] if self.formal is None else \
+            [self.params(preset, **overrides) for preset, overrides in self.formal.configs]
+
+    def stream_ports(self, params=None):
+        """``{member name: "in" or "out"}`` of the component's ``lib.stream``
+        ports for ``params`` (default: the default preset); empty for a unit
+        without stream ports. Builds the component (Amaranth) without
+        elaborating it."""
+        from amaranth.lib import stream
+        from amaranth.lib.wiring import Flow
+        component = self.build(self.params() if params is None else params)
+        component._MustUse__silence = True  # built only to read its signature
+        return {name: "in" if member.flow == Flow.In else "out"
+                for name, member in component.signature.members.items()
+                if member.is_signature and isinstance(member.signature, stream.Signature)}
+
+    def check_facts(self):
+        """Hold the declared facts against the unit's modules; ``ValueError``
+        naming the unit and the fact on the first disagreement:
+
+        * a unit with stream ports needs ``formal`` and ``axis``, and its
+          component class a ``ready_contract`` attribute (an
+          :class:`accelgen.hw.stream.ReadyContract`, or ``None`` when ``i.ready``
+          follows no fixed formula); a unit without stream ports has neither
+          ``formal`` nor ``axis``;
+        * ``accuracy`` needs a ``reference`` function in ``golden/<unit>.py`` and,
+          for vectors, the ``Params`` attribute it names.
+        """
+        streams = self.stream_ports()
+        if streams:
+            for fact in ("formal", "axis"):
+                if getattr(self, fact) is None:
+                    raise ValueError(f"unit {self.name} has stream ports "
+                                     f"({', '.join(streams)}) but declares {fact}=None: "
+                                     f"give its {_FACTS[fact][0].__name__}(...)")
+            from accelgen.hw.stream import ReadyContract
+            cls = self.component_cls
+            if not hasattr(cls, "ready_contract"):
+                raise ValueError(f"unit {self.name} has stream ports but {cls.__name__} has "
+                                 f"no ready_contract class attribute: declare an "
+                                 f"accelgen.hw.stream.ReadyContract, or None when i.ready "
+                                 f"follows no fixed formula")
+            if not isinstance(cls.ready_contract, (ReadyContract, type(None))):
+                raise ValueError(f"unit {self.name}: {cls.__name__}.ready_contract must be an "
+                                 f"accelgen.hw.stream.ReadyContract or None, not "
+                                 f"{cls.ready_contract!r}")
+        else:
+            for fact in ("formal", "axis"):
+                if getattr(self, fact) is not None:
+                    raise ValueError(f"unit {self.name} has no stream ports, so its {fact} "
+                                     f"must be None")
+        if self.accuracy is not None:
+            if not callable(getattr(self._import("golden"), "reference", None)):
+                raise ValueError(f"unit {self.name} declares accuracy, but golden/{self.name}.py "
+                                 f"has no float64 reference function")
+            length = self.accuracy.length
+            if length is not None and not hasattr(self.params(), length):
+                raise ValueError(f"unit {self.name} accuracy length names {length!r}, which "
+                                 f"its Params does not have")
+
 
 def module_name(params):
     """The Verilog module name of a configuration: unit + non-default parameters.
@@ -123,6 +437,42 @@ def module_name(params):
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
+# --- the facts shared by several entries ------------------------------------------
+
+def _packet_of_two(p):
+    """A two-beat packet in, one result out (the accumulating PEs)."""
+    return 2, 1
+
+
+def _one_beat(p):
+    """One beat in, one beat out (element-wise)."""
+    return 1, 1
+
+
+def _vector(p):
+    """A whole vector: ``words`` beats in and out."""
+    return p.words, p.words
+
+
+#: Every fault wrapper of :data:`accelgen.flow.formal.FAULTS`.
+_ALL_FAULTS = ("drop_valid", "payload_glitch", "valid_after_reset", "ready_from_valid")
+#: The heavy tier of most streaming units: the rule-keeping source, the fault
+#: wrappers, the AXI4-Stream wrapper's strict lint and its cocotb run, and
+#: synthesis on the generic and Xilinx flows.
+_DEFERRED = frozenset({"formal_rules", "formal_faults", "axis_lint", "axis_regression",
+                       "synth_more_targets"})
+#: The heavy tier of a unit without stream ports.
+_COMBINATIONAL = Heavy(checks={"synth_more_targets"})
+#: Deeper proofs of most streaming units: the small preset at twice the bound,
+#: the default preset at its bound.
+_DEEPER = (("small", {}, 2), ("default", {}, 1))
+_SOFTMAX_FORMAL = {"n": 2, "in_bits": 3, "in_frac": 1, "out_bits": 3, "out_frac": 2,
+                   "exp_bits": 8, "lut_bits": 2, "recip_steps": 4}
+_LAYERNORM_FORMAL = {"method": "rsqrt", "channels": 2, "in_bits": 3, "in_frac": 1,
+                     "out_bits": 3, "out_frac": 1, "lut_bits": 4}
+_GAUSS = ("gauss 0.5", "gauss 1", "gauss 2", "gauss 4")
+
+
 UNITS = MappingProxyType({u.name: u for u in [
     Unit(
         name="bitbrick",
@@ -130,6 +480,10 @@ UNITS = MappingProxyType({u.name: u for u in [
         component="BitBrick",
         golden="bitbrick",
         presets={"default": {}, "small": {}, "large": {}},
+        formal=None,
+        accuracy=None,
+        axis=None,
+        heavy=_COMBINATIONAL,
     ),
     Unit(
         name="int_mac",
@@ -147,6 +501,10 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"a_width": 3, "b_width": 2, "acc_width": 7, "pipeline": 4},
             {"a_width": 32, "b_width": 32, "acc_width": 64, "pipeline": 2},
         ),
+        formal=Formal(configs=(("small", {}),), beats=_packet_of_two, faults=_ALL_FAULTS),
+        accuracy=None,
+        axis=Axis(regression="default"),
+        heavy=Heavy(proofs=_DEEPER),    # the reference unit: every check by default
     ),
     Unit(
         name="fusion_unit",
@@ -163,6 +521,10 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"saturate": True, "acc_width": 20, "pipeline": 2},
             {"modes": "8x2,2x8,2x2", "acc_width": 18},
         ),
+        formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED - {"axis_lint"}, proofs=_DEEPER),
     ),
     Unit(
         name="bitfusion_array",
@@ -179,6 +541,12 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"rows": 1, "cols": 1, "acc_width": 18},
             {"rows": 3, "cols": 2, "modes": "4x4,8x2,2x2"},
         ),
+        # A 2x1 grid still has the weight/activation interlock; a weight tile
+        # (rows + 1 beats) and one activation make a packet.
+        formal=Formal(configs=(("small", {"cols": 1}),), beats=lambda p: (p.rows + 1, 1)),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED, proofs=(("small", {}, 2),)),
     ),
     Unit(
         name="ant_decoder",
@@ -199,6 +567,10 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"fmt": "float", "bits": 8, "exp_bits": 4},
             {"fmt": "flint", "bits": 16},
         ),
+        formal=None,
+        accuracy=None,
+        axis=None,
+        heavy=_COMBINATIONAL,
     ),
     Unit(
         name="ant_pe",
@@ -215,6 +587,10 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"bits": 8, "float_exp": 4, "acc_width": 24},
             {"a_signed": True, "w_signed": False, "types": "pot,float", "float_exp": 2},
         ),
+        formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER),
     ),
     Unit(
         name="olive_decoder",
@@ -231,6 +607,10 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"bits": 8, "exp_bits": 2, "man_bits": 5, "bias": 2},
             {"bits": 8, "normal": "flint", "exp_bits": 4, "man_bits": 3, "bias": 9},
         ),
+        formal=None,
+        accuracy=None,
+        axis=None,
+        heavy=_COMBINATIONAL,
     ),
     Unit(
         name="olive_pe",
@@ -249,6 +629,10 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"bits": 8, "normal": "flint", "exp_bits": 4, "man_bits": 3, "bias": 9,
              "acc_width": 26, "pipeline": 0},
         ),
+        formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER),
     ),
     Unit(
         name="index_match",
@@ -266,6 +650,13 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"length": 4, "index_width": 2, "pairs": 3},
             {"length": 16, "index_width": 5, "pairs": 4, "sorted": True},
         ),
+        # A 2-element block; one input beat, every pair of it matched at most.
+        formal=Formal(configs=(("small", {"length": 2, "index_width": 2}),),
+                      beats=lambda p: (1, -(-(p.length if p.sorted else p.length ** 2)
+                                            // p.pairs))),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED, proofs=(("small", {}, 2),)),
     ),
     Unit(
         name="lnzd",
@@ -282,6 +673,11 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"n": 5, "fanin": 2, "signed": False},
             {"n": 17, "fanin": 3, "width": 1, "signed": False},
         ),
+        # One vector in; every entry non-zero, so n beats out.
+        formal=Formal(configs=(("small", {}),), beats=lambda p: (1, p.n), faults=_ALL_FAULTS),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED - {"formal_rules", "formal_faults"}, proofs=_DEEPER),
     ),
     Unit(
         name="nm_sparse",
@@ -300,6 +696,10 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"n": 3, "m": 8, "groups": 2, "w_signed": False, "acc_width": 20},
             {"n": 5, "m": 16, "groups": 1, "a_width": 3, "w_width": 2, "acc_width": 5},
         ),
+        formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER),
     ),
     Unit(
         name="gelu",
@@ -320,6 +720,10 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"method": "pwl", "in_bits": 12, "in_frac": 8, "segments": 32, "lanes": 2,
              "pipeline": 2},
         ),
+        formal=Formal(configs=(("small", {}),), beats=_one_beat),
+        accuracy=Accuracy(),
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED - {"axis_lint"}, proofs=_DEEPER),
     ),
     Unit(
         name="softmax",
@@ -339,6 +743,14 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"method": "base2", "n": 12, "lanes": 2, "in_bits": 12, "in_frac": 7,
              "lut_bits": 6},
         ),
+        # Vectors of 2 elements keep the bound within the default run.
+        formal=Formal(configs=(("small", _SOFTMAX_FORMAL),), beats=_vector),
+        accuracy=Accuracy(length="n", sums_to_one=True, families=(
+            *_GAUSS, "uniform", "laplace 1", "one dominant", "dominant + noise", "all equal",
+            "max spread", "most negative", "saturating")),
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED - {"axis_lint", "axis_regression"},
+                    proofs=(("small", _SOFTMAX_FORMAL, 2),)),
     ),
     Unit(
         name="layernorm",
@@ -360,6 +772,17 @@ UNITS = MappingProxyType({u.name: u for u in [
              "out_frac": 12, "affine": True, "gamma_bits": 16, "gamma_frac": 14,
              "stats_steps": 4},
         ),
+        # Vectors of 2 elements keep the bound within the default run; the deeper
+        # tier adds the isqrt datapath.
+        formal=Formal(configs=(("small", _LAYERNORM_FORMAL),), beats=_vector),
+        accuracy=Accuracy(length="channels", families=(
+            *(f"{g}, mean ±1" for g in _GAUSS), "uniform", "laplace 1", "outlier",
+            "large variance", "tiny variance", "all equal", "most negative", "saturating")),
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED - {"formal_faults"}, proofs=(
+            ("small", _LAYERNORM_FORMAL, 2),
+            ("small", {"channels": 2, "in_bits": 3, "in_frac": 1, "out_bits": 3,
+                       "out_frac": 1, "stats_steps": 4}, 2))),
     ),
     Unit(
         name="systolic_array",
@@ -388,6 +811,15 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"pe": "olive_pe", "rows": 3, "cols": 2, "dataflow": "os", "a_width": 8,
              "w_width": 8, "pipeline": 1, "acc_width": 40},
         ),
+        # WS: a weight tile (rows + 1 beats) and one activation row in, one
+        # output row; OS: one beat in, rows output rows.
+        formal=Formal(configs=(("small", {}), ("small", {"dataflow": "os"})),
+                      beats=lambda p: (p.rows + 1, 1) if p.dataflow == "ws" else (1, p.rows),
+                      faults=("drop_valid", "payload_glitch")),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks={"synth_more_targets"}, proofs=(
+            ("small", {}, 2), ("small", {"dataflow": "os"}, 2), ("default", {}, 1))),
     ),
 ]})
 

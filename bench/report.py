@@ -13,7 +13,7 @@ and Xilinx (``synth_xilinx``, 7-series cells, no place and route); Fmax on
 iCE40 and ECP5 (nextpnr seed 1, register to register through
 ``accelgen.flow.synth.FmaxHarness``); latency and throughput from the manifest; and
 the unit's own figure where it has one (:data:`FIGURES`: accuracy against
-float64 for softmax, gelu and layernorm; products or pairs per cycle,
+float64 for the units with an accuracy report in the registry; products or pairs per cycle,
 utilization). Plots: the int8 WS systolic array at :data:`SYSTOLIC_SIZES` on
 ECP5, the nonlinear units' error against ECP5 LUTs (the configurations and plot
 of bench/nonlinear_bench.py), and BitFusion products per cycle per 1000 ECP5
@@ -28,12 +28,13 @@ never dropped. A design whose Verilog is larger than ``--max-verilog-kb``
 over 10 minutes on each target) is not synthesized, and an Fmax job is not run
 when its synthesis did not succeed or exceeds the device; both are shown with
 their reason. Results are cached under build/report/cache (see
-``accelgen.flow.report``), so a rerun after an interruption repeats only the jobs
+``accelgen.flow.report.jobs``), so a rerun after an interruption repeats only the jobs
 that had not finished. One progress line per job.
 
 ``--update-baselines`` synthesizes every unit's ``small`` preset on iCE40, ECP5
 and Xilinx and rewrites bench/baselines/<target>.json, which
-tests/test_synth.py holds fresh synthesis to (tolerance: ``accelgen.flow.report``).
+tests/test_synth.py holds fresh synthesis to (tolerance:
+``accelgen.flow.report.baselines``).
 """
 
 import argparse
@@ -49,10 +50,11 @@ from pathlib import Path
 
 import numpy as np
 
-from accelgen.app.accuracy import UNITS as ACCURACY_UNITS, evaluate
+from accelgen.app.accuracy import evaluate
 from accelgen.registry import UNITS, PRESET_NAMES, get_unit, module_name
-from accelgen.flow import report as qor
-from accelgen.flow.report import Job, run_jobs, format_duration, tool_versions
+from accelgen.flow.report import baselines
+from accelgen.flow.report.jobs import (Job, run_jobs, format_duration, tool_versions,
+                                       MAX_VERILOG_KB)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -150,7 +152,7 @@ def _nm_sparse(params):
 
 #: unit -> params -> (text, data): the unit's own figure in the report.
 FIGURES = {
-    **{name: _accuracy for name in ACCURACY_UNITS},
+    **{name: _accuracy for name, unit in UNITS.items() if unit.accuracy is not None},
     "fusion_unit": lambda p: _modes(p, 1),
     "bitfusion_array": lambda p: _modes(p, p.rows * p.cols),
     "systolic_array": _systolic,
@@ -166,7 +168,7 @@ def cells(result, target):
     if result["status"] != "ok":
         return status_text(result, short=True)
     fallback = target in ("ice40", "ecp5") and result.get("mapper") == "abc"
-    return "/".join(str(result[k]) for k in qor.METRICS) + (" (abc)" if fallback else "")
+    return "/".join(str(result[k]) for k in baselines.METRICS) + (" (abc)" if fallback else "")
 
 
 def mhz(result):
@@ -465,9 +467,9 @@ def _cores():
 
 def update_baselines(args, versions, on_done):
     """Synthesize every unit's small preset on the baseline targets; rewrite the files."""
-    jobs = {(name, t): Job.of(UNITS[name].params(qor.BASELINE_PRESET), t,
-                              label=f"{name} {qor.BASELINE_PRESET}")
-            for t in qor.BASELINE_TARGETS for name in UNITS}
+    jobs = {(name, t): Job.of(UNITS[name].params(baselines.BASELINE_PRESET), t,
+                              label=f"{name} {baselines.BASELINE_PRESET}")
+            for t in baselines.BASELINE_TARGETS for name in UNITS}
     results = run_jobs(jobs.values(), work_dir=BUILD / "work",
                        cache_dir=None if args.no_cache else BUILD / "cache",
                        workers=args.jobs, timeout=args.timeout,
@@ -477,15 +479,17 @@ def update_baselines(args, versions, on_done):
         for j, r in bad:
             print(f"error: {j.name}: {status_text(r)}", file=sys.stderr)
         sys.exit("baselines not written: every small preset must synthesize")
-    for target in qor.BASELINE_TARGETS:
-        old = (qor.load_baseline(target) or {}).get("modules", {})
+    for target in baselines.BASELINE_TARGETS:
+        old = (baselines.load_baseline(target) or {}).get("modules", {})
         entries = {}
         for name in UNITS:
             job = jobs[name, target]
-            entries[job.module] = qor.baseline_entry(name, results[job])
-            if job.module in old and (diff := qor.compare(entries[job.module], old[job.module])):
+            entries[job.module] = baselines.baseline_entry(name, results[job])
+            diff = job.module in old and baselines.compare(entries[job.module],
+                                                           old[job.module])
+            if diff:
                 print(f"{target} {job.module}: " + "; ".join(diff))
-        path = qor.write_baseline(target, entries, versions["yosys"])
+        path = baselines.write_baseline(target, entries, versions["yosys"])
         print(f"wrote {path.relative_to(ROOT)} ({len(entries)} modules)")
 
 
@@ -495,9 +499,9 @@ def main(argv=None):
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (2)")
     parser.add_argument("--timeout", type=float, default=900,
                         help="per-job time limit in seconds (900)")
-    parser.add_argument("--max-verilog-kb", type=float, default=qor.MAX_VERILOG_KB,
+    parser.add_argument("--max-verilog-kb", type=float, default=MAX_VERILOG_KB,
                         help="synthesize only designs with at most this much Verilog "
-                             f"({qor.MAX_VERILOG_KB})")
+                             f"({MAX_VERILOG_KB})")
     parser.add_argument("--no-cache", action="store_true", help="ignore and do not write "
                         "the result cache (build/report/cache)")
     parser.add_argument("--update-baselines", action="store_true",

@@ -4,16 +4,17 @@ exponent-integer pair (combinational)."""
 
 import dataclasses
 
-from amaranth.hdl import Module, Signal, Mux, Cat, signed, unsigned
+from amaranth.hdl import Module, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from accelgen.hw.formats import decode_ant
 from accelgen.num.formats import AntFormat, KINDS
 from accelgen.params import UnitParams, param, check_int, check_bool, check_choice, require
 
-__all__ = ["Params", "AntDecoder", "decode_ant", "leading_zeros", "BITS_RANGE"]
+__all__ = ["Params", "AntDecoder", "BITS_RANGE"]
 
-# Code widths built per format: flint for any n >= 3 (SPEC §2), int up to 16 bits;
+# Code widths built per format: flint for any n >= 3 (docs/formats.md), int up to 16 bits;
 # PoT and float stop at 8 bits (a 9-bit PoT already spans 2**510).
 BITS_RANGE = {"int": (2, 16), "pot": (2, 8), "float": (3, 8), "flint": (3, 16)}
 
@@ -72,52 +73,8 @@ class Params(UnitParams):
                 "exp_max": f.exp_max, "mant_max": f.mant_max}
 
 
-def leading_zeros(m, r, name):
-    """``LZD(r)``: leading zeros of the field ``r`` (its width when all zero)."""
-    width = len(r)
-    z = Signal(range(width + 1), name=name)
-    value = width
-    for i in range(width):  # the highest set bit wins: it is applied last
-        value = Mux(r[i], width - 1 - i, value)
-    m.d.comb += z.eq(value)
-    return z
-
-
-def decode_ant(m, code, fmt, prefix=""):
-    """Add a decoder for :class:`~accelgen.num.formats.AntFormat` ``fmt`` to ``m``:
-    ``(exp, mant)`` signals, ``unsigned(fmt.exp_width)`` and ``signed(fmt.mant_width)``.
-
-    Used by :class:`AntDecoder`, ``ant_pe``, ``olive_decoder`` and ``olive_pe``
-    (inline, so each unit stays one Verilog module).
-    """
-    exp = Signal(unsigned(fmt.exp_width), name=f"{prefix}exp")
-    mant = Signal(signed(fmt.mant_width), name=f"{prefix}mant")
-    if fmt.kind == "int":
-        m.d.comb += [exp.eq(0), mant.eq(code.as_signed() if fmt.signed else code)]
-        return exp, mant
-    w = fmt.magnitude_bits
-    mag = code[:w]
-    magnitude = Signal(unsigned(fmt.mant_width - 1), name=f"{prefix}magnitude")
-    if fmt.kind == "pot":
-        m.d.comb += [exp.eq(Mux(mag != 0, mag - 1, 0)), magnitude.eq(mag != 0)]
-    elif fmt.kind == "float":
-        e, f = mag[fmt.man_bits:], mag[:fmt.man_bits]
-        m.d.comb += [exp.eq(Mux(e != 0, e - 1, 0)),
-                     magnitude.eq(Mux(e != 0, Cat(f, 1), f))]
-    else:  # flint
-        b, r = mag[w - 1], mag[:w - 1]
-        z = leading_zeros(m, r, f"{prefix}lzd")
-        m.d.comb += [exp.eq(Mux(b, Mux(r == 0, 2 * w - 2, 2 * z + 1), 0)),
-                     magnitude.eq(Mux(b & (r == 0), 1, r))]
-    if fmt.signed:
-        m.d.comb += mant.eq(Mux(code[w], -magnitude, magnitude))
-    else:
-        m.d.comb += mant.eq(magnitude)
-    return exp, mant
-
-
 class AntDecoder(wiring.Component):
-    """ANT number-format decoder (Guo et al., MICRO 2022; SPEC §2).
+    """ANT number-format decoder (Guo et al., MICRO 2022; docs/formats.md).
 
     ``code`` (``bits`` wide) is decoded into ``exp`` (unsigned) and ``mant`` (two's
     complement) with value ``mant << exp``. Formats, by ``fmt``:

@@ -3,18 +3,20 @@
 multiply, shift, accumulate (streaming)."""
 
 import dataclasses
+from types import SimpleNamespace
 
-from amaranth.hdl import Module, Signal, Mux, Cat, signed, unsigned
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from accelgen.hw.accumulate import overflow_accumulator
+from accelgen.hw.formats import decode_typed, shifted_product
+from accelgen.hw.pipeline import register_stage
+from accelgen.hw.stream import PIPELINE, pipeline_handshake
 from accelgen.num.formats import AntFormat, TYPE_CODE, parse_types, format_types, KINDS
-from accelgen.generators.ant_decoder import decode_ant
 from accelgen.params import UnitParams, param, check_int, check_bool, require
-from accelgen.hw.pipeline import pipeline_stage
 
-__all__ = ["Params", "AntPE", "decode_typed", "shifted_product", "Accumulator",
-           "check_types"]
+__all__ = ["Params", "AntPE", "check_types"]
 
 
 def check_types(params, name="types"):
@@ -99,84 +101,8 @@ class Params(UnitParams):
                 "w_formats": [f.name for f in self.formats(self.w_signed)]}
 
 
-def decode_typed(m, code, type_code, formats, prefix):
-    """Decoders for every format of ``formats`` and a selection by the run-time
-    ``type_code``: ``(exp, mant, error)``; an unbuilt type gives 0 and ``error``."""
-    exp = Signal(range(max(f.exp_max for f in formats) + 1), name=f"{prefix}exp")
-    mant = Signal(signed(max(f.mant_width for f in formats)), name=f"{prefix}mant")
-    error = Signal(name=f"{prefix}type_error")
-    decoded = {f.kind: decode_ant(m, code, f, f"{prefix}{f.kind}_") for f in formats}
-    with m.Switch(type_code):
-        for kind, (e, v) in decoded.items():
-            with m.Case(TYPE_CODE[kind]):
-                m.d.comb += [exp.eq(e), mant.eq(v), error.eq(0)]
-        with m.Default():
-            m.d.comb += [exp.eq(0), mant.eq(0), error.eq(1)]
-    return exp, mant, error
-
-
-def shifted_product(m, mant, shift, width, prefix):
-    """``(mant << shift)`` reduced to ``signed(width)`` and its out-of-range flag
-    (the exact value does not fit ``width`` bits). Shifts of ``width`` or more
-    give 0 (and the flag unless ``mant == 0``); the shifter is ``width`` wide."""
-    value = Signal(signed(width), name=f"{prefix}value")
-    out = Signal(name=f"{prefix}out_of_range")
-    k = (width - 1).bit_length()
-    amount = shift[:k] if len(shift) >= k else shift
-    wide = Signal(signed(max(len(mant) + (1 << len(amount)) - 1, width + 1)),
-                  name=f"{prefix}shifted")
-    m.d.comb += wide.eq(mant << amount)
-    top = wide[width - 1:]
-    fits = (top == 0) | (top == (1 << len(top)) - 1)
-    big = (shift >= width) if (1 << len(shift)) > width else 0
-    m.d.comb += [value.eq(Mux(big, 0, wide[:width])),
-                 out.eq(Mux(big, mant != 0, ~fits))]
-    return value, out
-
-
-class Accumulator:
-    """The accumulator of ``ant_pe`` and ``olive_pe``, built inline: adds a beat's
-    products (already reduced to ``width`` bits, with out-of-range flags) to a
-    ``width``-bit two's-complement register, flags ``overflow`` when a product,
-    the beat's sum or the running sum leaves the range, collects ``error``, and
-    on ``last`` writes ``{acc, overflow, <error_field>}`` to stream ``o`` (no error
-    field when ``error_field`` is ``None``)."""
-
-    def __init__(self, m, o, *, values, outs, valid, last, advance, width, error=0,
-                 error_field=None):
-        acc = Signal(signed(width), name="acc")
-        overflow = Signal(name="acc_overflow")
-        step = Signal(signed(width + 1), name="step")
-        step_w = Signal(signed(width), name="step_wrapped")
-        total = Signal(signed(width + 1), name="total")
-        beat_out = Signal(name="beat_out_of_range")
-        result = Signal(signed(width), name="result")
-        m.d.comb += [
-            step.eq(sum(values[1:], values[0])),
-            step_w.eq(step[:width]),
-            total.eq(acc + step_w),
-            result.eq(total[:width]),
-            beat_out.eq(Cat(*outs).any() | (step[width] != step[width - 1]) |
-                        (total[width] != total[width - 1])),
-        ]
-        clear, keep = [acc.eq(0), overflow.eq(0)], [acc.eq(result),
-                                                   overflow.eq(overflow | beat_out)]
-        final = [o.payload.acc.eq(result), o.payload.overflow.eq(overflow | beat_out)]
-        if error_field is not None:
-            flagged = Signal(name="acc_error")
-            clear.append(flagged.eq(0))
-            keep.append(flagged.eq(flagged | error))
-            final.append(getattr(o.payload, error_field).eq(flagged | error))
-        with m.If(advance):
-            m.d.sync += o.valid.eq(valid & last)
-            with m.If(valid & last):
-                m.d.sync += final + clear
-            with m.Elif(valid):
-                m.d.sync += keep
-
-
 class AntPE(wiring.Component):
-    """ANT processing element (Guo et al., MICRO 2022; SPEC §2).
+    """ANT processing element (Guo et al., MICRO 2022; docs/formats.md).
 
     Each beat on ``i`` carries an activation code ``a`` and a weight code ``w``
     (``bits`` each), their types ``a_type``/``w_type`` (0 int, 1 pot, 2 float, 3
@@ -212,6 +138,8 @@ class AntPE(wiring.Component):
     o : Out(stream.Signature(Params.output_layout()))
     """
 
+    ready_contract = PIPELINE
+
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)
         super().__init__({
@@ -222,23 +150,22 @@ class AntPE(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = pipeline_handshake(m, self.i, self.o)
 
         i = self.i.payload
         ea, ma, a_err = decode_typed(m, i.a, i.a_type, p.formats(p.a_signed), "a_")
         ew, mw, w_err = decode_typed(m, i.w, i.w_type, p.formats(p.w_signed), "w_")
-        s = dict(valid=self.i.valid, last=i.last, error=a_err | w_err,
-                 ea=ea, ma=ma, ew=ew, mw=mw)
+        s = SimpleNamespace(valid=self.i.valid, last=i.last, error=a_err | w_err,
+                            ea=ea, ma=ma, ew=ew, mw=mw)
         if p.pipeline >= 2:
-            s = pipeline_stage(m, advance, "decoded", **s)
-        shift = Signal(max(len(s["ea"]), len(s["ew"])) + 1, name="shift")
-        m.d.comb += shift.eq(s["ea"] + s["ew"])
-        value, out = shifted_product(m, s["ma"] * s["mw"], shift, p.acc_width, "product_")
-        s = dict(valid=s["valid"], last=s["last"], error=s["error"], value=value, out=out)
+            s = register_stage(m, advance, "decoded", **vars(s))
+        shift = Signal(max(len(s.ea), len(s.ew)) + 1, name="shift")
+        m.d.comb += shift.eq(s.ea + s.ew)
+        value, out = shifted_product(m, s.ma * s.mw, shift, p.acc_width, "product_")
+        s = SimpleNamespace(valid=s.valid, last=s.last, error=s.error, value=value, out=out)
         if p.pipeline >= 1:
-            s = pipeline_stage(m, advance, "product", **s)
-        Accumulator(m, self.o, values=[s["value"]], outs=[s["out"]], error=s["error"],
-                    valid=s["valid"], last=s["last"], advance=advance,
-                    width=p.acc_width, error_field="type_error")
+            s = register_stage(m, advance, "product", **vars(s))
+        overflow_accumulator(m, self.o, values=[s.value], outs=[s.out], error=s.error,
+                             valid=s.valid, last=s.last, advance=advance,
+                             width=p.acc_width, error_field="type_error")
         return m

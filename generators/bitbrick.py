@@ -3,18 +3,19 @@
 
 import dataclasses
 
-from amaranth.hdl import Module, Cat, signed, unsigned
+from amaranth.hdl import Module, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from accelgen.hw.bitfusion import brick_product
 from accelgen.params import UnitParams
 
-__all__ = ["Params", "BitBrick", "brick_product"]
+__all__ = ["Params", "BitBrick"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Params(UnitParams):
-    """The BitBrick has no parameters: its widths are fixed by BitFusion (SPEC §1)."""
+    """The BitBrick has no parameters: its widths are fixed by BitFusion (docs/bitfusion.md)."""
 
     unit = "bitbrick"
 
@@ -25,14 +26,6 @@ class Params(UnitParams):
     @property
     def throughput(self):
         return 1
-
-
-def brick_product(x, y, sx, sy):
-    """The BitBrick's product expression, ``signed(6)``: for units that inline
-    BitBricks (the Fusion Unit) instead of instantiating the component."""
-    x3 = Cat(x, sx & x[1]).as_signed()
-    y3 = Cat(y, sy & y[1]).as_signed()
-    return x3 * y3
 
 
 class BitBrick(wiring.Component):

@@ -7,11 +7,11 @@ from amaranth.hdl import Module, Signal, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.generators.fusion_unit import (FusionStep, Precision, OPERAND_BITS,
-                                             STEP_WIDTH, PRECISION_BITS, check_modes,
-                                             parse_modes)
-from accelgen.params import UnitParams, param, check_int
+from accelgen.hw.bitfusion import (FusionStep, Precision, StepOperands, OPERAND_BITS,
+                                   STEP_WIDTH, PRECISION_BITS, check_modes, parse_modes)
 from accelgen.hw.pipeline import delay_chain
+from accelgen.hw.stream import stall_advance
+from accelgen.params import UnitParams, param, check_int
 
 __all__ = ["Params", "BitFusionArray"]
 
@@ -127,6 +127,10 @@ class BitFusionArray(wiring.Component):
     o : Out(stream.Signature(Params.output_layout()))
     """
 
+    # No fixed formula: ``i.ready`` also reads ``i.payload.weights`` (a weight
+    # beat waits while an activation beat is inside the array).
+    ready_contract = None
+
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)
         super().__init__({
@@ -140,8 +144,7 @@ class BitFusionArray(wiring.Component):
         rows, cols, depth = p.rows, p.cols, p.rows + p.cols - 1
         beat = self.i.payload
 
-        advance = Signal()
-        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        advance = stall_advance(m, self.o)
 
         def delayed(value, name, stages):
             return delay_chain(m, value, name, stages, advance)
@@ -179,9 +182,9 @@ class BitFusionArray(wiring.Component):
             words = delayed(beat.data[r], f"a{r}", r + cols - 1)
             for c in range(cols):
                 mode = act_mode[r + c]
-                operands = _Operands(a=words[r + c], w=w_words[r][c],
-                                     a_prec=mode[:2], w_prec=w_prec[r],
-                                     a_signed=mode[2], w_signed=w_signed[r])
+                operands = StepOperands(a=words[r + c], w=w_words[r][c],
+                                        a_prec=mode[:2], w_prec=w_prec[r],
+                                        a_signed=mode[2], w_signed=w_signed[r])
                 step = FusionStep(m, operands, modes=p.mode_set, prefix=f"pe{r}_{c}_")
                 acc = psum[r][c] = Signal(signed(p.acc_width), name=f"psum{r}_{c}")
                 above = psum[r - 1][c] if r > 0 else 0
@@ -199,11 +202,3 @@ class BitFusionArray(wiring.Component):
         m.d.comb += [self.o.payload.mode_error.eq(error[rows - 1]),
                      self.o.valid.eq(valid[depth])]
         return m
-
-
-class _Operands:
-    """The operand fields a :class:`FusionStep` reads, from separate signals."""
-
-    def __init__(self, **fields):
-        self.__dict__.update(fields)
-

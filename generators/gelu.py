@@ -9,8 +9,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_choice, require, int_shape
-from accelgen.hw.pipeline import pipeline_stage
-from accelgen.golden.gelu import (lut_table, pwl_coefficients, ibert_constants, PWL_FRAC,
+from accelgen.hw.pipeline import register_stage
+from accelgen.hw.stream import PIPELINE, pipeline_handshake
+from accelgen.consts.gelu import (lut_table, pwl_coefficients, ibert_constants, PWL_FRAC,
                                   IBERT_SHIFT)
 
 __all__ = ["Params", "GELU", "METHODS"]
@@ -154,15 +155,16 @@ class _Lane:
 
 
 class GELU(wiring.Component):
-    """Streaming GELU, ``lanes`` elements per beat (SPEC §5).
+    """Streaming GELU, ``lanes`` elements per beat (docs/nonlinear.md).
 
     Formats: input element ``x[k]`` is a signed ``in_bits`` code ``q`` standing
     for ``q * 2**-in_frac``; output element ``y[k]`` is a signed ``out_bits``
     code standing for ``y * 2**-out_frac``. ``y[k] = GELU(x[k])`` for each of
     the ``lanes`` elements (the per-lane logic is built ``lanes`` times), bit
-    for bit equal to :func:`accelgen.golden.gelu.gelu`, whose constant builders
-    (table, segment coefficients, i-GELU constants) this generator uses at
-    elaboration; the arithmetic is its own.
+    for bit equal to the golden model (``gelu`` in golden/gelu.py). The
+    constants (table, segment coefficients, i-GELU constants) come from
+    :mod:`accelgen.consts.gelu`, which the golden model reads too; the
+    arithmetic is written independently.
 
     ``method='lut'``: a constant table of ``2**lut_bits`` output codes indexed
     by the top ``lut_bits`` bits of the offset code ``q + 2**(in_bits-1)`` (the
@@ -179,7 +181,7 @@ class GELU(wiring.Component):
     itself (rounded to the output scale). Pipeline cuts: ``pipeline >= 1``
     registers ``A*q + B``, ``pipeline == 2`` also the looked-up coefficients.
 
-    ``method='ibert'``: I-BERT's integer i-GELU (Kim et al., 2021) with SPEC's
+    ``method='ibert'``: I-BERT's integer i-GELU (Kim et al., 2021) with the
     constants: ``t = min(|q|, -b_int) + b_int``, ``y = floor(sgn(q) * (t*t +
     c_int) / 2**14)``, ``prod = q * (y + one)`` (scale ``S * S_erf / 2``),
     multiplied by the constant ``M`` (16 significant bits) and rounded by a
@@ -212,6 +214,8 @@ class GELU(wiring.Component):
     o : Out(stream.Signature(Params.output_layout()))
     """
 
+    ready_contract = PIPELINE
+
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)
         super().__init__({
@@ -222,8 +226,7 @@ class GELU(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = pipeline_handshake(m, self.i, self.o)
         lanes = []
         for k in range(p.lanes):
             x = Signal(p.in_shape(), name=f"lane{k}_x")
@@ -241,9 +244,9 @@ class GELU(wiring.Component):
         """A pipeline register stage of ``valid`` and the per-lane ``values``
         (a list of dicts); returns them registered, in the same form."""
         flat = {f"{key}{k}": v for k, lane in enumerate(values) for key, v in lane.items()}
-        regs = pipeline_stage(m, advance, name, valid=valid, **flat)
-        return regs["valid"], [{key: regs[f"{key}{k}"] for key in lane}
-                               for k, lane in enumerate(values)]
+        s = register_stage(m, advance, name, valid=valid, **flat)
+        return s.valid, [{key: s[f"{key}{k}"] for key in lane}
+                         for k, lane in enumerate(values)]
 
     def _lut(self, m, advance, valid, xs):
         p = self.params

@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, require
 from accelgen.hw.pipeline import drain_beats
+from accelgen.hw.stream import DRAIN
 
 __all__ = ["Params", "IndexMatch", "lowest_set"]
 
@@ -92,7 +93,7 @@ def lowest_set(m, bits, name):
 
 
 class IndexMatch(wiring.Component):
-    """SNAP's index matching (Zhang et al., JSSC 2021; SPEC §4).
+    """SNAP's index matching (Zhang et al., JSSC 2021; docs/sparse.md).
 
     Each beat on ``i`` is a block: ``length`` weight indices ``w_idx`` with valid
     bits ``w_valid`` and ``length`` activation indices ``a_idx`` with ``a_valid``.
@@ -125,6 +126,8 @@ class IndexMatch(wiring.Component):
     i : In(stream.Signature(Params.input_layout()))
     o : Out(stream.Signature(Params.output_layout()))
     """
+
+    ready_contract = DRAIN
 
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)

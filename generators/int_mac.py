@@ -8,7 +8,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, int_shape
-from accelgen.hw.pipeline import pipeline_stage
+from accelgen.hw.accumulate import accumulate_packets
+from accelgen.hw.pipeline import register_stage
+from accelgen.hw.stream import PIPELINE, pipeline_handshake
 
 __all__ = ["Params", "IntMAC"]
 
@@ -102,6 +104,8 @@ class IntMAC(wiring.Component):
         Packet results.
     """
 
+    ready_contract = PIPELINE
+
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)
         super().__init__({
@@ -113,30 +117,22 @@ class IntMAC(wiring.Component):
         p = self.params
         m = Module()
 
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
-        ]
+        advance = pipeline_handshake(m, self.i, self.o)
 
         valid, last = self.i.valid, self.i.payload.last
         a, b = self.i.payload.a, self.i.payload.b
         if p.pipeline >= 2:
-            r = pipeline_stage(m, advance, "opnd", valid=valid, last=last, a=a, b=b)
-            valid, last, a, b = r["valid"], r["last"], r["a"], r["b"]
+            s = register_stage(m, advance, "opnd", valid=valid, last=last, a=a, b=b)
+            valid, last, a, b = s.valid, s.last, s.a, s.b
         product = Signal(signed(p.a_width + p.b_width + 1), name="product")
         m.d.comb += product.eq(a * b)
         for k in range(p.pipeline - (1 if p.pipeline >= 2 else 0)):
-            r = pipeline_stage(m, advance, f"prod{k}", valid=valid, last=last, product=product)
-            valid, last, product = r["valid"], r["last"], r["product"]
+            s = register_stage(m, advance, f"prod{k}", valid=valid, last=last, product=product)
+            valid, last, product = s.valid, s.last, s.product
 
         acc = Signal(p.acc_shape())
         total = Signal(p.acc_shape())
         m.d.comb += total.eq(acc + product)
-        with m.If(advance):
-            m.d.sync += self.o.valid.eq(valid & last)
-            with m.If(valid & last):
-                m.d.sync += [self.o.payload.eq(total), acc.eq(0)]
-            with m.Elif(valid):
-                m.d.sync += acc.eq(total)
+        accumulate_packets(m, self.o, advance=advance, valid=valid, last=last,
+                           state=[(acc, total, self.o.payload)])
         return m

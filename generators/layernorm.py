@@ -12,8 +12,10 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.params import (UnitParams, param, check_int, check_bool, check_choice, require,
                              int_shape)
-from accelgen.hw.vector import (BufferRing, reduce_tree, serial_reciprocal, serial_isqrt,
-                             beat_rate)
+from accelgen.consts.layernorm import rsqrt_table, variance_width
+from accelgen.hw.reduce import reduce_tree
+from accelgen.hw.stream import stall_advance
+from accelgen.hw.vector import BufferRing, serial_reciprocal, serial_isqrt, beat_rate
 
 __all__ = ["Params", "LayerNorm", "METHODS"]
 
@@ -172,8 +174,8 @@ class Params(UnitParams):
 
 
 class LayerNorm(wiring.Component):
-    """Streaming LayerNorm over vectors of ``channels`` elements (SPEC §5; golden
-    :mod:`accelgen.golden.layernorm` gives every formula).
+    """Streaming LayerNorm over vectors of ``channels`` elements (docs/nonlinear.md;
+    the golden model, golden/layernorm.py, gives every formula).
 
     A vector arrives as ``words = channels / lanes`` beats on ``i`` (with
     ``affine``, each element with its ``gamma`` and ``beta``) and leaves as
@@ -210,6 +212,10 @@ class LayerNorm(wiring.Component):
     i : In(stream.Signature(Params.input_layout()))
     o : Out(stream.Signature(Params.output_layout()))
     """
+
+    # No fixed formula: ``i.ready`` is high while stage 0 owns a free buffer
+    # (buffer state), whatever ``o`` does.
+    ready_contract = None
 
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)
@@ -281,8 +287,7 @@ class LayerNorm(wiring.Component):
             m.d.sync += started.eq(0)
 
         # Stage 2: normalize and send.
-        advance = Signal()
-        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        advance = stall_advance(m, self.o)
         word = data.View(layout, ring.word(2))
         sum2, factor2 = s1_of(2), f_of(2)
         shift = p.recip_shift - p.guard_bits - p.out_frac
@@ -316,8 +321,6 @@ class LayerNorm(wiring.Component):
     def rsqrt_factor(m, p, start, variance, factor, done):
         """The ``rsqrt`` factor in three cycles: latch ``V``; normalise it by an
         even shift and look up the table; shift the entry."""
-        from accelgen.golden.layernorm import rsqrt_table, variance_width
-
         w = variance_width(p)
         held = Signal(w, name="rsqrt_variance")
         phase = Signal(2, name="rsqrt_phase")

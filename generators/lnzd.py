@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, int_shape
 from accelgen.hw.pipeline import drain_beats
+from accelgen.hw.stream import DRAIN
 
 __all__ = ["Params", "LNZD", "first_nonzero"]
 
@@ -94,7 +95,7 @@ def first_nonzero(m, flags, values, fanin, prefix=""):
 
 
 class LNZD(wiring.Component):
-    """EIE's leading non-zero detection (Han et al., ISCA 2016; SPEC §4).
+    """EIE's leading non-zero detection (Han et al., ISCA 2016; docs/sparse.md).
 
     Each beat on ``i`` carries a vector ``data`` of ``n`` values. The unit emits
     on ``o`` the ``(index, value)`` of every non-zero entry in increasing index
@@ -121,6 +122,8 @@ class LNZD(wiring.Component):
     i : In(stream.Signature(Params.input_layout()))
     o : Out(stream.Signature(Params.output_layout()))
     """
+
+    ready_contract = DRAIN
 
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)

@@ -3,13 +3,17 @@
 dense activations that meet the kept weights."""
 
 import dataclasses
+from types import SimpleNamespace
 
 from amaranth.hdl import Module, Signal, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from accelgen.hw.accumulate import accumulate_packets
+from accelgen.hw.pipeline import register_stage
+from accelgen.hw.reduce import reduce_tree
+from accelgen.hw.stream import PIPELINE, pipeline_handshake
 from accelgen.params import UnitParams, param, check_int, check_bool, require, int_shape
-from accelgen.hw.pipeline import pipeline_stage
 
 __all__ = ["Params", "NMSparse"]
 
@@ -98,7 +102,7 @@ class Params(UnitParams):
 
 class NMSparse(wiring.Component):
     """N:M structured-sparse dot product (NVIDIA Ampere sparse tensor core;
-    SPEC §4).
+    docs/sparse.md).
 
     Each beat on ``i`` carries ``groups`` groups of ``m`` dense activations
     ``a``, the ``n`` kept weights of each group ``w`` and their positions
@@ -131,6 +135,8 @@ class NMSparse(wiring.Component):
     o : Out(stream.Signature(Params.output_layout()))
     """
 
+    ready_contract = PIPELINE
+
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)
         super().__init__({
@@ -141,8 +147,7 @@ class NMSparse(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = pipeline_handshake(m, self.i, self.o)
         i = self.i.payload
 
         errors, operands = [], {}
@@ -160,44 +165,33 @@ class NMSparse(wiring.Component):
                 operands[f"w{g}_{k}"] = i.w[g * p.n + k]
         error = Signal(p.groups, name="meta_errors")
         m.d.comb += error.eq(Cat(*errors))
-        s = dict(valid=self.i.valid, last=i.last, error=error, **operands)
+        s = SimpleNamespace(valid=self.i.valid, last=i.last, error=error, **operands)
         if p.pipeline >= 2:
-            s = pipeline_stage(m, advance, "selected", **s)
+            s = register_stage(m, advance, "selected", **vars(s))
         products = {}
         for g in range(p.groups):
             for k in range(p.n):
                 product = Signal(signed(p.a_width + p.w_width + 1), name=f"product{g}_{k}")
-                m.d.comb += product.eq(s[f"a{g}_{k}"] * s[f"w{g}_{k}"])
+                m.d.comb += product.eq(getattr(s, f"a{g}_{k}") * getattr(s, f"w{g}_{k}"))
                 products[f"p{g}_{k}"] = product
-        s = dict(valid=s["valid"], last=s["last"], error=s["error"], **products)
+        s = SimpleNamespace(valid=s.valid, last=s.last, error=s.error, **products)
         if p.pipeline >= 1:
-            s = pipeline_stage(m, advance, "product", **s)
+            s = register_stage(m, advance, "product", **vars(s))
 
         step = Signal(p.acc_shape(), name="step")
         terms = []
         for g in range(p.groups):
             for k in range(p.n):
-                term = Signal.like(s[f"p{g}_{k}"], name=f"term{g}_{k}")
-                m.d.comb += term.eq(Mux(s["error"][g], 0, s[f"p{g}_{k}"]))
+                product = getattr(s, f"p{g}_{k}")
+                term = Signal(product.shape(), name=f"term{g}_{k}")
+                m.d.comb += term.eq(Mux(s.error[g], 0, product))
                 terms.append(term)
-        level = 0
-        while len(terms) > 1:  # a balanced adder tree: log2(groups * n) levels
-            pairs = []
-            for j in range(0, len(terms) - 1, 2):
-                total = Signal(signed(len(terms[j]) + 1), name=f"sum{level}_{j // 2}")
-                m.d.comb += total.eq(terms[j] + terms[j + 1])
-                pairs.append(total)
-            terms = pairs + terms[len(terms) - len(terms) % 2:]
-            level += 1
-        m.d.comb += step.eq(terms[0])
+        # a balanced adder tree: ceil(log2(groups * n)) levels, each sum one bit wider
+        m.d.comb += step.eq(reduce_tree(m, terms, lambda x, y: x + y, "sum"))
         acc = Signal(p.acc_shape(), name="acc")
         flagged = Signal(name="acc_meta_error")
-        with m.If(advance):
-            m.d.sync += self.o.valid.eq(s["valid"] & s["last"])
-            with m.If(s["valid"] & s["last"]):
-                m.d.sync += [self.o.payload.acc.eq(acc + step),
-                             self.o.payload.meta_error.eq(flagged | s["error"].any()),
-                             acc.eq(0), flagged.eq(0)]
-            with m.Elif(s["valid"]):
-                m.d.sync += [acc.eq(acc + step), flagged.eq(flagged | s["error"].any())]
+        accumulate_packets(m, self.o, advance=advance, valid=s.valid, last=s.last, state=[
+            (acc, acc + step, self.o.payload.acc),
+            (flagged, flagged | s.error.any(), self.o.payload.meta_error),
+        ])
         return m

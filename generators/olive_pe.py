@@ -3,21 +3,23 @@
 
 import dataclasses
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.generators.ant_pe import Accumulator, shifted_product
-from accelgen.generators.olive_decoder import FormatParams, decode_pair
+from accelgen.hw.accumulate import overflow_accumulator
+from accelgen.hw.formats import FormatParams, decode_pair, pair_step
+from accelgen.hw.pipeline import register_stage
+from accelgen.hw.stream import PIPELINE, pipeline_handshake
 from accelgen.params import param, check_int
-from accelgen.hw.pipeline import pipeline_stage
 
-__all__ = ["Params", "OlivePE", "pair_step"]
+__all__ = ["Params", "OlivePE"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Params(FormatParams):
-    """Parameters of :class:`OlivePE` (the format parameters are ``olive_decoder``'s)."""
+    """Parameters of :class:`OlivePE` (the format parameters are ``olive_decoder``'s,
+    :class:`accelgen.hw.formats.FormatParams`)."""
 
     unit = "olive_pe"
 
@@ -51,21 +53,8 @@ class Params(FormatParams):
         return {**self.format_manifest(), "products_per_beat": 2}
 
 
-def pair_step(m, a_pairs, w_pairs, width, prefix=""):
-    """Products ``a_k * w_k`` (``k = 0, 1``) of decoded pairs, each reduced to
-    ``signed(width)``: ``([value0, value1], [out0, out1])``."""
-    values, outs = [], []
-    for k, ((ea, ma), (ew, mw)) in enumerate(zip(a_pairs, w_pairs)):
-        shift = Signal(max(len(ea), len(ew)) + 1, name=f"{prefix}shift{k}")
-        m.d.comb += shift.eq(ea + ew)
-        value, out = shifted_product(m, ma * mw, shift, width, f"{prefix}product{k}_")
-        values.append(value)
-        outs.append(out)
-    return values, outs
-
-
 class OlivePE(wiring.Component):
-    """OliVe processing element (Guo et al., ISCA 2023; SPEC §2).
+    """OliVe processing element (Guo et al., ISCA 2023; docs/formats.md).
 
     Each beat on ``i`` carries an activation pair word ``a`` and a weight pair
     word ``w`` (``2 * bits`` each, element 0 in the low bits) in OliVe's
@@ -96,6 +85,8 @@ class OlivePE(wiring.Component):
     o : Out(stream.Signature(Params.output_layout()))
     """
 
+    ready_contract = PIPELINE
+
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)
         super().__init__({
@@ -106,8 +97,7 @@ class OlivePE(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = pipeline_handshake(m, self.i, self.o)
 
         a_pairs = decode_pair(m, self.i.payload.a, p.format, "a_")
         w_pairs = decode_pair(m, self.i.payload.w, p.format, "w_")
@@ -116,16 +106,16 @@ class OlivePE(wiring.Component):
             fields = {f"{side}{k}_{part}": value
                       for side, pairs in (("a", a_pairs), ("w", w_pairs))
                       for k, pair in enumerate(pairs) for part, value in zip("em", pair)}
-            r = pipeline_stage(m, advance, "decoded", valid=valid, last=last, **fields)
-            valid, last = r["valid"], r["last"]
-            a_pairs = [(r[f"a{k}_e"], r[f"a{k}_m"]) for k in range(2)]
-            w_pairs = [(r[f"w{k}_e"], r[f"w{k}_m"]) for k in range(2)]
+            s = register_stage(m, advance, "decoded", valid=valid, last=last, **fields)
+            valid, last = s.valid, s.last
+            a_pairs = [(s[f"a{k}_e"], s[f"a{k}_m"]) for k in range(2)]
+            w_pairs = [(s[f"w{k}_e"], s[f"w{k}_m"]) for k in range(2)]
         values, outs = pair_step(m, a_pairs, w_pairs, p.acc_width)
         if p.pipeline >= 1:
-            r = pipeline_stage(m, advance, "product", valid=valid, last=last,
+            s = register_stage(m, advance, "product", valid=valid, last=last,
                                v0=values[0], v1=values[1], o0=outs[0], o1=outs[1])
-            valid, last = r["valid"], r["last"]
-            values, outs = [r["v0"], r["v1"]], [r["o0"], r["o1"]]
-        Accumulator(m, self.o, values=values, outs=outs, valid=valid, last=last,
-                    advance=advance, width=p.acc_width)
+            valid, last = s.valid, s.last
+            values, outs = [s.v0, s.v1], [s.o0, s.o1]
+        overflow_accumulator(m, self.o, values=values, outs=outs, valid=valid, last=last,
+                             advance=advance, width=p.acc_width)
         return m

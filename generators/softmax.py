@@ -11,7 +11,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_choice, require, int_shape
-from accelgen.hw.vector import BufferRing, reduce_tree, serial_reciprocal, beat_rate
+from accelgen.consts import softmax as consts
+from accelgen.hw.reduce import reduce_tree
+from accelgen.hw.stream import stall_advance
+from accelgen.hw.vector import BufferRing, serial_reciprocal, beat_rate
 
 __all__ = ["Params", "Softmax", "METHODS"]
 
@@ -61,7 +64,7 @@ class Params(UnitParams):
 
     @property
     def recip_shift(self):
-        """``K``: the reciprocal is ``floor(2**K / sum)``; SPEC's IntSoftmax has 32."""
+        """``K``: the reciprocal is ``floor(2**K / sum)``; I-BERT's IntSoftmax has 32."""
         return self.exp_bits + 16
 
     @property
@@ -72,8 +75,7 @@ class Params(UnitParams):
     @property
     def quotient_bits(self):
         """Width of the reciprocal: the sum is at least ``exp(0)``'s code."""
-        from accelgen.golden.softmax import exp_of_zero
-        return ((1 << self.recip_shift) // exp_of_zero(self)).bit_length()
+        return ((1 << self.recip_shift) // consts.exp_of_zero(self)).bit_length()
 
     @property
     def recip_cycles(self):
@@ -123,26 +125,24 @@ class Params(UnitParams):
 def exp_unit(m, p, d, name):
     """``e(d)`` (golden ``exp_codes``) of the difference ``d = max - x`` (unsigned
     ``in_bits``): combinational, an unsigned ``exp_bits + 1``-bit code."""
-    from accelgen.golden import softmax as golden
-
     e = Signal(p.exp_bits + 1, name=f"{name}_exp")
     if p.method == "lut":
-        table = golden.lut_table(p)
-        index = Signal(max(1, p.in_bits - golden.lut_step(p)), name=f"{name}_index")
-        m.d.comb += index.eq(d >> golden.lut_step(p))
+        table = consts.lut_table(p)
+        index = Signal(max(1, p.in_bits - consts.lut_step(p)), name=f"{name}_index")
+        m.d.comb += index.eq(d >> consts.lut_step(p))
         rom = Array(Const(int(v), p.exp_bits + 1) for v in table)
         m.d.comb += e.eq(Mux(index < len(table), rom[index[:p.lut_bits]], 0))
     elif p.method == "base2":
-        frac = p.in_frac + golden.LOG2E_FRAC
-        t = Signal(p.in_bits + golden.LOG2E_FRAC + 1, name=f"{name}_t")
-        m.d.comb += t.eq(d * golden.base2_constant())
+        frac = p.in_frac + consts.LOG2E_FRAC
+        t = Signal(p.in_bits + consts.LOG2E_FRAC + 1, name=f"{name}_t")
+        m.d.comb += t.eq(d * consts.base2_constant())
         u = Signal(max(1, len(t) - frac), name=f"{name}_u")
         k = Signal(p.lut_bits, name=f"{name}_k")
         m.d.comb += [u.eq(t[frac:]), k.eq(t[frac - p.lut_bits:frac])]
-        rom = Array(Const(int(v), p.exp_bits + 1) for v in golden.base2_table(p))
+        rom = Array(Const(int(v), p.exp_bits + 1) for v in consts.base2_table(p))
         m.d.comb += e.eq(Mux(u > p.exp_bits + 1, 0, rom[k] >> u))
     else:
-        c = golden.ibert_constants(p)
+        c = consts.ibert_constants(p)
         a = -c["x0"]
         dc = Signal(range(30 * a + 1), name=f"{name}_clamped")
         m.d.comb += dc.eq(Mux(d > 30 * a, 30 * a, d))
@@ -161,8 +161,8 @@ def exp_unit(m, p, d, name):
 
 
 class Softmax(wiring.Component):
-    """Streaming Softmax over vectors of ``n`` elements (SPEC §5; golden
-    :mod:`accelgen.golden.softmax` gives every formula and constant).
+    """Streaming Softmax over vectors of ``n`` elements (docs/nonlinear.md; the
+    golden model, golden/softmax.py, gives every formula and constant).
 
     A vector arrives as ``words = n / lanes`` beats on ``i`` (element ``k`` of
     beat ``j`` is element ``j*lanes + k``) and leaves as ``words`` beats on
@@ -197,6 +197,10 @@ class Softmax(wiring.Component):
     i : In(stream.Signature(Params.input_layout()))
     o : Out(stream.Signature(Params.output_layout()))
     """
+
+    # No fixed formula: ``i.ready`` is high while stage 0 owns a free buffer
+    # (buffer state), whatever ``o`` does.
+    ready_contract = None
 
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)
@@ -266,8 +270,7 @@ class Softmax(wiring.Component):
             m.d.sync += started.eq(0)
 
         # Stage 3: normalize and send.
-        advance = Signal()
-        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        advance = stall_advance(m, self.o)
         factor = recip_of(3)
         shift = p.recip_shift - p.out_frac
         half = 0 if p.method == "ibert" else 1 << (shift - 1)

@@ -7,14 +7,13 @@ from amaranth.hdl import C, Module, Signal, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from accelgen.hw.bitfusion import FusionStep, Precision, StepOperands, OPERAND_BITS, STEP_WIDTH
+from accelgen.hw.formats import decode_pair, decode_typed, pair_step, shifted_product
+from accelgen.hw.pipeline import delay_chain, register_stage
+from accelgen.hw.stream import stall_advance
 from accelgen.num.formats import AntFormat, KINDS, default_olive_format
-from accelgen.generators.ant_pe import decode_typed, shifted_product
-from accelgen.generators.fusion_unit import FusionStep, Precision, OPERAND_BITS, STEP_WIDTH
-from accelgen.generators.olive_decoder import decode_pair
-from accelgen.generators.olive_pe import pair_step
 from accelgen.params import (UnitParams, param, check_int, check_bool, check_choice, require,
                              int_shape)
-from accelgen.hw.pipeline import delay_chain
 
 __all__ = ["Params", "SystolicArray", "PE_TYPES"]
 
@@ -71,8 +70,8 @@ class FusionPE:
 
     @staticmethod
     def product(m, params, a, w, a_mode, w_mode, prefix):
-        operands = _Operands(a=a, w=w, a_prec=a_mode.prec, w_prec=w_mode.prec,
-                             a_signed=a_mode.signed, w_signed=w_mode.signed)
+        operands = StepOperands(a=a, w=w, a_prec=a_mode.prec, w_prec=w_mode.prec,
+                                a_signed=a_mode.signed, w_signed=w_mode.signed)
         step = FusionStep(m, operands, prefix=prefix)
         return step.step, step.mode_error
 
@@ -153,11 +152,6 @@ class OlivePE:
         return total, None
 
 
-class _Operands:
-    def __init__(self, **fields):
-        self.__dict__.update(fields)
-
-
 def _fixed_operands(params, why):
     for name in ("a_width", "w_width", "a_signed", "w_signed"):
         default = params.__dataclass_fields__[name].default
@@ -169,7 +163,8 @@ def _fixed_operands(params, why):
 # The processing elements a systolic array can be built from (the ``pe``
 # parameter). A new PE type is one class here with ``mode_fields``,
 # ``flags_errors``, ``shapes(params)`` and ``product(m, a, w, a_mode, w_mode,
-# prefix)``, plus its product in ``accelgen.golden.systolic_array.PE_PRODUCTS``.
+# prefix)``, plus its product in the golden model's ``PE_PRODUCTS``
+# (golden/systolic_array.py).
 PE_TYPES = {pe.name: pe for pe in [IntMACPE, FusionPE, AntPE, OlivePE]}
 
 
@@ -265,7 +260,7 @@ class Params(UnitParams):
                        "o: rows 0..rows-1 of the tile's A @ B (mod 2**acc_width), "
                        "last on row rows-1")
         return {"dataflow": self.dataflow, "streams": streams,
-                "cycle_model": "accelgen.golden.systolic_array.cycles"}
+                "cycle_model": "cycles(params, m, k, n) in golden/systolic_array.py"}
 
 
 class SystolicArray(wiring.Component):
@@ -305,7 +300,8 @@ class SystolicArray(wiring.Component):
 
     Throughput: one beat per cycle. Synchronous reset empties the array, the
     weight banks' fill state and any undelivered results. Cycle counts for a
-    whole GEMM are given exactly by :func:`accelgen.golden.systolic_array.cycles`.
+    whole GEMM are given exactly by the golden model's ``cycles(params, m, k, n)``
+    (golden/systolic_array.py).
 
     Members
     -------
@@ -313,6 +309,10 @@ class SystolicArray(wiring.Component):
     w : In(stream.Signature(Params.w_layout()))
     o : Out(stream.Signature(Params.o_layout()))
     """
+
+    # No fixed formula: WS ``a.ready`` reads the banks' fill state and ``w.ready``
+    # their use; OS ``a.ready`` and ``w.ready`` each read the other input's ``valid``.
+    ready_contract = None
 
     def __init__(self, params=None):
         self.params = params = Params.ensure(params, self)
@@ -336,11 +336,9 @@ class SystolicArray(wiring.Component):
         product, error = p.pe_type.product(m, p, a, w, a_mode, w_mode, prefix)
         error = 0 if error is None else error
         if p.pipeline:
-            reg = Signal.like(product, name=f"{prefix}product_r")
-            error_r = Signal(name=f"{prefix}error_r")
-            with m.If(advance):
-                m.d.sync += [reg.eq(product), error_r.eq(error)]
-            product, error = reg, error_r
+            s = register_stage(m, advance, f"{prefix}product_reg", product=product,
+                               error=error)
+            product, error = s.product, s.error
         return product, error
 
     def _mode_bits(self, payload):
@@ -362,8 +360,7 @@ class SystolicArray(wiring.Component):
         rows, cols, depth = p.rows, p.cols, p.latency
         reads = rows + cols - 2  # deepest depth at which a PE reads its weight
 
-        advance = Signal()
-        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        advance = stall_advance(m, self.o)
 
         weights = [[[Signal(p.w_shape(), name=f"w{b}_{r}_{c}") for c in range(cols)]
                     for r in range(rows)] for b in range(2)]

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of ANT's number formats (Guo et al., MICRO 2022; SPEC §2): the
+"""Golden model of ANT's number formats (Guo et al., MICRO 2022; docs/formats.md): the
 bit-exact decoders, and the quantizer with ANT's scale search and per-tensor
 type selection.
 
@@ -14,7 +14,7 @@ Decoding (:func:`decode`) maps a code to the pair ``(exp, mant)`` with value
   ``{0, 1, 2, 3, 4, 6, ..., 128, 192}``;
 * ``flint`` (``w`` magnitude bits, ``[b | r]``, ``z = LZD(r)`` over ``w - 1``
   bits): ``(0, r)`` when ``b = 0``; ``(2z + 1, r)`` when ``b = 1, r != 0``, which
-  is SPEC's ``(2**k + f) << (2z + 1)`` because ``r`` *is* ``2**k + f``;
+  is docs/formats.md's ``(2**k + f) << (2z + 1)`` because ``r`` *is* ``2**k + f``;
   ``(2w - 2, 1)`` when ``b = 1, r = 0``;
 * signed pot / float / flint: sign bit + unsigned magnitude; ``mant`` negated.
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of the ANT processing element (Guo et al., MICRO 2022; SPEC §2):
+"""Golden model of the ANT processing element (Guo et al., MICRO 2022; docs/formats.md):
 decode both operands in their tensor's type, multiply the integers, shift by the
 summed exponents, accumulate.
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of the BitFusion BitBrick (SPEC §1)."""
+"""Golden model of the BitFusion BitBrick (docs/bitfusion.md)."""
 
 import numpy as np
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Golden model of the BitFusion array: a stream of weight and activation beats in,
-one result row per activation beat out (SPEC §1; Sharma et al., ISCA 2018).
+one result row per activation beat out (docs/bitfusion.md; Sharma et al., ISCA 2018).
 
 Semantics (the contract of ``bitfusion_array``):
 

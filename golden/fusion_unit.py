@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of the BitFusion Fusion Unit (SPEC §1), bit-exact and vectorized.
+"""Golden model of the BitFusion Fusion Unit (docs/bitfusion.md), bit-exact and vectorized.
 
-Definitions (Sharma et al., ISCA 2018; SPEC §1):
+Definitions (Sharma et al., ISCA 2018; docs/bitfusion.md):
 
 * an operand of width ``w`` in {2, 4, 8} is split into ``w/2`` 2-bit digits,
   ``x = sum_i d_i * 4**i``; only the most significant digit of a signed operand is

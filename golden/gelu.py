@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of the streaming GELU (SPEC §5): bit-exact for every method,
+"""Golden model of the streaming GELU (docs/nonlinear.md): bit-exact for every method,
 plus the float64 reference it is measured against.
 
 ``GELU(x) = x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))``. An input code ``q``
@@ -18,30 +18,34 @@ output range.
     ``B`` (``in_frac + 16``) the rounded least-squares line through GELU at the
     segment's codes; below the range 0, above it ``x`` itself.
 ``ibert``
-    I-BERT's i-GELU (Kim et al., ICML 2021, Alg. 2) with SPEC's constants
+    I-BERT's i-GELU (Kim et al., ICML 2021, Alg. 2) with its constants
     (``k = 1.4142, a = -0.2888, b = -1.769``, the ``2**14`` shift), then one
     dyadic requantisation of ``q*(y + one)`` (scale ``S*S_erf/2``) to the output
     scale: ``round(prod * M / 2**R)`` with ``M = round(scale * 2**(out_frac+R))``
     of 16 significant bits.
-"""
 
-import math
+The tables and constants (``lut`` entries, ``pwl`` coefficients, i-GELU
+constants) come from :mod:`accelgen.consts.gelu`, which the generator embeds
+too; the arithmetic on them is written here in NumPy.
+"""
 
 import numpy as np
 
-from accelgen.num.fixed import round_half_up, round_shift, floor_shift, saturate
+from accelgen.consts.gelu import (PWL_FRAC, IBERT_SHIFT, gelu_float, ibert_constants,
+                                  lut_table as _lut_table,
+                                  pwl_coefficients as _pwl_coefficients)
+from accelgen.num.fixed import round_shift, floor_shift, saturate
 
 __all__ = ["gelu", "gelu_real", "reference", "lut_table", "pwl_coefficients",
            "ibert_constants", "ibert_erf", "PWL_FRAC", "IBERT_SHIFT"]
 
-PWL_FRAC = 16
-IBERT_K, IBERT_A, IBERT_B, IBERT_SHIFT = 1.4142, -0.2888, -1.769, 14
+_gelu_float = np.vectorize(gelu_float, otypes=[np.float64])
 
 
 def gelu_real(x):
-    """float64 GELU, ``x/2 * (1 + erf(x / sqrt 2))``."""
-    x = np.asarray(x, dtype=np.float64)
-    return 0.5 * x * (1.0 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2.0)))
+    """float64 GELU, ``x/2 * (1 + erf(x / sqrt 2))``, elementwise
+    (:func:`accelgen.consts.gelu.gelu_float`)."""
+    return _gelu_float(np.asarray(x, dtype=np.float64))
 
 
 def reference(params, q):
@@ -57,46 +61,17 @@ def _out(params, values):
 
 
 def lut_table(params):
-    """The ``lut`` method's table (int64, ``2**lut_bits`` output codes)."""
-    shift = params.in_bits - params.lut_bits
-    index = np.arange(1 << params.lut_bits, dtype=np.int64)
-    centre = (index << shift) - (1 << (params.in_bits - 1)) + ((1 << shift) - 1) / 2
-    x = centre * 2.0 ** -params.in_frac
-    return _out(params, round_half_up(gelu_real(x) * 2.0 ** params.out_frac))
+    """The ``lut`` method's table (int64, ``2**lut_bits`` output codes):
+    :func:`accelgen.consts.gelu.lut_table` as an array."""
+    return np.array(_lut_table(params), dtype=np.int64)
 
 
 def pwl_coefficients(params):
     """``(A, B)`` (int64, one per segment) of the ``pwl`` method: ``A`` has
-    :data:`PWL_FRAC` fraction bits, ``B`` ``in_frac + PWL_FRAC``."""
-    h = params.pwl_half_range_codes
-    length = 2 * h // params.segments
-    s = 2.0 ** -params.in_frac
-    slopes, intercepts = [], []
-    for k in range(params.segments):
-        q = np.arange(-h + k * length, -h + (k + 1) * length, dtype=np.float64)
-        if length == 1:
-            a, b = 0.0, float(gelu_real(q * s)[0])
-        else:
-            a, b = np.polyfit(q * s, gelu_real(q * s), 1)
-        slopes.append(a)
-        intercepts.append(b)
-    return (round_half_up(np.array(slopes) * 2.0 ** PWL_FRAC),
-            round_half_up(np.array(intercepts) * 2.0 ** (params.in_frac + PWL_FRAC)))
-
-
-def ibert_constants(params):
-    """The integer constants of i-GELU for input scale ``S = 2**-in_frac``:
-    ``b_int, c_int, one`` (SPEC §5) and the requantiser ``M, R``."""
-    s = 2.0 ** -params.in_frac
-    s1 = s / IBERT_K
-    b_int = math.floor(IBERT_B / s1)
-    c_int = math.floor((1.0 / IBERT_A) / s1 ** 2)
-    s_erf = IBERT_A * s1 ** 2 * 2 ** IBERT_SHIFT
-    one = math.floor(1.0 / s_erf)
-    scale = s * s_erf / 2 * 2.0 ** params.out_frac  # negative: S_erf < 0
-    r = 15 - math.floor(math.log2(abs(scale)))  # |M| has 16 significant bits
-    mult = round(scale * 2.0 ** r)
-    return {"b_int": b_int, "c_int": c_int, "one": one, "mult": mult, "shift": r}
+    :data:`PWL_FRAC` fraction bits, ``B`` ``in_frac + PWL_FRAC``
+    (:func:`accelgen.consts.gelu.pwl_coefficients` as arrays)."""
+    a, b = _pwl_coefficients(params)
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
 
 
 def ibert_erf(params, q):

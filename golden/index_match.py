@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of SNAP's index matching (Zhang et al., JSSC 2021; SPEC §4).
+"""Golden model of SNAP's index matching (Zhang et al., JSSC 2021; docs/sparse.md).
 
 A block holds ``length`` weight indices and ``length`` activation indices, each
 with a valid bit. The matches are the pairs ``(w_pos, a_pos)`` whose indices are

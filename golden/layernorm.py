@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of the streaming LayerNorm (SPEC §5): bit-exact for both
+"""Golden model of the streaming LayerNorm (docs/nonlinear.md): bit-exact for both
 methods, plus the float64 reference it is measured against.
 
 For a vector of ``C = channels`` input codes ``q`` (scale ``S`` cancels):
@@ -10,10 +10,10 @@ For a vector of ``C = channels`` input codes ``q`` (scale ``S`` cancels):
 3. ``method``:
 
    ``isqrt``
-       ``r = isqrt(V * 4**g)`` by SPEC's Newton iteration (``x0 =
+       ``r = isqrt(V * 4**g)`` by the Newton iteration of docs/nonlinear.md (``x0 =
        2**ceil(bits/2)``, ``x' = floor((x + floor(n/x)) / 2)`` until it stops
        decreasing: the exact integer square root), ``g = guard_bits``; then the
-       exact ``f = floor(2**K / r)`` (SPEC's ``floor(2**31 / std)`` with
+       exact ``f = floor(2**K / r)`` (I-BERT's ``floor(2**31 / std)`` with
        ``K = recip_shift`` sized from the parameters).
    ``rsqrt``
        ``V`` is normalised by an even shift ``s`` to ``m = V * 2**s`` in
@@ -29,11 +29,13 @@ For a vector of ``C = channels`` input codes ``q`` (scale ``S`` cancels):
    round up; the result saturates to signed ``out_bits``.
 
 No epsilon is added to the variance (the float64 reference uses none either).
+The ``rsqrt`` table and ``w`` come from :mod:`accelgen.consts.layernorm`, which
+the generator embeds too.
 """
-
 
 import numpy as np
 
+from accelgen.consts.layernorm import RSQRT_FRAC, variance_width, rsqrt_table as _rsqrt_table
 from accelgen.num.fixed import ints, round_shift, floor_shift, saturate, bit_length
 
 __all__ = ["layernorm", "reference", "isqrt_newton", "rsqrt_table", "variance_width"]
@@ -56,7 +58,7 @@ def reference(params, q, gamma=None, beta=None):
 
 def isqrt_newton(n):
     """``floor(sqrt(n))`` of non-negative integers (any array; ``object`` result)
-    by SPEC §5's Newton iteration: ``x0 = 2**ceil(bits(n)/2)``, ``x' = (x +
+    by the Newton iteration of docs/nonlinear.md: ``x0 = 2**ceil(bits(n)/2)``, ``x' = (x +
     n // x) // 2`` while it decreases."""
     n = ints(np.zeros(0)) if np.size(n) == 0 else np.asarray(n, dtype=object)
     x = np.vectorize(lambda v: 1 << ((int(v).bit_length() + 1) // 2), otypes=[object])(n)
@@ -68,17 +70,10 @@ def isqrt_newton(n):
         x = np.where(smaller, nxt, x)
 
 
-def variance_width(params):
-    """``w``: ``variance_bits`` rounded up to even (the rsqrt normalisation)."""
-    return params.variance_bits + params.variance_bits % 2
-
-
 def rsqrt_table(params):
     """The ``rsqrt`` table (int64, ``2**lut_bits`` entries; the lower quarter is
-    never indexed)."""
-    w = variance_width(params)
-    centre = (np.arange(1 << params.lut_bits) + 0.5) * 2.0 ** (w - params.lut_bits)
-    return np.floor(2.0 ** (w // 2 + 16) / np.sqrt(centre) + 0.5).astype(np.int64)
+    never indexed): :func:`accelgen.consts.layernorm.rsqrt_table` as an array."""
+    return np.array(_rsqrt_table(params), dtype=np.int64)
 
 
 def factors(params, v):
@@ -94,7 +89,7 @@ def factors(params, v):
     table = rsqrt_table(params)
     t = np.vectorize(lambda u: int(table[int(u) >> (w - params.lut_bits)]),
                      otypes=[object])(m)
-    shift = w // 2 + 16 - (k - g) - s // 2
+    shift = w // 2 + RSQRT_FRAC - (k - g) - s // 2
     f = np.vectorize(lambda a, b: int(floor_shift(a, int(b))), otypes=[object])(t, shift)
     return np.where(v == 0, 0, f)
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of EIE's leading non-zero detection (Han et al., ISCA 2016; SPEC §4).
+"""Golden model of EIE's leading non-zero detection (Han et al., ISCA 2016; docs/sparse.md).
 
 For each input vector ``x`` (``N`` values) the unit emits the ``(index, value)``
 of every non-zero entry in increasing index order, one per beat, ``last`` on the

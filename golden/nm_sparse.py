@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of N:M structured sparsity (NVIDIA Ampere 2:4; SPEC §4).
+"""Golden model of N:M structured sparsity (NVIDIA Ampere 2:4; docs/sparse.md).
 
 Compression (:func:`compress`): every group of ``m`` consecutive weights keeps
 its ``n`` of largest magnitude (on equal magnitudes the lower position), in

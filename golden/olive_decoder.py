@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Golden model of OliVe's outlier-victim pair encoding (Guo et al., ISCA 2023;
-SPEC §2): the bit-exact pair decoder and the pair encoder.
+docs/formats.md): the bit-exact pair decoder and the pair encoder.
 
 A pair word holds elements ``2i`` (low ``bits``) and ``2i+1`` (high ``bits``).
 Each element decodes to ``(exp, mant)`` with value ``mant << exp``:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of the OliVe processing element (Guo et al., ISCA 2023; SPEC §2):
+"""Golden model of the OliVe processing element (Guo et al., ISCA 2023; docs/formats.md):
 a streaming MAC over outlier-victim pairs.
 
 Each beat carries an activation pair word ``a`` and a weight pair word ``w``

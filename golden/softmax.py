@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Golden model of the streaming Softmax (SPEC §5): bit-exact for every method,
+"""Golden model of the streaming Softmax (docs/nonlinear.md): bit-exact for every method,
 plus the float64 reference it is measured against.
 
 An input code ``q`` (signed ``in_bits``) stands for ``x = q * S``,
@@ -22,7 +22,7 @@ An input code ``q`` (signed ``in_bits``) stands for ``x = q * S``,
        ``lut_bits`` bits of ``v = t mod 2**F`` index a table of
        ``round(2**E * 2**-(k + 1/2) / 2**lut_bits)``: ``e = T[k] >> u``.
    ``ibert``
-       I-BERT's i-exp (Kim et al., ICML 2021, Alg. 2) with SPEC §5's constants:
+       I-BERT's i-exp (Kim et al., ICML 2021, Alg. 2) with its constants:
        ``x0 = floor(-0.6931/S)``, the clamp ``q >= 30*x0``, ``z = floor(q/x0)``,
        ``r = q - x0*z``, ``b = floor(2.7073248645/S)``, ``c =
        floor(2.7921147441/S**2)``, ``P = r*(r + b) + c``, ``exp = floor(P *
@@ -30,26 +30,29 @@ An input code ``q`` (signed ``in_bits``) stands for ``x = q * S``,
        2**h)``, ``h = bitlen(c) + 30 - E`` (I-BERT requantises to 16 bits
        before IntSoftmax).
 3. ``sum = sum_i e_i`` (wide enough for ``n`` values: never wraps).
-4. ``f = floor(2**K / sum)``, ``K = E + 16`` (exact; SPEC's IntSoftmax
+4. ``f = floor(2**K / sum)``, ``K = E + 16`` (exact; I-BERT's IntSoftmax
    ``floor(2**32 / sum)`` at ``E = 16``).
 5. ``y_i = (e_i * f) / 2**(K - out_frac)``, rounded halves up for ``lut`` and
-   ``base2``, floored for ``ibert`` (SPEC), then saturated at
+   ``base2``, floored for ``ibert`` (as IntSoftmax), then saturated at
    ``2**out_bits - 1``.
 
 Because ``f <= 2**K / sum``, the unrounded outputs sum to at most 1: the
 rounded ones to at most ``1 + n/2`` LSBs.
-"""
 
-import math
+The tables and constants (``lut_step``, the ``lut`` and ``base2`` tables, ``C``,
+the i-exp constants, ``e(0)``) come from :mod:`accelgen.consts.softmax`, which
+the generator embeds too; the arithmetic on them is written here in NumPy.
+"""
 
 import numpy as np
 
-from accelgen.num.fixed import round_half_up, round_shift, floor_shift
+from accelgen.consts.softmax import (LOG2E_FRAC, lut_step, base2_constant, ibert_constants,
+                                     exp_of_zero, lut_table as _lut_table,
+                                     base2_table as _base2_table)
+from accelgen.num.fixed import round_shift, floor_shift
 
 __all__ = ["softmax", "reference", "exp_codes", "exp_of_zero", "lut_step", "lut_table",
            "base2_constant", "base2_table", "ibert_constants", "LOG2E_FRAC"]
-
-LOG2E_FRAC = 16
 
 
 def reference(params, q):
@@ -62,43 +65,16 @@ def reference(params, q):
     return np.minimum(y, (1 << params.out_bits) - 1)
 
 
-def lut_step(params):
-    """``s``: the ``lut`` table's bins are ``2**s`` differences wide, the least
-    for which the table reaches the first difference whose exp rounds to 0, or
-    covers every difference the input range allows."""
-    first_zero = math.floor((params.exp_bits + 1) * math.log(2) * 2 ** params.in_frac) + 1
-    reach = min(first_zero, 1 << params.in_bits)
-    s = 0
-    while (1 << (params.lut_bits + s)) < reach:
-        s += 1
-    return s
-
-
 def lut_table(params):
-    """The ``lut`` method's table of exp codes (int64, ``2**lut_bits``)."""
-    s = lut_step(params)
-    centre = (np.arange(1 << params.lut_bits) << s) + ((1 << s) - 1) / 2
-    return round_half_up(2.0 ** params.exp_bits * np.exp(-centre * 2.0 ** -params.in_frac))
-
-
-def base2_constant():
-    """``C = round(log2(e) * 2**16)``."""
-    return round(math.log2(math.e) * 2 ** LOG2E_FRAC)
+    """The ``lut`` method's table of exp codes (int64, ``2**lut_bits``):
+    :func:`accelgen.consts.softmax.lut_table` as an array."""
+    return np.array(_lut_table(params), dtype=np.int64)
 
 
 def base2_table(params):
-    """The ``base2`` method's table of ``2**-v`` codes (int64, ``2**lut_bits``)."""
-    k = np.arange(1 << params.lut_bits)
-    return round_half_up(2.0 ** params.exp_bits * 2.0 ** (-(k + 0.5) / (1 << params.lut_bits)))
-
-
-def ibert_constants(params):
-    """i-exp's integer constants for ``S = 2**-in_frac``: ``x0, b, c`` (SPEC §5)
-    and the requantising shift ``h``."""
-    s = 2.0 ** -params.in_frac
-    c = math.floor(2.7921147441 / s ** 2)
-    return {"x0": math.floor(-0.6931 / s), "b": math.floor(2.7073248645 / s), "c": c,
-            "h": c.bit_length() + 30 - params.exp_bits}
+    """The ``base2`` method's table of ``2**-v`` codes (int64, ``2**lut_bits``):
+    :func:`accelgen.consts.softmax.base2_table` as an array."""
+    return np.array(_base2_table(params), dtype=np.int64)
 
 
 def exp_codes(params, d):
@@ -122,11 +98,6 @@ def exp_codes(params, d):
     p = np.maximum(r * (r + c["b"]) + c["c"], 0)
     n = z + c["h"] - 30  # floor(P * 2**(30 - z) / 2**h)
     return np.where(n >= 0, p >> np.maximum(n, 0), p << np.maximum(-n, 0))
-
-
-def exp_of_zero(params):
-    """``e(0)``, the exp code of the maximum: a lower bound of every sum."""
-    return int(exp_codes(params, np.zeros(1, dtype=np.int64))[0])
 
 
 def softmax(params, q):

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Golden model of the systolic array: tiles, the tiling driver, and the cycle model.
 
-Definitions (SPEC §3; TPU v1 for WS, Gemmini for WS/OS):
+Definitions (docs/systolic.md; TPU v1 for WS, Gemmini for WS/OS):
 
 * a **WS tile** holds weights ``W`` (``rows x cols``); each activation row ``a``
   (``rows`` values) gives ``o[c] = sum_r a[r] * W[r][c]``;

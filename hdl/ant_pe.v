@@ -56,17 +56,13 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  reg \$54 ;
+  reg [35:0] \$54 ;
   reg \$55 ;
-  reg \$56 ;
+  reg [33:0] \$56 ;
   reg [31:0] \$57 ;
   reg \$58 ;
   reg \$59 ;
   wire [3:0] \$6 ;
-  reg [33:0] \$60 ;
-  reg [31:0] \$61 ;
-  reg \$62 ;
-  reg \$63 ;
   wire [3:0] \$7 ;
   wire \$8 ;
   wire [1:0] \$9 ;
@@ -112,20 +108,20 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  reg product_error = 1'h0;
-  reg product_last = 1'h0;
-  reg product_out = 1'h0;
+  reg [35:0] product = 36'h000000000;
+  wire \product.error ;
+  wire \product.last ;
+  wire \product.out ;
+  wire \product.valid ;
+  wire [31:0] \product.value ;
   wire product_out_of_range;
   wire [39:0] product_shifted;
-  reg product_valid = 1'h0;
   wire [31:0] product_value;
-  reg [31:0] \product_value$44  = 32'd0;
   wire [31:0] result;
   input rst;
   wire rst;
   wire [4:0] shift;
   wire [32:0] step;
-  (* init = 32'd0 *)
   wire [31:0] step_wrapped;
   wire [32:0] total;
   reg [2:0] w_exp;
@@ -143,10 +139,6 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   wire w_pot_magnitude;
   wire [1:0] w_pot_mant;
   reg w_type_error;
-  assign w_flint_lzd = i__payload[5] ? 2'h0 : \$27 ;
-  assign \$28  = ! i__payload[5:4];
-  assign \$29  = 2'h2 * w_flint_lzd;
-  assign \$30  = \$29  + 1'h1;
   assign \$31  = \$28  ? 5'h04 : \$30 ;
   assign \$32  = i__payload[6] ? \$31  : 5'h00;
   assign \$33  = ! i__payload[5:4];
@@ -163,36 +155,28 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign \$40  = product_shifted[39:31] == 9'h1ff;
   assign \$41  = \$39  | \$40 ;
   assign \$42  = ~ \$41 ;
-  assign total = $signed(acc) + $signed(\product_value$44 );
+  assign total = $signed(acc) + $signed(product[34:3]);
   assign \$46  = total[32] != total[31];
   assign beat_out_of_range = \$45  | \$46 ;
   assign \$47  = a_type_error | w_type_error;
-  assign \$48  = product_valid & product_last;
-  assign \$49  = product_valid & product_last;
+  assign \$48  = product[0] & product[1];
+  assign \$49  = product[0] & product[1];
   assign \$50  = acc_overflow | beat_out_of_range;
-  assign \$51  = acc_error | product_error;
+  assign \$51  = acc_error | product[2];
   assign \$52  = acc_overflow | beat_out_of_range;
-  assign \$53  = acc_error | product_error;
+  assign \$53  = acc_error | product[2];
   always @(posedge clk)
-    product_valid <= \$54 ;
+    product <= \$54 ;
   always @(posedge clk)
-    product_last <= \$55 ;
+    o__valid <= \$55 ;
   always @(posedge clk)
-    product_error <= \$56 ;
+    o__payload <= \$56 ;
   always @(posedge clk)
-    \product_value$44  <= \$57 ;
+    acc <= \$57 ;
   always @(posedge clk)
-    product_out <= \$58 ;
+    acc_overflow <= \$58 ;
   always @(posedge clk)
-    o__valid <= \$59 ;
-  always @(posedge clk)
-    o__payload <= \$60 ;
-  always @(posedge clk)
-    acc <= \$61 ;
-  always @(posedge clk)
-    acc_overflow <= \$62 ;
-  always @(posedge clk)
-    acc_error <= \$63 ;
+    acc_error <= \$59 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$2  = | i__payload[3:0];
@@ -229,6 +213,10 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign \$26  = - w_float_magnitude;
   assign w_float_mant = i__payload[7] ? \$26  : { 1'h0, w_float_magnitude };
   assign \$27  = i__payload[4] ? 2'h1 : 2'h2;
+  assign w_flint_lzd = i__payload[5] ? 2'h0 : \$27 ;
+  assign \$28  = ! i__payload[5:4];
+  assign \$29  = 2'h2 * w_flint_lzd;
+  assign \$30  = \$29  + 1'h1;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -315,19 +303,23 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = product_valid;
+    \$54  = product;
     if (i__ready) begin
-      \$54  = i__valid;
+      \$54 [0] = i__valid;
+      \$54 [1] = i__payload[12];
+      \$54 [2] = \$47 ;
+      \$54 [34:3] = product_value;
+      \$54 [35] = product_out_of_range;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = product_last;
+    \$55  = o__valid;
     if (i__ready) begin
-      \$55  = i__payload[12];
+      \$55  = \$48 ;
     end
     if (rst) begin
       \$55  = 1'h0;
@@ -335,19 +327,27 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = product_error;
+    \$56  = o__payload;
     if (i__ready) begin
-      \$56  = \$47 ;
+      if (\$49 ) begin
+        \$56 [31:0] = total[31:0];
+        \$56 [32] = \$50 ;
+        \$56 [33] = \$51 ;
+      end
     end
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = \product_value$44 ;
+    \$57  = acc;
     if (i__ready) begin
-      \$57  = product_value;
+      if (\$49 ) begin
+        \$57  = 32'd0;
+      end else if (product[0]) begin
+        \$57  = total[31:0];
+      end
     end
     if (rst) begin
       \$57  = 32'd0;
@@ -355,9 +355,13 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = product_out;
+    \$58  = acc_overflow;
     if (i__ready) begin
-      \$58  = product_out_of_range;
+      if (\$49 ) begin
+        \$58  = 1'h0;
+      end else if (product[0]) begin
+        \$58  = \$52 ;
+      end
     end
     if (rst) begin
       \$58  = 1'h0;
@@ -365,68 +369,16 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = o__valid;
+    \$59  = acc_error;
     if (i__ready) begin
-      \$59  = \$48 ;
+      if (\$49 ) begin
+        \$59  = 1'h0;
+      end else if (product[0]) begin
+        \$59  = \$53 ;
+      end
     end
     if (rst) begin
       \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = o__payload;
-    if (i__ready) begin
-      if (\$49 ) begin
-        \$60 [31:0] = total[31:0];
-        \$60 [32] = \$50 ;
-        \$60 [33] = \$51 ;
-      end
-    end
-    if (rst) begin
-      \$60  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = acc;
-    if (i__ready) begin
-      if (\$49 ) begin
-        \$61  = 32'd0;
-      end else if (product_valid) begin
-        \$61  = total[31:0];
-      end
-    end
-    if (rst) begin
-      \$61  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = acc_overflow;
-    if (i__ready) begin
-      if (\$49 ) begin
-        \$62  = 1'h0;
-      end else if (product_valid) begin
-        \$62  = \$52 ;
-      end
-    end
-    if (rst) begin
-      \$62  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = acc_error;
-    if (i__ready) begin
-      if (\$49 ) begin
-        \$63  = 1'h0;
-      end else if (product_valid) begin
-        \$63  = \$53 ;
-      end
-    end
-    if (rst) begin
-      \$63  = 1'h0;
     end
   end
   assign advance = i__ready;
@@ -443,8 +395,8 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign w_pot_exp = \$20 [2:0];
   assign w_float_exp = \$24 [2:0];
   assign w_flint_exp = \$32 [2:0];
-  assign step = { \product_value$44 [31], \product_value$44  };
-  assign step_wrapped = \product_value$44 ;
+  assign step = { product[34], product[34:3] };
+  assign step_wrapped = product[34:3];
   assign result = total[31:0];
   assign \i__payload.a  = i__payload[3:0];
   assign \i__payload.w  = i__payload[7:4];
@@ -454,9 +406,14 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign \o__payload.acc  = o__payload[31:0];
   assign \o__payload.overflow  = o__payload[32];
   assign \o__payload.type_error  = o__payload[33];
+  assign \product.valid  = product[0];
+  assign \product.last  = product[1];
+  assign \product.error  = product[2];
+  assign \product.value  = product[34:3];
+  assign \product.out  = product[35];
   assign product_value = product_shifted[31:0];
   assign product_out_of_range = \$42 ;
-  assign \$43  = product_out;
+  assign \$43  = product[35];
   assign \$44  = 1'h0;
-  assign \$45  = product_out;
+  assign \$45  = product[35];
 endmodule

@@ -737,18 +737,13 @@ module fusion_unit(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid,
   wire \$754 ;
   wire \$755 ;
   wire \$756 ;
-  reg [17:0] \$757 ;
-  reg [17:0] \$758 ;
-  reg [17:0] \$759 ;
+  reg [74:0] \$757 ;
+  reg \$758 ;
+  reg [33:0] \$759 ;
   wire \$76 ;
-  reg [17:0] \$760 ;
-  reg [1:0] \$761 ;
+  reg [31:0] \$760 ;
+  reg \$761 ;
   reg \$762 ;
-  reg \$763 ;
-  reg [33:0] \$764 ;
-  reg [31:0] \$765 ;
-  reg \$766 ;
-  reg \$767 ;
   wire [1:0] \$77 ;
   wire \$78 ;
   wire [1:0] \$79 ;
@@ -815,12 +810,13 @@ module fusion_unit(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid,
   wire i__ready;
   input i__valid;
   wire i__valid;
-  reg [17:0] l2_0 = 18'h00000;
-  reg [17:0] l2_1 = 18'h00000;
-  reg [17:0] l2_2 = 18'h00000;
-  reg [17:0] l2_3 = 18'h00000;
-  reg [1:0] l2_side = 2'h0;
-  reg l2_unsupported = 1'h0;
+  reg [74:0] l2 = 75'h0000000000000000000;
+  wire [1:0] \l2.side ;
+  wire [17:0] \l2.term0 ;
+  wire [17:0] \l2.term1 ;
+  wire [17:0] \l2.term2 ;
+  wire [17:0] \l2.term3 ;
+  wire \l2.unsupported ;
   wire mode_2x2;
   wire mode_2x4;
   wire mode_2x8;
@@ -942,11 +938,6 @@ module fusion_unit(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid,
   wire [1:0] y7;
   wire [1:0] y8;
   wire [1:0] y9;
-  assign \$198  = \$197  ? i__payload[5:4] : 2'h0;
-  assign \$199  = \$196  | \$198 ;
-  assign \$200  = | { mode_2x2, mode_4x2, mode_8x2 };
-  assign \$201  = \$200  ? i__payload[11:10] : 2'h0;
-  assign x5 = \$199  | \$201 ;
   assign \$202  = | { mode_4x8, mode_8x2, mode_8x4, mode_8x8 };
   assign \$203  = \$202  ? i__payload[35:34] : 2'h0;
   assign \$206  = \$205  ? i__payload[39:38] : 2'h0;
@@ -1362,39 +1353,29 @@ module fusion_unit(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid,
   assign \$745  = $signed(\$738 [17:0]) + $signed(\$739 [17:0]);
   assign \$746  = $signed(\$740 [17:0]) + $signed(\$741 [17:0]);
   assign \$747  = $signed(\$742 [17:0]) + $signed(\$743 [17:0]);
-  assign \$748  = $signed(l2_0) + $signed(l2_1);
-  assign \$749  = $signed(l2_2) + $signed(l2_3);
+  assign \$748  = $signed(l2[17:0]) + $signed(l2[35:18]);
+  assign \$749  = $signed(l2[53:36]) + $signed(l2[71:54]);
   assign \$750  = $signed(\$748 [17:0]) + $signed(\$749 [17:0]);
   assign total = $signed(acc) + $signed(\$750 [17:0]);
   assign out_of_range = total[32] != total[31];
-  assign \$751  = l2_side[0] & l2_side[1];
-  assign \$752  = l2_side[0] & l2_side[1];
+  assign \$751  = l2[72] & l2[73];
+  assign \$752  = l2[72] & l2[73];
   assign \$753  = overflow | out_of_range;
-  assign \$754  = mode_error | l2_unsupported;
+  assign \$754  = mode_error | l2[74];
   assign \$755  = overflow | out_of_range;
-  assign \$756  = mode_error | l2_unsupported;
+  assign \$756  = mode_error | l2[74];
   always @(posedge clk)
-    l2_0 <= \$757 ;
+    l2 <= \$757 ;
   always @(posedge clk)
-    l2_1 <= \$758 ;
+    o__valid <= \$758 ;
   always @(posedge clk)
-    l2_2 <= \$759 ;
+    o__payload <= \$759 ;
   always @(posedge clk)
-    l2_3 <= \$760 ;
+    acc <= \$760 ;
   always @(posedge clk)
-    l2_side <= \$761 ;
+    overflow <= \$761 ;
   always @(posedge clk)
-    l2_unsupported <= \$762 ;
-  always @(posedge clk)
-    o__valid <= \$763 ;
-  always @(posedge clk)
-    o__payload <= \$764 ;
-  always @(posedge clk)
-    acc <= \$765 ;
-  always @(posedge clk)
-    overflow <= \$766 ;
-  always @(posedge clk)
-    mode_error <= \$767 ;
+    mode_error <= \$762 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$2  = i__payload[65:64] == 2'h2;
@@ -1564,130 +1545,90 @@ module fusion_unit(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid,
   assign \$194  = | { mode_2x8, mode_4x8, mode_8x8 };
   assign \$195  = \$194  ? i__payload[3:2] : 2'h0;
   assign \$197  = | { mode_2x4, mode_4x4, mode_8x4 };
+  assign \$198  = \$197  ? i__payload[5:4] : 2'h0;
+  assign \$199  = \$196  | \$198 ;
+  assign \$200  = | { mode_2x2, mode_4x2, mode_8x2 };
+  assign \$201  = \$200  ? i__payload[11:10] : 2'h0;
+  assign x5 = \$199  | \$201 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$757  = l2_0;
+    \$757  = l2;
     if (i__ready) begin
-      \$757  = \$744 [17:0];
+      \$757 [17:0] = \$744 [17:0];
+      \$757 [35:18] = \$745 [17:0];
+      \$757 [53:36] = \$746 [17:0];
+      \$757 [71:54] = \$747 [17:0];
+      \$757 [73:72] = { i__payload[70], i__valid };
+      \$757 [74] = unsupported;
     end
     if (rst) begin
-      \$757  = 18'h00000;
+      \$757  = 75'h0000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$758  = l2_1;
+    \$758  = o__valid;
     if (i__ready) begin
-      \$758  = \$745 [17:0];
+      \$758  = \$751 ;
     end
     if (rst) begin
-      \$758  = 18'h00000;
+      \$758  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$759  = l2_2;
+    \$759  = o__payload;
     if (i__ready) begin
-      \$759  = \$746 [17:0];
+      if (\$752 ) begin
+        \$759 [31:0] = total[31:0];
+        \$759 [32] = \$753 ;
+        \$759 [33] = \$754 ;
+      end
     end
     if (rst) begin
-      \$759  = 18'h00000;
+      \$759  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$760  = l2_3;
+    \$760  = acc;
     if (i__ready) begin
-      \$760  = \$747 [17:0];
+      if (\$752 ) begin
+        \$760  = 32'd0;
+      end else if (l2[72]) begin
+        \$760  = total[31:0];
+      end
     end
     if (rst) begin
-      \$760  = 18'h00000;
+      \$760  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$761  = l2_side;
+    \$761  = overflow;
     if (i__ready) begin
-      \$761  = { i__payload[70], i__valid };
+      if (\$752 ) begin
+        \$761  = 1'h0;
+      end else if (l2[72]) begin
+        \$761  = \$755 ;
+      end
     end
     if (rst) begin
-      \$761  = 2'h0;
+      \$761  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$762  = l2_unsupported;
+    \$762  = mode_error;
     if (i__ready) begin
-      \$762  = unsupported;
+      if (\$752 ) begin
+        \$762  = 1'h0;
+      end else if (l2[72]) begin
+        \$762  = \$756 ;
+      end
     end
     if (rst) begin
       \$762  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$763  = o__valid;
-    if (i__ready) begin
-      \$763  = \$751 ;
-    end
-    if (rst) begin
-      \$763  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$764  = o__payload;
-    if (i__ready) begin
-      if (\$752 ) begin
-        \$764 [31:0] = total[31:0];
-        \$764 [32] = \$753 ;
-        \$764 [33] = \$754 ;
-      end
-    end
-    if (rst) begin
-      \$764  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$765  = acc;
-    if (i__ready) begin
-      if (\$752 ) begin
-        \$765  = 32'd0;
-      end else if (l2_side[0]) begin
-        \$765  = total[31:0];
-      end
-    end
-    if (rst) begin
-      \$765  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$766  = overflow;
-    if (i__ready) begin
-      if (\$752 ) begin
-        \$766  = 1'h0;
-      end else if (l2_side[0]) begin
-        \$766  = \$755 ;
-      end
-    end
-    if (rst) begin
-      \$766  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$767  = mode_error;
-    if (i__ready) begin
-      if (\$752 ) begin
-        \$767  = 1'h0;
-      end else if (l2_side[0]) begin
-        \$767  = \$756 ;
-      end
-    end
-    if (rst) begin
-      \$767  = 1'h0;
     end
   end
   assign advance = i__ready;
@@ -1733,6 +1674,12 @@ module fusion_unit(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid,
   assign \o__payload.acc  = o__payload[31:0];
   assign \o__payload.overflow  = o__payload[32];
   assign \o__payload.mode_error  = o__payload[33];
+  assign \l2.term0  = l2[17:0];
+  assign \l2.term1  = l2[35:18];
+  assign \l2.term2  = l2[53:36];
+  assign \l2.term3  = l2[71:54];
+  assign \l2.side  = l2[73:72];
+  assign \l2.unsupported  = l2[74];
   assign x0 = \$21 ;
   assign y0 = \$23 ;
   assign \$25  = 1'h0;

@@ -9,10 +9,9 @@ module gelu(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$2 ;
-  reg \$3 ;
-  reg [7:0] \$4 ;
-  reg \$5 ;
-  reg [7:0] \$6 ;
+  reg [8:0] \$3 ;
+  reg \$4 ;
+  reg [7:0] \$5 ;
   wire advance;
   input clk;
   wire clk;
@@ -24,8 +23,9 @@ module gelu(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire i__ready;
   input i__valid;
   wire i__valid;
-  reg [7:0] index_index0 = 8'h00;
-  reg index_valid = 1'h0;
+  reg [8:0] index = 9'h000;
+  wire [7:0] \index.index0 ;
+  wire \index.valid ;
   reg [7:0] lane0_entry;
   wire [7:0] lane0_index;
   wire [7:0] lane0_x;
@@ -40,20 +40,49 @@ module gelu(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   input rst;
   wire rst;
   always @(posedge clk)
-    index_valid <= \$3 ;
+    index <= \$3 ;
   always @(posedge clk)
-    index_index0 <= \$4 ;
+    o__valid <= \$4 ;
   always @(posedge clk)
-    o__valid <= \$5 ;
-  always @(posedge clk)
-    o__payload <= \$6 ;
+    o__payload <= \$5 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$2  = ~ i__payload[7];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$3  = index;
+    if (i__ready) begin
+      \$3 [0] = i__valid;
+      \$3 [8:1] = { \$2 , i__payload[6:0] };
+    end
+    if (rst) begin
+      \$3  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$4  = o__valid;
+    if (i__ready) begin
+      \$4  = index[0];
+    end
+    if (rst) begin
+      \$4  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$5  = o__payload;
+    if (i__ready) begin
+      \$5  = lane0_entry;
+    end
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (index_index0)
+    casez (index[8:1])
       8'h00:
           lane0_entry = 8'h00;
       8'h01:
@@ -568,46 +597,6 @@ module gelu(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
           lane0_entry = 8'h7f;
     endcase
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$3  = index_valid;
-    if (i__ready) begin
-      \$3  = i__valid;
-    end
-    if (rst) begin
-      \$3  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$4  = index_index0;
-    if (i__ready) begin
-      \$4  = { \$2 , i__payload[6:0] };
-    end
-    if (rst) begin
-      \$4  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$5  = o__valid;
-    if (i__ready) begin
-      \$5  = index_valid;
-    end
-    if (rst) begin
-      \$5  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$6  = o__payload;
-    if (i__ready) begin
-      \$6  = lane0_entry;
-    end
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
   assign advance = i__ready;
   assign lane0_x = i__payload;
   assign lane0_index = { \$2 , i__payload[6:0] };
@@ -615,4 +604,6 @@ module gelu(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   assign \i__payload.x[0]  = i__payload;
   assign \o__payload.y  = o__payload;
   assign \o__payload.y[0]  = o__payload;
+  assign \index.valid  = index[0];
+  assign \index.index0  = index[8:1];
 endmodule

@@ -8,16 +8,14 @@
 module int_mac(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
   wire [15:0] \$2 ;
   wire [32:0] \$3 ;
   wire \$4 ;
   wire \$5 ;
-  reg \$6 ;
+  reg [18:0] \$6 ;
   reg \$7 ;
-  reg [16:0] \$8 ;
-  reg \$9 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   reg [31:0] acc = 32'd0;
   wire advance;
   input clk;
@@ -37,9 +35,10 @@ module int_mac(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  reg prod0_last = 1'h0;
-  reg [16:0] prod0_product = 17'h00000;
-  reg prod0_valid = 1'h0;
+  reg [18:0] prod0 = 19'h00000;
+  wire \prod0.last ;
+  wire [16:0] \prod0.product ;
+  wire \prod0.valid ;
   wire [16:0] product;
   input rst;
   wire rst;
@@ -47,36 +46,34 @@ module int_mac(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$2  = $signed(i__payload[7:0]) * $signed(i__payload[15:8]);
-  assign \$3  = $signed(acc) + $signed(prod0_product);
-  assign \$4  = prod0_valid & prod0_last;
-  assign \$5  = prod0_valid & prod0_last;
+  assign \$3  = $signed(acc) + $signed(prod0[18:2]);
+  assign \$4  = prod0[0] & prod0[1];
+  assign \$5  = prod0[0] & prod0[1];
   always @(posedge clk)
-    prod0_valid <= \$6 ;
+    prod0 <= \$6 ;
   always @(posedge clk)
-    prod0_last <= \$7 ;
+    o__valid <= \$7 ;
   always @(posedge clk)
-    prod0_product <= \$8 ;
+    o__payload <= \$8 ;
   always @(posedge clk)
-    o__valid <= \$9 ;
-  always @(posedge clk)
-    o__payload <= \$10 ;
-  always @(posedge clk)
-    acc <= \$11 ;
+    acc <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$6  = prod0_valid;
+    \$6  = prod0;
     if (i__ready) begin
-      \$6  = i__valid;
+      \$6 [0] = i__valid;
+      \$6 [1] = i__payload[16];
+      \$6 [18:2] = { \$2 [15], \$2  };
     end
     if (rst) begin
-      \$6  = 1'h0;
+      \$6  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$7  = prod0_last;
+    \$7  = o__valid;
     if (i__ready) begin
-      \$7  = i__payload[16];
+      \$7  = \$4 ;
     end
     if (rst) begin
       \$7  = 1'h0;
@@ -84,48 +81,28 @@ module int_mac(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$8  = prod0_product;
-    if (i__ready) begin
-      \$8  = { \$2 [15], \$2  };
-    end
-    if (rst) begin
-      \$8  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$9  = o__valid;
-    if (i__ready) begin
-      \$9  = \$4 ;
-    end
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$10  = o__payload;
+    \$8  = o__payload;
     if (i__ready) begin
       if (\$5 ) begin
-        \$10  = \$3 [31:0];
+        \$8  = \$3 [31:0];
       end
     end
     if (rst) begin
-      \$10  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$11  = acc;
+    \$9  = acc;
     if (i__ready) begin
       if (\$5 ) begin
-        \$11  = 32'd0;
-      end else if (prod0_valid) begin
-        \$11  = \$3 [31:0];
+        \$9  = 32'd0;
+      end else if (prod0[0]) begin
+        \$9  = \$3 [31:0];
       end
     end
     if (rst) begin
-      \$11  = 32'd0;
+      \$9  = 32'd0;
     end
   end
   assign advance = i__ready;
@@ -134,4 +111,7 @@ module int_mac(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   assign \i__payload.a  = i__payload[7:0];
   assign \i__payload.b  = i__payload[15:8];
   assign \i__payload.last  = i__payload[16];
+  assign \prod0.valid  = prod0[0];
+  assign \prod0.last  = prod0[1];
+  assign \prod0.product  = prod0[18:2];
 endmodule

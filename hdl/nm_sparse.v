@@ -14,24 +14,18 @@ module nm_sparse(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   wire [32:0] \$13 ;
   wire \$14 ;
   wire \$15 ;
-  reg \$16 ;
+  reg [71:0] \$16 ;
   reg \$17 ;
-  reg [1:0] \$18 ;
-  reg [16:0] \$19 ;
+  reg [32:0] \$18 ;
+  reg [31:0] \$19 ;
   wire \$2 ;
-  reg [16:0] \$20 ;
-  reg [16:0] \$21 ;
-  reg [16:0] \$22 ;
-  reg \$23 ;
-  reg [32:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg \$26 ;
+  reg \$20 ;
+  wire [5:0] \$25 ;
+  wire [5:0] \$28 ;
   wire \$3 ;
-  wire [5:0] \$31 ;
-  wire [5:0] \$34 ;
-  wire [5:0] \$39 ;
+  wire [5:0] \$33 ;
+  wire [5:0] \$36 ;
   wire [15:0] \$4 ;
-  wire [5:0] \$42 ;
   wire [15:0] \$5 ;
   wire [15:0] \$6 ;
   wire [15:0] \$7 ;
@@ -83,17 +77,18 @@ module nm_sparse(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
+  reg [71:0] product = 72'h000000000000000000;
+  wire [1:0] \product.error ;
+  wire \product.last ;
+  wire [16:0] \product.p0_0 ;
+  wire [16:0] \product.p0_1 ;
+  wire [16:0] \product.p1_0 ;
+  wire [16:0] \product.p1_1 ;
+  wire \product.valid ;
   wire [16:0] product0_0;
   wire [16:0] product0_1;
   wire [16:0] product1_0;
   wire [16:0] product1_1;
-  reg [1:0] product_error = 2'h0;
-  reg product_last = 1'h0;
-  reg [16:0] product_p0_0 = 17'h00000;
-  reg [16:0] product_p0_1 = 17'h00000;
-  reg [16:0] product_p1_0 = 17'h00000;
-  reg [16:0] product_p1_1 = 17'h00000;
-  reg product_valid = 1'h0;
   input rst;
   wire rst;
   wire [31:0] step;
@@ -107,71 +102,65 @@ module nm_sparse(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$2  = i__payload[97:96] >= i__payload[99:98];
-  assign \$31  = i__payload[97:96] * 4'h8;
-  assign group0_a0 = i__payload[31:0] >> \$31 ;
-  assign \$34  = i__payload[99:98] * 4'h8;
-  assign group0_a1 = i__payload[31:0] >> \$34 ;
+  assign \$25  = i__payload[97:96] * 4'h8;
+  assign group0_a0 = i__payload[31:0] >> \$25 ;
+  assign \$28  = i__payload[99:98] * 4'h8;
+  assign group0_a1 = i__payload[31:0] >> \$28 ;
   assign \$3  = i__payload[101:100] >= i__payload[103:102];
-  assign \$39  = i__payload[101:100] * 4'h8;
-  assign group1_a0 = i__payload[63:32] >> \$39 ;
-  assign \$42  = i__payload[103:102] * 4'h8;
-  assign group1_a1 = i__payload[63:32] >> \$42 ;
+  assign \$33  = i__payload[101:100] * 4'h8;
+  assign group1_a0 = i__payload[63:32] >> \$33 ;
+  assign \$36  = i__payload[103:102] * 4'h8;
+  assign group1_a1 = i__payload[63:32] >> \$36 ;
   assign \$4  = $signed(group0_a0) * $signed(i__payload[71:64]);
   assign \$5  = $signed(group0_a1) * $signed(i__payload[79:72]);
   assign \$6  = $signed(group1_a0) * $signed(i__payload[87:80]);
   assign \$7  = $signed(group1_a1) * $signed(i__payload[95:88]);
-  assign term0_0 = product_error[0] ? 17'h00000 : product_p0_0;
-  assign term0_1 = product_error[0] ? 17'h00000 : product_p0_1;
-  assign term1_0 = product_error[1] ? 17'h00000 : product_p1_0;
-  assign term1_1 = product_error[1] ? 17'h00000 : product_p1_1;
+  assign term0_0 = product[2] ? 17'h00000 : product[20:4];
+  assign term0_1 = product[2] ? 17'h00000 : product[37:21];
+  assign term1_0 = product[3] ? 17'h00000 : product[54:38];
+  assign term1_1 = product[3] ? 17'h00000 : product[71:55];
   assign sum0_0 = $signed(term0_0) + $signed(term0_1);
   assign sum0_1 = $signed(term1_0) + $signed(term1_1);
   assign sum1_0 = $signed(sum0_0) + $signed(sum0_1);
-  assign \$8  = product_valid & product_last;
-  assign \$9  = product_valid & product_last;
+  assign \$8  = product[0] & product[1];
+  assign \$9  = product[0] & product[1];
   assign \$10  = $signed(acc) + $signed(sum1_0);
-  assign \$11  = | product_error;
+  assign \$11  = | product[3:2];
   assign \$12  = acc_meta_error | \$11 ;
   assign \$13  = $signed(acc) + $signed(sum1_0);
-  assign \$14  = | product_error;
+  assign \$14  = | product[3:2];
   assign \$15  = acc_meta_error | \$14 ;
   always @(posedge clk)
-    product_valid <= \$16 ;
+    product <= \$16 ;
   always @(posedge clk)
-    product_last <= \$17 ;
+    o__valid <= \$17 ;
   always @(posedge clk)
-    product_error <= \$18 ;
+    o__payload <= \$18 ;
   always @(posedge clk)
-    product_p0_0 <= \$19 ;
+    acc <= \$19 ;
   always @(posedge clk)
-    product_p0_1 <= \$20 ;
-  always @(posedge clk)
-    product_p1_0 <= \$21 ;
-  always @(posedge clk)
-    product_p1_1 <= \$22 ;
-  always @(posedge clk)
-    o__valid <= \$23 ;
-  always @(posedge clk)
-    o__payload <= \$24 ;
-  always @(posedge clk)
-    acc <= \$25 ;
-  always @(posedge clk)
-    acc_meta_error <= \$26 ;
+    acc_meta_error <= \$20 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$16  = product_valid;
+    \$16  = product;
     if (i__ready) begin
-      \$16  = i__valid;
+      \$16 [0] = i__valid;
+      \$16 [1] = i__payload[104];
+      \$16 [3:2] = { group1_meta_error, group0_meta_error };
+      \$16 [20:4] = { \$4 [15], \$4  };
+      \$16 [37:21] = { \$5 [15], \$5  };
+      \$16 [54:38] = { \$6 [15], \$6  };
+      \$16 [71:55] = { \$7 [15], \$7  };
     end
     if (rst) begin
-      \$16  = 1'h0;
+      \$16  = 72'h000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$17  = product_last;
+    \$17  = o__valid;
     if (i__ready) begin
-      \$17  = i__payload[104];
+      \$17  = \$8 ;
     end
     if (rst) begin
       \$17  = 1'h0;
@@ -179,103 +168,43 @@ module nm_sparse(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$18  = product_error;
-    if (i__ready) begin
-      \$18  = { group1_meta_error, group0_meta_error };
-    end
-    if (rst) begin
-      \$18  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$19  = product_p0_0;
-    if (i__ready) begin
-      \$19  = { \$4 [15], \$4  };
-    end
-    if (rst) begin
-      \$19  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$20  = product_p0_1;
-    if (i__ready) begin
-      \$20  = { \$5 [15], \$5  };
-    end
-    if (rst) begin
-      \$20  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = product_p1_0;
-    if (i__ready) begin
-      \$21  = { \$6 [15], \$6  };
-    end
-    if (rst) begin
-      \$21  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = product_p1_1;
-    if (i__ready) begin
-      \$22  = { \$7 [15], \$7  };
-    end
-    if (rst) begin
-      \$22  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = o__valid;
-    if (i__ready) begin
-      \$23  = \$8 ;
-    end
-    if (rst) begin
-      \$23  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = o__payload;
+    \$18  = o__payload;
     if (i__ready) begin
       if (\$9 ) begin
-        \$24 [31:0] = \$10 [31:0];
-        \$24 [32] = \$12 ;
+        \$18 [31:0] = \$10 [31:0];
+        \$18 [32] = \$12 ;
       end
     end
     if (rst) begin
-      \$24  = 33'h000000000;
+      \$18  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = acc;
+    \$19  = acc;
     if (i__ready) begin
       if (\$9 ) begin
-        \$25  = 32'd0;
-      end else if (product_valid) begin
-        \$25  = \$13 [31:0];
+        \$19  = 32'd0;
+      end else if (product[0]) begin
+        \$19  = \$13 [31:0];
       end
     end
     if (rst) begin
-      \$25  = 32'd0;
+      \$19  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = acc_meta_error;
+    \$20  = acc_meta_error;
     if (i__ready) begin
       if (\$9 ) begin
-        \$26  = 1'h0;
-      end else if (product_valid) begin
-        \$26  = \$15 ;
+        \$20  = 1'h0;
+      end else if (product[0]) begin
+        \$20  = \$15 ;
       end
     end
     if (rst) begin
-      \$26  = 1'h0;
+      \$20  = 1'h0;
     end
   end
   assign advance = i__ready;
@@ -307,6 +236,13 @@ module nm_sparse(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   assign \i__payload.last  = i__payload[104];
   assign \o__payload.acc  = o__payload[31:0];
   assign \o__payload.meta_error  = o__payload[32];
+  assign \product.valid  = product[0];
+  assign \product.last  = product[1];
+  assign \product.error  = product[3:2];
+  assign \product.p0_0  = product[20:4];
+  assign \product.p0_1  = product[37:21];
+  assign \product.p1_0  = product[54:38];
+  assign \product.p1_1  = product[71:55];
   assign group0_meta_error = \$2 ;
   assign group1_meta_error = \$3 ;
 endmodule

@@ -52,16 +52,11 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   wire \$48 ;
   wire \$49 ;
   wire [1:0] \$5 ;
-  reg \$50 ;
+  reg [67:0] \$50 ;
   reg \$51 ;
-  reg [31:0] \$52 ;
+  reg [32:0] \$52 ;
   reg [31:0] \$53 ;
   reg \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg [32:0] \$57 ;
-  reg [31:0] \$58 ;
-  reg \$59 ;
   wire [3:0] \$6 ;
   wire [3:0] \$7 ;
   wire \$8 ;
@@ -103,18 +98,19 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
+  reg [67:0] product = 68'h00000000000000000;
+  wire \product.last ;
+  wire \product.o0 ;
+  wire \product.o1 ;
+  wire [31:0] \product.v0 ;
+  wire [31:0] \product.v1 ;
+  wire \product.valid ;
   wire product0_out_of_range;
   wire [32:0] product0_shifted;
   wire [31:0] product0_value;
   wire product1_out_of_range;
   wire [32:0] product1_shifted;
   wire [31:0] product1_value;
-  reg product_last = 1'h0;
-  reg product_o0 = 1'h0;
-  reg product_o1 = 1'h0;
-  reg [31:0] product_v0 = 32'd0;
-  reg [31:0] product_v1 = 32'd0;
-  reg product_valid = 1'h0;
   wire [31:0] result;
   input rst;
   wire rst;
@@ -137,44 +133,33 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   wire [3:0] w_e1_normal_mant;
   wire w_id0;
   wire w_id1;
-  assign \$30  = ~ $signed(\$27 [22]);
   assign shift1 = a_e1_exp + w_e1_exp;
   assign \$34  = $signed(a_e1_mant) * $signed(w_e1_mant);
   assign \$35  = $signed(\$34 ) << shift1;
   assign \$36  = $signed(a_e1_mant) * $signed(w_e1_mant);
   assign \$37  = | \$36 ;
   assign \$38  = ~ $signed(\$35 [22]);
-  assign step = $signed(product_v0) + $signed(product_v1);
+  assign step = $signed(product[33:2]) + $signed(product[65:34]);
   assign total = $signed(acc) + $signed(step[31:0]);
-  assign \$42  = | { product_o1, product_o0 };
+  assign \$42  = | product[67:66];
   assign \$43  = step[32] != step[31];
   assign \$44  = \$42  | \$43 ;
   assign \$45  = total[32] != total[31];
   assign beat_out_of_range = \$44  | \$45 ;
-  assign \$46  = product_valid & product_last;
-  assign \$47  = product_valid & product_last;
+  assign \$46  = product[0] & product[1];
+  assign \$47  = product[0] & product[1];
   assign \$48  = acc_overflow | beat_out_of_range;
   assign \$49  = acc_overflow | beat_out_of_range;
   always @(posedge clk)
-    product_valid <= \$50 ;
+    product <= \$50 ;
   always @(posedge clk)
-    product_last <= \$51 ;
+    o__valid <= \$51 ;
   always @(posedge clk)
-    product_v0 <= \$52 ;
+    o__payload <= \$52 ;
   always @(posedge clk)
-    product_v1 <= \$53 ;
+    acc <= \$53 ;
   always @(posedge clk)
-    product_o0 <= \$54 ;
-  always @(posedge clk)
-    product_o1 <= \$55 ;
-  always @(posedge clk)
-    o__valid <= \$56 ;
-  always @(posedge clk)
-    o__payload <= \$57 ;
-  always @(posedge clk)
-    acc <= \$58 ;
-  always @(posedge clk)
-    acc_overflow <= \$59 ;
+    acc_overflow <= \$54 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign a_id0 = i__payload[3:0] == 4'h8;
@@ -214,6 +199,7 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   assign \$27  = $signed(\$26 ) << shift0;
   assign \$28  = $signed(a_e0_mant) * $signed(w_e0_mant);
   assign \$29  = | \$28 ;
+  assign \$30  = ~ $signed(\$27 [22]);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -304,19 +290,24 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = product_valid;
+    \$50  = product;
     if (i__ready) begin
-      \$50  = i__valid;
+      \$50 [0] = i__valid;
+      \$50 [1] = i__payload[16];
+      \$50 [33:2] = product0_value;
+      \$50 [65:34] = product1_value;
+      \$50 [66] = product0_out_of_range;
+      \$50 [67] = product1_out_of_range;
     end
     if (rst) begin
-      \$50  = 1'h0;
+      \$50  = 68'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = product_last;
+    \$51  = o__valid;
     if (i__ready) begin
-      \$51  = i__payload[16];
+      \$51  = \$46 ;
     end
     if (rst) begin
       \$51  = 1'h0;
@@ -324,19 +315,26 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = product_v0;
+    \$52  = o__payload;
     if (i__ready) begin
-      \$52  = product0_value;
+      if (\$47 ) begin
+        \$52 [31:0] = total[31:0];
+        \$52 [32] = \$48 ;
+      end
     end
     if (rst) begin
-      \$52  = 32'd0;
+      \$52  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = product_v1;
+    \$53  = acc;
     if (i__ready) begin
-      \$53  = product1_value;
+      if (\$47 ) begin
+        \$53  = 32'd0;
+      end else if (product[0]) begin
+        \$53  = total[31:0];
+      end
     end
     if (rst) begin
       \$53  = 32'd0;
@@ -344,73 +342,16 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = product_o0;
+    \$54  = acc_overflow;
     if (i__ready) begin
-      \$54  = product0_out_of_range;
+      if (\$47 ) begin
+        \$54  = 1'h0;
+      end else if (product[0]) begin
+        \$54  = \$49 ;
+      end
     end
     if (rst) begin
       \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = product_o1;
-    if (i__ready) begin
-      \$55  = product1_out_of_range;
-    end
-    if (rst) begin
-      \$55  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = o__valid;
-    if (i__ready) begin
-      \$56  = \$46 ;
-    end
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = o__payload;
-    if (i__ready) begin
-      if (\$47 ) begin
-        \$57 [31:0] = total[31:0];
-        \$57 [32] = \$48 ;
-      end
-    end
-    if (rst) begin
-      \$57  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = acc;
-    if (i__ready) begin
-      if (\$47 ) begin
-        \$58  = 32'd0;
-      end else if (product_valid) begin
-        \$58  = total[31:0];
-      end
-    end
-    if (rst) begin
-      \$58  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = acc_overflow;
-    if (i__ready) begin
-      if (\$47 ) begin
-        \$59  = 1'h0;
-      end else if (product_valid) begin
-        \$59  = \$49 ;
-      end
-    end
-    if (rst) begin
-      \$59  = 1'h0;
     end
   end
   assign advance = i__ready;
@@ -435,6 +376,12 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   assign \i__payload.last  = i__payload[16];
   assign \o__payload.acc  = o__payload[31:0];
   assign \o__payload.overflow  = o__payload[32];
+  assign \product.valid  = product[0];
+  assign \product.last  = product[1];
+  assign \product.v0  = product[33:2];
+  assign \product.v1  = product[65:34];
+  assign \product.o0  = product[66];
+  assign \product.o1  = product[67];
   assign product0_value = { \$27 [22], \$27 [22], \$27 [22], \$27 [22], \$27 [22], \$27 [22], \$27 [22], \$27 [22], \$27 [22], \$27  };
   assign \$31  = \$27 [22];
   assign product0_out_of_range = \$33 ;

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Accuracy of the nonlinear units against float64 (SPEC §5): the report's
+"""Accuracy of the nonlinear units against float64 (docs/nonlinear.md): the report's
 contract, the CLI, and the measured facts, including what does not reach 1 LSB.
 
 The figures in the comments were measured with seed 0 and the default vector
@@ -15,7 +15,7 @@ from accelgen.app import accuracy
 from accelgen.app.accuracy import evaluate
 from accelgen.app.cli import main
 from accelgen.num.numeric import int_range
-from accelgen.registry import get_unit, module_name
+from accelgen.registry import UNITS, get_unit, module_name
 
 
 def params(unit, **overrides):
@@ -29,6 +29,21 @@ def run(capsys, *argv):
 
 
 # --- the report ------------------------------------------------------------------------
+
+def test_units_are_the_registrys():
+    """The units measured are those with an accuracy fact, in registry order; every
+    family a unit names exists, and its stimulus draws them in that order."""
+    assert accuracy.UNITS == tuple(n for n, u in UNITS.items() if u.accuracy is not None)
+    assert set(accuracy.UNITS) == {"gelu", "softmax", "layernorm"}
+    for name in accuracy.UNITS:
+        spec = get_unit(name).accuracy
+        assert set(spec.families) <= set(accuracy.FAMILIES), name
+        if spec.length is not None:
+            p = get_unit(name).params("small")
+            _q, labels = accuracy._stimulus(name, p, np.random.default_rng(0), 100,
+                                            getattr(p, spec.length))
+            assert list(dict.fromkeys(labels)) == list(spec.families)
+
 
 COMMON_KEYS = {"unit", "module", "params", "seed", "stimulus", "vectors", "samples",
                "max_abs_error_lsb", "mean_abs_error_lsb", "min_output", "max_output",
@@ -44,7 +59,7 @@ def test_json_keys(capsys, unit):
     assert status == 0 and err == ""
     r = json.loads(out)  # exactly one JSON object
     p = get_unit(unit).params("small")
-    expected = COMMON_KEYS | (SOFTMAX_KEYS if unit == "softmax" else set())
+    expected = COMMON_KEYS | (SOFTMAX_KEYS if get_unit(unit).accuracy.sums_to_one else set())
     assert set(r) == expected
     assert r["unit"] == unit and r["module"] == module_name(p) and r["seed"] == 5
     assert r["params"] == p.as_dict()
@@ -71,7 +86,7 @@ def test_text_table(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["nope"], "unknown unit 'nope'; units are "),
     (["int_mac"], "unit int_mac has no float64 reference to measure accuracy against; "
-                  "units with one are softmax, gelu, layernorm"),
+                  "units with one are gelu, softmax, layernorm"),
     (["softmax", "-p", "n=1"], "softmax n must be an integer from 2 to 1024, not 1"),
     (["gelu", "-p", "segments=3"], "gelu segments must be a power of two from 2 to 256, "
                                    "not 3"),
@@ -89,7 +104,7 @@ def test_evaluate_errors():
     with pytest.raises(KeyError, match="unknown unit 'nope'"):
         evaluate("nope")
     with pytest.raises(ValueError, match=r"^unit lnzd has no float64 reference; units with "
-                                         r"an accuracy report are softmax, gelu, layernorm$"):
+                                         r"an accuracy report are gelu, softmax, layernorm$"):
         evaluate("lnzd")
     with pytest.raises(TypeError, match=r"^softmax accuracy needs softmax Params"):
         evaluate("softmax", params("gelu"))
@@ -187,13 +202,13 @@ def test_softmax_long_vectors_lose_the_sum():
     assert equal["max_abs_error_lsb"] == pytest.approx(0.25)
 
 
-# --- I-BERT against SPEC's figure ---------------------------------------------------------
+# --- I-BERT against docs/nonlinear.md's figure ---------------------------------------------------------
 
 @pytest.mark.parametrize("n, measured", [(16, 1.175), (64, 1.124), (256, 1.097)])
 def test_ibert_softmax_matches_spec_figure(n, measured):
-    """SPEC §5: I-BERT's IntSoftmax measured about 1.4 LSB (max |error|
+    """docs/nonlinear.md: I-BERT's IntSoftmax measured about 1.4 LSB (max |error|
     0.0056). Ours at in_bits=16, in_frac=10 measures 1.10-1.18 LSB: the same
-    range (within 0.35 LSB of 1.4) and, like SPEC's, above 1 LSB."""
+    range (within 0.35 LSB of 1.4) and, like docs/nonlinear.md's, above 1 LSB."""
     r = evaluate("softmax", params("softmax", method="ibert", n=n, in_bits=16, in_frac=10))
     assert r["max_abs_error_lsb"] == pytest.approx(measured, abs=0.01)
     assert 1.0 < r["max_abs_error_lsb"] < 1.4 + 0.35

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""ant_decoder: parameter errors, golden decoders against SPEC §2's tables and a
-literal scalar reading, width formulas, the quantizer, Amaranth simulator over
-every format, Verilator regression."""
+"""ant_decoder: parameter errors, golden decoders against docs/formats.md's tables and a
+literal scalar reading, width formulas, the quantizer, Amaranth simulator over every
+format; the Verilator regression is in tests/test_regression.py."""
 
 import numpy as np
 import pytest
@@ -10,8 +10,7 @@ from accelgen.num.formats import AntFormat, KINDS
 from accelgen.generators.ant_decoder import AntDecoder, Params, BITS_RANGE
 from accelgen.golden.ant_decoder import (ant_decoder, decode, values, grid, nearest, encode,
                                          quantize, scale_search, select_type, mse_report)
-from accelgen.verif.amaranth_sim import simulate
-from conftest import regression_configurations
+from accelgen.verif.amaranth_sim import sweep_combinational
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -42,7 +41,7 @@ def test_parameter_errors(kwargs, error, message):
         Params(**kwargs)
 
 
-# SPEC §2, verbatim.
+# docs/formats.md, verbatim.
 FLINT4 = [0, 1, 2, 3, 4, 5, 6, 7, 64, 32, 16, 24, 8, 10, 12, 14]
 FLINT8_SET = (list(range(128)) + list(range(128, 255, 2)) + list(range(256, 505, 8)) +
               list(range(512, 993, 32)) + list(range(1024, 1921, 128)) +
@@ -65,7 +64,7 @@ def test_golden_matches_the_spec_tables():
 
 
 def literal(fmt, code):
-    """SPEC §2 read literally, one code, Python integers (flint through its
+    """docs/formats.md read literally, one code, Python integers (flint through its
     ``(2**k + f) << (2z + 1)`` form)."""
     n = fmt.bits
     if fmt.kind == "int":
@@ -185,23 +184,8 @@ def test_amaranth_simulator_every_format():
         params = Params(fmt=fmt.kind, bits=fmt.bits, signed=fmt.signed, exp_bits=fmt.exp_bits)
         dut = AntDecoder(params)
         codes = np.arange(1 << fmt.bits)
-        got = []
-
-        async def bench(ctx):
-            for c in codes:
-                ctx.set(dut.code, int(c))
-                await ctx.delay(1e-9)
-                got.append((ctx.get(dut.exp), ctx.get(dut.mant)))
-
-        simulate(dut, bench, max_cycles=1, clock=False)
+        got = sweep_combinational(dut, [{"code": c} for c in codes], ("exp", "mant"))
         exp, mant = ant_decoder(params, codes)
         assert got == list(zip(exp.tolist(), mant.tolist())), fmt
         count += 1
     assert count == 99  # every format up to 8 bits
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("ant_decoder"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    assert run_cocotb("ant_decoder", params).tests == 1

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """ant_pe: parameter errors, golden model against Python integers, Amaranth
-simulator under stalls, Verilator regression."""
+simulator under stalls; the Verilator regression is in tests/test_regression.py."""
 
 import random
 
@@ -11,8 +11,8 @@ from accelgen.num.formats import AntFormat, TYPE_CODE, KINDS
 from accelgen.generators.ant_pe import AntPE, Params
 from accelgen.golden.ant_decoder import values as format_values
 from accelgen.golden.ant_pe import ant_pe, shifted_product
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations, regression_configurations, reference_packets
+from accelgen.verif.amaranth_sim import run_stream
+from accelgen.verif.testing import configurations, reference_packets
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -141,27 +141,10 @@ def test_amaranth_simulator_under_stalls(params):
     result = ant_pe(params, a, w, a_type, w_type, last)
     want = list(zip(result["acc"].tolist(), result["overflow"].tolist(),
                     result["type_error"].tolist()))
-    dut = AntPE(params)
-    got = []
-    stalls = random.Random(seed)
-
-    async def source(ctx):
-        for beat in zip(a, w, a_type, w_type, last):
-            await stream_put(ctx, dut.i, dict(zip(("a", "w", "a_type", "w_type", "last"),
-                                                  map(int, beat))), rng=stalls, idle=0.3)
-
-    async def sink(ctx):
-        for _ in want:
-            v = await stream_get(ctx, dut.o, rng=stalls, backpressure=0.3)
-            got.append((v.acc, bool(v.overflow), bool(v.type_error)))
-
-    simulate(dut, source, sink, max_cycles=20000)
+    beats = [dict(zip(("a", "w", "a_type", "w_type", "last"), map(int, beat)))
+             for beat in zip(a, w, a_type, w_type, last)]
+    got = run_stream(AntPE(params), beats, len(want), max_cycles=20000,
+                     read=lambda v: (v.acc, bool(v.overflow), bool(v.type_error)),
+                     rng=random.Random(seed), idle=0.3, backpressure=0.3)
     assert got == want, f"seed {seed}"
     assert any(overflow for _acc, overflow, _err in want)
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("ant_pe"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    assert run_cocotb("ant_pe", params).tests == 5

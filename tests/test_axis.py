@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """The AXI4-Stream wrapper (``accelgen generate --ports axis``): which units it
 applies to, its ports and manifest, lint, and the units' own cocotb regressions
-run through it."""
+run through it. Which units, which preset runs through it and what waits for
+``ACCELGEN_STRESS=2`` are the registry's ``axis`` and ``heavy`` facts."""
 
 import json
 from pathlib import Path
@@ -16,14 +17,28 @@ from accelgen.flow.emit import Emitted
 from accelgen.flow.corefiles import generate, lint_files, waiver_flags
 from accelgen.registry import UNITS, module_name
 from accelgen.verif.ports import MappedDut
-from conftest import STRESS, HEAVY_REASON
+from accelgen.verif.testing import STRESS, HEAVY_REASON
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Units the wrapper refuses, and what the message must say.
-REFUSED = {"bitbrick": "has no stream ports", "ant_decoder": "has no stream ports",
-           "olive_decoder": "has no stream ports"}
-STREAMING = [name for name in UNITS if name not in REFUSED]
+#: Units the wrapper refuses (``axis=None`` in the registry: no stream ports).
+REFUSED = [name for name, unit in UNITS.items() if unit.axis is None]
+STREAMING = [name for name, unit in UNITS.items() if unit.axis is not None]
+HEAVY = pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)
+
+
+def _deferred(unit, check):
+    """The skip mark of ``check`` where the unit's ``heavy`` fact defers it."""
+    return [HEAVY] if check in UNITS[unit].heavy.checks else []
+
+
+def test_axis_fact_follows_the_stream_ports():
+    """The registry's ``axis`` fact is there exactly for the units whose manifest
+    has stream ports (the wrapper's own test of streaming)."""
+    for name in UNITS:
+        ports = committed(name).manifest["ports"]
+        assert (UNITS[name].axis is not None) == any(
+            p["name"].endswith("__valid") for p in ports), name
 
 #: The wrapper's ports of a unit with one input stream i and one output stream o.
 SINGLE_STREAM_PORTS = ["aclk", "aresetn", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready",
@@ -44,9 +59,10 @@ def committed(unit):
                    json.loads((ROOT / "hdl" / f"{module}.json").read_text()))
 
 
-@pytest.mark.parametrize("unit", list(REFUSED))
+@pytest.mark.parametrize("unit", REFUSED)
 def test_units_without_streams_are_refused(unit):
-    with pytest.raises(ValueError, match=f"^unit {unit} {REFUSED[unit]}.*: --ports axis wraps"):
+    with pytest.raises(ValueError,
+                       match=f"^unit {unit} has no stream ports.*: --ports axis wraps"):
         wrap(committed(unit))
 
 
@@ -167,16 +183,12 @@ def strict_lint(folder, core, wrapper):
                             f"{wrapper}.v", "--top-module", wrapper], cwd=folder)
 
 
-# Input and output padding present or not: int_mac (17 -> 24, 32), softmax (8, 9 -> 16),
-# gelu (8, 8), fusion_unit (71 -> 72, 34 -> 40), systolic_array (three streams: 33 -> 40,
-# 32, 129 -> 136); every streaming unit with STRESS >= 2.
-LINTED = ["int_mac", "softmax", "gelu", "fusion_unit", "systolic_array"]
-
-
+# By default (the units whose heavy fact does not defer axis_lint), input and
+# output padding present or not: int_mac (17 -> 24, 32), softmax (8, 9 -> 16),
+# gelu (8, 8), fusion_unit (71 -> 72, 34 -> 40), systolic_array (three streams:
+# 33 -> 40, 32, 129 -> 136); every streaming unit with STRESS >= 2.
 def lint_params():
-    return [pytest.param(u, marks=[] if u in LINTED else
-                         [pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)])
-            for u in STREAMING]
+    return [pytest.param(u, marks=_deferred(u, "axis_lint")) for u in STREAMING]
 
 
 @pytest.mark.parametrize("unit", lint_params())
@@ -277,26 +289,26 @@ def test_mapped_dut_names_inverts_and_pads():
 
 # --- the units' own cocotb regressions through the wrapper ---------------------------
 
-# systolic_array: the unit with three streams (cold build and run 16 s, warm 7 s).
-DEFAULT_RUNS = {("int_mac", "default"), ("softmax", "small"), ("systolic_array", "small")}
-
-
+# Each streaming unit on its axis.regression preset; by default int_mac (default),
+# softmax (small) and systolic_array (small: the unit with three streams, cold
+# build and run 16 s, warm 7 s), the others with STRESS >= 2.
 def regression_params():
-    runs = sorted(DEFAULT_RUNS) + [(u, "small") for u in STREAMING
-                                   if (u, "small") not in DEFAULT_RUNS]
-    return [pytest.param(unit, preset, id=f"{unit}-{preset}",
-                         marks=[pytest.mark.cocotb] + ([] if (unit, preset) in DEFAULT_RUNS else
-                                [pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)]))
-            for unit, preset in runs]
+    return [pytest.param(unit, UNITS[unit].axis.regression,
+                         id=f"{unit}-{UNITS[unit].axis.regression}",
+                         marks=[pytest.mark.cocotb, *_deferred(unit, "axis_regression")])
+            for unit in STREAMING]
 
 
 @pytest.mark.parametrize("unit,preset", regression_params())
 def test_regression_through_wrapper(unit, preset):
-    """The unit's whole testbench, unchanged, on ``<module>_axis`` as toplevel."""
+    """The unit's whole testbench, unchanged, on ``<module>_axis`` as toplevel: as
+    many cocotb tests as its module defines, none failing."""
     from accelgen.verif.runner import run_cocotb
+    from accelgen.verif.testing import check_run
     result = run_cocotb(unit, UNITS[unit].params(preset), ports="axis")
     print(f"{result.module}: {result.tests} tests, seed {result.seed}, "
           f"build {result.build_seconds:.1f} s, run {result.run_seconds:.1f} s")
-    assert result.module.endswith("_axis") and result.tests >= 1
+    assert result.module.endswith("_axis")
+    check_run(result, UNITS[unit].testbench)  # every test the testbench defines, none failed
     log = (Path(result.results_xml).parent / "sim.log").read_text()
     assert "ports mapped onto" in log

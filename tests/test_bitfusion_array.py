@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """bitfusion_array: parameter errors, golden tiling against exact A @ B, Amaranth
-simulator, Verilator regression."""
+simulator; the Verilator regression is in tests/test_regression.py."""
 
 import itertools
 import random
@@ -13,9 +13,8 @@ from accelgen.generators.fusion_unit import ALL_MODES
 from accelgen.golden.bitfusion_array import (ArrayModel, bitfusion_array, gemm_beats,
                                              gemm_result)
 from accelgen.golden.fusion_unit import products_per_beat
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
+from accelgen.verif.amaranth_sim import run_stream
 from accelgen.num.numeric import int_range
-from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -111,26 +110,8 @@ def test_amaranth_simulator_under_stalls(params):
                                params.cols + 1, wa, ww, 1, 1)
         beats += gemm_beats(params, a, b, wa, ww, 1, 1)
     want = bitfusion_array(params, beats)
-    dut = BitFusionArray(params)
-    stalls = random.Random(seed)
-    got = []
-
-    async def source(ctx):
-        for beat in beats:
-            await stream_put(ctx, dut.i, beat, rng=stalls, idle=0.3)
-
-    async def sink(ctx):
-        for _ in want:
-            out = await stream_get(ctx, dut.o, rng=stalls, backpressure=0.3)
-            got.append(([int(v) for v in out.acc], bool(out.mode_error)))
-
-    simulate(dut, source, sink, max_cycles=len(beats) * 20 + 200)
+    got = run_stream(BitFusionArray(params), beats, len(want),
+                     max_cycles=len(beats) * 20 + 200,
+                     read=lambda out: ([int(v) for v in out.acc], bool(out.mode_error)),
+                     rng=random.Random(seed), idle=0.3, backpressure=0.3)
     assert got == [(list(acc), err) for acc, err in want], f"seed {seed}"
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("bitfusion_array"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    result = run_cocotb("bitfusion_array", params)
-    assert result.tests == 5

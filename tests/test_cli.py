@@ -2,11 +2,14 @@
 """The command-line contract: output formats, reproducibility, one-line errors."""
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from accelgen.app.catalogue import START, END, design_pages
 from accelgen.app.cli import main
 from accelgen.registry import UNITS
 
@@ -130,19 +133,147 @@ def test_hdl_check_reports_stale_folder(capsys, tmp_path):
     assert run(capsys, "hdl", "--check", "-o", str(tmp_path))[0] == 0
 
 
-def test_readme_catalogue_is_fresh(capsys):
-    from pathlib import Path
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    status, _, err = run(capsys, "docs", "--check", "--readme", str(readme))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_catalogue_is_fresh(capsys):
+    """docs/units.md and the README's unit table are what ``accelgen docs`` writes."""
+    status, _, err = run(capsys, "docs", "--check", "--docs", str(ROOT / "docs"),
+                         "--readme", str(ROOT / "README.md"))
     assert status == 0, err
 
 
-def test_docs_check_reports_stale(capsys, tmp_path):
-    from accelgen.app.catalogue import START, END
+def _docs_folder(tmp_path, pages):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in pages.items():
+        (docs / name).write_text(text)
+    return docs
+
+
+def _notes_of_every_unit():
+    return "# notes\n\n" + "".join(f"### `{name}`\n\ntext\n\n" for name in UNITS)
+
+
+def test_docs_writes_catalogue_and_table(capsys, tmp_path):
+    docs = _docs_folder(tmp_path, {"notes.md": _notes_of_every_unit()})
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n{START}\nold\n{END}\n")
-    status, _, err = run(capsys, "docs", "--check", "--readme", str(readme))
-    assert status == 2 and "stale" in err
-    assert run(capsys, "docs", "--readme", str(readme))[0] == 0
-    assert "int_mac" in readme.read_text()
-    assert run(capsys, "docs", "--check", "--readme", str(readme))[0] == 0
+    readme.write_text(f"# x\n{START}\nold\n{END}\ntail\n")
+    status, _, err = run(capsys, "docs", "--check", "--docs", str(docs), "--readme", str(readme))
+    assert status == 2 and "stale" in err and err.count("\n") == 1
+    assert not (docs / "units.md").exists()
+    status, out, _ = run(capsys, "docs", "--docs", str(docs), "--readme", str(readme))
+    assert status == 0 and "units.md" in out and "README.md" in out
+    text = readme.read_text()
+    assert text.startswith(f"# x\n{START}\n| unit |") and text.endswith(f"{END}\ntail\n")
+    rows = [line for line in text.splitlines() if line.startswith("| [`")]
+    assert [row.split("`")[1] for row in rows] == list(UNITS)
+    assert f"(docs/notes.md#int_mac)" in text and "(docs/units.md#int_mac)" in text
+    units = (docs / "units.md").read_text()
+    headings = [line[4:-1] for line in units.splitlines() if line.startswith("## `")]
+    assert headings == list(UNITS)
+    assert "Design notes: [notes.md](notes.md#systolic_array)." in units
+    assert run(capsys, "docs", "--check", "--docs", str(docs), "--readme", str(readme))[0] == 0
+    (docs / "units.md").write_text(units.replace("int_mac", "int_mak"))
+    status, _, err = run(capsys, "docs", "--check", "--docs", str(docs), "--readme", str(readme))
+    assert status == 2 and err == (f"accelgen: error: the unit catalogue is stale in "
+                                   f"{docs / 'units.md'}; run 'accelgen docs'\n")
+
+
+@pytest.mark.parametrize("pages,message", [
+    ({}, "no design notes for " + ", ".join(UNITS)),
+    ({"a.md": "## `int_mac`\n"}, "no design notes for " + ", ".join(n for n in UNITS
+                                                                     if n != "int_mac")),
+    ({"a.md": "## `int_mac`\n", "b.md": None},
+     "design notes on several pages: int_mac in a.md, b.md"),
+])
+def test_docs_requires_design_notes_of_every_unit(capsys, tmp_path, pages, message):
+    """A unit without a heading `<unit>` on a docs page, or with one on two pages,
+    stops ``accelgen docs`` before it writes anything."""
+    pages = {name: (_notes_of_every_unit() if text is None else text)
+             for name, text in pages.items()}
+    docs = _docs_folder(tmp_path, pages)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{START}\n{END}\n")
+    for check in ([], ["--check"]):
+        status, _, err = run(capsys, "docs", *check, "--docs", str(docs),
+                             "--readme", str(readme))
+        assert status == 2
+        assert err.startswith(f"accelgen: error: {message}") and err.count("\n") == 1
+    assert readme.read_text() == f"{START}\n{END}\n" and not (docs / "units.md").exists()
+
+
+def test_generated_pages_hold_no_design_notes(tmp_path):
+    """A heading in the generated pages (units.md, report.md) does not count."""
+    docs = _docs_folder(tmp_path, {"units.md": _notes_of_every_unit(),
+                                   "report.md": _notes_of_every_unit()})
+    with pytest.raises(ValueError, match=r"^no design notes for bitbrick, "):
+        design_pages(docs)
+
+
+def test_docs_without_markers_or_readme_is_an_error(capsys, tmp_path):
+    docs = _docs_folder(tmp_path, {"notes.md": _notes_of_every_unit()})
+    (tmp_path / "plain.md").write_text("# no markers\n")
+    for readme, message in ((tmp_path / "plain.md", "lacks the unit table markers"),
+                            (tmp_path / "missing.md", "No such file")):
+        status, _, err = run(capsys, "docs", "--docs", str(docs), "--readme", str(readme))
+        assert status == 2 and message in err and err.count("\n") == 1
+    status, _, err = run(capsys, "docs", "--docs", str(tmp_path / "nodocs"),
+                         "--readme", str(tmp_path / "plain.md"))
+    assert status == 2 and err == f"accelgen: error: {tmp_path / 'nodocs'} is not a folder\n"
+    assert sorted(p.name for p in docs.iterdir()) == ["notes.md"]
+
+
+# --- links ---------------------------------------------------------------------------
+
+_LINK = re.compile(r"!?\[[^\]]*\]\(([^()\s]+)\)")
+_FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+_CODE = re.compile(r"`[^`\n]*`")
+
+
+def _anchor(heading):
+    """GitHub's anchor of a heading: lower case, punctuation but ``-`` and ``_``
+    dropped, spaces as ``-``."""
+    text = heading.strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def _anchors(text):
+    return {_anchor(line.lstrip("#")) for line in _FENCE.sub("", text).splitlines()
+            if re.match(r"^#{1,6} ", line)}
+
+
+def broken_links(path):
+    """The relative links of the Markdown file ``path`` (outside code) whose file,
+    or whose ``#anchor`` in a Markdown file, does not exist."""
+    text = _CODE.sub("", _FENCE.sub("", path.read_text()))
+    broken = []
+    for target in _LINK.findall(text):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto:
+            continue
+        name, _, anchor = target.partition("#")
+        dest = (path.parent / name).resolve() if name else path
+        if not dest.exists():
+            broken.append(target)
+        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest.read_text()):
+            broken.append(target)
+    return broken
+
+
+def test_broken_links_are_found(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "page.md").write_text("# Page\n## The `int_mac` unit\n")
+    doc = tmp_path / "doc.md"
+    doc.write_text("[a](sub/page.md) [b](sub/page.md#the-int_mac-unit) ![c](sub/)\n"
+                   "[d](sub/none.md) [e](sub/page.md#nowhere) [f](#here) [g](#top)\n"
+                   "[h](https://example.org/x) `[i](in/code.md)`\n"
+                   "```\n[j](in/fence.md)\n```\n## Here\n")
+    assert broken_links(doc) == ["sub/none.md", "sub/page.md#nowhere", "#top"]
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+def test_links_resolve(page):
+    """Every relative link of the README and the docs pages names an existing
+    file (and, into a Markdown page, an existing heading)."""
+    assert broken_links(ROOT / page) == []

@@ -1,24 +1,28 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Bounded model checking of the stream rules (accelgen/flow/formal.py, docs/formal.md).
+"""Bounded model checking of the stream rules (accelgen/flow/formal/, docs/formal.md).
 
-Every configuration of :data:`FORMAL_CONFIGS` is proven to its
-:func:`bmc_depth` with a free source (which contains every source that keeps
-the stream rules), and in cover mode (a beat leaves; a stalled beat leaves);
-with a rule-keeping source for one unit per control style (all with
+Everything per unit comes from the registry's ``formal`` and ``heavy`` facts.
+Every formal configuration is proven to its :func:`bmc_depth` with a free
+source (which contains every source that keeps the stream rules), and in cover
+mode (a beat leaves; a stalled beat leaves); with a rule-keeping source for the
+units that do not defer ``formal_rules`` (one per control style; all with
 ``ACCELGEN_STRESS >= 2``). The checks are shown to be able to fail: wrappers
-that break one rule each must give a counterexample naming that rule, within
-the same bound.
+that break one rule each (a unit's ``Formal.faults``) must give a
+counterexample naming that rule, within the same bound.
 """
 
 import os
 import time
 
 import pytest
+from amaranth.hdl import Fragment
 
 from accelgen.flow import formal
+from accelgen.flow.formal import driver
 from accelgen.errors import ToolFailed, ToolNotFound
+from accelgen.hw.stream import PIPELINE
 from accelgen.registry import UNITS, module_name
-from conftest import STRESS, HEAVY_REASON
+from accelgen.verif.testing import STRESS, HEAVY_REASON
 
 # The output assertions every stream output gets, and the ready contract.
 OUTPUT_ASSERTS = ("o.valid_held", "o.payload_held", "o.idle_after_reset")
@@ -36,13 +40,50 @@ def _record(unit, report, extra=""):
 
 
 def _expected_asserts(unit_name):
-    contract = ("i.ready_contract",) if unit_name in formal.READY_CONTRACTS else ()
+    declared = getattr(UNITS[unit_name].component_cls, "ready_contract", None)
+    contract = ("i.ready_contract",) if declared is not None else ()
     return sorted(OUTPUT_ASSERTS + contract)
 
 
 CONFIGS = [pytest.param(name, params, id=module_name(params))
            for name, params in formal.formal_configurations()]
+FORMAL_UNITS = [name for name, unit in UNITS.items() if unit.formal is not None]
 HEAVY = pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)
+
+
+def _deferred(unit_name, check):
+    """The skip mark of ``check`` where the unit's ``heavy`` fact defers it."""
+    return [HEAVY] if check in UNITS[unit_name].heavy.checks else []
+
+
+def test_every_streaming_unit_has_formal_configurations():
+    """The parametrization below covers every unit the registry gives a formal
+    fact, and only those; the faults it names exist."""
+    assert sorted({name for name, _params in formal.formal_configurations()}) == \
+        sorted(FORMAL_UNITS)
+    for name in FORMAL_UNITS:
+        assert set(UNITS[name].formal.faults) <= set(formal.FAULTS), name
+
+
+def test_harness_reads_the_components_ready_contract():
+    """The ``i.ready`` claim is the component's ``ready_contract`` class attribute;
+    a wrapper carries its unit's, and anything but a ReadyContract is refused."""
+    unit = UNITS["int_mac"]
+    dut = unit.build(unit.params("small"))
+    assert type(dut).ready_contract is PIPELINE
+    harness = formal.StreamHarness(dut, source="free")
+    Fragment.get(harness, None)  # elaborated: builds the properties
+    assert harness.ready_contract is PIPELINE
+    assert ("assert", "i.ready_contract") in harness.properties
+    faulty = formal.FaultyOutput(unit.build(unit.params("small")), "drop_valid")
+    assert faulty.ready_contract is PIPELINE
+    Fragment.get(faulty, None)
+
+    class Odd:
+        ready_contract = "i.ready = 1"
+    with pytest.raises(TypeError, match=r"^Odd.ready_contract must be an "
+                                        r"accelgen.hw.stream.ReadyContract or None"):
+        formal.ready_contract(Odd())
 
 
 def _prove(unit_name, params, work_dir, *, source, scale=1):
@@ -76,30 +117,20 @@ def test_stream_rules_proven(unit_name, params, tmp_path):
     _prove(unit_name, params, tmp_path, source="free")
 
 
-_RULES = {"int_mac", "lnzd", "systolic_array"}
-
-
 @pytest.mark.parametrize("unit_name, params",
-                         [p if p.values[0] in _RULES else pytest.param(*p.values, id=p.id,
-                                                                       marks=HEAVY)
+                         [pytest.param(*p.values, id=p.id,
+                                       marks=_deferred(p.values[0], "formal_rules"))
                           for p in CONFIGS])
 def test_stream_rules_proven_with_a_rule_keeping_source(unit_name, params, tmp_path):
     """The same under the ``source_holds`` assumptions (implied by the free
-    case; run by default for one unit of each control style)."""
+    case; run by default for one unit of each control style: the units whose
+    ``heavy`` fact does not defer ``formal_rules``)."""
     _prove(unit_name, params, tmp_path, source="rules")
 
 
-_FAULT_CASES = [
-    *[(name, fault) for name in ("int_mac", "lnzd") for fault in formal.FAULTS],
-    ("systolic_array", "drop_valid"), ("systolic_array", "payload_glitch"),
-    ("layernorm", "drop_valid"),
-]
-
-
 @pytest.mark.parametrize("unit_name, fault", [
-    *[pytest.param(name, fault, id=f"{name}-{fault}") for name, fault in _FAULT_CASES],
-    *[pytest.param(name, "drop_valid", id=f"{name}-drop_valid", marks=HEAVY)
-      for name in formal.FORMAL_UNITS if (name, "drop_valid") not in _FAULT_CASES]])
+    pytest.param(name, fault, id=f"{name}-{fault}", marks=_deferred(name, "formal_faults"))
+    for name in FORMAL_UNITS for fault in UNITS[name].formal.faults])
 def test_each_fault_fails_its_rule(unit_name, fault, tmp_path):
     """A wrapper that breaks one rule gives a counterexample on that rule (within
     the unit's bound, as every BMC answer is), and the trace is written
@@ -119,13 +150,13 @@ def test_missing_assertion_is_an_error(tmp_path):
     smt2 = (tmp_path / f"{report.module}.smt2").read_text()
     built = [(kind, name) for kind, names in report.properties.items() for name in names]
     assert sorted(report.cells.values()) == sorted(name for _kind, name in built)
-    assert formal._model_properties(smt2, report.cells, built) == report.properties
+    assert driver._model_properties(smt2, report.cells, built) == report.properties
     victim = next(cell for cell, name in report.cells.items() if name == "o.payload_held")
     lines = [line for line in smt2.splitlines()
              if not (line.startswith("; yosys-smt2-assert") and line.endswith(f" {victim}"))]
     assert len(lines) == len(smt2.splitlines()) - 1
     with pytest.raises(ToolFailed, match="assert 'o.payload_held' is missing"):
-        formal._model_properties("\n".join(lines), report.cells, built)
+        driver._model_properties("\n".join(lines), report.cells, built)
 
 
 def test_unreached_cover_fails(tmp_path):
@@ -146,7 +177,7 @@ def test_unsatisfiable_assumptions_are_an_error(tmp_path, monkeypatch):
             self._prop(m, "assume", "never", 0)
             return m
 
-    monkeypatch.setattr(formal, "StreamHarness", Contradictory)
+    monkeypatch.setattr(driver, "StreamHarness", Contradictory)
     with pytest.raises(ToolFailed, match="unsatisfiable"):
         formal.check("int_mac", work_dir=tmp_path, modes=("bmc",))
 
@@ -160,8 +191,11 @@ def test_errors_name_the_parameter(tmp_path):
         formal.check("int_mac", work_dir=tmp_path, modes=("prove",))
     with pytest.raises(ValueError, match="unit must be one of .* not 'bitbrick'"):
         formal.formal_params("bitbrick")
-    with pytest.raises(ValueError, match="member 'x' of BitBrick is not a stream"):
+    with pytest.raises(ValueError, match=r"^unit bitbrick declares no formal check in the "
+                                         r"registry \(formal=None\): give depth"):
         formal.check("bitbrick", UNITS["bitbrick"].params(), work_dir=tmp_path)
+    with pytest.raises(ValueError, match="member 'x' of BitBrick is not a stream"):
+        formal.check("bitbrick", UNITS["bitbrick"].params(), work_dir=tmp_path, depth=4)
     with pytest.raises(ValueError, match="fault must be one of"):
         formal.FaultyOutput(UNITS["int_mac"].build(UNITS["int_mac"].params()), "late")
     array = UNITS["systolic_array"]
@@ -173,14 +207,14 @@ def test_errors_name_the_parameter(tmp_path):
 def test_tool_overrides(monkeypatch, tmp_path):
     """``Z3`` and ``YOSYS_SMTBMC`` override the look-up; a wrong one is named."""
     assert formal.find_smtbmc().endswith("smtbmc")
-    assert "z3" in os.listdir(formal._solver_env()["PATH"].split(os.pathsep)[0])
+    assert "z3" in os.listdir(driver._solver_env()["PATH"].split(os.pathsep)[0])
     monkeypatch.setenv("YOSYS_SMTBMC", "no-such-smtbmc")
     with pytest.raises(ToolNotFound, match="yosys-smtbmc not found at YOSYS_SMTBMC="):
         formal.find_smtbmc()
     (tmp_path / "solver").write_text("")
     monkeypatch.setenv("Z3", str(tmp_path / "solver"))
     with pytest.raises(ToolNotFound, match="z3 not found at Z3="):
-        formal._solver_env()
+        driver._solver_env()
 
 
 def test_depth_covers_a_packet():
@@ -200,34 +234,19 @@ def test_timeout_is_an_error(tmp_path):
         formal.check("int_mac", work_dir=tmp_path, modes=("bmc",), timeout=0.001)
 
 
-_TINY_ISQRT = {"channels": 2, "in_bits": 3, "in_frac": 1, "out_bits": 3, "out_frac": 1,
-               "stats_steps": 4}
-# Heavy tier: (unit, preset, overrides, bound as a multiple of bmc_depth). The
-# registry's small presets at twice the bound, the default presets where the
-# solver finishes in minutes, the default tier's vector units at twice the
-# bound, LayerNorm's isqrt datapath. Out of reach (more than 300 s on 2 cores
-# for one bound): index_match and bitfusion_array default, softmax and
-# layernorm small (docs/formal.md).
-_HEAVY = [
-    *[(name, "small", {}, 2) for name in
-      ("int_mac", "fusion_unit", "ant_pe", "olive_pe", "nm_sparse", "gelu", "lnzd",
-       "index_match", "bitfusion_array", "systolic_array")],
-    ("systolic_array", "small", {"dataflow": "os"}, 2),
-    *[(name, "default", {}, 1) for name in
-      ("int_mac", "fusion_unit", "ant_pe", "olive_pe", "nm_sparse", "gelu", "lnzd",
-       "systolic_array")],
-    *[(name, preset, overrides, 2) for name, preset, overrides in formal.FORMAL_CONFIGS
-      if name in ("softmax", "layernorm")],
-    ("layernorm", "small", _TINY_ISQRT, 2),
-]
-
-
+# Heavy tier: each unit's ``heavy.proofs`` (preset, overrides, bound as a
+# multiple of bmc_depth): the small presets at twice the bound, the default
+# presets where the solver finishes in minutes, the vector units' formal
+# configurations at twice the bound, LayerNorm's isqrt datapath. Out of reach
+# (more than 300 s on 2 cores for one bound): index_match and bitfusion_array
+# default, softmax and layernorm small (docs/formal.md).
 def _heavy_params():
     out = []
-    for name, preset, overrides, scale in _HEAVY:
-        params = UNITS[name].params(preset, **overrides)
-        out.append(pytest.param(name, params, scale, id=f"{module_name(params)}-x{scale}",
-                                marks=HEAVY))
+    for name in FORMAL_UNITS:
+        for preset, overrides, scale in UNITS[name].heavy.proofs:
+            params = UNITS[name].params(preset, **overrides)
+            out.append(pytest.param(name, params, scale,
+                                    id=f"{module_name(params)}-x{scale}", marks=HEAVY))
     return out
 
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """fusion_unit: parameter errors, golden model against exact integers, Amaranth
-simulator, Verilator regression."""
+simulator; the Verilator regression is in tests/test_regression.py."""
 
 import itertools
 import random
@@ -13,11 +13,10 @@ from accelgen.generators.fusion_unit import (FusionUnit, Params, ALL_MODES, Prec
 from accelgen.golden.fusion_unit import (PREC_CODE, fusion_unit, step, accumulate,
                                          pack_lanes, unpack_lanes, products_per_beat,
                                          dot_product, dot_product_beats)
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
+from accelgen.verif.amaranth_sim import run_stream
 from accelgen.verif.payload import pack
 from accelgen.num.numeric import int_range
 from accelgen.verif.fusion_unit import random_beats, exhaustive_beats
-from conftest import regression_configurations
 
 SIGNS = list(itertools.product((0, 1), (0, 1)))
 
@@ -115,7 +114,7 @@ def test_golden_unsupported_modes():
 
 
 def reference_packets(p, steps, errors, last):
-    """Python integers, one beat at a time: the SPEC's words, not the golden's code."""
+    """Python integers, one beat at a time: docs/bitfusion.md's words, not the golden's code."""
     out, acc, over, err = [], 0, False, False
     lo, hi = -(1 << (p.acc_width - 1)), (1 << (p.acc_width - 1)) - 1
     for s, e, l in zip(steps, errors, last):
@@ -160,24 +159,12 @@ def test_golden_dot_product_equals_numpy(wa, ww):
 
 def simulate_stream(params, beats, seed, idle=0.3, backpressure=0.3):
     """Drive ``beats`` (with ``last``) through the Amaranth simulator under stalls."""
-    dut = FusionUnit(params)
-    stalls = random.Random(seed)
-    want_count = sum(b["last"] for b in beats)
-    got = []
-
     layout = params.input_layout()
-
-    async def source(ctx):
-        for beat in beats:  # raw bits: precision code 3 has no enum member
-            await stream_put(ctx, dut.i, pack(layout, **beat), rng=stalls, idle=idle)
-
-    async def sink(ctx):
-        for _ in range(want_count):
-            out = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
-            got.append((out.acc, bool(out.overflow), bool(out.mode_error)))
-
-    simulate(dut, source, sink, max_cycles=len(beats) * 6 + 100)
-    return got
+    # raw bits: precision code 3 has no enum member
+    return run_stream(FusionUnit(params), [pack(layout, **beat) for beat in beats],
+                      sum(b["last"] for b in beats), max_cycles=len(beats) * 6 + 100,
+                      read=lambda out: (out.acc, bool(out.overflow), bool(out.mode_error)),
+                      rng=random.Random(seed), idle=idle, backpressure=backpressure)
 
 
 @pytest.mark.sim
@@ -207,11 +194,3 @@ def test_amaranth_simulator_under_stalls(params):
     want = list(zip(want["acc"].tolist(), want["overflow"].tolist(),
                     want["mode_error"].tolist()))
     assert simulate_stream(params, beats, seed) == want, f"seed {seed}"
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("fusion_unit"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    result = run_cocotb("fusion_unit", params)
-    assert result.tests == 6

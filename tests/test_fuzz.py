@@ -51,7 +51,7 @@ from accelgen.flow.emit import emit
 from accelgen.params import UnitParams, param, check_int, check_choice, parse_value
 from accelgen.registry import PRESET_NAMES, UNITS, module_name
 
-from conftest import STRESS
+from accelgen.verif.testing import STRESS
 from strategies import (specs, is_right_kind, param_kwargs, valid_kwargs, cli_value_text,
                         junk_text, envelope)
 

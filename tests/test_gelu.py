@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""gelu: parameter errors, golden model against SPEC §5 re-derived with Python
-scalars, accuracy against float64, Amaranth simulator (exhaustive and under
-stalls, every method and pipeline depth), Verilator regression."""
+"""gelu: parameter errors, golden model against docs/nonlinear.md re-derived with Python
+scalars, accuracy against float64, Amaranth simulator (exhaustive and under stalls,
+every method and pipeline depth); the Verilator regression is in
+tests/test_regression.py."""
 
 import math
 import random
@@ -13,8 +14,7 @@ from accelgen.num.fixed import codes
 from accelgen.generators.gelu import GELU, Params
 from accelgen.golden.gelu import (gelu, reference, lut_table, pwl_coefficients,
                                   ibert_constants)
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations, regression_configurations
+from accelgen.verif.amaranth_sim import simulate, run_stream
 
 IBERT_MSG = (r"^gelu in_frac must be an integer from 8 to 16 for method='ibert' "
              r"\(I-BERT's 2\*\*14 erf shift leaves too few bits below 8\), not 4$")
@@ -64,7 +64,7 @@ def test_derived_values():
     assert Params(in_bits=8, in_frac=8).pwl_half_range_codes == 128  # the input range
 
 
-# Independent scalar references: SPEC §5 in Python integers and math.erf.
+# Independent scalar references: docs/nonlinear.md in Python integers and math.erf.
 
 def _gelu(x):
     return 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0)))
@@ -123,7 +123,7 @@ def ref_pwl(p, q, lines):
 
 
 def ref_ibert_constants(p):
-    """SPEC §5's i-GELU constants, and the 16-significant-bit requantiser."""
+    """docs/nonlinear.md's i-GELU constants, and the 16-significant-bit requantiser."""
     s = 2.0 ** -p.in_frac
     s1 = s / 1.4142
     b_int = math.floor(-1.769 / s1)
@@ -172,7 +172,7 @@ GOLDEN_CASES = [
 @pytest.mark.parametrize("kwargs", GOLDEN_CASES,
                          ids=lambda kw: "_".join(f"{k}{v}" for k, v in kw.items()) or "default")
 def test_golden_matches_scalar_spec(kwargs):
-    """Every input code, against SPEC §5 re-derived one scalar at a time."""
+    """Every input code, against docs/nonlinear.md re-derived one scalar at a time."""
     p = Params(**kwargs)
     q = codes(p.in_bits, True)
     got = gelu(p, q).tolist()
@@ -217,7 +217,7 @@ def test_ibert_narrow_output_within_one_lsb():
 
 
 def test_ibert_reproduces_spec_error():
-    """SPEC §5: I-BERT's real-valued error over [-4, 4] is L-inf 0.018, RMS
+    """docs/nonlinear.md: I-BERT's real-valued error over [-4, 4] is L-inf 0.018, RMS
     0.0082. Measured with a 16.12 output (LSB 2**-12): L-inf 0.01849, RMS
     0.00819 (the i-GELU approximation dominates the output rounding)."""
     p = Params(method="ibert", in_bits=16, in_frac=12, out_bits=16, out_frac=12)
@@ -235,22 +235,11 @@ def test_ibert_reproduces_spec_error():
 def run_rtl(p, x, seed, idle=0.0, backpressure=0.0):
     """Stream the codes ``x`` (``lanes`` a beat, padded with zeros) through the
     RTL; returns the outputs of the codes."""
-    dut = GELU(p)
     beats = np.concatenate([x, np.zeros(-len(x) % p.lanes, np.int64)]).reshape(-1, p.lanes)
-    got = []
-    stalls = random.Random(seed)
-
-    async def source(ctx):
-        for b in beats:
-            await stream_put(ctx, dut.i, {"x": [int(v) for v in b]}, rng=stalls, idle=idle)
-
-    async def sink(ctx):
-        for _ in beats:
-            b = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
-            got.extend(int(v) for v in b.y)
-
-    simulate(dut, source, sink, max_cycles=len(beats) * 20 + 100)
-    return np.array(got[:len(x)], dtype=np.int64)
+    got = run_stream(GELU(p), [{"x": [int(v) for v in b]} for b in beats], len(beats),
+                     max_cycles=len(beats) * 20 + 100, read=lambda b: [int(v) for v in b.y],
+                     rng=random.Random(seed), idle=idle, backpressure=backpressure)
+    return np.array([y for row in got for y in row][:len(x)], dtype=np.int64)
 
 
 EXHAUSTIVE = {
@@ -341,10 +330,3 @@ def test_amaranth_latency_and_throughput(method, pipeline):
     assert taken == list(range(len(x)))
     assert [y for _, y in seen] == want
     assert [c for c, _ in seen] == [c + p.latency for c in taken]
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("gelu"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    assert run_cocotb("gelu", params).tests == 4

@@ -3,13 +3,15 @@
 (under Verilator) the stream monitor's handshake checks."""
 
 import logging
+import random
 
 import pytest
 from amaranth.back import verilog
-from amaranth.hdl import Module, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from accelgen.verif.amaranth_sim import run_stream, run_vectors, sweep_combinational
 from accelgen.verif.payload import pack, unpack, to_bits
 from accelgen.verif.scoreboard import Scoreboard
 
@@ -113,6 +115,75 @@ def test_simulate_stops_at_the_cycle_budget_and_when_done():
     dut = Counter()
     simulate(dut, short, max_cycles=10**9)  # returns as soon as the testbench is done
     assert seen == [3]
+
+
+class _Delay(wiring.Component):
+    """A stream of 8-bit words through a two-entry queue, with ``last`` set on
+    every ``period``-th output word (``period=0``: never)."""
+
+    def __init__(self, period=0):
+        self.period = period
+        i_layout = data.StructLayout({"x": data.ArrayLayout(8, 1)})
+        o_layout = data.StructLayout({"y": data.ArrayLayout(8, 1), "last": 1})
+        super().__init__({"i": In(stream.Signature(i_layout)),
+                          "o": Out(stream.Signature(o_layout))})
+
+    def elaborate(self, platform):
+        from amaranth.lib.fifo import SyncFIFOBuffered
+        m = Module()
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=8, depth=2)
+        count = Signal(range(max(self.period, 1)))
+        m.d.comb += [fifo.w_data.eq(self.i.payload.x[0]), fifo.w_en.eq(self.i.valid),
+                     self.i.ready.eq(fifo.w_rdy),
+                     self.o.payload.y[0].eq(fifo.r_data), self.o.valid.eq(fifo.r_rdy),
+                     fifo.r_en.eq(self.o.ready),
+                     self.o.payload.last.eq(count == self.period - 1 if self.period else 0)]
+        if self.period:
+            with m.If(self.o.valid & self.o.ready):
+                m.d.sync += count.eq(Mux(count == self.period - 1, 0, count + 1))
+        return m
+
+
+class _VectorShape:
+    """The ``words``/``lanes``/``vector_cycles`` a vector unit's ``Params`` offer."""
+    words, lanes, vector_cycles = 3, 1, 3
+
+
+@pytest.mark.sim
+def test_run_stream_keeps_order_under_stalls():
+    words = list(range(40))
+    got = run_stream(_Delay(), [{"x": [w]} for w in words], len(words), max_cycles=2000,
+                     read=lambda b: int(b.y[0]), rng=random.Random(3), idle=0.5,
+                     backpressure=0.5)
+    assert got == words
+
+
+@pytest.mark.sim
+def test_run_vectors_checks_last():
+    x = [[1, 2, 3], [4, 5, 6]]
+    assert run_vectors(_Delay(period=3), _VectorShape, {"x": x},
+                       rng=random.Random(1), idle=0.3, backpressure=0.3) == x
+    with pytest.raises(AssertionError, match=r"^o.last is not on the last of every 3 beats: "
+                                             r"\[0, 1, 0, 1, 0, 1\]$"):
+        run_vectors(_Delay(period=2), _VectorShape, {"x": x})
+
+
+@pytest.mark.sim
+def test_sweep_combinational_reads_settled_outputs():
+    class Add(wiring.Component):
+        a: In(4)
+        b: In(4)
+        s: Out(5)
+        d: Out(signed(5))
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.comb += [self.s.eq(self.a + self.b), self.d.eq(self.a - self.b)]
+            return m
+
+    rows = [{"a": a, "b": b} for a in range(16) for b in range(16)]
+    assert sweep_combinational(Add(), rows, ("s", "d")) == [
+        (r["a"] + r["b"], r["a"] - r["b"]) for r in rows]
 
 
 def test_sim_speed_reads_cocotb_results(tmp_path):

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""index_match: parameter errors, golden intersection against brute force,
-CSR/CSC helpers, Amaranth simulator under stalls, an unstructured sparse dot
-product through index_match and int_mac, Verilator regression."""
+"""index_match: parameter errors, golden intersection against brute force, CSR/CSC
+helpers, Amaranth simulator under stalls, an unstructured sparse dot product through
+index_match and int_mac; the Verilator regression is in tests/test_regression.py."""
 
 import random
 
@@ -12,8 +12,7 @@ from accelgen.generators.index_match import IndexMatch, Params
 from accelgen.generators.int_mac import IntMAC, Params as MACParams
 from accelgen.golden.index_match import (index_match, matches, beats_per_block, to_csr,
                                          to_csc, block_of, sparse_dot)
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import regression_configurations
+from accelgen.verif.amaranth_sim import run_stream
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -84,23 +83,11 @@ def _as_input(block):
 def run_index_match(p, blocks, seed, idle=0.0, backpressure=0.0):
     """Blocks through the RTL in Amaranth's simulator: output beats as the golden
     model writes them."""
-    dut = IndexMatch(p)
-    want_beats = len(index_match(p, blocks))
-    got = []
-    stalls = random.Random(seed)
-
-    async def source(ctx):
-        for block in blocks:
-            await stream_put(ctx, dut.i, _as_input(block), rng=stalls, idle=idle)
-
-    async def sink(ctx):
-        for _ in range(want_beats):
-            b = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
-            got.append((tuple(b.w_pos), tuple(b.a_pos),
-                        tuple((b.valid >> s) & 1 for s in range(p.pairs)), b.last))
-
-    simulate(dut, source, sink, max_cycles=50000)
-    return got
+    return run_stream(IndexMatch(p), [_as_input(block) for block in blocks],
+                      len(index_match(p, blocks)), max_cycles=50000,
+                      read=lambda b: (tuple(b.w_pos), tuple(b.a_pos),
+                                      tuple((b.valid >> s) & 1 for s in range(p.pairs)), b.last),
+                      rng=random.Random(seed), idle=idle, backpressure=backpressure)
 
 
 @pytest.mark.sim
@@ -176,18 +163,9 @@ def test_unstructured_sparse_dot_products_through_index_match_and_int_mac():
     for key in sorted(pairs):
         products = pairs[key] or [(0, 0)]  # an empty intersection still closes a packet
         stream += [(x, y, int(i == len(products) - 1)) for i, (x, y) in enumerate(products)]
-    mac = IntMAC(MACParams())
-    results = []
-
-    async def source(ctx):
-        for x, y, last in stream:
-            await stream_put(ctx, mac.i, {"a": x, "b": y, "last": last})
-
-    async def sink(ctx):
-        for _ in range(m * n):
-            results.append(await stream_get(ctx, mac.o))
-
-    simulate(mac, source, sink, max_cycles=5000)
+    results = run_stream(IntMAC(MACParams()), [{"a": x, "b": y, "last": last}
+                                               for x, y, last in stream],
+                         m * n, max_cycles=5000)
     assert np.array(results).reshape(m, n).tolist() == (a @ w).tolist()
     golden = [[sparse_dot(p, a_vals[a_ptr[r]:a_ptr[r + 1]], a_cols[a_ptr[r]:a_ptr[r + 1]],
                           w_vals[w_ptr[c]:w_ptr[c + 1]], w_rows[w_ptr[c]:w_ptr[c + 1]])[0]
@@ -195,10 +173,3 @@ def test_unstructured_sparse_dot_products_through_index_match_and_int_mac():
     assert golden == (a @ w).tolist()
     assert sum(len(v) for v in pairs.values()) == int(((a != 0).astype(int) @
                                                        (w != 0).astype(int)).sum())
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("index_match"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    assert run_cocotb("index_match", params).tests == 4

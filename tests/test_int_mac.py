@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""int_mac: parameter errors, golden model, Amaranth simulator, Verilator regression."""
+"""int_mac: parameter errors, golden model, Amaranth simulator; the Verilator
+regression is in tests/test_regression.py."""
 
 import random
 
@@ -9,8 +10,8 @@ import pytest
 from accelgen.generators.int_mac import IntMAC, Params
 from accelgen.golden.int_mac import int_mac, wrap
 from accelgen.num.numeric import int_range
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations, regression_configurations
+from accelgen.verif.amaranth_sim import run_stream
+from accelgen.verif.testing import configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -46,7 +47,7 @@ def test_derived_values():
 
 
 def reference(p, a, b, last):
-    """Python integers, one beat at a time: the SPEC's words, not the golden's code."""
+    """Python integers, one beat at a time: docs/systolic.md's words, not the golden's code."""
     out, acc = [], 0
     for x, y, l in zip(a, b, last):
         acc += int(x) * int(y)
@@ -109,26 +110,8 @@ def test_amaranth_simulator_under_stalls(params):
     a, b, last = random_stream(params, rng, 400)
     last[-1] = True
     want = int_mac(params, a, b, last).tolist()
-    dut = IntMAC(params)
-    got = []
-    stalls = random.Random(seed)
-
-    async def source(ctx):
-        for x, y, l in zip(a, b, last):
-            await stream_put(ctx, dut.i, {"a": int(x), "b": int(y), "last": int(l)},
-                             rng=stalls, idle=0.3)
-
-    async def sink(ctx):
-        for _ in want:
-            got.append(await stream_get(ctx, dut.o, rng=stalls, backpressure=0.3))
-
-    simulate(dut, source, sink, max_cycles=5000)
+    got = run_stream(IntMAC(params), [{"a": int(x), "b": int(y), "last": int(l)}
+                                      for x, y, l in zip(a, b, last)],
+                     len(want), max_cycles=5000, rng=random.Random(seed), idle=0.3,
+                     backpressure=0.3)
     assert got == want, f"seed {seed}"
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("int_mac"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    result = run_cocotb("int_mac", params)
-    assert result.tests == 4

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""layernorm: parameter errors, SPEC's Newton square root against math.isqrt, the
+"""layernorm: parameter errors, docs/nonlinear.md's Newton square root against math.isqrt, the
 golden model against a scalar reading with Python integers, accuracy against
-float64, the Amaranth simulator under stalls, Verilator regression."""
+float64, the Amaranth simulator under stalls; the Verilator regression is in
+tests/test_regression.py."""
 
 import math
 import random
@@ -13,8 +14,7 @@ from accelgen.generators.layernorm import LayerNorm, Params
 from accelgen.golden.layernorm import layernorm, reference, isqrt_newton, rsqrt_table
 from accelgen.num.fixed import codes
 from accelgen.num.numeric import int_range
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import regression_configurations
+from accelgen.verif.amaranth_sim import run_vectors
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -40,7 +40,7 @@ def test_parameter_errors(kwargs, error, message):
 
 
 def test_newton_square_root_is_exact():
-    """SPEC §5's iteration equals math.isqrt: every n below 2**16, then random
+    """docs/nonlinear.md's iteration equals math.isqrt: every n below 2**16, then random
     n up to 2**100 and the squares and their neighbours."""
     n = np.arange(1 << 16).astype(object)
     assert [int(v) for v in isqrt_newton(n)] == [math.isqrt(v) for v in range(1 << 16)]
@@ -142,31 +142,9 @@ def test_equal_values_give_beta():
 
 
 def run_rtl(p, x, gamma, beta, seed, idle=0.0, backpressure=0.0):
-    dut = LayerNorm(p)
-    got = []
-    stalls = random.Random(seed)
-
-    async def source(ctx):
-        for v in range(len(x)):
-            for j in range(p.words):
-                part = slice(j * p.lanes, (j + 1) * p.lanes)
-                beat = {"x": [int(t) for t in x[v, part]]}
-                if p.affine:
-                    beat.update(gamma=[int(t) for t in gamma[v, part]],
-                                beta=[int(t) for t in beta[v, part]])
-                await stream_put(ctx, dut.i, beat, rng=stalls, idle=idle)
-
-    async def sink(ctx):
-        for _ in range(len(x)):
-            row = []
-            for j in range(p.words):
-                beat = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
-                assert beat.last == (j == p.words - 1)
-                row += list(beat.y)
-            got.append(row)
-
-    simulate(dut, source, sink, max_cycles=len(x) * p.vector_cycles * 6 + 500)
-    return np.array(got)
+    columns = {"x": x, "gamma": gamma, "beta": beta} if p.affine else {"x": x}
+    return np.array(run_vectors(LayerNorm(p), p, columns, rng=random.Random(seed),
+                                idle=idle, backpressure=backpressure))
 
 
 @pytest.mark.sim
@@ -189,13 +167,6 @@ def test_amaranth_simulator_under_stalls(p):
     x, gamma, beta = random_vectors(p, np.random.default_rng(seed), 10)
     got = run_rtl(p, x, gamma, beta, seed, idle=0.3, backpressure=0.3)
     assert (got == layernorm(p, x, gamma, beta)).all(), f"seed {seed}"
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("layernorm"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    assert run_cocotb("layernorm", params).tests == 4
 
 
 @pytest.mark.sim

@@ -7,7 +7,7 @@ from accelgen.flow.emit import emit
 from accelgen.errors import ToolFailed
 from accelgen.flow.lint import lint, lint_verilator
 from accelgen.flow import tools
-from conftest import all_configurations
+from accelgen.verif.testing import all_configurations
 
 
 @pytest.mark.parametrize("config", all_configurations())

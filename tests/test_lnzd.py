@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """lnzd: parameter errors, golden order, Amaranth simulator at every density under
-stalls, Verilator regression."""
+stalls; the Verilator regression is in tests/test_regression.py."""
 
 import random
 
@@ -10,8 +10,7 @@ import pytest
 from accelgen.generators.lnzd import LNZD, Params
 from accelgen.golden.lnzd import lnzd
 from accelgen.num.numeric import int_range
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import regression_configurations
+from accelgen.verif.amaranth_sim import run_stream
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -49,25 +48,8 @@ def test_amaranth_simulator_under_stalls(params):
     values = rng.integers(lo, hi, (120, params.n), endpoint=True)
     vectors = np.where(rng.random((120, params.n)) < density, values, 0)
     want = lnzd(params, vectors)
-    dut = LNZD(params)
-    got = []
-    stalls = random.Random(seed)
-
-    async def source(ctx):
-        for v in vectors:
-            await stream_put(ctx, dut.i, {"data": [int(x) for x in v]}, rng=stalls, idle=0.3)
-
-    async def sink(ctx):
-        for _ in want:
-            b = await stream_get(ctx, dut.o, rng=stalls, backpressure=0.3)
-            got.append((b.index, b.value, b.nz, b.last))
-
-    simulate(dut, source, sink, max_cycles=30000)
+    got = run_stream(LNZD(params), [{"data": [int(x) for x in v]} for v in vectors],
+                     len(want), max_cycles=30000,
+                     read=lambda b: (b.index, b.value, b.nz, b.last),
+                     rng=random.Random(seed), idle=0.3, backpressure=0.3)
     assert got == want, f"seed {seed}"
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("lnzd"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    assert run_cocotb("lnzd", params).tests == 4

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""nm_sparse: parameter errors, golden compression and metadata against SPEC §4 and
+"""nm_sparse: parameter errors, golden compression and metadata against docs/sparse.md and
 Python integers, Amaranth simulator under stalls, a 2:4 GEMM equal to the dense
-product, Verilator regression."""
+product; the Verilator regression is in tests/test_regression.py."""
 
 import random
 
@@ -12,8 +12,8 @@ from accelgen.generators.nm_sparse import NMSparse, Params
 from accelgen.golden.nm_sparse import (compress, decompress, prune, pack_meta, unpack_meta,
                                        valid_meta, nm_sparse)
 from accelgen.num.numeric import int_range
-from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
-from conftest import configurations, regression_configurations
+from accelgen.verif.amaranth_sim import run_stream
+from accelgen.verif.testing import configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -31,7 +31,7 @@ def test_parameter_errors(kwargs, error, message):
 
 
 def test_two_four_metadata_is_nvidias_nibble():
-    """SPEC §4: idx0 = meta & 3, idx1 = meta >> 2; the valid nibbles."""
+    """docs/sparse.md: idx0 = meta & 3, idx1 = meta >> 2; the valid nibbles."""
     nibbles = np.arange(16)
     positions = unpack_meta(nibbles, 2, 4).reshape(16, 2)
     assert (positions[:, 0] == nibbles & 3).all() and (positions[:, 1] == nibbles >> 2).all()
@@ -93,24 +93,11 @@ def test_golden_matches_python_integers(params):
 
 
 def run_rtl(p, a, w, meta, last, seed, idle=0.0, backpressure=0.0):
-    dut = NMSparse(p)
-    results = int(np.sum(last))
-    got = []
-    stalls = random.Random(seed)
-
-    async def source(ctx):
-        for x, y, z, l in zip(a, w, meta, last):
-            await stream_put(ctx, dut.i, {"a": [int(v) for v in x], "w": [int(v) for v in y],
-                                          "meta": [int(v) for v in z], "last": int(l)},
-                             rng=stalls, idle=idle)
-
-    async def sink(ctx):
-        for _ in range(results):
-            b = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
-            got.append((b.acc, bool(b.meta_error)))
-
-    simulate(dut, source, sink, max_cycles=20000)
-    return got
+    beats = [{"a": [int(v) for v in x], "w": [int(v) for v in y],
+              "meta": [int(v) for v in z], "last": int(l)} for x, y, z, l in zip(a, w, meta, last)]
+    return run_stream(NMSparse(p), beats, int(np.sum(last)), max_cycles=20000,
+                      read=lambda b: (b.acc, bool(b.meta_error)),
+                      rng=random.Random(seed), idle=idle, backpressure=backpressure)
 
 
 @pytest.mark.sim
@@ -154,10 +141,3 @@ def test_two_four_gemm_equals_the_dense_product():
     assert [acc for acc, _e in got] == (a @ w).ravel().tolist()
     assert not any(e for _a, e in got)
     assert p.multipliers * 2 == p.groups * p.m
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("nm_sparse"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    assert run_cocotb("nm_sparse", params).tests == 5

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""olive_decoder: parameter errors, golden decoder against SPEC §2 and a literal
-scalar reading, the outlier-victim encoder's invariants, Amaranth simulator,
-Verilator regression."""
+"""olive_decoder: parameter errors, golden decoder against docs/formats.md and a literal
+scalar reading, the outlier-victim encoder's invariants, Amaranth simulator; the
+Verilator regression is in tests/test_regression.py."""
 
 import numpy as np
 import pytest
@@ -12,8 +12,7 @@ from accelgen.golden.ant_decoder import values as ant_values
 from accelgen.golden.olive_decoder import (olive_decoder, decode_pairs, pair_values,
                                            encode_pairs, quantize, normal_values,
                                            outlier_values, default_format, scale_search)
-from accelgen.verif.amaranth_sim import simulate
-from conftest import regression_configurations
+from accelgen.verif.amaranth_sim import sweep_combinational
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -51,7 +50,7 @@ def test_abfloat_magnitudes_match_the_spec():
 
 
 def literal(fmt, code, partner):
-    """SPEC §2 read literally for one element (Python integers)."""
+    """docs/formats.md read literally for one element (Python integers)."""
     n, ident = fmt.bits, 1 << (fmt.bits - 1)
     if code == ident:
         return 0
@@ -169,22 +168,8 @@ def test_amaranth_simulator_every_word(fmt):
     dut = OliveDecoder(params)
     step = 1 if fmt.bits == 4 else 7  # 8-bit: every 7th word (the cocotb tier does all)
     words = np.arange(0, 1 << (2 * fmt.bits), step)
-    got = []
-
-    async def bench(ctx):
-        for w in words:
-            ctx.set(dut.code, int(w))
-            await ctx.delay(1e-9)
-            got.append([ctx.get(dut.exp0), ctx.get(dut.mant0),
-                        ctx.get(dut.exp1), ctx.get(dut.mant1)])
-
-    simulate(dut, bench, max_cycles=1, clock=False)
+    got = sweep_combinational(dut, [{"code": w} for w in words],
+                              ("exp0", "mant0", "exp1", "mant1"))
     exp, mant = olive_decoder(params, words)
-    assert got == np.stack([exp[:, 0], mant[:, 0], exp[:, 1], mant[:, 1]], 1).tolist()
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("olive_decoder"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    assert run_cocotb("olive_decoder", params).tests == 1
+    assert got == [tuple(row) for row in
+                   np.stack([exp[:, 0], mant[:, 0], exp[:, 1], mant[:, 1]], 1).tolist()]

@@ -2,7 +2,7 @@
 """Portability: the emitted Verilog of every configuration compiles in Icarus Verilog.
 
 Every preset (default, small, large) and CI sweep configuration of every unit
-(``conftest.all_configurations()``; the ``large`` presets in one generation
+(``accelgen.verif.testing.all_configurations()``; the ``large`` presets in one generation
 unless ``ACCELGEN_STRESS=2``, see below) is emitted with ``accelgen.flow.emit.emit``,
 written into the test's temporary folder and compiled by Icarus Verilog 11
 twice, as plain Verilog-2005 (``-g2005``: no SystemVerilog construct slipped
@@ -56,7 +56,7 @@ import pytest
 
 from accelgen.flow.emit import emit, write
 from accelgen.registry import UNITS, module_name
-from conftest import STRESS
+from accelgen.verif.testing import STRESS
 
 GENERATIONS = ("-g2005", "-g2012")
 FLAGS = ("-Wall", "-Winfloop", "-gstrict-expr-width", "-gstrict-ca-eval",

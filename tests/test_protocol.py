@@ -6,7 +6,7 @@ Verilator: random traffic under six idle/backpressure mixes (0 to 0.9 on
 either side), one reset at a random point of each, every result compared in
 order with the golden model and every output checked against the AXI-Stream
 rules. ``ACCELGEN_PROTOCOL_BEATS`` sets the input beats per unit (default
-1,200; the full run in the README uses 100,000); with ``ACCELGEN_STRESS >= 2``
+1,200; the full run in docs/verification.md uses 100,000); with ``ACCELGEN_STRESS >= 2``
 the ``small`` presets run as well.
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 from accelgen.flow.emit import emit
 from accelgen.registry import UNITS, module_name
-from conftest import STRESS, HEAVY_REASON
+from accelgen.verif.testing import STRESS, HEAVY_REASON, check_run
 
 
 def streaming_units():
@@ -54,6 +54,5 @@ def test_protocol_stress(unit_name, params):
     from accelgen.verif.runner import build, run_tests
     runner, build_dir, module, seconds = build(unit_name, params)
     env = {"ACCELGEN_UNIT": unit_name, "ACCELGEN_PARAMS": json.dumps(params.as_dict())}
-    result = run_tests(runner, build_dir, module, "accelgen.verif.protocol",
-                       extra_env=env, build_seconds=seconds)
-    assert result.tests == 1
+    check_run(run_tests(runner, build_dir, module, "accelgen.verif.protocol",
+                        extra_env=env, build_seconds=seconds), "accelgen.verif.protocol")

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""The registry is complete and every registered unit has its four homes."""
+"""The registry is complete: every registered unit has its four homes and declares
+every per-unit fact (formal, accuracy, axis, heavy), held against its modules."""
 
+import dataclasses
 import importlib
 import importlib.util
 import inspect
@@ -11,9 +13,10 @@ from pathlib import Path
 import pytest
 
 import accelgen
-from accelgen.registry import UNITS, PRESET_NAMES, Unit, get_unit, module_name
+from accelgen.registry import (UNITS, PRESET_NAMES, HEAVY_CHECKS, Accuracy, Axis, Formal,
+                               Heavy, Unit, get_unit, module_name)
 from accelgen.flow.emit import emit
-from conftest import all_configurations
+from accelgen.verif.testing import all_configurations
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +36,7 @@ def test_every_golden_model_belongs_to_a_unit(package):
 
 
 SHARED_VERIF = {"amaranth_sim", "bench", "packets", "payload", "ports", "protocol", "runner",
-                "scoreboard", "selftest", "stream", "vectors"}
+                "scoreboard", "selftest", "stream", "testing", "vectors"}
 
 
 def test_every_testbench_belongs_to_a_unit():
@@ -109,10 +112,146 @@ def test_unit_needs_the_three_presets():
         Unit(name="x", summary="", component="X", golden="x", presets={"default": {}})
 
 
+# --- the per-unit facts -------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(UNITS))
+def test_unit_declares_its_facts(name):
+    """Every fact agrees with the unit's modules: a unit with stream ports has
+    formal configurations, AXI4-Stream coverage and a component class that
+    declares its ``ready_contract`` (a ReadyContract, or None when ``i.ready``
+    follows no fixed formula); a unit without has neither; an accuracy report
+    has a float64 reference to measure against."""
+    UNITS[name].check_facts()
+
+
+def test_streaming_units_are_the_ones_with_stream_ports():
+    streaming = {n for n, u in UNITS.items() if u.stream_ports()}
+    assert streaming == {n for n, u in UNITS.items() if u.formal is not None}
+    assert streaming == {n for n, u in UNITS.items() if u.axis is not None}
+    assert len(streaming) >= 12
+    assert UNITS["systolic_array"].stream_ports() == {"a": "in", "w": "in", "o": "out"}
+    assert UNITS["bitbrick"].stream_ports() == {}
+
+
+_FACTS = dict(formal=None, accuracy=None, axis=None, heavy=None)
+
+
+def _unit(**facts):
+    return Unit(name="x", summary="", component="X", golden="x",
+                presets={p: {} for p in PRESET_NAMES}, **{**_FACTS, **facts})
+
+
+@pytest.mark.parametrize("fact", list(_FACTS))
+def test_a_missing_fact_is_an_error(fact):
+    """Leaving a fact out is not the same as declaring it none: the entry fails."""
+    given = {k: v for k, v in _FACTS.items() if k != fact}
+    with pytest.raises(ValueError, match=rf"^unit x declares no {fact}: give "):
+        Unit(name="x", summary="", component="X", golden="x",
+             presets={p: {} for p in PRESET_NAMES}, **given)
+
+
+def test_declared_none_is_a_declaration():
+    unit = _unit()
+    assert unit.formal is None and unit.accuracy is None and unit.axis is None
+    assert unit.heavy == Heavy() and unit.heavy.checks == frozenset()
+
+
+def test_a_streaming_unit_without_a_fact_fails():
+    """check_facts names the unit and the fact that is missing or wrong."""
+    mac = UNITS["int_mac"]
+    with pytest.raises(ValueError, match=r"^unit int_mac has stream ports \(i, o\) but "
+                                         r"declares formal=None: give its Formal\(\.\.\.\)$"):
+        dataclasses.replace(mac, formal=None, heavy=Heavy()).check_facts()
+    with pytest.raises(ValueError, match=r"^unit int_mac has stream ports \(i, o\) but "
+                                         r"declares axis=None: give its Axis\(\.\.\.\)$"):
+        dataclasses.replace(mac, axis=None).check_facts()
+    with pytest.raises(ValueError, match=r"^unit bitbrick has no stream ports, so its "
+                                         r"formal must be None$"):
+        dataclasses.replace(UNITS["bitbrick"], formal=mac.formal).check_facts()
+    with pytest.raises(ValueError, match=r"^unit int_mac declares accuracy, but "
+                                         r"golden/int_mac.py has no float64 reference"):
+        dataclasses.replace(mac, accuracy=Accuracy()).check_facts()
+    with pytest.raises(ValueError, match=r"^unit softmax accuracy length names 'size', "
+                                         r"which its Params does not have$"):
+        dataclasses.replace(UNITS["softmax"], accuracy=Accuracy(
+            length="size", families=("uniform",))).check_facts()
+
+
+def test_a_component_without_ready_contract_fails(monkeypatch):
+    cls = UNITS["int_mac"].component_cls
+    assert hasattr(cls, "ready_contract")
+    monkeypatch.setattr(cls, "ready_contract", "i.ready = ~o.valid | o.ready")
+    with pytest.raises(ValueError, match=r"^unit int_mac: IntMAC.ready_contract must be an "
+                                         r"accelgen.hw.stream.ReadyContract or None, not "):
+        UNITS["int_mac"].check_facts()
+    monkeypatch.delattr(cls, "ready_contract")
+    with pytest.raises(ValueError, match=r"^unit int_mac has stream ports but IntMAC has no "
+                                         r"ready_contract class attribute"):
+        UNITS["int_mac"].check_facts()
+
+
+def test_fact_shapes_are_checked():
+    with pytest.raises(TypeError, match=r"^unit x formal must be a Formal or None, not \{\}$"):
+        _unit(formal={})
+    with pytest.raises(ValueError, match=r"^Formal configs must name at least one"):
+        Formal(configs=(), beats=len)
+    with pytest.raises(ValueError, match=r"^Formal configs\[0\] preset must be one of "
+                                         r"default, small, large, not 'tiny'$"):
+        Formal(configs=(("tiny", {}),), beats=len)
+    with pytest.raises(TypeError, match=r"^Formal configs\[0\] must be a \(preset, "
+                                        r"overrides\) tuple, not 'small'$"):
+        Formal(configs=("small",), beats=len)
+    with pytest.raises(TypeError, match=r"^Formal beats must be a function"):
+        Formal(configs=(("small", {}),), beats=2)
+    with pytest.raises(TypeError, match=r"^Formal faults must be a sequence of names, "
+                                        r"not 'drop_valid'$"):
+        Formal(configs=(("small", {}),), beats=len, faults="drop_valid")
+    with pytest.raises(ValueError, match=r"^Accuracy families need a vector length"):
+        Accuracy(families=("uniform",))
+    with pytest.raises(ValueError, match=r"^Accuracy of vectors needs length"):
+        Accuracy(length="n")
+    with pytest.raises(ValueError, match=r"^Axis regression must be one of default, small, "
+                                         r"large, not 'huge'$"):
+        Axis(regression="huge")
+    with pytest.raises(ValueError, match=r"^Heavy checks must be among .*, not lint$"):
+        Heavy(checks={"lint"})
+    with pytest.raises(ValueError, match=r"^Heavy proofs\[0\] scale must be a positive "
+                                         r"integer, not 0$"):
+        Heavy(proofs=(("small", {}, 0),))
+    with pytest.raises(ValueError, match=r"^unit x heavy names formal_rules, but its formal "
+                                         r"is None$"):
+        _unit(heavy=Heavy(checks={"formal_rules"}))
+    with pytest.raises(ValueError, match=r"^unit x heavy names proofs, but its formal is None$"):
+        _unit(heavy=Heavy(proofs=(("small", {}, 2),)))
+    with pytest.raises(ValueError, match=r"^unit x heavy names axis_lint, but its axis is None$"):
+        _unit(heavy=Heavy(checks={"axis_lint"}))
+
+
+def test_facts_are_frozen():
+    formal = UNITS["int_mac"].formal
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        formal.faults = ()
+    with pytest.raises(TypeError):
+        formal.configs[0][1]["a_width"] = 3
+    assert set(HEAVY_CHECKS) >= {c for u in UNITS.values() for c in u.heavy.checks}
+
+
+@pytest.mark.parametrize("name", [n for n, u in UNITS.items() if u.formal is not None])
+def test_formal_configurations_are_valid(name):
+    """Every formal configuration and deeper proof is a valid configuration whose
+    packet has at least one beat each way."""
+    unit = UNITS[name]
+    for params in unit.formal_configurations():
+        beats_in, beats_out = unit.formal.beats(params)
+        assert beats_in >= 1 and beats_out >= 1
+    for preset, overrides, _scale in unit.heavy.proofs:
+        unit.params(preset, **overrides)
+
+
 def _all_modules():
     names = ["accelgen"]
     for info in pkgutil.walk_packages(accelgen.__path__, "accelgen."):
-        if info.name != "accelgen.__main__":
+        if not info.name.endswith(".__main__"):
             names.append(info.name)
     return names
 

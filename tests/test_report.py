@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """QoR tooling (accelgen.flow.report): the baseline comparison and its tolerance, the
-committed baseline files against the registry, and the job runner's time limit,
-failures, cache and Fmax skips (with stand-in worker processes, no synthesis)."""
+committed baseline files against the registry (``baselines``), and the job
+runner's time limit, failures, cache and Fmax skips (``jobs``, with stand-in
+worker processes, no synthesis; the real worker once, on a size skip)."""
 
 import hashlib
 import json
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from accelgen.flow import report
 from accelgen.flow.emit import emit
+from accelgen.flow.report import baselines, jobs
+from accelgen.flow.report.baselines import compare, baseline_mismatch
+from accelgen.flow.report.jobs import Job, run_jobs
 from accelgen.registry import UNITS, module_name
-from accelgen.flow.report import Job, compare, baseline_mismatch, run_jobs
 
 BASE = {"LUT": 100, "FF": 50, "carry": 10, "DSP": 1, "BRAM": 0}
 VERSIONS = {"yosys": "test", "accelgen": "test"}
@@ -53,7 +55,7 @@ def test_tiny_design_has_absolute_slack():
     assert "FF 3 vs baseline 0 (+3; tolerance ±2)" in compare({**tiny, "FF": 3}, tiny)[0]
 
 
-@pytest.mark.parametrize("metric", report.EXACT_METRICS)
+@pytest.mark.parametrize("metric", baselines.EXACT_METRICS)
 @pytest.mark.parametrize("delta", [1, -1])
 def test_dsp_and_bram_must_be_equal(metric, delta):
     base = {**BASE, metric: 4}
@@ -64,7 +66,7 @@ def test_dsp_and_bram_must_be_equal(metric, delta):
 # --- baseline files -------------------------------------------------------------
 
 def _small(name="int_mac"):
-    return UNITS[name].params(report.BASELINE_PRESET)
+    return UNITS[name].params(baselines.BASELINE_PRESET)
 
 
 def test_mismatch_messages(tmp_path):
@@ -73,14 +75,14 @@ def test_mismatch_messages(tmp_path):
     missing_file = baseline_mismatch("int_mac", params, "ecp5", fresh(), tmp_path)
     assert "no QoR baseline file" in missing_file and "`make baselines`" in missing_file
 
-    report.write_baseline("ecp5", {"other": report.baseline_entry("x", BASE)}, "Yosys 0.1",
+    baselines.write_baseline("ecp5", {"other": baselines.baseline_entry("x", BASE)}, "Yosys 0.1",
                           tmp_path)
     missing = baseline_mismatch("int_mac", params, "ecp5", fresh(), tmp_path)
     assert f"{module} (int_mac small) has no QoR baseline" in missing
     assert "`make baselines`" in missing
 
-    entry = report.baseline_entry("int_mac", {**BASE, "mapper": "abc9"})
-    report.write_baseline("ecp5", {module: entry}, "Yosys 0.1", tmp_path)
+    entry = baselines.baseline_entry("int_mac", {**BASE, "mapper": "abc9"})
+    baselines.write_baseline("ecp5", {module: entry}, "Yosys 0.1", tmp_path)
     assert baseline_mismatch("int_mac", params, "ecp5", fresh(LUT=105), tmp_path) is None
     worse = baseline_mismatch("int_mac", params, "ecp5", fresh(LUT=120, mapper="abc"),
                               tmp_path)
@@ -95,28 +97,28 @@ def test_mismatch_messages(tmp_path):
 
 def test_baseline_file_round_trip_and_stale_entries(tmp_path):
     first = module_name(_small(next(iter(UNITS))))
-    entries = {first: report.baseline_entry("u", {**BASE, "mapper": "abc9"}),
-               "gone_unit__x1": report.baseline_entry("gone_unit", BASE)}
-    path = report.write_baseline("ice40", entries, "Yosys 0.1", tmp_path)
+    entries = {first: baselines.baseline_entry("u", {**BASE, "mapper": "abc9"}),
+               "gone_unit__x1": baselines.baseline_entry("gone_unit", BASE)}
+    path = baselines.write_baseline("ice40", entries, "Yosys 0.1", tmp_path)
     data = json.loads(path.read_text())
     assert data["modules"][first] == {"unit": "u", **BASE, "mapper": "abc9"}
     assert data["yosys"] == "Yosys 0.1" and data["update"] == "make baselines"
-    stale, missing = report.stale_entries("ice40", tmp_path)
+    stale, missing = baselines.stale_entries("ice40", tmp_path)
     assert stale == ["gone_unit__x1"]
     assert first not in missing and len(missing) == len(UNITS) - 1
 
 
-@pytest.mark.parametrize("target", report.BASELINE_TARGETS)
+@pytest.mark.parametrize("target", baselines.BASELINE_TARGETS)
 def test_committed_baselines_cover_the_registry(target):
     """Every registered unit's small preset has an entry, and nothing else does
     (a new or renamed unit needs `make baselines`)."""
-    stale, missing = report.stale_entries(target)
+    stale, missing = baselines.stale_entries(target)
     assert not missing, (f"bench/baselines/{target}.json lacks {', '.join(missing)}: "
-                         f"run `{report.UPDATE_COMMAND}`")
+                         f"run `{baselines.UPDATE_COMMAND}`")
     assert not stale, (f"bench/baselines/{target}.json has entries no unit's small preset "
-                       f"produces: {', '.join(stale)}: run `{report.UPDATE_COMMAND}`")
-    for entry in report.load_baseline(target)["modules"].values():
-        assert set(report.METRICS) <= set(entry) and entry["unit"] in UNITS
+                       f"produces: {', '.join(stale)}: run `{baselines.UPDATE_COMMAND}`")
+    for entry in baselines.load_baseline(target)["modules"].values():
+        assert set(baselines.METRICS) <= set(entry) and entry["unit"] in UNITS
 
 
 # --- the job runner, with stand-in workers ----------------------------------------
@@ -134,7 +136,7 @@ def fake_worker(monkeypatch):
         def command(job, work, max_kb):
             calls.append(job)
             return [sys.executable, "-c", code_of(job)]
-        monkeypatch.setattr(report, "_worker_command", command)
+        monkeypatch.setattr(jobs, "_worker_command", command)
         return calls
     return install
 
@@ -233,14 +235,14 @@ def test_job_and_runner_arguments():
 @pytest.mark.parametrize("seconds,text", [(3.14, "3.1 s"), (130, "2 min 10 s"),
                                           (3900, "1 h 5 min")])
 def test_format_duration(seconds, text):
-    assert report.format_duration(seconds) == text
+    assert jobs.format_duration(seconds) == text
 
 
 def test_short_reason_keeps_the_error():
-    assert report.short_reason("yosys exited with status 1: a | ERROR: no\n cells | Info: "
+    assert jobs.short_reason("yosys exited with status 1: a | ERROR: no\n cells | Info: "
                                "1 warning") == "ERROR: no cells"
-    assert len(report.short_reason("x" * 500)) == 120
-    assert report.short_reason("ERROR: Unable to place cell 'dut.buf_ptr1_SB_DFFESR_Q_D_SB_"
+    assert len(jobs.short_reason("x" * 500)) == 120
+    assert jobs.short_reason("ERROR: Unable to place cell 'dut.buf_ptr1_SB_DFFESR_Q_D_SB_"
                                "LUT4_I2_O', no BELs remaining for cell type 'ICESTORM_LC'") == \
         "ERROR: Unable to place cell 'dut.buf_ptr1...', no BELs remaining for cell type " \
         "'ICESTORM_LC'"

@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Synthesis reports: cell classes per family and register-to-register Fmax; the
 small presets' cells held to the committed QoR baselines (bench/baselines/, see
-accelgen.flow.report for the tolerance; `make baselines` rewrites them)."""
+accelgen.flow.report.baselines for the tolerance; `make baselines` rewrites them)."""
 
 import pytest
 
 from accelgen.flow.emit import emit
 from accelgen.registry import UNITS
-from accelgen.flow.report import baseline_mismatch
+from accelgen.flow.report.baselines import baseline_mismatch
 from accelgen.flow.synth import classify, synthesize, fmax, TARGETS, _synth_command
-from conftest import STRESS, HEAVY_REASON
+from accelgen.verif.testing import STRESS, HEAVY_REASON
 
 
 def test_classify():
@@ -61,10 +61,12 @@ def test_ecp5_falls_back_to_classic_abc(tmp_path, monkeypatch):
 
 
 def _smoke_targets(unit_name):
-    """Every target for ``int_mac``; the FPGA families (iCE40, ECP5) for the rest,
-    the generic and Xilinx flows too with ``ACCELGEN_STRESS >= 2``."""
+    """Every target; the generic and Xilinx flows only with ``ACCELGEN_STRESS >= 2``
+    where the unit's ``heavy`` fact defers ``synth_more_targets`` (every unit but
+    ``int_mac``)."""
+    deferred = "synth_more_targets" in UNITS[unit_name].heavy.checks
     for target in TARGETS:
-        heavy = unit_name != "int_mac" and target in ("generic", "xilinx")
+        heavy = deferred and target in ("generic", "xilinx")
         yield pytest.param(unit_name, target, id=f"{unit_name}-{target}",
                            marks=[pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)]
                            if heavy else [])

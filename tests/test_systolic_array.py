@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """systolic_array: parameter errors, golden tiling against exact A @ B, the cycle
-model, Amaranth simulator (results and cycle counts), Verilator regression."""
+model, Amaranth simulator (results and cycle counts); the Verilator regression is in
+tests/test_regression.py."""
 
 import itertools
 
@@ -12,7 +13,6 @@ from accelgen.golden.int_mac import wrap
 from accelgen.golden.systolic_array import (gemm, cycles, utilization, ws_schedule,
                                             os_schedule, PE_PRODUCTS)
 from accelgen.verif.systolic_array import amaranth_gemm, random_gemm
-from conftest import regression_configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -96,7 +96,7 @@ def test_golden_gemm_is_a_at_b_wrapped(p):
 
 
 def _wrap_int(p, value):
-    """Python-integer reduction modulo 2**acc_width (the SPEC's words)."""
+    """Python-integer reduction modulo 2**acc_width (docs/systolic.md's words)."""
     value %= 1 << p.acc_width
     if p.acc_signed and value >= 1 << (p.acc_width - 1):
         value -= 1 << p.acc_width
@@ -170,14 +170,6 @@ def test_amaranth_simulator_under_stalls(p, shape):
         f"seed {seed}"
     assert (wrap(out, p.acc_width, p.acc_signed) ==
             wrap(exact.astype(np.uint64), p.acc_width, p.acc_signed)).all()
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("params", regression_configurations("systolic_array"))
-def test_verilator_regression(params):
-    from accelgen.verif.runner import run_cocotb
-    result = run_cocotb("systolic_array", params)
-    assert result.tests == 4
 
 
 @pytest.mark.sim

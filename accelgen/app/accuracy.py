@@ -1,27 +1,28 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Accuracy of the nonlinear units' golden models against float64 (SPEC §5).
+"""Accuracy of the nonlinear units' golden models against float64 (docs/nonlinear.md).
 
 :func:`evaluate` runs a unit's bit-exact golden model (so, equally, its RTL) and
 its float64 ``reference`` on the same inputs and reports ``|golden -
 reference|`` in output LSBs (the reference is clipped to the output range, so
 saturation at the range's ends is not counted as error).
 
-Inputs, by unit:
+The units measured, and how, are the registry's :class:`accelgen.registry.Accuracy`
+facts (:data:`UNITS` lists them in registry order). Inputs:
 
-``gelu``
+element-wise units (``length=None``: ``gelu``)
     every input code (all ``2**in_bits``): the figures are exact, not sampled.
-``softmax``, ``layernorm``
-    random vectors from a NumPy generator seeded with ``seed`` (reported), in
-    families: Gaussians of spread 0.5, 1, 2 and 4 in real input units (clipped to
-    the input range), uniform over all codes, Laplace (scale 1), and the
-    adversarial vectors of SPEC §5 (one dominant element at every gap above the
+vector units (``softmax``, ``layernorm``)
+    random vectors of the unit's ``families`` (:data:`FAMILIES`) from a NumPy
+    generator seeded with ``seed`` (reported): Gaussians of spread 0.5, 1, 2
+    and 4 in real input units (clipped to the input range; centred, or with a
+    random mean in ±1), uniform over all codes, Laplace (scale 1), and the
+    adversarial vectors of docs/nonlinear.md (one dominant element at every gap above the
     rest, all equal, maximal spread of the minimum and maximum codes only,
-    most-negative everywhere, saturating); layernorm adds large-variance and
-    tiny-variance vectors and, with ``affine``, random ``gamma``/``beta`` codes
-    over their full ranges. :data:`DEFAULT_VECTORS` vectors for vectors of up to
-    262 elements, fewer for longer ones (an element budget of
-    :data:`ELEMENT_BUDGET` = 2**19: 512 vectors of 1024; at least
-    :data:`MIN_VECTORS`).
+    most-negative everywhere, saturating, one outlier, large and tiny
+    variance); with ``affine``, random ``gamma``/``beta`` codes over their full
+    ranges. :data:`DEFAULT_VECTORS` vectors for vectors of up to 262 elements,
+    fewer for longer ones (an element budget of :data:`ELEMENT_BUDGET` = 2**19:
+    512 vectors of 1024; at least :data:`MIN_VECTORS`).
 """
 
 import importlib
@@ -31,13 +32,14 @@ import numpy as np
 
 from accelgen.num.fixed import codes
 from accelgen.num.numeric import int_range
-from accelgen.registry import get_unit, module_name
+from accelgen.registry import UNITS as REGISTRY, get_unit, module_name
 
-__all__ = ["UNITS", "evaluate", "default_vectors", "format_report",
+__all__ = ["UNITS", "FAMILIES", "evaluate", "default_vectors", "format_report",
            "DEFAULT_VECTORS", "ELEMENT_BUDGET", "MIN_VECTORS"]
 
-#: Units that have a float64 reference, in the order reports list them.
-UNITS = ("softmax", "gelu", "layernorm")
+#: Units with an accuracy report (an :class:`accelgen.registry.Accuracy` fact),
+#: in registry order, the order reports list them.
+UNITS = tuple(name for name, unit in REGISTRY.items() if unit.accuracy is not None)
 
 DEFAULT_VECTORS = 2000
 ELEMENT_BUDGET = 1 << 19
@@ -137,55 +139,52 @@ def _saturating(rng, count, n, lo, hi, frac):
     return q
 
 
-# (name, make, fixed count or None for a share of the rest)
-_COMMON = [
-    *((f"gauss {s:g}", _gauss(s), None) for s in _SIGMAS),
-    ("uniform", _uniform, None),
-    ("laplace 1", _laplace, None),
-]
-_FAMILIES = {
-    "softmax": [
-        *_COMMON,
-        ("one dominant", _dominant, None),
-        ("dominant + noise", _dominant_noisy, None),
-        ("all equal", _all_equal, None),
-        ("max spread", _max_spread, None),
-        ("most negative", _most_negative, 1),
-        ("saturating", _saturating, 2),
-    ],
-    "layernorm": [
-        *((f"gauss {s:g}, mean ±1", _gauss(s, centred=False), None) for s in _SIGMAS),
-        *_COMMON[len(_SIGMAS):],
-        ("outlier", _outlier, None),
-        ("large variance", _max_spread, None),
-        ("tiny variance", _tiny_variance, None),
-        ("all equal", _all_equal, None),
-        ("most negative", _most_negative, 1),
-        ("saturating", _saturating, 2),
-    ],
+#: Stimulus families of random vectors, by the name the registry's
+#: :attr:`accelgen.registry.Accuracy.families` and the reports use:
+#: ``(make, count)`` with ``make(rng, count, n, lo, hi, frac) -> (count, n)``
+#: int64 codes and ``count`` a fixed number of vectors, or ``None`` for an equal
+#: share of the rest.
+FAMILIES = {
+    **{f"gauss {s:g}": (_gauss(s), None) for s in _SIGMAS},
+    **{f"gauss {s:g}, mean ±1": (_gauss(s, centred=False), None) for s in _SIGMAS},
+    "uniform": (_uniform, None),
+    "laplace 1": (_laplace, None),
+    "one dominant": (_dominant, None),
+    "dominant + noise": (_dominant_noisy, None),
+    "outlier": (_outlier, None),
+    "all equal": (_all_equal, None),
+    "max spread": (_max_spread, None),
+    "large variance": (_max_spread, None),
+    "tiny variance": (_tiny_variance, None),
+    "most negative": (_most_negative, 1),
+    "saturating": (_saturating, 2),
 }
 
 
 def _counts(families, vectors):
-    """Vectors per family: the fixed counts first (as many as ``vectors`` allows),
-    the rest shared evenly; the counts add up to ``vectors``."""
+    """Vectors per family (names of :data:`FAMILIES`): the fixed counts first (as
+    many as ``vectors`` allows), the rest shared evenly; the counts add up to
+    ``vectors``."""
     counts, rest = [], vectors
-    for _, _, c in families:
-        counts.append(min(c or 0, rest))
+    for name in families:
+        counts.append(min(FAMILIES[name][1] or 0, rest))
         rest -= counts[-1]
-    shared = [i for i, (_, _, c) in enumerate(families) if c is None]
+    shared = [i for i, name in enumerate(families) if FAMILIES[name][1] is None]
     for k, i in enumerate(shared):
         counts[i] = rest // len(shared) + (k < rest % len(shared))
     return counts
 
 
-def _stimulus(name, params, rng, vectors, n):
+def _stimulus(unit_name, params, rng, vectors, n):
+    """``(codes, labels)``: ``vectors`` random vectors of ``n`` input codes, drawn
+    family by family in the order of the unit's registered families."""
+    families = get_unit(unit_name).accuracy.families
     lo, hi = int_range(params.in_bits, True)
     blocks, labels = [], []
-    for (label, make, _), count in zip(_FAMILIES[name], _counts(_FAMILIES[name], vectors)):
+    for name, count in zip(families, _counts(families, vectors)):
         if count:
-            blocks.append(make(rng, count, n, lo, hi, params.in_frac))
-            labels += [label] * count
+            blocks.append(FAMILIES[name][0](rng, count, n, lo, hi, params.in_frac))
+            labels += [name] * count
     return np.concatenate(blocks), np.array(labels)
 
 
@@ -203,7 +202,8 @@ def evaluate(unit_name, params=None, *, seed=0, vectors=None):
     Parameters
     ----------
     unit_name : str
-        ``softmax``, ``gelu`` or ``layernorm`` (:data:`UNITS`).
+        A unit with an accuracy report (:data:`UNITS`: ``gelu``, ``softmax``,
+        ``layernorm``).
     params : Params or None
         The unit's ``Params``; ``None`` for its default preset.
     seed : int
@@ -219,7 +219,8 @@ def evaluate(unit_name, params=None, *, seed=0, vectors=None):
         ``vectors`` (``None`` for gelu), ``samples`` (output elements compared),
         ``max_abs_error_lsb``, ``mean_abs_error_lsb``, ``min_output``,
         ``max_output``, ``output_range`` (``[lo, hi]`` codes), ``in_range`` and
-        ``families`` (the same figures per stimulus family). Softmax adds
+        ``families`` (the same figures per stimulus family). Units whose
+        outputs sum to one (softmax) add
         ``max_sum_error_lsb`` (max over vectors of ``|sum(out) - 2**out_frac|``),
         ``max_sum_lsb_above_one`` (max of ``sum(out) - 2**out_frac``),
         ``sum_bound_lsb`` (``n``, the goal for the latter) and
@@ -237,7 +238,8 @@ def evaluate(unit_name, params=None, *, seed=0, vectors=None):
         ``params`` of another unit.
     """
     unit = get_unit(unit_name)
-    if unit.name not in UNITS:
+    spec = unit.accuracy
+    if spec is None:
         raise ValueError(f"unit {unit.name} has no float64 reference; units with an "
                          f"accuracy report are {', '.join(UNITS)}")
     if params is None:
@@ -248,40 +250,36 @@ def evaluate(unit_name, params=None, *, seed=0, vectors=None):
         raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
     if vectors is not None and (not _is_int(vectors) or vectors < 1):
         raise ValueError(f"vectors must be a positive integer, not {vectors!r}")
-    golden = importlib.import_module(f"accelgen.golden.{unit.name}")
+    model = unit.golden_fn
+    reference = importlib.import_module(f"accelgen.golden.{unit.name}").reference
     result = {"unit": unit.name, "module": module_name(params), "params": params.as_dict(),
               "seed": int(seed)}
-    out_lo, out_hi = int_range(params.out_bits, unit.name != "softmax")
+    out_lo, out_hi = int_range(params.out_bits, not spec.sums_to_one)
 
-    if unit.name == "gelu":
+    if spec.length is None:
         q = codes(params.in_bits, True)
-        out = golden.gelu(params, q)
-        err = _errors(out, golden.reference(params, q))
+        out = model(params, q)
+        err = _errors(out, reference(params, q))
         result.update(vectors=None, samples=int(err.size),
                       stimulus=f"every input code ({q.size} codes, {q[0]}..{q[-1]})",
                       **_summary(err))
         families = [{"family": "every code", "vectors": None, "samples": int(err.size),
                      **_summary(err)}]
     else:
-        n = params.n if unit.name == "softmax" else params.channels
+        n = getattr(params, spec.length)
         count = default_vectors(n) if vectors is None else int(vectors)
         rng = np.random.default_rng(seed)
         q, labels = _stimulus(unit.name, params, rng, count, n)
         note = "" if vectors is not None or count == DEFAULT_VECTORS else \
             f" (fewer than {DEFAULT_VECTORS} for n > {ELEMENT_BUDGET // DEFAULT_VECTORS}: " \
             f"a budget of {ELEMENT_BUDGET} elements)"
-        if unit.name == "softmax":
-            out = golden.softmax(params, q)
-            ref = golden.reference(params, q)
-            extra = ""
-        else:
-            gamma = beta = None
-            if params.affine:
-                gamma = rng.integers(*int_range(params.gamma_bits, True), q.shape, endpoint=True)
-                beta = rng.integers(*int_range(params.out_bits, True), q.shape, endpoint=True)
-            out = golden.layernorm(params, q, gamma, beta)
-            ref = golden.reference(params, q, gamma, beta)
-            extra = ", random gamma/beta codes over their full ranges" if params.affine else ""
+        affine, extra = (), ""
+        if getattr(params, "affine", False):  # gamma and beta streamed with the input
+            affine = (rng.integers(*int_range(params.gamma_bits, True), q.shape, endpoint=True),
+                      rng.integers(*int_range(params.out_bits, True), q.shape, endpoint=True))
+            extra = ", random gamma/beta codes over their full ranges"
+        out = model(params, q, *affine)
+        ref = reference(params, q, *affine)
         err = _errors(out, ref)
         result.update(vectors=int(q.shape[0]), samples=int(err.size),
                       stimulus=f"{q.shape[0]} random vectors of n={n}{note}, seed {seed}"
@@ -292,7 +290,7 @@ def evaluate(unit_name, params=None, *, seed=0, vectors=None):
             rows = labels == label
             families.append({"family": str(label), "vectors": int(rows.sum()),
                              "samples": int(err[rows].size), **_summary(err[rows])})
-        if unit.name == "softmax":
+        if spec.sums_to_one:
             one = 1 << params.out_frac
             above = out.sum(axis=-1) - one
             at_argmax = np.take_along_axis(out, q.argmax(axis=-1)[:, None], axis=-1)[:, 0]
@@ -320,15 +318,15 @@ def _is_int(value):
 def format_report(result):
     """The text form of :func:`evaluate`'s result: a heading and a table per family."""
     from accelgen.app.tables import format_table
-    softmax = result["unit"] == "softmax"
+    sums = "argmax_agreement" in result  # the figures of outputs that sum to one
     header = ["family", "vectors", "max |err| LSB", "mean |err| LSB"]
-    if softmax:
+    if sums:
         header += ["max sum-1 LSB", "argmax agrees"]
 
     def row(name, r):
         cells = [name, "-" if r["vectors"] is None else r["vectors"],
                  f"{r['max_abs_error_lsb']:.3f}", f"{r['mean_abs_error_lsb']:.4f}"]
-        if softmax:
+        if sums:
             cells += [r["max_sum_lsb_above_one"], f"{100 * r['argmax_agreement']:.1f}%"]
         return cells
 
@@ -341,7 +339,7 @@ def format_report(result):
     lines.append(f"outputs {result['min_output']}..{result['max_output']} "
                  f"(range {result['output_range'][0]}..{result['output_range'][1]}: "
                  f"{'ok' if result['in_range'] else 'OUT OF RANGE'})")
-    if softmax:
+    if sums:
         lines.append(f"sum of outputs: max |sum - 2**out_frac| {result['max_sum_error_lsb']} "
                      f"LSB, max above 2**out_frac {result['max_sum_lsb_above_one']} LSB "
                      f"(goal <= n = {result['sum_bound_lsb']})")

@@ -183,14 +183,20 @@ def cmd_accuracy(args):
 
 
 def cmd_docs(args):
+    """Write ``docs/units.md`` and the README's unit table from the registry
+    (``--check``: only fail when either is stale)."""
     from accelgen.app.catalogue import update
     try:
-        fresh = update(args.readme, check=args.check)
+        changed = update(args.docs, args.readme, check=args.check)
     except (OSError, ValueError) as e:
         raise UsageError(str(e)) from None
-    if args.check and not fresh:
-        raise UsageError(f"the unit catalogue in {args.readme} is stale; run 'accelgen docs'")
-    print(f"{args.readme}: catalogue {'up to date' if fresh else 'rewritten'}")
+    if args.check and changed:
+        raise UsageError(f"the unit catalogue is stale in {', '.join(changed)}; "
+                         f"run 'accelgen docs'")
+    for path in changed:
+        print(f"{path}: rewritten")
+    if not changed:
+        print(f"unit catalogue up to date ({args.docs}, {args.readme})")
 
 
 def _parser():
@@ -249,9 +255,12 @@ def _parser():
                    help="work folder (default: build/lint)")
     p.set_defaults(func=cmd_lint)
 
-    p = sub.add_parser("docs", help="rewrite the unit catalogue in the README")
-    p.add_argument("--readme", default="README.md", help="file to update (default: README.md)")
-    p.add_argument("--check", action="store_true", help="only check that it is up to date")
+    p = sub.add_parser("docs", help="write the unit catalogue (docs/units.md) and the "
+                       "README's unit table from the registry")
+    p.add_argument("--docs", default="docs", help="docs folder (default: docs)")
+    p.add_argument("--readme", default="README.md", help="README holding the unit table "
+                   "(default: README.md)")
+    p.add_argument("--check", action="store_true", help="only check that both are up to date")
     p.set_defaults(func=cmd_docs)
     return parser
 

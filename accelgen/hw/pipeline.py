@@ -4,7 +4,7 @@
 from amaranth.hdl import Signal, Value
 from amaranth.lib import data
 
-__all__ = ["delay_chain", "pipeline_stage", "register_stage", "drain_beats"]
+__all__ = ["delay_chain", "register_stage", "drain_beats"]
 
 
 def delay_chain(m, value, name, stages, enable=1):
@@ -19,18 +19,6 @@ def delay_chain(m, value, name, stages, enable=1):
     return chain
 
 
-def pipeline_stage(m, enable, name, **values):
-    """Registers of ``values`` (keyword arguments), named ``<name>_<key>``, that
-    load when ``enable`` is high: one stage of a pipeline that stalls as a whole.
-    Returns ``{key: register}``."""
-    regs = {}
-    for key, value in values.items():
-        regs[key] = Signal.like(value, name=f"{name}_{key}")
-        with m.If(enable):
-            m.d.sync += regs[key].eq(value)
-    return regs
-
-
 def _shape_of(value):
     """The shape of ``value``: a ``data.View``'s layout, else its ``Value`` shape."""
     if isinstance(value, data.View):
@@ -41,8 +29,11 @@ def _shape_of(value):
 def register_stage(m, enable, name, **values):
     """One typed register stage: a ``data.View`` of a ``StructLayout`` with a
     field per keyword argument (shaped like its value), named ``name``, whose
-    fields load their values when ``enable`` is high. Read the registers as
-    attributes (``s.valid``, ``s.a``); Amaranth checks the names and shapes."""
+    fields load their values when ``enable`` is high: one stage of a pipeline
+    that stalls as a whole. Read the registers as attributes (``s.valid``,
+    ``s.a``) or, for computed names, by key (``s["a0"]``); Amaranth checks the
+    names and shapes. Field names must be valid keyword arguments other than
+    ``m``, ``enable`` and ``name``."""
     layout = data.StructLayout({key: _shape_of(value) for key, value in values.items()})
     reg = Signal(layout, name=name)
     with m.If(enable):

@@ -7,8 +7,8 @@ builder, and declares the same object as the component's ``ready_contract``
 class attribute, which the formal checks read (``<i>.ready_contract`` asserts
 that ``i.ready`` equals :meth:`ReadyContract.ready` in every cycle). A unit
 whose ``i.ready`` follows no fixed formula (it reads buffer state, the other
-input's ``valid`` or the payload) declares ``ready_contract = None`` and says
-why in its docstring.
+input's ``valid`` or the payload) declares ``ready_contract = None``, with a
+comment saying why. Combinational units have no ``ready_contract`` attribute.
 """
 
 import dataclasses

@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """RTL builders of the vector units (``softmax``, ``layernorm``): a ring of
 vector buffers that lets every stage of a multi-pass computation work on a
-different vector at once, reduction trees, and serial exact arithmetic
-(reciprocal, integer square root) for the per-vector statistics.
+different vector at once, and serial exact arithmetic (reciprocal, integer
+square root) for the per-vector statistics. Their reduction trees are
+:func:`accelgen.hw.reduce.reduce_tree`.
 """
 
 from amaranth.hdl import Signal, Cat, Const, Mux, unsigned
 from amaranth.lib.memory import Memory
 
-__all__ = ["BufferRing", "reduce_tree", "beat_rate", "serial_cycles", "serial_reciprocal",
-           "serial_isqrt"]
+__all__ = ["BufferRing", "beat_rate", "serial_cycles", "serial_reciprocal", "serial_isqrt"]
 
 
 class BufferRing:
@@ -103,23 +103,6 @@ class BufferRing:
         for b in range(self.stages):
             with self.m.If(self.pointer[k] == b):
                 self.m.d.sync += regs[b].eq(value)
-
-
-def reduce_tree(m, values, op, name):
-    """A balanced tree of ``op(a, b)`` over ``values`` (named intermediate signals,
-    each as wide as ``op``'s result); returns the root."""
-    level = 0
-    values = list(values)
-    while len(values) > 1:
-        pairs = []
-        for j in range(0, len(values) - 1, 2):
-            expr = op(values[j], values[j + 1])
-            node = Signal(expr.shape(), name=f"{name}{level}_{j // 2}")
-            m.d.comb += node.eq(expr)
-            pairs.append(node)
-        values = pairs + values[len(values) - len(values) % 2:]
-        level += 1
-    return values[0]
 
 
 def beat_rate(words, vector_cycles):

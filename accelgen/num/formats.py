@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Descriptions of the ANT and OliVe number formats (SPEC §2), shared by the
+"""Descriptions of the ANT and OliVe number formats (docs/formats.md), shared by the
 generators and the golden models.
 
 A decoder turns a code into an exponent-integer pair ``(exp, mant)`` with value
@@ -36,7 +36,7 @@ def format_types(kinds):
 
 @dataclasses.dataclass(frozen=True)
 class AntFormat:
-    """An ANT primitive type of ``bits`` bits (SPEC §2).
+    """An ANT primitive type of ``bits`` bits (docs/formats.md).
 
     * ``int``: two's complement when ``signed``, else unsigned; ``exp = 0``.
     * ``pot``: magnitude code ``k`` is 0 for ``k = 0`` and ``1 << (k-1)`` otherwise.
@@ -100,7 +100,7 @@ class AntFormat:
 
 @dataclasses.dataclass(frozen=True)
 class Abfloat:
-    """OliVe's outlier type (SPEC §2): sign + ``exp_bits`` exponent + ``man_bits``
+    """OliVe's outlier type (docs/formats.md): sign + ``exp_bits`` exponent + ``man_bits``
     mantissa; magnitude code ``[e | f]`` is ``(2**M + f) << (e + bias)``, code 0
     decodes to 0 (it is never produced)."""
 
@@ -129,7 +129,7 @@ class Abfloat:
 
 @dataclasses.dataclass(frozen=True)
 class OliveFormat:
-    """An OliVe outlier-victim pair of two ``bits``-bit elements (SPEC §2).
+    """An OliVe outlier-victim pair of two ``bits``-bit elements (docs/formats.md).
 
     Normal values are ``normal`` = ``"int"`` (two's complement, symmetric: the code
     ``1 << (bits-1)`` is not a number) or ``"flint"`` (signed flint, whose ``-0``

@@ -5,7 +5,7 @@ JOBS   ?= 2
 PY       := $(VENV)/bin/python
 ACCELGEN := $(VENV)/bin/accelgen
 STAMP    := $(VENV)/.installed
-PYTEST   := $(PY) -m pytest -n $(JOBS)
+PYTEST   := $(PY) -m pytest -n $(JOBS) --dist worksteal
 
 .PHONY: all install hdl lint docs test test-quick test-sim bench report baselines clean
 

@@ -9,8 +9,10 @@ wrong kind of value and ``ValueError`` for a wrong value, with a message that
 names the unit, the parameter and the allowed range.
 """
 
+import contextvars
 import dataclasses
 import operator
+import re
 import typing
 
 from amaranth.hdl import Shape
@@ -18,8 +20,19 @@ from amaranth.hdl import Shape
 __all__ = [
     "param", "UnitParams", "int_shape",
     "check_int", "check_bool", "check_choice", "require",
-    "parse_value",
+    "parse_value", "BOOL_WORDS",
 ]
+
+# While UnitParams.ranges() validates a default instance, the check_* helpers
+# record here what they allow: {name: {"min", "max", ...} or {"choices"}}.
+_RECORDING = contextvars.ContextVar("accelgen_params_recording", default=None)
+_RANGES = {}
+
+
+def _record(name, entry):
+    recorded = _RECORDING.get()
+    if recorded is not None:
+        recorded.setdefault(name, entry)
 
 
 def param(default, doc, *, abbr=None):
@@ -69,6 +82,26 @@ class UnitParams:
                             f"not {params!r}")
         return params
 
+    @classmethod
+    def ranges(cls):
+        """``{name: range}`` for every parameter, as the default instance's
+        validation declares it: ``{"min": int|None, "max": int|None}`` for an
+        integer checked with :func:`check_int` (``min_expr``/``when`` added when the
+        bound depends on other parameters: it is then the bound at their defaults),
+        ``{"choices": [...]}`` for a string checked with :func:`check_choice`, and
+        ``None`` for a bool or a parameter no ``check_int``/``check_choice`` call
+        covers. Relations checked with :func:`require` are not ranges."""
+        if cls not in _RANGES:
+            recorded = {}
+            token = _RECORDING.set(recorded)
+            try:
+                cls()
+            finally:
+                _RECORDING.reset(token)
+            _RANGES[cls] = {f.name: recorded.get(f.name) for f in dataclasses.fields(cls)}
+        return {name: None if entry is None else dict(entry)
+                for name, entry in _RANGES[cls].items()}
+
     def manifest_extra(self):
         """Unit-specific manifest entries (encodings, packing rules); none by default."""
         return {}
@@ -99,6 +132,12 @@ def check_int(params, name, *, min=None, max=None, min_expr=None, when=None):
         value = operator.index(value)
     except TypeError:
         raise TypeError(f"{params.unit} {name} must be an integer, not {value!r}") from None
+    entry = {"min": min, "max": max}
+    if min_expr is not None:
+        entry["min_expr"] = min_expr
+    if when is not None:
+        entry["when"] = when
+    _record(name, entry)
     if (min is not None and value < min) or (max is not None and value > max):
         if min_expr is not None:
             min = f"{min_expr} = {min}"
@@ -130,6 +169,7 @@ def check_choice(params, name, choices):
     if not isinstance(value, str):
         raise TypeError(f"{params.unit} {name} must be a string, not {value!r}")
     value = str.__str__(value)
+    _record(name, {"choices": list(choices)})
     if value not in choices:
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{params.unit} {name} must be one of {listed}, not {value!r}")
@@ -147,12 +187,19 @@ def require(params, condition, message):
         raise ValueError(f"{params.unit} {message}")
 
 
-_TRUE = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+#: The words ``-p NAME=VALUE`` accepts for a bool parameter (exactly these,
+#: lower case, no surrounding spaces).
+BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
+
+_DECIMAL = re.compile(r"-?[0-9]+", re.ASCII)
 
 
 def parse_value(params_cls, name, text):
     """Turn the command-line string ``text`` into a value for parameter ``name``.
 
+    Integers are ASCII decimal digits with an optional leading ``-`` (no ``+``,
+    no ``0x``, no ``_``, no spaces, no other scripts' digits); bools are exactly
+    one of ``true``, ``false``, ``1``, ``0``; strings are taken as they are.
     Raises ``KeyError`` for an unknown parameter and ``ValueError`` for text that
     is not of the parameter's type.
     """
@@ -162,16 +209,15 @@ def parse_value(params_cls, name, text):
     kind = hints[name]
     if kind is bool:
         try:
-            return _TRUE[text.strip().lower()]
+            return BOOL_WORDS[text]
         except KeyError:
-            raise ValueError(f"{params_cls.unit} {name} must be true/false/1/0, "
-                             f"not {text!r}") from None
+            raise ValueError(f"{params_cls.unit} {name} must be one of "
+                             f"{', '.join(BOOL_WORDS)}, not {text!r}") from None
     if kind is int:
-        try:
-            return int(text, 0)
-        except ValueError:
-            raise ValueError(f"{params_cls.unit} {name} must be an integer, "
-                             f"not {text!r}") from None
+        if _DECIMAL.fullmatch(text) is None:
+            raise ValueError(f"{params_cls.unit} {name} must be a decimal integer "
+                             f"(digits 0-9, optional leading '-'), not {text!r}")
+        return int(text)
     return text
 
 

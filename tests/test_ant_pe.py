@@ -12,6 +12,7 @@ from accelgen.generators.ant_pe import AntPE, Params
 from accelgen.golden.ant_decoder import values as format_values
 from accelgen.golden.ant_pe import ant_pe, shifted_product
 from accelgen.verif.amaranth_sim import run_stream
+from accelgen.verif.ant_pe import corner_stream, random_stream
 from accelgen.verif.testing import configurations, reference_packets
 
 
@@ -71,40 +72,6 @@ def reference(p, a, w, a_type, w_type, last):
             flags.append(error)
             error = False
     return [(acc, overflow, flag) for (acc, overflow), flag in zip(packets, flags)]
-
-
-def random_stream(p, rng, n, wrong=0.05):
-    a = rng.integers(0, 1 << p.bits, n)
-    w = rng.integers(0, 1 << p.bits, n)
-    codes = [TYPE_CODE[k] for k in p.kinds]
-    a_type = np.where(rng.random(n) < wrong, rng.integers(0, 4, n), rng.choice(codes, n))
-    w_type = np.where(rng.random(n) < wrong, rng.integers(0, 4, n), rng.choice(codes, n))
-    last = rng.random(n) < 0.15
-    last[-1] = True
-    return a, w, a_type, w_type, last
-
-
-def corner_stream(p):
-    """Single-beat packets of every built type's largest code against code 0 (a zero
-    under the largest shift: no overflow) and the largest code itself, then a long
-    packet of the largest in-range product, so the running sum leaves the range."""
-    beats = []
-    best = (0, None)
-    for ta in p.kinds:
-        for tw in p.kinds:
-            va = format_values(AntFormat(ta, p.bits, p.a_signed, p.float_exp))
-            vw = format_values(AntFormat(tw, p.bits, p.w_signed, p.float_exp))
-            ca, cw = max(range(len(va)), key=lambda c: abs(va[c])), \
-                max(range(len(vw)), key=lambda c: abs(vw[c]))
-            beats += [(ca, 0, TYPE_CODE[ta], TYPE_CODE[tw], 1),
-                      (ca, cw, TYPE_CODE[ta], TYPE_CODE[tw], 1)]
-            for x in range(len(va)):
-                value = va[x] * vw[cw]
-                if best[0] < abs(value) < 1 << (p.acc_width - 1):
-                    best = (abs(value), (x, cw, TYPE_CODE[ta], TYPE_CODE[tw]))
-    repeats = (1 << (p.acc_width - 1)) // best[0] + 2
-    beats += [(*best[1], 0)] * (repeats - 1) + [(*best[1], 1)]
-    return [np.array(column) for column in zip(*beats)]
 
 
 @pytest.mark.parametrize("params", configurations("ant_pe"))

@@ -27,19 +27,37 @@ def test_list_table(capsys):
         assert name in out
 
 
+def test_list_table_shows_defaults_and_ranges(capsys):
+    status, out, _ = run(capsys, "list")
+    assert status == 0
+    line = next(line for line in out.splitlines() if line.startswith("int_mac "))
+    assert ("a_width=8 (1..32), b_width=8 (1..32), acc_width=32 (a_width + b_width..64), "
+            "a_signed=true, b_signed=true, pipeline=1 (0..4)") in line
+
+
 def test_list_json_schema(capsys):
     status, out, _ = run(capsys, "list", "--json")
     assert status == 0
     units = json.loads(out)
     assert [u["name"] for u in units] == list(UNITS)
     for u in units:
-        assert set(u) == {"name", "summary", "params"}
-        for spec in u["params"].values():
-            assert set(spec) == {"default", "type", "doc"}
+        assert set(u) == {"name", "summary", "params", "presets"}
+        unit = UNITS[u["name"]]
+        assert u["presets"] == {k: dict(v) for k, v in unit.presets.items()}
+        assert list(u["params"]) == list(unit.params_cls.describe())
+        for name, spec in u["params"].items():
+            assert set(spec) == {"name", "type", "default", "range", "doc"}
+            assert spec["name"] == name
             assert spec["type"] in ("int", "bool", "str")
+            if spec["type"] == "int":
+                assert set(spec["range"]) >= {"min", "max"}
     mac = units[list(UNITS).index("int_mac")]["params"]
-    assert mac["acc_width"] == {"default": 32, "type": "int",
+    assert mac["acc_width"] == {"name": "acc_width", "default": 32, "type": "int",
+                                "range": {"min": 16, "max": 64,
+                                          "min_expr": "a_width + b_width"},
                                 "doc": "accumulator and result width (a_width + b_width..64)"}
+    assert mac["a_signed"]["range"] is None and mac["a_signed"]["default"] is True
+    assert units[list(UNITS).index("int_mac")]["presets"]["large"]["acc_width"] == 48
 
 
 def test_generate_writes_verilog_and_manifest(capsys, tmp_path):
@@ -77,13 +95,30 @@ def test_generate_is_reproducible(capsys, tmp_path):
     (["generate", "int_mac", "-p", "acc_width=0"],
      "int_mac acc_width must be an integer from a_width + b_width = 16 to 64, not 0"),
     (["generate", "int_mac", "-p", "acc_width=wide"],
-     "int_mac acc_width must be an integer, not 'wide'"),
+     "int_mac acc_width must be a decimal integer (digits 0-9, optional leading '-'), "
+     "not 'wide'"),
     (["generate", "int_mac", "-p", "depth=3"],
      "unit int_mac has no parameter 'depth'; parameters are a_width, b_width, acc_width, "
      "a_signed, b_signed, pipeline"),
     (["generate", "int_mac", "-p", "acc_width"], "-p expects NAME=VALUE, not 'acc_width'"),
     (["generate", "int_mac", "-p", "b_signed=maybe"],
-     "int_mac b_signed must be true/false/1/0, not 'maybe'"),
+     "int_mac b_signed must be one of true, false, 1, 0, not 'maybe'"),
+    (["generate", "int_mac", "-p", "a_signed=yes"],
+     "int_mac a_signed must be one of true, false, 1, 0, not 'yes'"),
+    (["generate", "int_mac", "-p", "a_width=4", "-p", "b_width=4", "--param=a_width=4"],
+     "-p/--param a_width given more than once"),
+    (["generate", "int_mac", "--preset", "small", "--preset=large"],
+     "--preset given more than once"),
+    (["generate", "int_mac", "--preset", "small", "--preset", "small"],
+     "--preset given more than once"),
+    (["generate", "int_mac", "--ports", "axis", "--ports", "native"],
+     "--ports given more than once"),
+    (["accuracy", "gelu", "--seed", "+3"],
+     "argument --seed: must be a decimal integer, not '+3'"),
+    (["accuracy", "gelu", "--seed", "\u0663"],
+     "argument --seed: must be a decimal integer, not '\u0663'"),
+    (["synth", "int_mac", "--preset", "small", "--preset", "large"],
+     "--preset given more than once"),
     (["generate", "bitbrick", "-p", "width=4"],
      "unit bitbrick has no parameter 'width'; parameters are (none)"),
     (["synth", "int_mac", "--target", "xilinx", "--pnr"],
@@ -99,6 +134,104 @@ def test_errors_are_one_line_with_status_2(capsys, argv, message):
     assert err.count("\n") == 1 and err.startswith("accelgen: error: ")
     if message is not None:
         assert err == f"accelgen: error: {message}\n"
+
+
+@pytest.mark.parametrize("text", ["0x10", "1_6", "+16", " 16 ", "16 ", "\uff11\uff16",
+                                  "\u0661\u0666", "0o20", "16.0"])
+def test_generate_refuses_non_decimal_integers(capsys, tmp_path, text):
+    status, out, err = run(capsys, "generate", "int_mac", "-p", f"a_width={text}",
+                           "-o", str(tmp_path / "out"))
+    assert status == 2 and out == ""
+    assert err == ("accelgen: error: int_mac a_width must be a decimal integer (digits 0-9, "
+                   f"optional leading '-'), not {text!r}\n")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text,value", [("1", True), ("0", False), ("true", True),
+                                        ("false", False)])
+def test_generate_accepts_the_listed_bool_words(capsys, tmp_path, text, value):
+    status, out, _ = run(capsys, "generate", "int_mac", "-p", f"a_signed={text}",
+                         "-o", str(tmp_path))
+    assert status == 0
+    manifest = json.loads(Path(out.split()[1]).read_text())
+    assert manifest["params"]["a_signed"] is value
+
+
+def _assert_one_error_line(status, out, err, message):
+    assert (status, out) == (2, "")
+    assert err == f"accelgen: error: {message}\n"
+
+
+def test_generate_into_an_existing_file(capsys, tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("mine\n")
+    _assert_one_error_line(*run(capsys, "generate", "int_mac", "-o", str(target)),
+                           f"cannot write {target}: File exists")
+    assert target.read_text() == "mine\n"
+    _assert_one_error_line(*run(capsys, "generate", "int_mac", "-o", str(target / "sub")),
+                           f"cannot write {target / 'sub'}: Not a directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_generate_into_an_unwritable_place(capsys):
+    status, out, err = run(capsys, "generate", "int_mac", "-o", "/proc/accelgen-nosuch/out")
+    assert (status, out) == (2, "")
+    assert err.startswith("accelgen: error: cannot write /proc/accelgen-nosuch")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("ports,blocked", [("native", ".core"), ("native", ".f"),
+                                           ("axis", "_axis.v")])
+def test_generate_writes_nothing_when_one_target_is_a_folder(capsys, tmp_path, ports, blocked):
+    out_dir = tmp_path / "out"
+    (out_dir / f"int_mac{blocked}").mkdir(parents=True)
+    (out_dir / "int_mac.v").write_text("old\n")
+    status, out, err = run(capsys, "generate", "int_mac", "--ports", ports, "-o", str(out_dir))
+    _assert_one_error_line(status, out, err, f"cannot write {out_dir / f'int_mac{blocked}'}: "
+                           "exists and is not a regular file")
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(["int_mac.v",
+                                                                f"int_mac{blocked}"])
+    assert (out_dir / "int_mac.v").read_text() == "old\n"
+
+
+def test_generate_leaves_unchanged_files_alone(capsys, tmp_path):
+    assert run(capsys, "generate", "int_mac", "-o", str(tmp_path))[0] == 0
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert sorted(before) == ["int_mac.core", "int_mac.f", "int_mac.json", "int_mac.v"]
+    (tmp_path / "int_mac.f").write_text("stale\n")
+    assert run(capsys, "generate", "int_mac", "-o", str(tmp_path))[0] == 0
+    after = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert sorted(after) == sorted(before)
+    assert all(after[n] == before[n] for n in before if n != "int_mac.f")
+    assert (tmp_path / "int_mac.f").read_text() == "int_mac.v\n"
+
+
+def test_synth_work_below_a_file(capsys, tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("")
+    status, out, err = run(capsys, "synth", "int_mac", "--work", str(target))
+    _assert_one_error_line(status, out, err, f"cannot write {target}: File exists")
+    status, out, err = run(capsys, "synth", "int_mac", "--work", str(target / "sub"))
+    _assert_one_error_line(status, out, err, f"cannot write {target / 'sub'}: Not a directory")
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "int_mac.generic").write_text("")  # synthesis' own folder is a file
+    status, out, err = run(capsys, "synth", "int_mac", "--work", str(tmp_path / "w"))
+    _assert_one_error_line(status, out, err,
+                           f"cannot write {tmp_path / 'w' / 'int_mac.generic'}: "
+                           "Not a directory")
+
+
+@pytest.mark.parametrize("argv", [["list"], ["list", "--json"],
+                                  ["accuracy", "gelu", "--preset", "small", "--json"]])
+def test_closed_stdout_exits_quietly(tmp_path, argv):
+    """``accelgen ... | head -1``: no BrokenPipeError traceback, status 141."""
+    proc = subprocess.Popen([sys.executable, "-m", "accelgen", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdout.close()  # before the interpreter has started: every write fails
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert err == b""
 
 
 def test_invalid_choice_names_the_choices(capsys):

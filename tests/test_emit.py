@@ -4,7 +4,7 @@
 
 import pytest
 
-from accelgen.flow.emit import emit
+from accelgen.flow.emit import emit, write
 from accelgen.registry import UNITS, get_unit
 
 
@@ -71,3 +71,23 @@ def test_disk_cache_is_keyed_by_configuration_and_sources(monkeypatch, tmp_path)
         assert len(list(tmp_path.rglob("*.json"))) == 3
     finally:
         emit_module._emit.cache_clear()
+
+
+def test_write_replaces_whole_files_and_keeps_unchanged_ones(tmp_path):
+    emitted = emit("int_mac")
+    v, j = write(emitted, tmp_path / "out")
+    assert v.read_text() == emitted.verilog and j.read_text() == emitted.manifest_text
+    mtime = v.stat().st_mtime_ns
+    j.write_text("stale")
+    assert write(emitted, tmp_path / "out") == (v, j)
+    assert v.stat().st_mtime_ns == mtime and j.read_text() == emitted.manifest_text
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [j.name, v.name]
+
+
+def test_write_onto_a_folder_fails_and_leaves_no_temporary_file(tmp_path):
+    emitted = emit("int_mac")
+    (tmp_path / f"{emitted.module}.json").mkdir()
+    with pytest.raises(OSError):
+        write(emitted, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{emitted.module}.json",
+                                                         f"{emitted.module}.v"]

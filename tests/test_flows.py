@@ -192,3 +192,20 @@ def test_icarus_runs_int_mac_regression():
     assert "Running on Icarus Verilog" in log
     for result in (icarus, verilator):
         check_run(result, UNITS["int_mac"].testbench)
+
+
+def test_generate_failing_midway_leaves_nothing(tmp_path, monkeypatch):
+    """A failure after the Verilog is written (here: the core file) removes the
+    temporary folder, and the output folder when ``generate`` created it."""
+    from accelgen.flow import corefiles
+
+    def fail(*args):
+        raise OSError(28, "No space left on device", "x.core")
+    monkeypatch.setattr(corefiles, "write_flows", fail)
+    with pytest.raises(OSError, match="No space left"):
+        generate(emit("int_mac"), tmp_path / "new" / "out")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        generate(emit("int_mac"), tmp_path / "kept")
+    assert list((tmp_path / "kept").iterdir()) == []

@@ -3,20 +3,17 @@
 simulator; the Verilator regression is in tests/test_regression.py."""
 
 import itertools
-import random
 
 import numpy as np
 import pytest
 
-from accelgen.generators.fusion_unit import (FusionUnit, Params, ALL_MODES, Precision,
+from accelgen.generators.fusion_unit import (Params, ALL_MODES, Precision,
                                              brick_role)
 from accelgen.golden.fusion_unit import (PREC_CODE, fusion_unit, step, accumulate,
                                          pack_lanes, unpack_lanes, products_per_beat,
                                          dot_product, dot_product_beats)
-from accelgen.verif.amaranth_sim import run_stream
-from accelgen.verif.payload import pack
 from accelgen.num.numeric import int_range
-from accelgen.verif.fusion_unit import random_beats, exhaustive_beats
+from accelgen.verif.fusion_unit import random_beats, exhaustive_beats, simulate_stream
 
 SIGNS = list(itertools.product((0, 1), (0, 1)))
 
@@ -155,16 +152,6 @@ def test_golden_dot_product_equals_numpy(wa, ww):
         assert dot_product(Params(), x, y, wa, ww, sa, sw) == (int(x @ y), False, False)
     a, w = dot_product_beats([1] * 3, [1] * 3, wa, ww, 0, 0)
     assert a.size == -(-3 // products_per_beat(wa, ww))
-
-
-def simulate_stream(params, beats, seed, idle=0.3, backpressure=0.3):
-    """Drive ``beats`` (with ``last``) through the Amaranth simulator under stalls."""
-    layout = params.input_layout()
-    # raw bits: precision code 3 has no enum member
-    return run_stream(FusionUnit(params), [pack(layout, **beat) for beat in beats],
-                      sum(b["last"] for b in beats), max_cycles=len(beats) * 6 + 100,
-                      read=lambda out: (out.acc, bool(out.overflow), bool(out.mode_error)),
-                      rng=random.Random(seed), idle=idle, backpressure=backpressure)
 
 
 @pytest.mark.sim

@@ -160,8 +160,9 @@ def check_valid(unit, params):
     for name, (kind, _default) in specs(unit).items():
         assert type(values[name]) is kind, \
             f"{unit.name} {name} stored {values[name]!r}, not a {kind.__name__}"
-        assert parse_value(type(params), name, str(values[name])) == values[name], \
-            f"-p {name}={values[name]} does not read back as {values[name]!r}"
+        spelled = str(values[name]).lower() if kind is bool else str(values[name])
+        assert parse_value(type(params), name, spelled) == values[name], \
+            f"-p {name}={spelled} does not read back as {values[name]!r}"
     assert type(params)(**values) == params, f"{params!r} is not canonical"
     hash(params)
     name = module_name(params)
@@ -429,8 +430,8 @@ def expected_params(unit_name, preset, assignments):
     overrides = {}
     for text in assignments:
         name, sep, value = text.partition("=")
-        if not sep or name not in specs(unit):
-            return None
+        if not sep or name not in specs(unit) or name in overrides:
+            return None  # not NAME=VALUE, an unknown name, or a name given twice
         try:
             overrides[name] = parse_value(unit.params_cls, name, value)
         except ValueError:
@@ -549,10 +550,8 @@ def other_argv(draw, folder):
 
 
 def _int_or_none(text):
-    try:
-        return int(text)  # as argparse's type=int
-    except ValueError:
-        return None
+    """``--seed`` text as the CLI reads it: ASCII decimal digits, optional ``-``."""
+    return int(text) if re.fullmatch(r"-?[0-9]+", text, re.ASCII) else None
 
 
 def test_cli_other_commands(capfd, tmp_path_factory, record_property):

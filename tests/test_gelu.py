@@ -5,7 +5,6 @@ every method and pipeline depth); the Verilator regression is in
 tests/test_regression.py."""
 
 import math
-import random
 
 import numpy as np
 import pytest
@@ -14,7 +13,8 @@ from accelgen.num.fixed import codes
 from accelgen.generators.gelu import GELU, Params
 from accelgen.golden.gelu import (gelu, reference, lut_table, pwl_coefficients,
                                   ibert_constants)
-from accelgen.verif.amaranth_sim import simulate, run_stream
+from accelgen.verif.amaranth_sim import simulate
+from accelgen.verif.gelu import run_rtl
 
 IBERT_MSG = (r"^gelu in_frac must be an integer from 8 to 16 for method='ibert' "
              r"\(I-BERT's 2\*\*14 erf shift leaves too few bits below 8\), not 4$")
@@ -231,16 +231,6 @@ def test_ibert_reproduces_spec_error():
 
 
 # Amaranth simulator.
-
-def run_rtl(p, x, seed, idle=0.0, backpressure=0.0):
-    """Stream the codes ``x`` (``lanes`` a beat, padded with zeros) through the
-    RTL; returns the outputs of the codes."""
-    beats = np.concatenate([x, np.zeros(-len(x) % p.lanes, np.int64)]).reshape(-1, p.lanes)
-    got = run_stream(GELU(p), [{"x": [int(v) for v in b]} for b in beats], len(beats),
-                     max_cycles=len(beats) * 20 + 100, read=lambda b: [int(v) for v in b.y],
-                     rng=random.Random(seed), idle=idle, backpressure=backpressure)
-    return np.array([y for row in got for y in row][:len(x)], dtype=np.int64)
-
 
 EXHAUSTIVE = {
     "lut": [dict(in_bits=8, in_frac=4, lut_bits=6, out_bits=6, out_frac=3),

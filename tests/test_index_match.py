@@ -3,16 +3,15 @@
 helpers, Amaranth simulator under stalls, an unstructured sparse dot product through
 index_match and int_mac; the Verilator regression is in tests/test_regression.py."""
 
-import random
-
 import numpy as np
 import pytest
 
-from accelgen.generators.index_match import IndexMatch, Params
+from accelgen.generators.index_match import Params
 from accelgen.generators.int_mac import IntMAC, Params as MACParams
 from accelgen.golden.index_match import (index_match, matches, beats_per_block, to_csr,
                                          to_csc, block_of, sparse_dot)
 from accelgen.verif.amaranth_sim import run_stream
+from accelgen.verif.index_match import run_index_match
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -72,22 +71,6 @@ def test_csr_and_csc():
     values, rows, ptr = to_csc(dense)
     assert values.tolist() == [1, 2, 3] and rows.tolist() == [1, 0, 1]
     assert ptr.tolist() == [0, 1, 2, 3]
-
-
-def _as_input(block):
-    return {"w_idx": [int(x) for x in block["w_idx"]], "a_idx": [int(x) for x in block["a_idx"]],
-            "w_valid": sum(int(v) << k for k, v in enumerate(block["w_valid"])),
-            "a_valid": sum(int(v) << k for k, v in enumerate(block["a_valid"]))}
-
-
-def run_index_match(p, blocks, seed, idle=0.0, backpressure=0.0):
-    """Blocks through the RTL in Amaranth's simulator: output beats as the golden
-    model writes them."""
-    return run_stream(IndexMatch(p), [_as_input(block) for block in blocks],
-                      len(index_match(p, blocks)), max_cycles=50000,
-                      read=lambda b: (tuple(b.w_pos), tuple(b.a_pos),
-                                      tuple((b.valid >> s) & 1 for s in range(p.pairs)), b.last),
-                      rng=random.Random(seed), idle=idle, backpressure=backpressure)
 
 
 @pytest.mark.sim

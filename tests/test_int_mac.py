@@ -9,8 +9,8 @@ import pytest
 
 from accelgen.generators.int_mac import IntMAC, Params
 from accelgen.golden.int_mac import int_mac, wrap
-from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import run_stream
+from accelgen.verif.int_mac import random_stream
 from accelgen.verif.testing import configurations
 
 
@@ -58,13 +58,6 @@ def reference(p, a, b, last):
             out.append(v)
             acc = 0
     return out
-
-
-def random_stream(p, rng, n):
-    a = rng.integers(*int_range(p.a_width, p.a_signed), n, endpoint=True)
-    b = rng.integers(*int_range(p.b_width, p.b_signed), n, endpoint=True)
-    last = rng.random(n) < 0.2
-    return a, b, last
 
 
 @pytest.mark.parametrize("params", configurations("int_mac"))

@@ -10,11 +10,12 @@ import random
 import numpy as np
 import pytest
 
-from accelgen.generators.layernorm import LayerNorm, Params
+from accelgen.generators.layernorm import Params
 from accelgen.golden.layernorm import layernorm, reference, isqrt_newton, rsqrt_table
 from accelgen.num.fixed import codes
 from accelgen.num.numeric import int_range
-from accelgen.verif.amaranth_sim import run_vectors
+from accelgen.verif.layernorm import (corner_vectors, random_affine, run_rtl,
+                                      random_vectors as shared_random_vectors)
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -84,19 +85,10 @@ def scalar_layernorm(p, x, gamma=None, beta=None):
 
 
 def random_vectors(p, rng, count):
-    lo, hi = int_range(p.in_bits, True)
-    x = rng.normal(0, 1, (count, p.channels)) * 2.0 ** rng.uniform(-3, 3, (count, 1))
-    x = np.clip(np.round(x * 2 ** p.in_frac + rng.uniform(lo, hi, (count, 1)) / 4), lo, hi)
-    x = x.astype(np.int64)
-    x[0] = 3
-    x[1] = lo
-    x[1, 0] = hi
-    x[2] = np.where(np.arange(p.channels) % 2, lo, hi)
-    x[3] = 0
-    x[3, -1] = 1
-    gamma = rng.integers(*int_range(p.gamma_bits, True), x.shape, endpoint=True)
-    beta = rng.integers(*int_range(p.out_bits, True), x.shape, endpoint=True)
-    return x, gamma, beta
+    """The shared corner vectors and ``count`` shared random ones, with random
+    gamma and beta codes."""
+    x = np.concatenate([corner_vectors(p, rng), shared_random_vectors(p, rng, count)])
+    return (x, *random_affine(p, rng, x.shape))
 
 
 CASES = [Params(), Params(method="rsqrt"), Params(affine=True, channels=12),
@@ -121,14 +113,15 @@ def test_rsqrt_table_covers_its_range():
         assert used.min() > 1 << 16 and used.max() <= 1 << 17
 
 
-@pytest.mark.parametrize("p,bound", [(Params(), 0.51), (Params(method="rsqrt"), 0.75),
-                                     (Params(affine=True), 0.51),
+@pytest.mark.parametrize("p,bound", [(Params(), 0.52), (Params(method="rsqrt"), 0.75),
+                                     (Params(affine=True), 0.52),
                                      (Params(in_bits=16, in_frac=10, channels=1024,
                                              out_bits=16, out_frac=12), 0.52)],
                          ids=["isqrt", "rsqrt", "affine", "wide"])
 def test_accuracy_against_float64(p, bound):
     """Max |error| in output LSBs on random, tiny-, large-variance and extreme
-    vectors (measured: isqrt 0.50-0.51, rsqrt 0.63 at 8 table bits)."""
+    vectors (measured over seeds of the shared stimulus: isqrt 0.505-0.514, rsqrt
+    0.57-0.63 at 8 table bits)."""
     x, gamma, beta = random_vectors(p, np.random.default_rng(8), 200)
     err = np.abs(layernorm(p, x, gamma, beta) - reference(p, x, gamma, beta))
     assert err.max() <= bound, err.max()
@@ -139,12 +132,6 @@ def test_equal_values_give_beta():
     x = np.full((1, p.channels), 5)
     beta = np.arange(p.channels)[None, :] - 30
     assert layernorm(p, x, np.full_like(x, 64), beta).tolist() == beta.tolist()
-
-
-def run_rtl(p, x, gamma, beta, seed, idle=0.0, backpressure=0.0):
-    columns = {"x": x, "gamma": gamma, "beta": beta} if p.affine else {"x": x}
-    return np.array(run_vectors(LayerNorm(p), p, columns, rng=random.Random(seed),
-                                idle=idle, backpressure=backpressure))
 
 
 @pytest.mark.sim
@@ -182,9 +169,7 @@ def test_every_short_vector(p):
     against the scalar Python-integer reading as well."""
     grids = np.meshgrid(*[codes(p.in_bits, True)] * p.channels, indexing="ij")
     x = np.stack([g.ravel() for g in grids], axis=-1)
-    rng = np.random.default_rng(0)
-    gamma = rng.integers(*int_range(p.gamma_bits, True), x.shape, endpoint=True)
-    beta = rng.integers(*int_range(p.out_bits, True), x.shape, endpoint=True)
+    gamma, beta = random_affine(p, np.random.default_rng(0), x.shape)
     want = layernorm(p, x, gamma, beta)
     assert want.tolist() == [scalar_layernorm(p, *(a.tolist() for a in row))
                              for row in zip(x, gamma, beta)]

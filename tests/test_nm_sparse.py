@@ -3,16 +3,13 @@
 Python integers, Amaranth simulator under stalls, a 2:4 GEMM equal to the dense
 product; the Verilator regression is in tests/test_regression.py."""
 
-import random
-
 import numpy as np
 import pytest
 
-from accelgen.generators.nm_sparse import NMSparse, Params
+from accelgen.generators.nm_sparse import Params
 from accelgen.golden.nm_sparse import (compress, decompress, prune, pack_meta, unpack_meta,
                                        valid_meta, nm_sparse)
-from accelgen.num.numeric import int_range
-from accelgen.verif.amaranth_sim import run_stream
+from accelgen.verif.nm_sparse import random_stream, run_rtl
 from accelgen.verif.testing import configurations
 
 
@@ -73,31 +70,12 @@ def reference(p, a, w, meta, last):
     return out
 
 
-def random_stream(p, rng, beats, invalid=0.05):
-    a = rng.integers(*int_range(p.a_width, p.a_signed), (beats, p.groups * p.m), endpoint=True)
-    w = rng.integers(*int_range(p.w_width, p.w_signed), (beats, p.groups * p.n), endpoint=True)
-    meta = np.sort(rng.integers(0, p.m, (beats, p.groups, p.n)), axis=-1)
-    meta = np.where(rng.random((beats, p.groups, 1)) < invalid,
-                    rng.integers(0, p.m, meta.shape), meta).reshape(beats, -1)
-    last = rng.random(beats) < 0.2
-    last[-1] = True
-    return a, w, meta, last
-
-
 @pytest.mark.parametrize("params", configurations("nm_sparse"))
 def test_golden_matches_python_integers(params):
     rng = np.random.default_rng(3)
     stream = random_stream(params, rng, 2000)
     acc, error = nm_sparse(params, *stream)
     assert list(zip(acc.tolist(), error.tolist())) == reference(params, *stream)
-
-
-def run_rtl(p, a, w, meta, last, seed, idle=0.0, backpressure=0.0):
-    beats = [{"a": [int(v) for v in x], "w": [int(v) for v in y],
-              "meta": [int(v) for v in z], "last": int(l)} for x, y, z, l in zip(a, w, meta, last)]
-    return run_stream(NMSparse(p), beats, int(np.sum(last)), max_cycles=20000,
-                      read=lambda b: (b.acc, bool(b.meta_error)),
-                      rng=random.Random(seed), idle=idle, backpressure=backpressure)
 
 
 @pytest.mark.sim

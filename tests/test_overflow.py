@@ -97,14 +97,14 @@ from accelgen.generators import (ant_decoder, ant_pe as ant_pe_gen, bitfusion_ar
                                  olive_decoder, softmax as softmax_gen, systolic_array as sa_gen)
 from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import run_stream, sweep_combinational
+from accelgen.verif.fusion_unit import simulate_stream as fusion_stream
+from accelgen.verif.gelu import run_rtl as gelu_rtl
+from accelgen.verif.index_match import run_index_match
+from accelgen.verif.layernorm import run_rtl as layernorm_rtl
+from accelgen.verif.nm_sparse import run_rtl as nm_sparse_rtl
+from accelgen.verif.softmax import run_rtl as softmax_rtl
 from accelgen.verif.systolic_array import amaranth_gemm, assemble, extreme_gemms
 from accelgen.verif.testing import reference_packets
-from test_fusion_unit import simulate_stream as fusion_stream
-from test_gelu import run_rtl as gelu_rtl
-from test_index_match import run_index_match
-from test_layernorm import run_rtl as layernorm_rtl
-from test_nm_sparse import run_rtl as nm_sparse_rtl
-from test_softmax import run_rtl as softmax_rtl
 
 pytestmark = pytest.mark.sim
 

@@ -4,16 +4,15 @@
 simulator under stalls; the Verilator regression is in tests/test_regression.py."""
 
 import math
-import random
 
 import numpy as np
 import pytest
 
-from accelgen.generators.softmax import Softmax, Params
+from accelgen.generators.softmax import Params
 from accelgen.golden.softmax import softmax, reference, exp_of_zero
 from accelgen.num.fixed import codes
 from accelgen.num.numeric import int_range
-from accelgen.verif.amaranth_sim import run_vectors
+from accelgen.verif.softmax import corner_vectors, random_vectors, run_rtl
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -74,15 +73,9 @@ def scalar_softmax(p, vector):
     return [min((v * f + half) >> shift, (1 << p.out_bits) - 1) for v in e]
 
 
-def random_vectors(p, rng, count):
-    lo, hi = int_range(p.in_bits, True)
-    x = rng.normal(0, 2.0 ** rng.uniform(-2, 3, (count, 1)) * 2 ** p.in_frac, (count, p.n))
-    x = np.clip(np.round(x), lo, hi).astype(np.int64)
-    x[0] = lo
-    x[1] = lo
-    x[1, -1] = hi
-    x[2] = rng.integers(lo, hi, p.n, endpoint=True)
-    return x
+def stimulus(p, rng, count):
+    """The shared corner vectors, then ``count`` shared random ones."""
+    return np.concatenate([corner_vectors(p, rng), random_vectors(p, rng, count)])
 
 
 CASES = [Params(), Params(method="base2"), Params(method="ibert"),
@@ -94,7 +87,7 @@ CASES = [Params(), Params(method="base2"), Params(method="ibert"),
 @pytest.mark.parametrize("p", CASES, ids=lambda p: p.method)
 def test_golden_matches_the_scalar_reading_of_spec(p):
     rng = np.random.default_rng(4)
-    for vector in random_vectors(p, rng, 60):
+    for vector in stimulus(p, rng, 60):
         assert softmax(p, vector).tolist() == scalar_softmax(p, vector.tolist())
 
 
@@ -115,7 +108,7 @@ def test_outputs_stay_in_range_and_sum_to_at_most_one_plus_n_lsb(p):
     LSB of float64 unless the method is coarse)."""
     rng = np.random.default_rng(5)
     lo, hi = int_range(p.in_bits, True)
-    x = random_vectors(p, rng, 300)
+    x = stimulus(p, rng, 300)
     extra = np.full((3, p.n), lo)
     extra[0, 0] = hi
     extra[1] = hi
@@ -131,7 +124,7 @@ def test_outputs_stay_in_range_and_sum_to_at_most_one_plus_n_lsb(p):
 
 def test_default_is_within_one_lsb_of_float64():
     p = Params()
-    x = random_vectors(p, np.random.default_rng(6), 500)
+    x = stimulus(p, np.random.default_rng(6), 500)
     err = np.abs(softmax(p, x) - reference(p, x))
     assert err.max() <= 1.0, err.max()
 
@@ -143,11 +136,6 @@ def test_long_vectors_keep_their_sum():
         p = Params(method=method, n=1024, out_bits=16, out_frac=16)
         y = softmax(p, np.zeros((1, 1024), dtype=np.int64))
         assert abs(int(y[0, 0]) - 64) <= 1 and len(set(y[0].tolist())) == 1
-
-
-def run_rtl(p, vectors, seed, idle=0.0, backpressure=0.0):
-    return np.array(run_vectors(Softmax(p), p, {"x": vectors}, rng=random.Random(seed),
-                                idle=idle, backpressure=backpressure))
 
 
 @pytest.mark.sim
@@ -164,7 +152,7 @@ def run_rtl(p, vectors, seed, idle=0.0, backpressure=0.0):
                               "one_word_l8", "n2_2bit"])
 def test_amaranth_simulator_under_stalls(p):
     seed = 81
-    vectors = random_vectors(p, np.random.default_rng(seed), 12)
+    vectors = stimulus(p, np.random.default_rng(seed), 12)
     got = run_rtl(p, vectors, seed, idle=0.3, backpressure=0.3)
     assert (got == softmax(p, vectors)).all(), f"seed {seed}"
 

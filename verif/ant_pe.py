@@ -13,7 +13,7 @@ from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_reset_mid_stream,
                                      check_under_stalls)
 
-__all__ = ["AntPEBench"]
+__all__ = ["AntPEBench", "random_packet", "random_stream", "corner_stream"]
 
 TIMEOUT = {"timeout_time": scaled(100), "timeout_unit": "ms"}
 FIELDS = ("a", "w", "a_type", "w_type")
@@ -33,6 +33,72 @@ def observe(fields):
     return fields["acc"], bool(fields["overflow"]), bool(fields["type_error"])
 
 
+def random_packet(params, rng, count, wrong=0.05, mixed=0.05):
+    """``count`` beats (dicts of ``a``, ``w``, ``a_type``, ``w_type``): one type per
+    tensor (packet) as ANT uses them, from the built types; with probability
+    ``wrong`` any type code (maybe unbuilt), and with ``mixed`` a new type on every
+    beat; codes uniform, one beat in eight at the largest magnitude codes. ``rng``
+    is a NumPy ``Generator``."""
+    kinds = params.kinds
+
+    def pick():
+        if rng.random() < wrong:
+            return int(rng.integers(4))
+        return TYPE_CODE[kinds[rng.integers(len(kinds))]]
+
+    a_type, w_type = pick(), pick()
+    per_beat = rng.random() < mixed
+    top = (1 << params.bits) - 1
+    beats = []
+    for _ in range(count):
+        if per_beat:
+            a_type, w_type = pick(), pick()
+        a, w = (int(x) for x in rng.integers(0, top, 2, endpoint=True))
+        if rng.random() < 0.125:  # the largest magnitude codes, often
+            a, w = (int(rng.choice([top, top >> 1, 1 << (params.bits - 1)]))
+                    for _ in range(2))
+        beats.append({"a": a, "w": w, "a_type": a_type, "w_type": w_type})
+    return beats
+
+
+def random_stream(params, rng, count, wrong=0.05, mixed=0.5, end=0.15):
+    """``(a, w, a_type, w_type, last)`` int64 arrays of ``count`` beats: packets of
+    :func:`random_packet` (here half of them with per-beat types), lengths
+    geometric with mean ``1 / end``, the last one cut at ``count``."""
+    beats, last = [], []
+    while len(beats) < count:
+        n = min(int(rng.geometric(end)), count - len(beats))
+        beats += random_packet(params, rng, n, wrong, mixed)
+        last += [0] * (n - 1) + [1]
+    columns = [np.array([b[k] for b in beats], dtype=np.int64) for k in FIELDS]
+    return (*columns, np.array(last, dtype=np.int64))
+
+
+def corner_stream(params):
+    """``(a, w, a_type, w_type, last)`` arrays: single-beat packets of every built
+    type pair's largest-magnitude code against code 0 (a zero under the largest
+    shift: no overflow) and against the other's largest code, then a long packet of
+    the largest in-range product, so the running sum leaves the range."""
+    p = params
+    beats = []
+    best = (0, None)
+    for ta in p.kinds:
+        for tw in p.kinds:
+            va = format_values(AntFormat(ta, p.bits, p.a_signed, p.float_exp))
+            vw = format_values(AntFormat(tw, p.bits, p.w_signed, p.float_exp))
+            ca = max(range(len(va)), key=lambda c: abs(va[c]))
+            cw = max(range(len(vw)), key=lambda c: abs(vw[c]))
+            beats += [(ca, 0, TYPE_CODE[ta], TYPE_CODE[tw], 1),
+                      (ca, cw, TYPE_CODE[ta], TYPE_CODE[tw], 1)]
+            for x in range(len(va)):
+                value = va[x] * vw[cw]
+                if best[0] < abs(value) < 1 << (p.acc_width - 1):
+                    best = (abs(value), (x, cw, TYPE_CODE[ta], TYPE_CODE[tw]))
+    repeats = (1 << (p.acc_width - 1)) // best[0] + 2
+    beats += [(*best[1], 0)] * (repeats - 1) + [(*best[1], 1)]
+    return [np.array(column, dtype=np.int64) for column in zip(*beats)]
+
+
 class AntPEBench(PacketBench):
     """:class:`PacketBench` with the ANT PE's golden model and traffic."""
 
@@ -42,29 +108,8 @@ class AntPEBench(PacketBench):
                          expect=expect_packet, observe=observe, **stalls)
 
     def random_packet(self, n, wrong=0.05, mixed=0.05):
-        """``n`` beats: one type per tensor (packet) as ANT uses them, from the built
-        types; with probability ``wrong`` any type code (maybe unbuilt), and with
-        ``mixed`` a new type on every beat."""
-        rng, kinds = self.np_rng, self.p.kinds
-
-        def pick():
-            if rng.random() < wrong:
-                return int(rng.integers(4))
-            return TYPE_CODE[kinds[rng.integers(len(kinds))]]
-
-        a_type, w_type = pick(), pick()
-        per_beat = rng.random() < mixed
-        top = (1 << self.p.bits) - 1
-        beats = []
-        for _ in range(n):
-            if per_beat:
-                a_type, w_type = pick(), pick()
-            a, w = (int(x) for x in rng.integers(0, top, 2, endpoint=True))
-            if rng.random() < 0.125:  # the largest magnitude codes, often
-                a, w = (int(rng.choice([top, top >> 1, 1 << (self.p.bits - 1)]))
-                        for _ in range(2))
-            beats.append({"a": a, "w": w, "a_type": a_type, "w_type": w_type})
-        return beats
+        """:func:`random_packet` from the bench's seeded generator."""
+        return random_packet(self.p, self.np_rng, n, wrong, mixed)
 
     def send_random(self, beats, max_len=16):
         sent = 0
@@ -126,7 +171,8 @@ def extreme_codes(params, signed, sign):
 @cocotb.test(**TIMEOUT)
 async def overflow_corners(dut):
     """Extreme products: single beats with the largest values of both signs, and
-    long packets that leave the accumulator range (the flag, and the wrapped sum)."""
+    long packets that leave the accumulator range (the flag, and the wrapped sum);
+    then :func:`corner_stream`."""
     tb = AntPEBench(dut)
     await tb.start()
     p = tb.p
@@ -145,6 +191,16 @@ async def overflow_corners(dut):
                           repeats, "overflows" if magnitude * repeats >= 1 << (p.acc_width - 1)
                           else "stays in range")
             await tb.drain(max_cycles=repeats * 3 + 100)
+    # corner_stream: zeros under the largest shift, the largest codes, and a long
+    # packet of the largest in-range product leaving the range.
+    columns = corner_stream(p)
+    beats = [dict(zip(FIELDS, map(int, row))) for row in zip(*columns[:4])]
+    start = 0
+    for k, end in enumerate(columns[4]):
+        if end:
+            tb.send_packet(beats[start:k + 1])
+            start = k + 1
+    await tb.drain(max_cycles=len(beats) * 3 + 100)
 
 
 @cocotb.test(**TIMEOUT)

@@ -2,16 +2,20 @@
 """cocotb testbench of ``gelu``: every input code, random codes (extremes and
 range boundaries included) under stalls, latency and throughput, reset."""
 
+import random
+
 import cocotb
 import numpy as np
 
 from accelgen.num.fixed import codes
+from accelgen.generators.gelu import GELU
 from accelgen.golden.gelu import gelu, ibert_constants
+from accelgen.verif.amaranth_sim import run_stream
 from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_output_rate,
                                      check_reset_mid_stream, check_under_stalls)
 
-__all__ = ["GELUBench"]
+__all__ = ["GELUBench", "run_rtl"]
 
 TIMEOUT = {"timeout_time": scaled(100), "timeout_unit": "ms"}
 
@@ -32,6 +36,18 @@ def special_codes(params):
         clip = -ibert_constants(params)["b_int"]
         points += [-clip, clip]
     return sorted({v for p in points for v in (p - 1, p, p + 1) if lo <= v <= hi})
+
+
+def run_rtl(params, x, seed, idle=0.0, backpressure=0.0):
+    """Stream the codes ``x`` (``lanes`` a beat, padded with zeros) through the RTL
+    in Amaranth's simulator, with a source idling and a sink stalling at the given
+    rates (``seed`` seeds them); returns the outputs of the codes (int64)."""
+    p = params
+    beats = np.concatenate([x, np.zeros(-len(x) % p.lanes, np.int64)]).reshape(-1, p.lanes)
+    got = run_stream(GELU(p), [{"x": [int(v) for v in b]} for b in beats], len(beats),
+                     max_cycles=len(beats) * 20 + 100, read=lambda b: [int(v) for v in b.y],
+                     rng=random.Random(seed), idle=idle, backpressure=backpressure)
+    return np.array([y for row in got for y in row][:len(x)], dtype=np.int64)
 
 
 class GELUBench(PacketBench):

@@ -10,7 +10,7 @@ from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_reset_mid_stream,
                                      check_under_stalls)
 
-__all__ = ["IntMACBench"]
+__all__ = ["IntMACBench", "random_operands", "random_stream"]
 
 # Every test also has a simulated-time limit, so a hang fails instead of stalling.
 TIMEOUT = {"timeout_time": scaled(50), "timeout_unit": "ms"}
@@ -19,6 +19,28 @@ TIMEOUT = {"timeout_time": scaled(50), "timeout_unit": "ms"}
 def expect_packet(params, beats):
     a, b, last = (np.array([beat[k] for beat in beats]) for k in ("a", "b", "last"))
     return [int(v) for v in int_mac(params, a, b, last)]
+
+
+def random_operands(params, rng, count, corner=0.125):
+    """``count`` random operand pairs ``(a, b)`` (int64 arrays), uniform over each
+    operand's range; a fraction ``corner`` of the beats takes extreme values (the
+    minimum or maximum of each operand), to reach the corners often. ``rng`` is a
+    NumPy ``Generator``."""
+    lo_a, hi_a = int_range(params.a_width, params.a_signed)
+    lo_b, hi_b = int_range(params.b_width, params.b_signed)
+    a = rng.integers(lo_a, hi_a, count, endpoint=True)
+    b = rng.integers(lo_b, hi_b, count, endpoint=True)
+    chosen = rng.random(count) < corner
+    a[chosen] = rng.choice([lo_a, hi_a], chosen.sum())
+    b[chosen] = rng.choice([lo_b, hi_b], chosen.sum())
+    return a, b
+
+
+def random_stream(params, rng, count, end=0.2, corner=0.125):
+    """``(a, b, last)`` of ``count`` beats: :func:`random_operands`, and ``last`` set
+    on each beat with probability ``end`` (the final beat may leave a packet open)."""
+    a, b = random_operands(params, rng, count, corner)
+    return a, b, rng.random(count) < end
 
 
 class IntMACBench(PacketBench):
@@ -30,15 +52,8 @@ class IntMACBench(PacketBench):
                          expect=expect_packet, **stalls)
 
     def random_operands(self, count):
-        lo_a, hi_a = int_range(self.p.a_width, self.p.a_signed)
-        lo_b, hi_b = int_range(self.p.b_width, self.p.b_signed)
-        a = self.np_rng.integers(lo_a, hi_a, count, endpoint=True)
-        b = self.np_rng.integers(lo_b, hi_b, count, endpoint=True)
-        # One beat in eight takes an extreme value, to reach the corners often.
-        corner = self.np_rng.random(count) < 0.125
-        a[corner] = self.np_rng.choice([lo_a, hi_a], corner.sum())
-        b[corner] = self.np_rng.choice([lo_b, hi_b], corner.sum())
-        return a, b
+        """:func:`random_operands` with the bench's seeded generator."""
+        return random_operands(self.p, self.np_rng, count)
 
     def send_operands(self, a, b):
         self.send_packet([{"a": int(x), "b": int(y)} for x, y in zip(a, b)])

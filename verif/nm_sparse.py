@@ -3,17 +3,20 @@
 flagged), compressed random weights under stalls, extremes, timing, reset."""
 
 import itertools
+import random
 
 import cocotb
 import numpy as np
 
+from accelgen.generators.nm_sparse import NMSparse
 from accelgen.golden.nm_sparse import nm_sparse, compress
 from accelgen.num.numeric import int_range
+from accelgen.verif.amaranth_sim import run_stream
 from accelgen.verif.bench import configuration, scaled
 from accelgen.verif.packets import (PacketBench, check_latency, check_reset_mid_stream,
                                      check_under_stalls)
 
-__all__ = ["NMSparseBench"]
+__all__ = ["NMSparseBench", "random_beats", "random_stream", "run_rtl"]
 
 TIMEOUT = {"timeout_time": scaled(100), "timeout_unit": "ms"}
 FIELDS = ("a", "w", "meta", "last")
@@ -32,6 +35,44 @@ def observe(fields):
     return fields["acc"], bool(fields["meta_error"])
 
 
+def random_beats(params, rng, count, invalid=0.03):
+    """``(a, w, meta)`` int64 arrays of ``count`` beats: random dense activations, and
+    random dense weights (one in ten at an extreme code) pruned N:M by the golden
+    compressor; a fraction ``invalid`` of the groups get random metadata (any
+    positions, in any order: mostly invalid). ``rng`` is a NumPy ``Generator``."""
+    p = params
+    a = rng.integers(*int_range(p.a_width, p.a_signed), (count, p.groups * p.m),
+                     endpoint=True)
+    dense = rng.integers(*int_range(p.w_width, p.w_signed), (count, p.groups * p.m),
+                         endpoint=True)
+    corner = rng.random(dense.shape) < 0.1
+    dense[corner] = rng.choice(int_range(p.w_width, p.w_signed), corner.sum())
+    w, meta = compress(dense, p.n, p.m)
+    bad = np.repeat(rng.random((count, p.groups)) < invalid, p.n, axis=1)
+    meta = np.where(bad, rng.integers(0, p.m, meta.shape), meta)
+    return a.astype(np.int64), np.asarray(w, dtype=np.int64), meta.astype(np.int64)
+
+
+def random_stream(params, rng, count, invalid=0.25, end=0.2):
+    """``(a, w, meta, last)`` of ``count`` :func:`random_beats`, ``last`` set on each
+    beat with probability ``end`` and on the final one."""
+    a, w, meta = random_beats(params, rng, count, invalid)
+    last = rng.random(count) < end
+    last[-1] = True
+    return a, w, meta, last
+
+
+def run_rtl(params, a, w, meta, last, seed, idle=0.0, backpressure=0.0):
+    """The beats (rows of ``a``, ``w``, ``meta`` and ``last``) through the RTL in
+    Amaranth's simulator, with a source idling and a sink stalling at the given
+    rates (``seed`` seeds them); a list of ``(acc, meta_error)``."""
+    beats = [{"a": [int(v) for v in x], "w": [int(v) for v in y],
+              "meta": [int(v) for v in z], "last": int(l)} for x, y, z, l in zip(a, w, meta, last)]
+    return run_stream(NMSparse(params), beats, int(np.sum(last)), max_cycles=20000,
+                      read=lambda b: (b.acc, bool(b.meta_error)),
+                      rng=random.Random(seed), idle=idle, backpressure=backpressure)
+
+
 class NMSparseBench(PacketBench):
     """:class:`PacketBench` with the N:M golden model and compressed weights."""
 
@@ -41,18 +82,8 @@ class NMSparseBench(PacketBench):
                          expect=expect_packet, observe=observe, **stalls)
 
     def random_beats(self, count, invalid=0.03):
-        """Beats of random dense activations and dense weights pruned N:M by the
-        golden compressor; a fraction ``invalid`` of groups get random metadata."""
-        p, rng = self.p, self.np_rng
-        a = rng.integers(*int_range(p.a_width, p.a_signed), (count, p.groups * p.m),
-                         endpoint=True)
-        dense = rng.integers(*int_range(p.w_width, p.w_signed), (count, p.groups * p.m),
-                             endpoint=True)
-        corner = rng.random(dense.shape) < 0.1
-        dense[corner] = rng.choice(int_range(p.w_width, p.w_signed), corner.sum())
-        w, meta = compress(dense, p.n, p.m)
-        bad = np.repeat(rng.random((count, p.groups)) < invalid, p.n, axis=1)
-        meta = np.where(bad, rng.integers(0, p.m, meta.shape), meta)
+        """:func:`random_beats` from the bench's seeded generator, as beats."""
+        a, w, meta = random_beats(self.p, self.np_rng, count, invalid)
         return [{"a": x.tolist(), "w": y.tolist(), "meta": z.tolist()}
                 for x, y, z in zip(a, w, meta)]
 

@@ -3,22 +3,75 @@
 adversarial vectors, random vectors under stalls, the steady-state rate and
 latency, mid-stream reset."""
 
+import random
+
 import cocotb
 import numpy as np
 
+from accelgen.generators.softmax import Softmax
 from accelgen.golden.softmax import softmax
 from accelgen.num.numeric import int_range
+from accelgen.verif.amaranth_sim import run_vectors
 from accelgen.verif.bench import scaled
 from accelgen.verif.vectors import (VectorBench, check_random_vectors, check_rate_and_latency,
                                      check_vector_reset)
 
-__all__ = ["SoftmaxBench"]
+__all__ = ["SoftmaxBench", "random_vectors", "corner_vectors", "run_rtl"]
 
 TIMEOUT = {"timeout_time": scaled(200), "timeout_unit": "ms"}
 
 
 def model(params, columns):
     return softmax(params, columns["x"])
+
+
+def random_vectors(params, rng, count):
+    """``count`` random input vectors, an int64 array ``(count, n)``: each is, with
+    equal odds, Gaussian logits (mean uniform over half the input range), uniform
+    codes or Laplace logits, of a random spread of 0.25 to 8 in real units, rounded
+    and clipped to the input range. ``rng`` is a NumPy ``Generator``."""
+    lo, hi = int_range(params.in_bits, True)
+    out = np.empty((count, params.n), dtype=np.int64)
+    for row in range(count):
+        kind = rng.integers(3)
+        spread = 2.0 ** rng.uniform(-2, 3) * 2 ** params.in_frac
+        if kind == 0:
+            x = rng.normal(rng.uniform(lo, hi) / 2, spread, params.n)
+        elif kind == 1:
+            x = rng.integers(lo, hi, params.n, endpoint=True)
+        else:
+            x = rng.laplace(0, spread, params.n)
+        out[row] = np.clip(np.round(x), lo, hi)
+    return out
+
+
+def corner_vectors(params, rng):
+    """The adversarial vectors, an int64 array: all equal (at the bottom code, -1,
+    0, 1 and the top code), one dominant class (the top code among bottom codes)
+    and a near tie (the top code among ``top - 1``) at each position, alternating
+    ends, and random ends (drawn from ``rng``)."""
+    n = params.n
+    lo, hi = int_range(params.in_bits, True)
+    vectors = [np.full(n, v) for v in (lo, -1, 0, 1, hi)]
+    for k in range(n):
+        one_hot = np.full(n, lo)
+        one_hot[k] = hi
+        vectors.append(one_hot)
+        near = np.full(n, hi - 1)
+        near[k] = hi
+        vectors.append(near)
+    vectors.append(np.where(np.arange(n) % 2 == 0, lo, hi))
+    vectors.append(rng.choice([lo, hi], n))
+    return np.array(vectors, dtype=np.int64)
+
+
+def run_rtl(params, vectors, seed, idle=0.0, backpressure=0.0):
+    """Softmax of the rows of ``vectors`` through the RTL in Amaranth's simulator,
+    with a source idling and a sink stalling at the given rates (``seed`` seeds
+    them); an int64 array of the outputs."""
+    return np.array(run_vectors(Softmax(params), params, {"x": vectors},
+                                rng=random.Random(seed), idle=idle,
+                                backpressure=backpressure))
 
 
 class SoftmaxBench(VectorBench):
@@ -28,39 +81,12 @@ class SoftmaxBench(VectorBench):
         super().__init__(dut, model, **stalls)
 
     def random_vectors(self, count):
-        """Gaussian logits of random spread (0.25 to 8 in real units), uniform codes
-        and Laplace logits, clipped to the input range."""
-        p, rng = self.p, self.np_rng
-        lo, hi = int_range(p.in_bits, True)
-        out = []
-        for _ in range(count):
-            kind = rng.integers(3)
-            spread = 2.0 ** rng.uniform(-2, 3) * 2 ** p.in_frac
-            if kind == 0:
-                x = rng.normal(rng.uniform(lo, hi) / 2, spread, p.n)
-            elif kind == 1:
-                x = rng.integers(lo, hi, p.n, endpoint=True)
-            else:
-                x = rng.laplace(0, spread, p.n)
-            out.append({"x": np.clip(np.round(x), lo, hi).astype(np.int64)})
-        return out
+        """:func:`random_vectors` with the bench's seeded generator."""
+        return [{"x": x} for x in random_vectors(self.p, self.np_rng, count)]
 
     def adversarial_vectors(self):
-        """All equal (at several codes), one dominant class at each position, the
-        most negative everywhere, maximal spread, saturating outputs."""
-        p, rng = self.p, self.np_rng
-        lo, hi = int_range(p.in_bits, True)
-        vectors = [np.full(p.n, v) for v in (lo, -1, 0, 1, hi)]
-        for k in range(p.n):
-            one_hot = np.full(p.n, lo)
-            one_hot[k] = hi
-            vectors.append(one_hot)
-            near = np.full(p.n, hi - 1)
-            near[k] = hi
-            vectors.append(near)
-        vectors.append(np.where(np.arange(p.n) % 2 == 0, lo, hi))
-        vectors.append(rng.choice([lo, hi], p.n))
-        return [{"x": v.astype(np.int64)} for v in vectors]
+        """:func:`corner_vectors` with the bench's seeded generator."""
+        return [{"x": x} for x in corner_vectors(self.p, self.np_rng)]
 
     def every_difference(self):
         """Vectors holding the maximum code and, between them, every difference

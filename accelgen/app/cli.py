@@ -2,12 +2,16 @@
 """The ``accelgen`` command line: list, generate, synth, accuracy, hdl, lint, docs.
 
 Contract relied on by scripts: errors print one line ``accelgen: error: ...``
-on stderr and exit with status 2; no traceback reaches the user.
+on stderr and exit with status 2; no traceback reaches the user. When stdout is
+closed early (``accelgen list | head -1``) the command stops quietly with status
+141 (128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe), so
+``set -o pipefail`` scripts still see that the output was cut short.
 """
 
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,7 +22,7 @@ from accelgen.app.tables import format_table
 from accelgen.params import parse_value
 from accelgen.registry import UNITS, PRESET_NAMES, get_unit, module_name
 
-__all__ = ["main"]
+__all__ = ["main", "BROKEN_PIPE_STATUS"]
 
 
 class UsageError(Exception):
@@ -34,9 +38,33 @@ def _one_line(error):
     return str(error).translate(_LINE_BREAKS)
 
 
+_DECIMAL = re.compile(r"-?[0-9]+", re.ASCII)
+
+#: Exit status when stdout is closed before the output is written.
+BROKEN_PIPE_STATUS = 141
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
+
+
+class _Once(argparse.Action):
+    """``store``, but giving the option twice is an error naming it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = namespace.__dict__.setdefault("_given_once", set())
+        if self.dest in seen:
+            raise UsageError(f"{'/'.join(self.option_strings)} given more than once")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
+def _decimal(text):
+    """``--seed`` and the like: ASCII decimal digits with an optional leading ``-``."""
+    if _DECIMAL.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(f"must be a decimal integer, not {text!r}")
+    return int(text)
 
 
 def _unit(name):
@@ -52,6 +80,8 @@ def _params(unit, preset, assignments):
         name, sep, value = text.partition("=")
         if not sep or not name:
             raise UsageError(f"-p expects NAME=VALUE, not {text!r}")
+        if name in overrides:
+            raise UsageError(f"-p/--param {name} given more than once")
         try:
             overrides[name] = parse_value(unit.params_cls, name, value)
         except KeyError:
@@ -78,15 +108,53 @@ def _port_summary(manifest):
     return " ".join(name if width == 1 else f"{name}[{width}]" for name, width in groups.items())
 
 
+def _param_specs(unit):
+    """``{name: {name, type, default, range, doc}}`` of ``unit``'s parameters
+    (``range``: see :meth:`accelgen.params.UnitParams.ranges`)."""
+    ranges = unit.params_cls.ranges()
+    return {name: {"name": name, "type": spec["type"], "default": spec["default"],
+                   "range": ranges[name], "doc": spec["doc"]}
+            for name, spec in unit.params_cls.describe().items()}
+
+
+def _short_range(spec, limit=24):
+    """``1..32``, ``>=2``, ``ws|os`` (a derived bound: its expression), or ``""``
+    when there is none or it is longer than ``limit`` characters."""
+    r = spec["range"]
+    if r is None:
+        return ""
+    if "choices" in r:
+        text = "|".join(r["choices"])
+    else:
+        low = r.get("min_expr", r["min"])
+        if r["min"] is None and r["max"] is None:
+            return ""
+        text = f"{low}..{r['max']}" if r["min"] is not None and r["max"] is not None \
+            else f">={low}" if r["max"] is None else f"<={r['max']}"
+    return text if len(text) <= limit else ""
+
+
+def _value_text(value):
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def cmd_list(args):
     if args.json:
         print(json.dumps([{"name": u.name, "summary": u.summary,
-                           "params": u.params_cls.describe()} for u in UNITS.values()],
-                         indent=2))
+                           "params": _param_specs(u),
+                           "presets": {k: dict(v) for k, v in u.presets.items()}}
+                          for u in UNITS.values()], indent=2))
         return
-    rows = [(u.name, ", ".join(u.params_cls.describe()) or "-", u.summary)
-            for u in UNITS.values()]
-    print(format_table(rows, ("unit", "parameters", "summary")))
+    rows = []
+    for u in UNITS.values():
+        specs = _param_specs(u).values()
+        shown = []
+        for spec in specs:
+            text = f"{spec['name']}={_value_text(spec['default'])}"
+            extent = _short_range(spec)
+            shown.append(f"{text} ({extent})" if extent else text)
+        rows.append((u.name, ", ".join(shown) or "-", u.summary))
+    print(format_table(rows, ("unit", "parameters (default, range)", "summary")))
 
 
 def cmd_generate(args):
@@ -154,9 +222,17 @@ def cmd_synth(args):
     if args.pnr and TARGETS[args.target][1] is None:
         raise UsageError(f"--pnr needs --target ice40 or ecp5, not {args.target}")
     emitted = emit(unit.name, params)
+    # A work folder that cannot be made fails here, before a component exists
+    # (Amaranth warns about components that are built but never used).
+    Path(args.work).mkdir(parents=True, exist_ok=True)
     work = Path(args.work) / f"{emitted.module}.{args.target}"
-    result = {"unit": unit.name, "module": emitted.module, "target": args.target,
-              **synthesize(emitted, unit.build(params), args.target, work)}
+    component = unit.build(params)
+    try:
+        cells = synthesize(emitted, component, args.target, work)
+    except BaseException:
+        component._MustUse__silence = True  # the error is what the user needs to see
+        raise
+    result = {"unit": unit.name, "module": emitted.module, "target": args.target, **cells}
     if args.pnr:
         result["fmax_mhz"] = round(fmax(unit.build(params), args.target, work / "pnr"), 2)
     if args.json:
@@ -213,14 +289,14 @@ def _parser():
         p.add_argument("unit", help="unit name (see 'accelgen list')")
         p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                        help="set a generator parameter (repeatable)")
-        p.add_argument("--preset", default="default", choices=PRESET_NAMES,
+        p.add_argument("--preset", default="default", choices=PRESET_NAMES, action=_Once,
                        help="start from this preset (default: default)")
 
     p = sub.add_parser("generate", help="emit Verilog, manifest, FuseSoC core and filelist "
                        "of one configuration")
     unit_args(p)
     p.add_argument("-o", "--output", default="hdl", help="output folder (default: hdl)")
-    p.add_argument("--ports", default="native", choices=["native", "axis"],
+    p.add_argument("--ports", default="native", choices=["native", "axis"], action=_Once,
                    help="native: the unit's own ports; axis: also an AXI4-Stream wrapper "
                    "<module>_axis (default: native)")
     p.set_defaults(func=cmd_generate)
@@ -237,7 +313,7 @@ def _parser():
     p = sub.add_parser("accuracy", help="measure a nonlinear unit's golden model against "
                        "float64 (max/mean |error| in output LSBs)")
     unit_args(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the random vectors "
+    p.add_argument("--seed", type=_decimal, default=0, help="seed of the random vectors "
                    "(default: 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_accuracy)
@@ -265,12 +341,41 @@ def _parser():
     return parser
 
 
+def _os_error(e):
+    """One line for an ``OSError``: the path and the reason, without ``[Errno n]``."""
+    reason = e.strerror or str(e)
+    if e.filename is None:
+        return reason
+    return f"cannot write {e.filename}: {reason}" if e.filename2 is None else \
+        f"cannot move {e.filename} to {e.filename2}: {reason}"
+
+
+def _stdout_closed():
+    """Point stdout at ``/dev/null`` so that the interpreter's final flush of what is
+    still buffered does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # stdout has no file descriptor (captured): nothing will flush to it
+    return BROKEN_PIPE_STATUS
+
+
 def main(argv=None):
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit
+    status: 0, 2 on an error (one line on stderr) or :data:`BROKEN_PIPE_STATUS`."""
     try:
         args = _parser().parse_args(argv)
         args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
     except (UsageError, AccelgenError) as e:
         print(f"accelgen: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"accelgen: error: {_one_line(_os_error(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("accelgen: error: interrupted", file=sys.stderr)

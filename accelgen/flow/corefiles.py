@@ -24,13 +24,16 @@ stays reproducible byte for byte.
 """
 
 import json
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 from accelgen import __version__
 
 from accelgen.flow import tools
-from accelgen.flow.emit import write
+from accelgen.flow.emit import write, _write_if_changed
 
 __all__ = ["core_name", "core_text", "filelist_text", "waiver_flags", "write_flows",
            "generate", "lint_files", "PORT_STYLES", "SYNTH_ARCH"]
@@ -114,19 +117,53 @@ def filelist_text(sources):
     return "".join(f"{name}\n" for name in sources)
 
 
-def _write_if_changed(path, text):
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    return path
-
-
 def write_flows(top, description, sources, out_dir):
     """Write ``<top>.core`` and ``<top>.f`` for ``sources`` into ``out_dir``; return
-    both paths (unchanged files are not rewritten)."""
+    both paths (unchanged files are not rewritten, others replaced atomically)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return (_write_if_changed(out_dir / f"{top}.core", core_text(top, description, sources)),
             _write_if_changed(out_dir / f"{top}.f", filelist_text(sources)))
+
+
+def _write_all(out_dir, write_into):
+    """Run ``write_into(folder)`` on a temporary folder inside ``out_dir``, then move
+    the files it wrote into ``out_dir``; return their final paths.
+
+    Every target is checked before anything moves (an existing target must be a
+    regular file), so a failure leaves ``out_dir`` as it was: the temporary folder
+    is removed, and so are the folders this call created. Files whose content
+    is unchanged are left alone (their mtime is kept)."""
+    out_dir = Path(out_dir)
+    created = None  # the outermost folder this call creates
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            break
+        created = folder
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".accelgen-", dir=out_dir))
+    try:
+        names = [Path(path).name for path in write_into(staging)]
+        for name in names:
+            target = out_dir / name
+            if target.exists() and not target.is_file():
+                raise IsADirectoryError(21, "exists and is not a regular file", str(target))
+        paths = []
+        for name in names:
+            target = out_dir / name
+            if target.is_file() and target.read_bytes() == (staging / name).read_bytes():
+                paths.append(target)
+                continue
+            os.replace(staging / name, target)
+            paths.append(target)
+        return paths
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def generate(emitted, out_dir, ports="native"):
@@ -137,20 +174,29 @@ def generate(emitted, out_dir, ports="native"):
     the AXI4-Stream wrapper's ``<module>_axis.v`` and ``.json`` (see
     :mod:`accelgen.flow.axis`) and ``<module>_axis.core`` / ``.f`` listing both Verilog
     files. Raises ``ValueError`` for an unknown ``ports`` or a unit the wrapper
-    does not apply to, before writing anything.
+    does not apply to, before writing anything. Every file is first written to a
+    temporary folder inside ``out_dir`` and moved into place only when all were
+    written and no target is a folder, so an ``OSError`` leaves nothing behind.
     """
     if ports not in PORT_STYLES:
         raise ValueError(f"ports must be one of {', '.join(PORT_STYLES)}, not {ports!r}")
     description = emitted.manifest["summary"]
     if ports == "native":
-        paths = list(write(emitted, out_dir))
-        return paths + list(write_flows(emitted.module, description, [paths[0].name], out_dir))
+        def write_into(folder):
+            paths = list(write(emitted, folder))
+            return paths + list(write_flows(emitted.module, description, [paths[0].name],
+                                            folder))
+        return _write_all(out_dir, write_into)
     from accelgen.flow.axis import wrap
     wrapper = wrap(emitted)
-    paths = list(write(emitted, out_dir)) + list(write(wrapper, out_dir))
-    sources = [paths[0].name, paths[2].name]
-    description = f"{description} AXI4-Stream wrapper {wrapper.module}."
-    return paths + list(write_flows(wrapper.module, description, sources, out_dir))
+
+    def write_axis(folder):
+        paths = list(write(emitted, folder)) + list(write(wrapper, folder))
+        sources = [paths[0].name, paths[2].name]
+        return paths + list(write_flows(wrapper.module,
+                                        f"{description} AXI4-Stream wrapper {wrapper.module}.",
+                                        sources, folder))
+    return _write_all(out_dir, write_axis)
 
 
 def lint_files(folder, top, filelist):

@@ -190,9 +190,18 @@ def _elaborate(unit_name, params):
 
 
 def _write_if_changed(path, text):
+    """Write ``text`` to ``path`` unless it already holds it, through a temporary
+    file beside it and ``os.replace``: a reader never sees half a file."""
     path = Path(path)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    if path.is_file() and path.read_text() == text:
+        return path
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
     return path
 
 
@@ -200,7 +209,9 @@ def write(emitted, out_dir):
     """Write ``<module>.v`` and ``<module>.json`` into ``out_dir``; return both paths.
 
     Files whose content is unchanged are not rewritten (their mtime is kept, so
-    simulator builds that depend on them stay cached).
+    simulator builds that depend on them stay cached); others are replaced
+    atomically (written beside the target, then renamed). Raises ``OSError`` when
+    the folder or a file cannot be written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 """Synthesis with Yosys (cell counts per FPGA family) and Fmax with nextpnr.
 
 Resources are counted from Yosys' ``stat -json`` after ``synth_<family>``, by
-cell class: LUT, FF, carry, DSP, BRAM (plus the total cell count). Fmax is
+cell class: LUT, FF, carry, DSP, BRAM, LUTRAM (distributed RAM built from LUTs),
+IO and other (plus the total cell count). Fmax is
 measured register to register: :class:`FmaxHarness` feeds every input of the
 unit from an LFSR and folds every output into a MISR, so the placed design has
 four pins (``clk``, ``rst``, ``din``, ``dout``) whatever the unit's width, and
@@ -40,14 +41,21 @@ _CLASSES = {
     "carry": r"SB_CARRY|CCU2C|CARRY4|CARRY8",
     "DSP": r"SB_MAC16|MULT18X18D|ALU54B|DSP48E1|DSP48E2|\$mul",
     "BRAM": r"SB_RAM40_4K|SB_SPRAM256KA|DP16KD|PDPW16KD|RAMB\w+",
+    # ECP5 distributed RAM (synth_ecp5 emits TRELLIS_DPR16X4) and Xilinx LUT RAM
+    # (synth_xilinx emits RAM64M, RAM32M, RAMnnXmS/D); shift-register LUTs stay "other".
+    "LUTRAM": r"TRELLIS_DPR16X4|DPR16X4C?|SPR16X4C?|RAM32M16|RAM64M8|RAM32M|RAM64M|"
+              r"RAM(16|32|64|128|256|512)X[1-8][SD]",
     "IO": r"SB_IO|TRELLIS_IO|[IO]BUF\w*|IOBUF\w*|BUFG\w*",
 }
 
 
 def classify(cells):
-    """Map ``{cell_type: count}`` to ``{LUT, FF, carry, DSP, BRAM, IO, other, cells}``.
+    """Map ``{cell_type: count}`` to ``{LUT, FF, carry, DSP, BRAM, LUTRAM, IO, other,
+    cells}``: the number of cells of each class, ``cells`` the total.
 
-    For the ``generic`` target LUT counts Yosys' internal logic gates.
+    LUTRAM counts LUT RAM primitives (an ECP5 ``TRELLIS_DPR16X4``, a Xilinx
+    ``RAM64M``, ...) as cells, not the LUTs they occupy. For the
+    ``generic`` target LUT counts Yosys' internal logic gates.
     """
     out = {name: 0 for name in [*_CLASSES, "other"]}
     for cell, count in cells.items():

@@ -69,10 +69,20 @@ def brick_product(x, y, sx, sy):
     """The BitBrick's product expression, ``signed(6)`` and exact: the 2-bit
     digits ``x``, ``y`` extend to 3 bits, ``{sx & x[1], x}`` (two's complement
     when the sign flag is 1, unsigned otherwise), and multiply. The ``bitbrick``
-    component is this expression; every Fusion Unit step inlines 16 of them."""
+    component is this expression; every Fusion Unit step inlines 16 of them.
+
+    The product is partial-product logic, with no multiplier cell (``$mul``), so
+    no synthesis flow maps a BitBrick to a DSP block: with ``x3`` the extended
+    ``x`` and ``n = sy & y[1]`` (the top bit of extended ``y``, weight -4),
+    ``x3 * y3 = (x3 & y[0]) + 2 * ((x3 ^ n) & y[1]) + 2 * n``: each row is an AND
+    of ``x3`` with one bit of ``y``, and since ``y3 = y[0] + 2 * y[1] - 4 * n``, the
+    ``y[1]`` row weighs ``-2`` when ``n`` is 1, written ``2 * ~x3 + 2``.
+    """
     x3 = Cat(x, sx & x[1]).as_signed()
-    y3 = Cat(y, sy & y[1]).as_signed()
-    return x3 * y3
+    n = sy & y[1]
+    row0 = Cat(*(x3[k] & y[0] for k in range(3))).as_signed()
+    row1 = Cat(*((x3[k] ^ n) & y[1] for k in range(3))).as_signed()
+    return (row0 + (row1 << 1) + (n << 1))[:6].as_signed()
 
 
 # Tree layers: 0 is the shifted BitBrick products (16 terms), 1..4 the adder levels.

@@ -207,10 +207,17 @@ class Heavy:
     proofs : tuple of (preset, overrides, scale)
         Deeper stream-rule proofs: a configuration proven to ``scale`` times its
         default bound.
+    sweeps : frozenset of int
+        Indices into the unit's ``sweep`` whose cocotb regression under
+        Verilator runs only at ``ACCELGEN_STRESS=2``: the slow configurations
+        whose features another configuration's regression, or the Amaranth
+        tier, already covers by default (say which in a comment at the entry).
+        Every other check (lint, emission, portability) still takes them.
     """
 
     checks: frozenset = frozenset()
     proofs: tuple = ()
+    sweeps: frozenset = frozenset()
 
     def __post_init__(self):
         checks = frozenset(_names(self.checks, "Heavy checks"))
@@ -231,6 +238,11 @@ class Heavy:
             proofs.append((_preset(preset, f"Heavy proofs[{i}] preset"),
                            _frozen(overrides, f"Heavy proofs[{i}] overrides"), scale))
         object.__setattr__(self, "proofs", tuple(proofs))
+        sweeps = tuple(self.sweeps)
+        if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in sweeps):
+            raise TypeError(f"Heavy sweeps must be indices into the unit's sweep "
+                            f"(non-negative integers), not {self.sweeps!r}")
+        object.__setattr__(self, "sweeps", frozenset(sweeps))
 
 
 #: What each per-unit fact means, for the message of an entry that leaves one out.
@@ -238,7 +250,7 @@ _FACTS = {
     "formal": (Formal, "Formal(configs, beats), or None for a unit without stream ports"),
     "accuracy": (Accuracy, "Accuracy(...), or None for a unit without a float64 reference"),
     "axis": (Axis, "Axis(regression), or None for a unit without stream ports"),
-    "heavy": (Heavy, "Heavy(checks, proofs), or None when nothing of the unit waits for "
+    "heavy": (Heavy, "Heavy(checks, proofs, sweeps), or None when nothing of the unit waits for "
                      "ACCELGEN_STRESS=2"),
 }
 
@@ -309,6 +321,11 @@ class Unit:
             if uses and getattr(self, fact) is None:
                 raise ValueError(f"unit {self.name} heavy names {', '.join(sorted(uses))}, "
                                  f"but its {fact} is None")
+        beyond = sorted(i for i in self.heavy.sweeps if i >= len(self.sweep))
+        if beyond:
+            raise ValueError(f"unit {self.name} heavy sweeps must be in range(0, "
+                             f"{len(self.sweep)}) (its sweep's indices), not "
+                             f"{', '.join(map(str, beyond))}")
 
     def _import(self, package):
         return importlib.import_module(f"accelgen.{package}.{self.name}")
@@ -546,7 +563,9 @@ UNITS = MappingProxyType({u.name: u for u in [
         formal=Formal(configs=(("small", {"cols": 1}),), beats=lambda p: (p.rows + 1, 1)),
         accuracy=None,
         axis=Axis(),
-        heavy=Heavy(checks=_DEFERRED, proofs=(("small", {}, 2),)),
+        # sweep1's mode subset is the small preset's kind; its 3x2 shape the
+        # Amaranth tier's (tests/test_bitfusion_array.py, under stalls).
+        heavy=Heavy(checks=_DEFERRED, proofs=(("small", {}, 2),), sweeps={1}),
     ),
     Unit(
         name="ant_decoder",
@@ -632,7 +651,8 @@ UNITS = MappingProxyType({u.name: u for u in [
         formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
         accuracy=None,
         axis=Axis(),
-        heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER),
+        # sweep1's flint normal and pipeline 0 are the small preset's, its n=8 sweep0's.
+        heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER, sweeps={1}),
     ),
     Unit(
         name="index_match",
@@ -656,7 +676,8 @@ UNITS = MappingProxyType({u.name: u for u in [
                                             // p.pairs))),
         accuracy=None,
         axis=Axis(),
-        heavy=Heavy(checks=_DEFERRED, proofs=(("small", {}, 2),)),
+        # sweep2's sorted inputs are sweep0's, its 4 pairs of 16 sweep1's shape.
+        heavy=Heavy(checks=_DEFERRED, proofs=(("small", {}, 2),), sweeps={2}),
     ),
     Unit(
         name="lnzd",
@@ -723,7 +744,8 @@ UNITS = MappingProxyType({u.name: u for u in [
         formal=Formal(configs=(("small", {}),), beats=_one_beat),
         accuracy=Accuracy(),
         axis=Axis(),
-        heavy=Heavy(checks=_DEFERRED - {"axis_lint"}, proofs=_DEEPER),
+        # sweep0's ibert method is sweep1's, its 2 lanes and 2 stages sweep2's.
+        heavy=Heavy(checks=_DEFERRED - {"axis_lint"}, proofs=_DEEPER, sweeps={0}),
     ),
     Unit(
         name="softmax",
@@ -738,16 +760,17 @@ UNITS = MappingProxyType({u.name: u for u in [
                       "in_frac": 10},
         },
         sweep=(
+            # Every pipeline setting runs under Verilator: 2 in the presets, 1 and 0 here.
             {"method": "ibert", "n": 15, "lanes": 3, "in_bits": 16, "in_frac": 10,
-             "recip_steps": 3, "out_bits": 10, "out_frac": 9},
+             "recip_steps": 3, "out_bits": 10, "out_frac": 9, "pipeline": 1},
             {"method": "base2", "n": 12, "lanes": 2, "in_bits": 12, "in_frac": 7,
-             "lut_bits": 6},
+             "lut_bits": 6, "pipeline": 0},
         ),
         # Vectors of 2 elements keep the bound within the default run.
         formal=Formal(configs=(("small", _SOFTMAX_FORMAL),), beats=_vector),
         accuracy=Accuracy(length="n", sums_to_one=True, families=(
-            *_GAUSS, "uniform", "laplace 1", "one dominant", "dominant + noise", "all equal",
-            "max spread", "most negative", "saturating")),
+            *_GAUSS, "uniform", "laplace 1", "one dominant", "dominant over minimum",
+            "dominant + noise", "all equal", "max spread", "most negative", "saturating")),
         axis=Axis(),
         heavy=Heavy(checks=_DEFERRED - {"axis_lint", "axis_regression"},
                     proofs=(("small", _SOFTMAX_FORMAL, 2),)),
@@ -761,13 +784,14 @@ UNITS = MappingProxyType({u.name: u for u in [
         presets={
             "default": {},
             "small": {"channels": 8, "in_bits": 6, "in_frac": 3, "out_bits": 6,
-                      "out_frac": 3},
+                      "out_frac": 3, "pipeline": 1},
             "large": {"channels": 768, "lanes": 4, "in_bits": 16, "in_frac": 10,
                       "out_bits": 16, "out_frac": 12, "affine": True, "gamma_bits": 16,
                       "gamma_frac": 14},
         },
         sweep=(
-            {"method": "rsqrt", "channels": 12, "lanes": 3, "affine": True},
+            # pipeline: 2 in the default preset, 1 in the small one, 0 here.
+            {"method": "rsqrt", "channels": 12, "lanes": 3, "affine": True, "pipeline": 0},
             {"channels": 16, "lanes": 4, "in_bits": 16, "in_frac": 10, "out_bits": 16,
              "out_frac": 12, "affine": True, "gamma_bits": 16, "gamma_frac": 14,
              "stats_steps": 4},
@@ -779,7 +803,9 @@ UNITS = MappingProxyType({u.name: u for u in [
             *(f"{g}, mean ±1" for g in _GAUSS), "uniform", "laplace 1", "outlier",
             "large variance", "tiny variance", "all equal", "most negative", "saturating")),
         axis=Axis(),
-        heavy=Heavy(checks=_DEFERRED - {"formal_faults"}, proofs=(
+        # sweep1's 16-bit affine statistics with stats_steps=4 run in the Amaranth
+        # tier (tests/test_layernorm.py), its 4 lanes the large preset's.
+        heavy=Heavy(checks=_DEFERRED - {"formal_faults"}, sweeps={1}, proofs=(
             ("small", _LAYERNORM_FORMAL, 2),
             ("small", {"channels": 2, "in_bits": 3, "in_frac": 1, "out_bits": 3,
                        "out_frac": 1, "stats_steps": 4}, 2))),
@@ -818,8 +844,30 @@ UNITS = MappingProxyType({u.name: u for u in [
                       faults=("drop_valid", "payload_glitch")),
         accuracy=None,
         axis=Axis(),
-        heavy=Heavy(checks={"synth_more_targets"}, proofs=(
+        # sweep4's fusion_unit PEs (3x2, os, pipelined) run in the Amaranth tier
+        # (tests/test_systolic_array.py, cycles and results, ws and os).
+        heavy=Heavy(checks={"synth_more_targets"}, sweeps={4}, proofs=(
             ("small", {}, 2), ("small", {"dataflow": "os"}, 2), ("default", {}, 1))),
+    ),
+    Unit(
+        name="requant",
+        summary="Streaming requantizer: int32 accumulators to int8/int16 codes by a dyadic "
+                "multiply and shift (gemmlowp/TFLite, half-even, floor) or by shifts alone",
+        component="Requant",
+        golden="requant",
+        presets={
+            "default": {},
+            "small": {"per_channel": True, "in_bits": 10, "mult_bits": 6, "out_bits": 5,
+                      "lanes": 2, "in_offset": 3, "zero_point": -2, "pipeline": 0},
+            "large": {"per_channel": True, "lanes": 4, "pipeline": 3},
+        },
+        # No sweep: the Amaranth tier runs every mode per tensor and per channel,
+        # unsigned outputs and every pipeline depth (tests/test_requant.py);
+        # Verilator takes the presets (per tensor and per channel gemmlowp).
+        formal=Formal(configs=(("small", {"lanes": 1}),), beats=_one_beat),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER),
     ),
 ]})
 

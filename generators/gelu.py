@@ -184,10 +184,15 @@ class GELU(wiring.Component):
     ``method='ibert'``: I-BERT's integer i-GELU (Kim et al., 2021) with the
     constants: ``t = min(|q|, -b_int) + b_int``, ``y = floor(sgn(q) * (t*t +
     c_int) / 2**14)``, ``prod = q * (y + one)`` (scale ``S * S_erf / 2``),
-    multiplied by the constant ``M`` (16 significant bits) and rounded by a
-    shift of ``R`` to the output scale. Built as ``u = max(-b_int - |q|, 0)``
-    (``t*t = u*u``), ``y + one`` with one adder after the square for each sign,
-    and ``(q * M) * (y + one)``, ``q * M`` formed beside the polynomial.
+    multiplied by the constant ``M`` (``out_bits + 8`` significant bits) and
+    rounded by a shift of ``R`` to the output scale: within ``1/2 + 2**-9`` LSB
+    of the exact ``prod * S * S_erf / 2``. Past the erf clip (``|q| >=
+    -b_int``, ``|x| >= 2.50``) the result is ``lambda * x`` (I-BERT's clipped
+    erf with floored constants: ``lambda`` is not exactly 0 or 1, so the error
+    grows with ``|x|``; :func:`accelgen.consts.gelu.ibert_tail_slopes`).
+    Built as ``u = max(-b_int - |q|, 0)`` (``t*t = u*u``), ``y + one`` with one
+    adder after the square for each sign, and ``(q * M) * (y + one)``, ``q *
+    M`` formed beside the polynomial.
     Pipeline cuts: ``pipeline >= 1`` registers ``y + one`` and ``q * M``
     (after the erf polynomial), ``pipeline == 2`` also their product.
 

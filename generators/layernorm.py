@@ -14,6 +14,7 @@ from accelgen.params import (UnitParams, param, check_int, check_bool, check_cho
                              int_shape)
 from accelgen.consts.layernorm import rsqrt_table, variance_width
 from accelgen.hw.reduce import reduce_tree
+from accelgen.hw.pipeline import register_stage
 from accelgen.hw.stream import stall_advance
 from accelgen.hw.vector import BufferRing, serial_reciprocal, serial_isqrt, beat_rate
 
@@ -46,6 +47,9 @@ class Params(UnitParams):
     gamma_frac: int = param(6, "affine: gamma fraction bits (0..15)", abbr="gf")
     stats_steps: int = param(1, "isqrt: root and reciprocal bits per cycle (1..4): more "
                                 "logic, fewer cycles per vector", abbr="r")
+    pipeline: int = param(2, "register cuts (0..2): 1 after C*x - S1 in the output stage, "
+                             "2 also after its product with the factor and after the "
+                             "products of V; each adds a cycle of latency", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "method", METHODS)
@@ -67,6 +71,7 @@ class Params(UnitParams):
         check_int(self, "gamma_bits", min=2, max=16)
         check_int(self, "gamma_frac", min=0, max=15)
         check_int(self, "stats_steps", min=1, max=4)
+        check_int(self, "pipeline", min=0, max=2)
 
     @property
     def words(self):
@@ -122,10 +127,13 @@ class Params(UnitParams):
     @property
     def stats_cycles(self):
         """Cycles to turn the sums into the factor: ``isqrt`` the root, then the
-        reciprocal, ``stats_steps`` bits per cycle each (``rsqrt``: 2)."""
+        reciprocal, ``stats_steps`` bits per cycle each (``rsqrt``: 2); one more
+        with ``pipeline == 2`` (the products of ``V`` registered)."""
+        cut = int(self.pipeline == 2)
         if self.method == "rsqrt":
-            return 2
-        return -(-self.root_bits // self.stats_steps) - (-self.factor_bits // self.stats_steps)
+            return 2 + cut
+        return (-(-self.root_bits // self.stats_steps) - (-self.factor_bits // self.stats_steps)
+                + cut)
 
     @property
     def vector_cycles(self):
@@ -135,8 +143,9 @@ class Params(UnitParams):
     @property
     def latency(self):
         """Cycles from accepting a vector's last beat to its first result beat,
-        with no stalls and the unit otherwise idle."""
-        return self.stats_cycles + 3
+        with no stalls and the unit otherwise idle: ``stats_cycles + 3 + pipeline``
+        (``stats_cycles`` counts the cut before the root)."""
+        return self.stats_cycles + 3 + self.pipeline
 
     @property
     def throughput(self):
@@ -201,10 +210,19 @@ class LayerNorm(wiring.Component):
     2. read the buffer: ``(C*x - S1) * factor`` (``* gamma``, ``+ beta``),
        rounded, out on ``o``.
 
+    Stage 2 reads the buffer through a synchronous (block RAM) read and has
+    ``pipeline`` register cuts before the output register: ``pipeline >= 1``
+    registers ``C*x - S1`` and the factor (and ``gamma``, ``beta``),
+    ``pipeline == 2`` also their product; the cuts load with the output
+    register and stall with it. ``pipeline == 2`` also registers ``C*S2`` and
+    ``S1**2`` before their difference ``V`` goes to stage 1's root or table
+    (one more cycle in ``stats_cycles``).
+
     Timing: a vector every ``vector_cycles = max(words, stats_cycles + 1)``
-    cycles in steady state; ``latency = stats_cycles + 3`` cycles from its last
-    beat in to its first beat out when the unit was idle. ``i.ready`` is low
-    while the next buffer is still in use; ``o`` stalls only stage 2.
+    cycles in steady state; ``latency = stats_cycles + 3 + pipeline`` cycles
+    from its last beat in to its first beat out when the unit was idle.
+    ``i.ready`` is low while the next buffer is still in use; ``o`` stalls
+    only stage 2.
     Synchronous reset empties every buffer (vectors in flight are dropped).
 
     Members
@@ -258,13 +276,27 @@ class LayerNorm(wiring.Component):
 
         # Stage 1: variance numerator, then the factor.
         sum1 = s1_of(1)
-        variance = Signal(p.variance_bits, name="variance")
-        m.d.comb += variance.eq(p.channels * s2_of(1) - sum1 * sum1)
+        scaled_square_sum = Signal(p.square_sum_bits + p.log_channels, name="scaled_square_sum")
+        square = Signal(2 * p.sum_bits - 1, name="sum_square")
+        m.d.comb += [scaled_square_sum.eq(p.channels * s2_of(1)), square.eq(sum1 * sum1)]
         started = Signal(name="stats_started")
-        start = Signal(name="stats_start")
-        m.d.comb += start.eq(ring.active(1) & ~started)
-        with m.If(start):
+        first = Signal(name="stats_first")  # stage 1's first cycle on a buffer
+        m.d.comb += first.eq(ring.active(1) & ~started)
+        with m.If(first):
             m.d.sync += started.eq(1)
+        start = Signal(name="stats_start")  # V is ready: the root (or table) starts
+        if p.pipeline == 2:
+            # Cut between the multiplies of V and its subtraction (the sums stay
+            # put while stage 1 owns the buffer): the root starts a cycle later.
+            products = [Signal.like(scaled_square_sum, name="scaled_square_sum_cut"),
+                        Signal.like(square, name="sum_square_cut")]
+            m.d.sync += [products[0].eq(scaled_square_sum), products[1].eq(square),
+                         start.eq(first)]
+            scaled_square_sum, square = products
+        else:
+            m.d.comb += start.eq(first)
+        variance = Signal(p.variance_bits, name="variance")
+        m.d.comb += variance.eq(scaled_square_sum - square)
         factor = Signal(p.factor_bits, name="factor")
         done = Signal(name="stats_done")
         if p.method == "isqrt":
@@ -286,29 +318,50 @@ class LayerNorm(wiring.Component):
             ring.finish(1)
             m.d.sync += started.eq(0)
 
-        # Stage 2: normalize and send.
+        # Stage 2: normalize and send, through ``pipeline`` register cuts that load
+        # with the output register (the stage stalls as a whole).
         advance = stall_advance(m, self.o)
         word = data.View(layout, ring.word(2))
-        sum2, factor2 = s1_of(2), f_of(2)
         shift = p.recip_shift - p.guard_bits - p.out_frac
         lo, hi = -(1 << (p.out_bits - 1)), (1 << (p.out_bits - 1)) - 1
-        with m.If(advance):
-            m.d.sync += [self.o.valid.eq(ring.active(2)),
-                         self.o.payload.last.eq(ring.last_word(2))]
-            with m.If(ring.active(2)):
-                ring.step(2)
+        with m.If(advance & ring.active(2)):
+            ring.step(2)
+        sum2 = s1_of(2)
+        numers = []
         for lane in range(p.lanes):
             numer = Signal(signed(p.numerator_bits), name=f"numerator{lane}")
             m.d.comb += numer.eq(p.channels * word.x[lane] - sum2)
+            numers.append(numer)
+        carried = {"valid": ring.active(2), "last": ring.last_word(2), "factor": f_of(2),
+                   **{f"numerator{lane}": v for lane, v in enumerate(numers)}}
+        if p.affine:
+            carried.update({f"gamma{lane}": word.gamma[lane] for lane in range(p.lanes)})
+            carried.update({f"beta{lane}": word.beta[lane] for lane in range(p.lanes)})
+        if p.pipeline >= 1:
+            cut = register_stage(m, advance, "cut1", **carried)
+            carried = {key: cut[key] for key in carried}
+        products = {}
+        for lane in range(p.lanes):
             y = Signal(signed(p.numerator_bits + p.factor_bits + 1), name=f"normalized{lane}")
-            m.d.comb += y.eq(numer * factor2)
+            m.d.comb += y.eq(carried.pop(f"numerator{lane}") * carried["factor"])
+            products[f"normalized{lane}"] = y
+        del carried["factor"]
+        carried.update(products)
+        if p.pipeline >= 2:
+            cut = register_stage(m, advance, "cut2", **carried)
+            carried = {key: cut[key] for key in carried}
+        with m.If(advance):
+            m.d.sync += [self.o.valid.eq(carried["valid"]),
+                         self.o.payload.last.eq(carried["last"])]
+        for lane in range(p.lanes):
+            y = carried[f"normalized{lane}"]
             if p.affine:
                 scaled = Signal(signed(len(y) + p.gamma_bits), name=f"scaled{lane}")
-                m.d.comb += scaled.eq(y * word.gamma[lane])
+                m.d.comb += scaled.eq(y * carried[f"gamma{lane}"])
                 rounded = Signal(signed(max(len(scaled) - shift - p.gamma_frac + 1,
                                             p.out_bits) + 2), name=f"rounded{lane}")
                 m.d.comb += rounded.eq(((scaled + (1 << (shift + p.gamma_frac - 1)))
-                                        >> (shift + p.gamma_frac)) + word.beta[lane])
+                                        >> (shift + p.gamma_frac)) + carried[f"beta{lane}"])
             else:
                 rounded = Signal(signed(len(y) - shift + 1), name=f"rounded{lane}")
                 m.d.comb += rounded.eq((y + (1 << (shift - 1))) >> shift)

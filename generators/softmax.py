@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 from accelgen.params import UnitParams, param, check_int, check_choice, require, int_shape
 from accelgen.consts import softmax as consts
 from accelgen.hw.reduce import reduce_tree
+from accelgen.hw.pipeline import register_stage
 from accelgen.hw.stream import stall_advance
 from accelgen.hw.vector import BufferRing, serial_reciprocal, beat_rate
 
@@ -42,6 +43,9 @@ class Params(UnitParams):
     lut_bits: int = param(8, "lut/base2: table index bits (1..12)", abbr="t")
     recip_steps: int = param(1, "quotient bits of the reciprocal per cycle (1..4): "
                                 "more divider logic, fewer cycles per vector", abbr="r")
+    pipeline: int = param(2, "register cuts (0..2): 1 after the exp in the sum stage and "
+                             "in the output stage, 2 also after the product with the "
+                             "reciprocal", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "method", METHODS)
@@ -56,6 +60,7 @@ class Params(UnitParams):
         check_int(self, "exp_bits", min=8, max=20)
         check_int(self, "lut_bits", min=1, max=12)
         check_int(self, "recip_steps", min=1, max=4)
+        check_int(self, "pipeline", min=0, max=2)
 
     @property
     def words(self):
@@ -91,8 +96,9 @@ class Params(UnitParams):
     @property
     def latency(self):
         """Cycles from accepting a vector's last beat to its first result beat,
-        with no stalls and the unit otherwise idle."""
-        return self.words + self.recip_cycles + 3
+        with no stalls and the unit otherwise idle:
+        ``words + recip_cycles + 3 + pipeline`` (stage 1's cut adds none)."""
+        return self.words + self.recip_cycles + 3 + self.pipeline
 
     @property
     def throughput(self):
@@ -153,10 +159,14 @@ def exp_unit(m, p, d, name):
         m.d.comb += rm.eq(dc - z * a)
         poly = Signal(range(c["c"] + 1), name=f"{name}_poly")  # P = c - rm * (b - rm)
         m.d.comb += poly.eq(c["c"] - rm * (c["b"] - rm))
-        pre = max(0, 30 - c["h"])
+        # e = floor(P * 2**(30 - z) / 2**h + 1/2): one guard bit below the
+        # shift, then (2v' + 1) >> 1 rounds halves up (exact when nothing drops)
+        pre = max(0, 30 - c["h"]) + 1
         shifted = Signal(len(poly) + pre, name=f"{name}_pre")
         m.d.comb += shifted.eq(poly << pre)
-        m.d.comb += e.eq(shifted >> (z + (c["h"] - 30 + pre)))
+        twice = Signal(len(shifted), name=f"{name}_twice")
+        m.d.comb += twice.eq(shifted >> (z + (c["h"] - 30 + pre - 1)))
+        m.d.comb += e.eq((twice + 1) >> 1)
     return e
 
 
@@ -186,10 +196,19 @@ class Softmax(wiring.Component):
     3. read the buffer again: recompute exp, times the reciprocal, rounded
        (``lut``, ``base2``: halves up; ``ibert``: floored), out on ``o``.
 
+    Stages 1 and 3 read the buffer through synchronous (block RAM) reads.
+    Register cuts: ``pipeline >= 1`` registers stage 1's exp sum of a word
+    before it is added to the total (the total is stored in the cycle stage
+    2 starts, before its divider first reads it), and in stage 3, before the
+    output register, the exp values and the reciprocal; ``pipeline == 2``
+    also their products. Stage 3's cuts load with the output register and
+    stall with it.
+
     Timing: a vector every ``vector_cycles = max(words, recip_cycles + 1)``
-    cycles in steady state; ``latency = words + recip_cycles + 3`` cycles from
-    its last beat in to its first beat out when the unit was idle. ``i.ready``
-    is low while the next buffer is still in use; ``o`` stalls only stage 3.
+    cycles in steady state; ``latency = words + recip_cycles + 3 + pipeline``
+    cycles from its last beat in to its first beat out when the unit was idle.
+    ``i.ready`` is low while the next buffer is still in use; ``o`` stalls
+    only stage 3.
     Synchronous reset empties every buffer (vectors in flight are dropped).
 
     Members
@@ -243,16 +262,24 @@ class Softmax(wiring.Component):
                 out.append(exp_unit(m, p, d, f"s{k}_lane{lane}"))
             return out
 
-        # Stage 1: exp and sum.
+        # Stage 1: exp and sum; with ``pipeline >= 1`` the word's exp sum is
+        # registered and added a cycle later: the buffer's total lands in the
+        # cycle stage 2 starts, which the divider first reads a cycle later.
         total = Signal(p.sum_bits, name="exp_sum")
         step_sum = reduce_tree(m, exps(1), lambda a, b: a + b, "step_sum")
         with m.If(ring.active(1)):
-            with m.If(ring.last_word(1)):
-                ring.store(sum_regs, 1, total + step_sum)
+            ring.step(1)
+        summed = {"take": ring.active(1), "last": ring.last_word(1),
+                  "buffer": ring.pointer[1], "step_sum": step_sum}
+        if p.pipeline >= 1:
+            cut = register_stage(m, 1, "sum_cut", **summed)
+            summed = {key: cut[key] for key in summed}
+        with m.If(summed["take"]):
+            with m.If(summed["last"]):
+                ring.store(sum_regs, 1, total + summed["step_sum"], buffer=summed["buffer"])
                 m.d.sync += total.eq(0)
             with m.Else():
-                m.d.sync += total.eq(total + step_sum)
-            ring.step(1)
+                m.d.sync += total.eq(total + summed["step_sum"])
 
         # Stage 2: the exact reciprocal of the sum.
         started = Signal(name="recip_started")
@@ -269,21 +296,35 @@ class Softmax(wiring.Component):
             ring.finish(2)
             m.d.sync += started.eq(0)
 
-        # Stage 3: normalize and send.
+        # Stage 3: normalize and send, through ``pipeline`` register cuts that load
+        # with the output register (the stage stalls as a whole).
         advance = stall_advance(m, self.o)
-        factor = recip_of(3)
+        with m.If(advance & ring.active(3)):
+            ring.step(3)
+        carried = {"valid": ring.active(3), "last": ring.last_word(3), "factor": recip_of(3),
+                   **{f"exp{lane}": e for lane, e in enumerate(exps(3))}}
+        if p.pipeline >= 1:
+            cut = register_stage(m, advance, "cut1", **carried)
+            carried = {key: cut[key] for key in carried}
+        factor = carried.pop("factor")
+        for lane in range(p.lanes):
+            e = carried.pop(f"exp{lane}")
+            scaled_e = Signal(p.exp_bits + 1 + p.quotient_bits, name=f"scaled{lane}")
+            m.d.comb += scaled_e.eq(e * factor)
+            carried[f"scaled{lane}"] = scaled_e
+        if p.pipeline >= 2:
+            cut = register_stage(m, advance, "cut2", **carried)
+            carried = {key: cut[key] for key in carried}
         shift = p.recip_shift - p.out_frac
         half = 0 if p.method == "ibert" else 1 << (shift - 1)
         top = (1 << p.out_bits) - 1
         with m.If(advance):
-            m.d.sync += [self.o.valid.eq(ring.active(3)),
-                         self.o.payload.last.eq(ring.last_word(3))]
-            with m.If(ring.active(3)):
-                ring.step(3)
-        for lane, e in enumerate(exps(3)):
-            scaled_e = Signal(p.exp_bits + 1 + p.quotient_bits, name=f"scaled{lane}")
+            m.d.sync += [self.o.valid.eq(carried["valid"]),
+                         self.o.payload.last.eq(carried["last"])]
+        for lane in range(p.lanes):
+            scaled_e = carried[f"scaled{lane}"]
             y = Signal(len(scaled_e) - shift + 1, name=f"y{lane}")
-            m.d.comb += [scaled_e.eq(e * factor), y.eq((scaled_e + half) >> shift)]
+            m.d.comb += y.eq((scaled_e + half) >> shift)
             with m.If(advance):
                 m.d.sync += self.o.payload.y[lane].eq(Mux(y > top, top, y))
         return m

@@ -22,7 +22,13 @@ output range.
     (``k = 1.4142, a = -0.2888, b = -1.769``, the ``2**14`` shift), then one
     dyadic requantisation of ``q*(y + one)`` (scale ``S*S_erf/2``) to the output
     scale: ``round(prod * M / 2**R)`` with ``M = round(scale * 2**(out_frac+R))``
-    of 16 significant bits.
+    of ``out_bits + 8`` significant bits, so the output is within ``1/2 + 2**-9``
+    LSB of the exact ``prod * scale * 2**out_frac``
+    (:func:`accelgen.consts.gelu.ibert_mult_bits`). Past the erf clip, ``|x| >=
+    2.50``, the unit computes ``lambda * x`` with the slopes of
+    :func:`accelgen.consts.gelu.ibert_tail_slopes` (I-BERT's own behaviour: an
+    error growing with ``|x|``, 0.018 * |x| on the negative tail at ``in_frac
+    = 8``).
 
 The tables and constants (``lut`` entries, ``pwl`` coefficients, i-GELU
 constants) come from :mod:`accelgen.consts.gelu`, which the generator embeds
@@ -32,12 +38,14 @@ too; the arithmetic on them is written here in NumPy.
 import numpy as np
 
 from accelgen.consts.gelu import (PWL_FRAC, IBERT_SHIFT, gelu_float, ibert_constants,
+                                  ibert_mult_bits, ibert_tail_slopes,
                                   lut_table as _lut_table,
                                   pwl_coefficients as _pwl_coefficients)
 from accelgen.num.fixed import round_shift, floor_shift, saturate
 
 __all__ = ["gelu", "gelu_real", "reference", "lut_table", "pwl_coefficients",
-           "ibert_constants", "ibert_erf", "PWL_FRAC", "IBERT_SHIFT"]
+           "ibert_constants", "ibert_mult_bits", "ibert_tail_slopes", "ibert_erf",
+           "PWL_FRAC", "IBERT_SHIFT"]
 
 _gelu_float = np.vectorize(gelu_float, otypes=[np.float64])
 

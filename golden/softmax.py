@@ -26,9 +26,9 @@ An input code ``q`` (signed ``in_bits``) stands for ``x = q * S``,
        ``x0 = floor(-0.6931/S)``, the clamp ``q >= 30*x0``, ``z = floor(q/x0)``,
        ``r = q - x0*z``, ``b = floor(2.7073248645/S)``, ``c =
        floor(2.7921147441/S**2)``, ``P = r*(r + b) + c``, ``exp = floor(P *
-       2**(30 - z))``; then requantised to ``E`` bits, ``e = floor(exp /
-       2**h)``, ``h = bitlen(c) + 30 - E`` (I-BERT requantises to 16 bits
-       before IntSoftmax).
+       2**(30 - z))``; then requantised to ``E`` bits by rounding to nearest,
+       halves up, ``e = floor(exp / 2**h + 1/2)``, ``h = bitlen(c) + 30 - E``
+       (I-BERT requantises to 16 bits, rounding, before IntSoftmax).
 3. ``sum = sum_i e_i`` (wide enough for ``n`` values: never wraps).
 4. ``f = floor(2**K / sum)``, ``K = E + 16`` (exact; I-BERT's IntSoftmax
    ``floor(2**32 / sum)`` at ``E = 16``).
@@ -96,8 +96,9 @@ def exp_codes(params, d):
     z = dc // a
     r = -(dc - a * z)
     p = np.maximum(r * (r + c["b"]) + c["c"], 0)
-    n = z + c["h"] - 30  # floor(P * 2**(30 - z) / 2**h)
-    return np.where(n >= 0, p >> np.maximum(n, 0), p << np.maximum(-n, 0))
+    n = z + c["h"] - 30  # floor(P * 2**(30 - z) / 2**h + 1/2): halves up
+    half = np.where(n >= 1, 1 << np.maximum(n - 1, 0), 0)
+    return np.where(n >= 0, (p + half) >> np.maximum(n, 0), p << np.maximum(-n, 0))
 
 
 def softmax(params, q):

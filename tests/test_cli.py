@@ -66,7 +66,7 @@ def test_generate_writes_verilog_and_manifest(capsys, tmp_path):
     assert status == 0
     module = "int_mac__acc24_noas"
     assert out.split() == [str(tmp_path / f"{module}{suffix}")
-                           for suffix in (".v", ".json", ".core", ".f")]
+                           for suffix in (".v", ".json", ".vlt", ".core", ".f")]
     manifest = json.loads((tmp_path / f"{module}.json").read_text())
     assert set(manifest) >= {"unit", "module", "params", "ports", "latency", "throughput",
                              "accelgen_version"}
@@ -197,13 +197,14 @@ def test_generate_writes_nothing_when_one_target_is_a_folder(capsys, tmp_path, p
 def test_generate_leaves_unchanged_files_alone(capsys, tmp_path):
     assert run(capsys, "generate", "int_mac", "-o", str(tmp_path))[0] == 0
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-    assert sorted(before) == ["int_mac.core", "int_mac.f", "int_mac.json", "int_mac.v"]
+    assert sorted(before) == ["int_mac.core", "int_mac.f", "int_mac.json", "int_mac.v",
+                              "int_mac.vlt"]
     (tmp_path / "int_mac.f").write_text("stale\n")
     assert run(capsys, "generate", "int_mac", "-o", str(tmp_path))[0] == 0
     after = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     assert sorted(after) == sorted(before)
     assert all(after[n] == before[n] for n in before if n != "int_mac.f")
-    assert (tmp_path / "int_mac.f").read_text() == "int_mac.v\n"
+    assert (tmp_path / "int_mac.f").read_text() == "int_mac.vlt\nint_mac.v\n"
 
 
 def test_synth_work_below_a_file(capsys, tmp_path):
@@ -410,3 +411,21 @@ def test_links_resolve(page):
     """Every relative link of the README and the docs pages names an existing
     file (and, into a Markdown page, an existing heading)."""
     assert broken_links(ROOT / page) == []
+
+
+def test_synth_reads_the_emitted_verilog_and_names_the_device(capsys, tmp_path):
+    """``accelgen synth`` synthesizes the ``.v`` users get (no RTLIL in its work
+    folder) and says for which device; the table form prints the same notes."""
+    status, out, err = run(capsys, "synth", "gelu", "--target", "ecp5", "--json",
+                           "--work", str(tmp_path))
+    assert (status, err) == (0, "")
+    result = json.loads(out)
+    assert result["device"] == "Lattice ECP5 (synth_ecp5); Fmax on LFE5U-25F-CABGA256"
+    assert result["source"] == "gelu.v" and result["LUT"] > 0 and "fmax_mhz" not in result
+    work = tmp_path / "gelu.ecp5"
+    assert (work / "gelu.v").is_file() and not list(work.glob("*.il"))
+    status, out, err = run(capsys, "synth", "gelu", "--target", "generic",
+                           "--work", str(tmp_path))
+    assert (status, err) == (0, "")
+    assert out.splitlines()[-2:] == ["device: Yosys generic gates (no device)",
+                                     "source: gelu.v"]

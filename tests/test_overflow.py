@@ -64,6 +64,11 @@ layernorm        saturates to signed              test_layernorm_extreme_vectors
 systolic_array   wraps modulo ``2**acc_width``,   test_systolic_array_wraps (every PE
                  no flag, every PE type           type); cocotb
                                                   ``accumulator_wrap_corners``
+requant          saturates to ``out_bits``        test_requant.py: test_output_saturates_
+                 (signed or unsigned); the        at_both_bounds, test_srdhm_against_
+                 input add, left shift and        gemmlowp (``INT32_MIN**2``), test_
+                 high multiply saturate           amaranth_simulator_every_code; cocotb
+                                                  ``corner_combinations``
 ===============  ===============================  =========================================
 
 Unprefixed names are tests of this file.

@@ -2,8 +2,8 @@
 """Portability: the emitted Verilog of every configuration compiles in Icarus Verilog.
 
 Every preset (default, small, large) and CI sweep configuration of every unit
-(``accelgen.verif.testing.all_configurations()``; the ``large`` presets in one generation
-unless ``ACCELGEN_STRESS=2``, see below) is emitted with ``accelgen.flow.emit.emit``,
+(``accelgen.verif.testing.all_configurations()``; the ``large`` presets only
+with ``ACCELGEN_STRESS=2``, see below) is emitted with ``accelgen.flow.emit.emit``,
 written into the test's temporary folder and compiled by Icarus Verilog 11
 twice, as plain Verilog-2005 (``-g2005``: no SystemVerilog construct slipped
 in) and as SystemVerilog-2012 (``-g2012``: no identifier clashes with a
@@ -45,7 +45,8 @@ per configuration and generation, a few hundredths of a second for most. The
 with both generations, the 8x8 ``bitfusion_array`` (4.6 MB of Verilog) almost
 half of it. The ``large`` presets, whose Verilog is their unit's other
 configurations' constructs at a larger size, are therefore compiled as
-SystemVerilog-2012 only; both generations with ``ACCELGEN_STRESS=2``.
+SystemVerilog-2012 only, and only with ``ACCELGEN_STRESS=2`` (both generations
+then), like their Verilator lint (``tests/test_lint.py``).
 """
 
 import os
@@ -56,7 +57,7 @@ import pytest
 
 from accelgen.flow.emit import emit, write
 from accelgen.registry import UNITS, module_name
-from accelgen.verif.testing import STRESS
+from accelgen.verif.testing import HEAVY_REASON, STRESS
 
 GENERATIONS = ("-g2005", "-g2012")
 FLAGS = ("-Wall", "-Winfloop", "-gstrict-expr-width", "-gstrict-ca-eval",
@@ -94,15 +95,16 @@ def assert_compiles_cleanly(exe, verilog_path, top, generations=GENERATIONS):
             f"{len(lines)} line(s) of output:\n" + "\n".join(lines[:20]))
 
 
-CONFIGURATIONS = [pytest.param(label, params, id=module_name(params))
+CONFIGURATIONS = [pytest.param(label, params, id=module_name(params),
+                               marks=[pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)]
+                               if label == "large" else [])
                   for unit in UNITS.values() for label, params in unit.configurations()]
 
 
 @pytest.mark.parametrize("label,params", CONFIGURATIONS)
 def test_configuration_compiles_in_icarus(label, params, iverilog, tmp_path):
     verilog_path, _ = write(emit(params.unit, params), tmp_path)
-    generations = GENERATIONS if label != "large" or STRESS >= 2 else ("-g2012",)
-    assert_compiles_cleanly(iverilog, verilog_path, verilog_path.stem, generations)
+    assert_compiles_cleanly(iverilog, verilog_path, verilog_path.stem)
 
 
 @pytest.mark.parametrize("source,message", [

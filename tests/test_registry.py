@@ -35,8 +35,9 @@ def test_every_golden_model_belongs_to_a_unit(package):
     assert _modules(package) == sorted(UNITS)
 
 
-SHARED_VERIF = {"amaranth_sim", "bench", "packets", "payload", "ports", "protocol", "runner",
-                "scoreboard", "selftest", "stream", "testing", "vectors"}
+SHARED_VERIF = {"amaranth_sim", "axis_cocotb", "bench", "packets", "payload", "ports",
+                "protocol", "runner", "scoreboard", "selftest", "stream", "testing",
+                "vectors"}
 
 
 def test_every_testbench_belongs_to_a_unit():
@@ -225,6 +226,29 @@ def test_fact_shapes_are_checked():
         _unit(heavy=Heavy(proofs=(("small", {}, 2),)))
     with pytest.raises(ValueError, match=r"^unit x heavy names axis_lint, but its axis is None$"):
         _unit(heavy=Heavy(checks={"axis_lint"}))
+    with pytest.raises(TypeError, match=r"^Heavy sweeps must be indices into the unit's "
+                                        r"sweep \(non-negative integers\), not \{-1\}$"):
+        Heavy(sweeps={-1})
+    with pytest.raises(ValueError, match=r"^unit x heavy sweeps must be in range\(0, 1\) "
+                                         r"\(its sweep's indices\), not 1, 2$"):
+        _unit(sweep=({},), heavy=Heavy(sweeps={1, 2}))
+
+
+def test_heavy_sweeps_wait_for_stress():
+    """The cocotb regression skips, below ACCELGEN_STRESS=2, exactly the large
+    preset and the sweep configurations each unit's ``heavy.sweeps`` names."""
+    from accelgen.verif.testing import HEAVY_REASON, STRESS, regression_configurations
+    for name, unit in UNITS.items():
+        labels = [label for label, _params in unit.configurations()]
+        cases = regression_configurations(name)
+        assert len(cases) == len(labels)
+        for label, case in zip(labels, cases):
+            heavy = label == "large" or label in {f"sweep{i}" for i in unit.heavy.sweeps}
+            skips = [m for m in case.marks if m.name == "skipif"]
+            assert bool(skips) == heavy, (name, label)
+            for mark in skips:
+                assert mark.args == (STRESS < 2,) and mark.kwargs["reason"] == HEAVY_REASON
+    assert sum(len(u.heavy.sweeps) for u in UNITS.values()) >= 1
 
 
 def test_facts_are_frozen():

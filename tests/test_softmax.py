@@ -28,6 +28,7 @@ from accelgen.verif.softmax import corner_vectors, random_vectors, run_rtl
     ({"n": "8"}, TypeError, r"^softmax n must be an integer, not '8'$"),
     ({"recip_steps": 5}, ValueError,
      r"^softmax recip_steps must be an integer from 1 to 4, not 5$"),
+    ({"pipeline": -1}, ValueError, r"^softmax pipeline must be an integer from 0 to 2, not -1$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -47,7 +48,8 @@ def scalar_exp(p, d):
         b = math.floor(2.7073248645 / s)
         c = math.floor(2.7921147441 / s ** 2)
         exp = max((r * (r + b) + c) << (30 - z), 0)
-        return exp >> ((c << 30).bit_length() - e_bits)  # requantised to exp_bits
+        h = (c << 30).bit_length() - e_bits  # requantised to exp_bits, halves up
+        return (exp + (1 << (h - 1))) >> h if h > 0 else exp << -h
     if p.method == "base2":
         t = d * round(math.log2(math.e) * 65536)
         u, v = divmod(t, 1 << (p.in_frac + 16))
@@ -147,9 +149,14 @@ def test_long_vectors_keep_their_sum():
                                Params(n=15, lanes=3, method="base2", lut_bits=6,
                                       out_bits=10, out_frac=9),
                                Params(n=8, lanes=8, in_bits=10, in_frac=5, lut_bits=7),
-                               Params(n=2, in_bits=2, in_frac=0, out_bits=2, out_frac=1)],
+                               Params(n=2, in_bits=2, in_frac=0, out_bits=2, out_frac=1),
+                               Params(n=8, lanes=2, pipeline=1),
+                               Params(n=6, method="ibert", in_bits=16, in_frac=10, lanes=3,
+                                      pipeline=2),
+                               Params(n=4, lanes=4, method="base2", lut_bits=2,
+                                      recip_steps=4, pipeline=2)],
                          ids=["lut_n8", "base2_l2", "ibert_l3", "one_word_r4", "r3_e8", "n15_l3",
-                              "one_word_l8", "n2_2bit"])
+                              "one_word_l8", "n2_2bit", "p1_l2", "ibert_p2", "one_word_p2"])
 def test_amaranth_simulator_under_stalls(p):
     seed = 81
     vectors = stimulus(p, np.random.default_rng(seed), 12)
@@ -167,6 +174,8 @@ def test_cycle_model():
     assert (fast.recip_cycles, fast.vector_cycles, fast.throughput) == (6, 8, 1)
     assert p.throughput == 0.4444
     assert Params().vector_cycles == 64 and Params(n=128, lanes=4).throughput == 1
+    assert [Params(pipeline=k).latency for k in range(3)] == [64 + 17 + 3 + k for k in range(3)]
+    assert Params(pipeline=2).vector_cycles == 64
 
 
 @pytest.mark.sim

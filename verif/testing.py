@@ -39,9 +39,11 @@ STRESS = float(os.environ.get("ACCELGEN_STRESS", "1"))
 HEAVY_REASON = "heavy check: runs with ACCELGEN_STRESS=2 (see docs/verification.md)"
 
 
-def _heavy_marks(label):
-    """The skip mark of the ``large`` preset below ``ACCELGEN_STRESS=2``."""
-    return [pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)] if label == "large" else []
+def _heavy_marks(label, heavy_sweeps=frozenset()):
+    """The skip mark, below ``ACCELGEN_STRESS=2``, of the ``large`` preset and of
+    the sweep configurations whose indices are in ``heavy_sweeps``."""
+    heavy = label == "large" or label in {f"sweep{i}" for i in heavy_sweeps}
+    return [pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)] if heavy else []
 
 
 def configurations(unit_name):
@@ -53,16 +55,23 @@ def configurations(unit_name):
 def regression_configurations(unit_name):
     """:func:`configurations` for the cocotb regression under Verilator. The
     ``large`` preset (the slowest Verilator builds: every other preset and the
-    CI sweep cover its features) is skipped, with its reason shown, unless
+    CI sweep cover its features) and the sweep configurations the unit's
+    ``heavy.sweeps`` names are skipped, with their reason shown, unless
     ``ACCELGEN_STRESS >= 2``."""
-    return [pytest.param(params, id=module_name(params), marks=_heavy_marks(label))
-            for label, params in UNITS[unit_name].configurations()]
+    unit = UNITS[unit_name]
+    return [pytest.param(params, id=module_name(params),
+                         marks=_heavy_marks(label, unit.heavy.sweeps))
+            for label, params in unit.configurations()]
 
 
-def all_configurations():
-    """``pytest.param((unit, params), id=module)`` over every registered unit."""
-    return [pytest.param((unit, params), id=module_name(params))
-            for unit in UNITS.values() for _label, params in unit.configurations()]
+def all_configurations(defer_large=False):
+    """``pytest.param((unit, params), id=module)`` over every registered unit;
+    with ``defer_large``, the ``large`` presets (their unit's other
+    configurations' constructs at a larger size) are skipped unless
+    ``ACCELGEN_STRESS >= 2``."""
+    return [pytest.param((unit, params), id=module_name(params),
+                         marks=_heavy_marks(label) if defer_large else [])
+            for unit in UNITS.values() for label, params in unit.configurations()]
 
 
 def _has_testbench(unit):

@@ -16,8 +16,10 @@ vector units (``softmax``, ``layernorm``)
     generator seeded with ``seed`` (reported): Gaussians of spread 0.5, 1, 2
     and 4 in real input units (clipped to the input range; centred, or with a
     random mean in ±1), uniform over all codes, Laplace (scale 1), and the
-    adversarial vectors of docs/nonlinear.md (one dominant element at every gap above the
-    rest, all equal, maximal spread of the minimum and maximum codes only,
+    adversarial vectors of docs/nonlinear.md (one dominant element at a random gap above the
+    rest; one element above the rest at the minimum code, 255 gaps in order,
+    every gap of 8-bit inputs; all equal, maximal spread of the minimum and
+    maximum codes only,
     most-negative everywhere, saturating, one outlier, large and tiny
     variance); with ``affine``, random ``gamma``/``beta`` codes over their full
     ranges. :data:`DEFAULT_VECTORS` vectors for vectors of up to 262 elements,
@@ -88,6 +90,20 @@ def _dominant(rng, count, n, lo, hi, frac):
     return q
 
 
+def _dominant_over_minimum(rng, count, n, lo, hi, frac):
+    """The rest at the minimum code; one element ``d`` codes above it, ``d``
+    sweeping the gaps ``1 .. hi - lo`` in order (every gap when ``count`` covers
+    them, evenly spaced ones otherwise; cycled when ``count`` exceeds them).
+    A vector whose non-maximum elements are equal depends only on ``d``, so the
+    sweep is exhaustive over that shape when every gap is drawn."""
+    gaps = hi - lo
+    k = np.arange(count, dtype=np.int64)
+    d = 1 + (k % gaps if count >= gaps else (k * gaps) // count)
+    q = np.full((count, n), lo, dtype=np.int64)
+    q[np.arange(count), _random_positions(rng, count, n)] += d
+    return q
+
+
 def _dominant_noisy(rng, count, n, lo, hi, frac):
     """Gaussian (spread 1) rest; one element a random gap above their maximum."""
     q = _real(rng, rng.normal(0.0, 1.0, (count, n)), lo, hi, frac)
@@ -150,6 +166,7 @@ FAMILIES = {
     "uniform": (_uniform, None),
     "laplace 1": (_laplace, None),
     "one dominant": (_dominant, None),
+    "dominant over minimum": (_dominant_over_minimum, 255),
     "dominant + noise": (_dominant_noisy, None),
     "outlier": (_outlier, None),
     "all equal": (_all_equal, None),

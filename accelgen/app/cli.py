@@ -216,7 +216,7 @@ def cmd_lint(args):
 
 def cmd_synth(args):
     from accelgen.flow.emit import emit
-    from accelgen.flow.synth import synthesize, fmax, TARGETS
+    from accelgen.flow.synth import synthesize, fmax, DEVICES, TARGETS
     unit = _unit(args.unit)
     params = _params(unit, args.preset, args.param)
     if args.pnr and TARGETS[args.target][1] is None:
@@ -226,20 +226,23 @@ def cmd_synth(args):
     # (Amaranth warns about components that are built but never used).
     Path(args.work).mkdir(parents=True, exist_ok=True)
     work = Path(args.work) / f"{emitted.module}.{args.target}"
-    component = unit.build(params)
-    try:
-        cells = synthesize(emitted, component, args.target, work)
-    except BaseException:
-        component._MustUse__silence = True  # the error is what the user needs to see
-        raise
-    result = {"unit": unit.name, "module": emitted.module, "target": args.target, **cells}
+    # The cell counts are of the emitted Verilog, the file users get.
+    cells = synthesize(emitted, None, args.target, work, source="verilog")
+    result = {"unit": unit.name, "module": emitted.module, "target": args.target,
+              "device": DEVICES[args.target], "source": f"{emitted.module}.v", **cells}
     if args.pnr:
         result["fmax_mhz"] = round(fmax(unit.build(params), args.target, work / "pnr"), 2)
+        result["fmax_of"] = ("the unit inside the Fmax harness: inputs from an LFSR, "
+                             "outputs into a MISR, register to register")
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        keys = [k for k in result if k not in ("unit",)]
+        notes = ("device", "source", "fmax_of")
+        keys = [k for k in result if k not in ("unit", *notes)]
         print(format_table([[result[k] for k in keys]], keys))
+        for k in notes:
+            if k in result:
+                print(f"{k}: {result[k]}")
 
 
 def cmd_accuracy(args):

@@ -13,7 +13,8 @@ import math
 from fractions import Fraction
 
 __all__ = ["PWL_FRAC", "IBERT_K", "IBERT_A", "IBERT_B", "IBERT_SHIFT", "gelu_float",
-           "lut_table", "pwl_coefficients", "ibert_constants"]
+           "lut_table", "pwl_coefficients", "ibert_mult_bits", "ibert_constants",
+           "ibert_tail_slopes"]
 
 #: Fraction bits of the ``pwl`` slopes ``A`` (the intercepts ``B`` have
 #: ``in_frac + PWL_FRAC``).
@@ -103,6 +104,22 @@ def _pwl_coefficients(in_frac, h, segments):
     return tuple(slopes), tuple(intercepts)
 
 
+def ibert_mult_bits(params):
+    """Significant bits of i-GELU's output multiplier ``mult``: ``out_bits + 8``.
+
+    ``mult = round(scale' * 2**shift)`` is within half a unit of ``scale' *
+    2**shift``, whose magnitude is at least ``2**(m - 1)`` (``m`` these bits),
+    so ``mult`` is within a factor ``1 ± 2**-m`` of it. For an exact value
+    ``v = q * (y + one) * scale'`` inside the output range (``|v| <=
+    2**(out_bits - 1)`` LSBs) the requantised value moves by at most ``|v| *
+    2**-m <= 2**-9`` LSB: the output is within ``1/2 + 2**-9`` LSB of ``v``
+    (both clipped to the output range), so faithful, and the correctly
+    rounded code except where ``v`` lies within ``2**-9`` LSB of a rounding
+    boundary (halves round up).
+    """
+    return params.out_bits + 8
+
+
 def ibert_constants(params):
     """i-GELU's integer constants for ``S = 2**-in_frac`` (a new dict of ints).
 
@@ -110,8 +127,9 @@ def ibert_constants(params):
     S1)``, ``c_int = floor((1 / IBERT_A) / S1**2)``, ``S_erf = IBERT_A * S1**2 *
     2**IBERT_SHIFT``, ``one = floor(1 / S_erf)``; the output requantiser of
     ``q * (y + one)`` (scale ``S * S_erf / 2``, negative) is ``mult = round(scale'
-    * 2**shift)`` with ``scale' = S * S_erf / 2 * 2**out_frac`` and ``shift = 15 -
-    floor(log2 |scale'|)``, so ``|mult|`` has 16 significant bits. float64
+    * 2**shift)`` with ``scale' = S * S_erf / 2 * 2**out_frac`` and ``shift =
+    m - 1 - floor(log2 |scale'|)``, so ``|mult|`` has ``m =
+    ibert_mult_bits(params) = out_bits + 8`` significant bits. float64
     throughout, as written.
     """
     s = 2.0 ** -params.in_frac
@@ -121,6 +139,25 @@ def ibert_constants(params):
     s_erf = IBERT_A * s1 ** 2 * 2 ** IBERT_SHIFT
     one = math.floor(1.0 / s_erf)
     scale = s * s_erf / 2 * 2.0 ** params.out_frac  # negative: S_erf < 0
-    r = 15 - math.floor(math.log2(abs(scale)))  # |M| has 16 significant bits
+    r = ibert_mult_bits(params) - 1 - math.floor(math.log2(abs(scale)))
     mult = round(scale * 2.0 ** r)
     return {"b_int": b_int, "c_int": c_int, "one": one, "mult": mult, "shift": r}
+
+
+def ibert_tail_slopes(params):
+    """i-GELU's slopes past its erf clip: ``(negative, positive)`` floats.
+
+    For ``|q| >= -b_int`` (``|x| >= -IBERT_B * IBERT_K``, about 2.50) the erf
+    polynomial is clipped, ``y = floor(sgn(q) * c_int / 2**14)`` is a constant
+    per sign, and the unit computes ``lambda * x`` (then rounds it to the output
+    scale, within ``1/2 + 2**-9`` LSB): ``lambda = (y + one) * S_erf / 2``. GELU
+    there is ``x * Phi(x)``, within 0.016 of 0 (``x <= -2.5``) and of ``x``
+    (``x >= 2.5``); the floors of ``c_int`` and ``one`` leave ``lambda`` off 0
+    and 1, so the error on the tails grows as ``|lambda - 0| * |x|`` and
+    ``|lambda - 1| * |x|`` (0.0181 and 0.0108 at ``in_frac = 8``, 0.0011 and
+    0.0018 at 10, below 0.0001 from 12 up).
+    """
+    c = ibert_constants(params)
+    s_erf = IBERT_A * (2.0 ** -params.in_frac / IBERT_K) ** 2 * 2 ** IBERT_SHIFT
+    return tuple(((sign * c["c_int"]) // (1 << IBERT_SHIFT) + c["one"]) * s_erf / 2
+                 for sign in (-1, 1))

@@ -79,9 +79,10 @@ def ibert_constants(params):
 
     I-BERT (Kim et al., ICML 2021, Alg. 2) with the constants of docs/nonlinear.md, float64 as
     written: ``x0 = floor(-0.6931 / S)`` (``-ln 2``), ``b = floor(2.7073248645 /
-    S)``, ``c = floor(2.7921147441 / S**2)`` (``exp(r) ~ 0.3585 * ((r + 1.353)**2
-    + 0.344)``, scaled); and the requantising shift ``h = bitlen(c) + 30 - E``
-    that takes ``P * 2**(30 - z)`` to ``E`` fraction bits.
+    S)``, ``c = floor(2.7921147441 / S**2)`` (``exp(r) ~ 0.3585 * (r + 1.353)**2
+    + 0.344``, scaled); and the requantising shift ``h = bitlen(c) + 30 - E``
+    that takes ``P * 2**(30 - z)`` to ``E`` fraction bits, rounding to nearest
+    (halves up): ``e = floor(P * 2**(30 - z) / 2**h + 1/2)``.
     """
     s = 2.0 ** -params.in_frac
     c = math.floor(2.7921147441 / s ** 2)
@@ -94,7 +95,7 @@ def exp_of_zero(params):
 
     ``lut`` and ``base2``: the table's first entry (``d = 0`` falls in bin 0,
     and ``u = 0``); ``ibert``: ``z = r = 0`` leave ``P = c``, so ``e(0) =
-    floor(c * 2**30 / 2**h)``.
+    floor(c * 2**30 / 2**h + 1/2)`` (at most ``2**E``: ``c < 2**bitlen(c)``).
     """
     if params.method == "lut":
         return lut_table(params)[0]
@@ -102,4 +103,6 @@ def exp_of_zero(params):
         return base2_table(params)[0]
     c = ibert_constants(params)
     n = c["h"] - 30
-    return c["c"] >> n if n >= 0 else c["c"] << -n
+    if n <= 0:
+        return c["c"] << -n
+    return (c["c"] + (1 << (n - 1))) >> n

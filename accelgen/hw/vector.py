@@ -17,15 +17,41 @@ class BufferRing:
 
     Buffer ``b`` is in state ``k`` while stage ``k`` owns it. Stage 0 fills
     buffers (the only writer), later stages read them; when stage ``k`` is done
-    with a buffer (:meth:`finish`), the buffer moves to state ``k + 1`` (the last
-    stage hands it back to stage 0) and the stage's pointer moves to the next
-    buffer. Every stage visits the buffers in the same order, so vectors leave
-    in the order they came, and with one buffer per stage every stage can be
-    busy at once: a vector per ``max(stage cycles)`` cycles.
+    with a buffer (after the last :meth:`step`, or :meth:`finish`), the buffer
+    moves to state ``k + 1`` (the last stage hands it back to stage 0) and the
+    stage's pointer moves to the next buffer. Every stage visits the buffers in
+    the same order, so vectors leave in the order they came, and with one
+    buffer per stage every stage can be busy at once: a vector per
+    ``max(stage cycles)`` cycles.
 
-    The memory has one write port and one combinational read port per reading
-    stage; a buffer's words are at ``Cat(word, buffer)`` (``words`` rounded up
-    to a power of two).
+    Storage: one ``Memory`` of ``word_width``-bit words, ``stages * 2**w``
+    deep (``w = ceil(log2(words))``, at least 1: a buffer's words are at
+    ``Cat(word, buffer)``), with one write port and, per reading stage, a
+    synchronous read: a read port whose output goes straight into a register
+    with no reset or enable, which synthesis merges into the port, so that the
+    memory maps to block RAM. (The register is kept outside the port so that
+    formal flows that take only asynchronous-read memories, such as Yosys'
+    ``write_smt2`` after ``prep``, read the design unchanged.) Each read is
+    prefetched: its address is the word and buffer the stage will be at in
+    the *next* cycle (the current ones, unless the stage steps or finishes
+    this cycle), so that the register holds, in every cycle, the word the
+    stage is at: :meth:`word` behaves as a combinational read with no added
+    latency, and a stage still takes one word per cycle.
+
+    Read during write: a reader never samples the address of a word in the
+    cycle it is written unless ``words == 1``. Stage 1 is the first to read a
+    buffer: stage 0 writes word ``j`` at least ``words - 1 - j`` cycles before
+    its last word, and stage 1 samples word ``j``'s address at least ``j``
+    cycles after that last word, the same cycle only when ``words == 1``.
+    Later stages read buffers finished at least two cycles before, and stage 0
+    writes only buffers the last stage has left. So stage 1's read is
+    transparent (the written word bypasses the memory) when ``words == 1``,
+    and no read is otherwise. After a synchronous reset the read registers
+    are stale for one cycle; no stage owns a buffer to read in that cycle.
+
+    The ring's own registers (counts, pointers, states) are updated by the
+    ring from the strobes :meth:`step` and :meth:`finish` raise, so callers
+    call them under their own conditions, in any order.
     """
 
     def __init__(self, m, *, stages, words, word_width, readers, name="ring"):
@@ -35,13 +61,40 @@ class BufferRing:
         self.state = [Signal(range(stages), name=f"{name}_state{b}") for b in range(stages)]
         self.pointer = [Signal(range(stages), name=f"{name}_ptr{k}") for k in range(stages)]
         self.count = [Signal(self.word_bits, name=f"{name}_word{k}") for k in range(stages)]
+        self.stepping = [Signal(name=f"{name}_stage{k}_step") for k in range(stages)]
+        self.finishing = [Signal(name=f"{name}_stage{k}_finish") for k in range(stages)]
+        next_count = [Signal(self.word_bits, name=f"{name}_next_word{k}") for k in range(stages)]
+        next_pointer = [Signal(range(stages), name=f"{name}_next_ptr{k}")
+                        for k in range(stages)]
+        for k in range(stages):
+            done = Signal(name=f"{name}_stage{k}_done")
+            m.d.comb += [
+                done.eq(self.finishing[k] | (self.stepping[k] & self.last_word(k))),
+                next_count[k].eq(Mux(self.stepping[k],
+                                     Mux(self.last_word(k), 0, self.count[k] + 1),
+                                     self.count[k])),
+                next_pointer[k].eq(Mux(done, Mux(self.pointer[k] == stages - 1, 0,
+                                                 self.pointer[k] + 1), self.pointer[k])),
+            ]
+            m.d.sync += [self.count[k].eq(next_count[k]), self.pointer[k].eq(next_pointer[k])]
+            for b in range(stages):
+                with m.If(done & (self.pointer[k] == b)):
+                    m.d.sync += self.state[b].eq((k + 1) % stages)
         m.submodules[f"{name}_mem"] = mem = Memory(
             shape=unsigned(word_width), depth=stages << self.word_bits, init=[])
-        self.write_port = mem.write_port()
-        self.read_ports = {k: mem.read_port(domain="comb") for k in readers}
-        for k, port in self.read_ports.items():
-            m.d.comb += port.addr.eq(Cat(self.count[k], self.pointer[k]))
-        m.d.comb += self.write_port.addr.eq(Cat(self.count[0], self.pointer[0]))
+        self.write_port = write = mem.write_port()
+        m.d.comb += write.addr.eq(Cat(self.count[0], self.pointer[0]))
+        self.read_data = {}
+        for k in readers:
+            port = mem.read_port(domain="comb")
+            data = Signal(word_width, name=f"{name}_data{k}", reset_less=True)
+            m.d.comb += port.addr.eq(Cat(next_count[k], next_pointer[k]))
+            if words == 1 and k == 1:  # transparent: the write's data wins
+                m.d.sync += data.eq(Mux(write.en & (write.addr == port.addr),
+                                        write.data, port.data))
+            else:
+                m.d.sync += data.eq(port.data)
+            self.read_data[k] = data
         self.owns = []
         for k in range(stages):
             own = Signal(name=f"{name}_stage{k}_active")
@@ -54,30 +107,24 @@ class BufferRing:
         return self.owns[k]
 
     def last_word(self, k):
+        """High while stage ``k`` is at the last word of its buffer."""
         return self.count[k] == self.words - 1
 
     def word(self, k):
-        """The word stage ``k`` (a reader) is at, combinationally."""
-        return self.read_ports[k].data
+        """The word stage ``k`` (a reader) is at: the registered output of its
+        prefetched read port, valid in every cycle the stage is :meth:`active`."""
+        return self.read_data[k]
 
     def step(self, k):
-        """Statements: stage ``k`` moves to its next word; after the last word
-        the buffer is handed on (:meth:`finish`)."""
-        m = self.m
-        with m.If(self.last_word(k)):
-            m.d.sync += self.count[k].eq(0)
-            self.finish(k)
-        with m.Else():
-            m.d.sync += self.count[k].eq(self.count[k] + 1)
+        """Statements: stage ``k`` moves to its next word at the end of this
+        cycle; after the last word the buffer is handed on (as :meth:`finish`).
+        Call under the condition that the stage takes (or writes) its word."""
+        self.m.d.comb += self.stepping[k].eq(1)
 
     def finish(self, k):
-        """Statements: hand stage ``k``'s buffer to the next stage."""
-        m = self.m
-        for b in range(self.stages):
-            with m.If(self.pointer[k] == b):
-                m.d.sync += self.state[b].eq((k + 1) % self.stages)
-        m.d.sync += self.pointer[k].eq(Mux(self.pointer[k] == self.stages - 1, 0,
-                                           self.pointer[k] + 1))
+        """Statements: hand stage ``k``'s buffer to the next stage at the end
+        of this cycle (for a stage that does not :meth:`step`)."""
+        self.m.d.comb += self.finishing[k].eq(1)
 
     def write(self, data):
         """Statements: stage 0 writes ``data`` at its word (call when a beat is taken)."""
@@ -98,10 +145,12 @@ class BufferRing:
 
         return regs, select
 
-    def store(self, regs, k, value):
-        """Statements: ``regs[pointer[k]] = value``."""
+    def store(self, regs, k, value, *, buffer=None):
+        """Statements: ``regs[pointer[k]] = value`` (``regs[buffer]`` when given: a
+        stage whose result lands after its pointer has moved on)."""
+        at = self.pointer[k] if buffer is None else buffer
         for b in range(self.stages):
-            with self.m.If(self.pointer[k] == b):
+            with self.m.If(at == b):
                 self.m.d.sync += regs[b].eq(value)
 
 
@@ -119,12 +168,13 @@ def serial_cycles(bits, per_cycle):
 def serial_reciprocal(m, *, start, divisor, numerator_shift, quotient_bits, name,
                       per_cycle=1):
     """``floor(2**numerator_shift / divisor)`` by restoring division,
-    ``per_cycle`` quotient bits per cycle: ``start`` (a strobe) loads
-    ``divisor``; ``serial_cycles(quotient_bits, per_cycle)`` cycles later
-    ``done`` strobes for one cycle, with the quotient on ``result``
-    (combinational, valid with ``done``). The divisor must exceed
-    ``2**(numerator_shift - quotient_bits)`` (so the quotient fits) and stay
-    constant while the division runs; ``numerator_shift`` must be at least the
+    ``per_cycle`` quotient bits per cycle: ``start`` (a strobe) starts it;
+    ``serial_cycles(quotient_bits, per_cycle)`` cycles later ``done`` strobes
+    for one cycle, with the quotient on ``result`` (combinational, valid with
+    ``done``). ``divisor`` is first read in the cycle after ``start`` (so it
+    may be registered in the start cycle itself) and must then stay constant
+    until ``done``; it must exceed ``2**(numerator_shift - quotient_bits)``
+    (so the quotient fits). ``numerator_shift`` must be at least the
     quotient bits rounded up to a multiple of ``per_cycle``.
 
     Returns ``(result, done)``."""

@@ -190,6 +190,8 @@ HEAVY_CHECKS = MappingProxyType({
     "axis_regression": "the cocotb testbench through the AXI4-Stream wrapper",
     "synth_more_targets": "synthesis of the small preset on the generic and Xilinx flows "
                           "(iCE40 and ECP5 run by default)",
+    "protocol_default": "the protocol stress of the default preset (the small preset's "
+                        "runs by default instead: the same stall and reset logic, smaller)",
 })
 
 
@@ -565,7 +567,8 @@ UNITS = MappingProxyType({u.name: u for u in [
         axis=Axis(),
         # sweep1's mode subset is the small preset's kind; its 3x2 shape the
         # Amaranth tier's (tests/test_bitfusion_array.py, under stalls).
-        heavy=Heavy(checks=_DEFERRED, proofs=(("small", {}, 2),), sweeps={1}),
+        heavy=Heavy(checks=_DEFERRED | {"protocol_default"}, proofs=(("small", {}, 2),),
+                    sweeps={1}),
     ),
     Unit(
         name="ant_decoder",

@@ -429,3 +429,62 @@ def test_synth_reads_the_emitted_verilog_and_names_the_device(capsys, tmp_path):
     assert (status, err) == (0, "")
     assert out.splitlines()[-2:] == ["device: Yosys generic gates (no device)",
                                      "source: gelu.v"]
+
+
+# --- generate pipeline (accelgen.compose) ------------------------------------------
+
+_PIPELINE_TOML = """name = "cli_mac_gelu"
+[[stages]]
+unit = "int_mac"
+params = { acc_width = 20 }
+requant = { in_bits = 20, shift = 7, out_frac = 4 }
+[[stages]]
+unit = "gelu"
+params = { in_frac = IN_FRAC }
+"""
+
+
+def _pipeline_spec(tmp_path, in_frac=4, suffix=".toml"):
+    path = tmp_path / f"spec{suffix}"
+    path.write_text(_PIPELINE_TOML.replace("IN_FRAC", str(in_frac)))
+    return path
+
+
+def test_generate_pipeline_writes_one_module(capsys, tmp_path):
+    spec = _pipeline_spec(tmp_path)
+    status, out, err = run(capsys, "generate", "pipeline", "--spec", str(spec),
+                           "-o", str(tmp_path / "out"))
+    assert (status, err) == (0, "")
+    names = [Path(line).name for line in out.splitlines()]
+    assert names == [f"cli_mac_gelu.{ext}" for ext in ("v", "json", "vlt", "core", "f")]
+    manifest = json.loads((tmp_path / "out" / "cli_mac_gelu.json").read_text())
+    assert manifest["unit"] == "pipeline"
+    assert [s["unit"] for s in manifest["stages"]] == ["int_mac", "requant", "gelu"]
+    verilog = (tmp_path / "out" / "cli_mac_gelu.v").read_text()
+    assert re.findall(r"^module (\S+)\(", verilog, re.M) == ["cli_mac_gelu"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "pipeline"], "generate pipeline needs --spec FILE (a .toml or .json "
+                               "description, see docs/compose.md)"),
+    (["generate", "gelu", "--spec", "x.toml"],
+     "--spec applies to 'generate pipeline', not to unit gelu"),
+    (["generate", "pipeline", "--spec", "SPEC", "-p", "a=1"],
+     "generate pipeline takes its parameters from --spec, not -p/--preset"),
+    (["generate", "pipeline", "--spec", "SPEC", "--preset", "small"],
+     "generate pipeline takes its parameters from --spec, not -p/--preset"),
+    (["generate", "pipeline", "--spec", "MISSING"], "pipeline spec MISSING does not exist"),
+    (["generate", "pipeline", "--spec", "BAD"],
+     "BAD: stage 1 (requant) output y is 8-bit signed at 2**-4, but stage 2 (gelu) "
+     "input x takes 8-bit signed at 2**-5"),
+])
+def test_generate_pipeline_errors(capsys, tmp_path, argv, message):
+    paths = {"SPEC": str(_pipeline_spec(tmp_path)), "MISSING": str(tmp_path / "none.toml"),
+             "BAD": str(_pipeline_spec(tmp_path, in_frac=5, suffix=".bad.toml"))}
+    argv = [paths.get(a, a) for a in argv]
+    for key, value in paths.items():
+        message = message.replace(key, value) if key in ("MISSING", "BAD") else message
+    status, out, err = run(capsys, *argv, "-o", str(tmp_path / "out"))
+    assert (status, out) == (2, "")
+    assert err == f"accelgen: error: {message}\n"
+    assert not (tmp_path / "out").exists()

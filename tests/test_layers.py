@@ -195,3 +195,33 @@ def test_the_source_reader_sees_nested_and_relative_imports(tmp_path):
     assert "accelgen.golden" in names
     assert "accelgen.golden.gelu" in names
     assert "numpy.linalg" in names
+
+
+# --- accelgen.compose: the composed golden model and the composed RTL ---------------
+
+#: The composed golden model is a golden model; the composed RTL is a generator
+#: (it builds units through the registry, never from their golden models).
+COMPOSE_GOLDEN_FORBIDDEN = GOLDEN_FORBIDDEN
+COMPOSE_RTL_FORBIDDEN = ("numpy", "accelgen.golden", "accelgen.compose.golden",
+                         "accelgen.verif", "cocotb")
+
+
+@pytest.mark.parametrize("module, forbidden", [
+    ("accelgen.compose.golden", COMPOSE_GOLDEN_FORBIDDEN),
+    ("accelgen.compose.rtl", COMPOSE_RTL_FORBIDDEN),
+])
+def test_compose_modules_load_only_their_layer(module, forbidden):
+    found = offences(load_in_fresh_interpreter([module]), forbidden)
+    assert not found, (f"importing {module} loaded modules of {', '.join(forbidden)}:\n"
+                       f"{describe(found)}")
+
+
+@pytest.mark.parametrize("name, forbidden", [
+    ("golden.py", GOLDEN_SOURCE_FORBIDDEN),
+    ("rtl.py", COMPOSE_RTL_FORBIDDEN + ("accelgen.num.fixed", "accelgen.num.numeric")),
+])
+def test_compose_sources_import_only_their_layer(name, forbidden):
+    found = source_offences([ROOT / "accelgen" / "compose" / name], "accelgen.compose",
+                            forbidden)
+    assert not found, (f"accelgen/compose/{name} may not import {', '.join(forbidden)}:\n  "
+                       + "\n  ".join(found))

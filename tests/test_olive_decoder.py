@@ -3,6 +3,8 @@
 scalar reading, the outlier-victim encoder's invariants, Amaranth simulator; the
 Verilator regression is in tests/test_regression.py."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -64,7 +66,14 @@ def literal(fmt, code, partner):
         return sign * (2 ** ab.man_bits + f) * 2 ** (e + ab.bias)
     if fmt.normal == "int":
         return code - (1 << n) if code >> (n - 1) else code
-    return ant_values(fmt.normal_format)[code]
+    return _normal_values(fmt.normal_format)[code]
+
+
+@functools.lru_cache(maxsize=None)
+def _normal_values(normal_format):
+    """The normal format's value table, read once per format (the exhaustive
+    8-bit test reads it 2**17 times)."""
+    return ant_values(normal_format)
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f"{f.bits}{f.normal}_b{f.outlier.bias}")

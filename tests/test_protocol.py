@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Stream protocol stress of every streaming unit (``accelgen.verif.protocol``).
 
-Each streaming unit's default preset runs the shared cocotb test under
+Each streaming unit's default preset (the small one where the unit's heavy
+checks name ``protocol_default``: ``bitfusion_array``) runs the shared cocotb test under
 Verilator: random traffic under six idle/backpressure mixes (0 to 0.9 on
 either side), one reset at a random point of each, every result compared in
 order with the golden model and every output checked against the AXI-Stream
 rules. ``ACCELGEN_PROTOCOL_BEATS`` sets the input beats per unit (default
 1,200; the full run in docs/verification.md uses 100,000); with ``ACCELGEN_STRESS >= 2``
-the ``small`` presets run as well.
+the other preset runs as well.
 """
 
 import json
@@ -26,10 +27,14 @@ def streaming_units():
 
 
 def _cases():
+    """The default preset of each streaming unit, the small one with
+    ``ACCELGEN_STRESS >= 2``; swapped for the units whose heavy checks name
+    ``protocol_default``."""
     for name in streaming_units():
+        swapped = "protocol_default" in UNITS[name].heavy.checks
         for preset in ("default", "small"):
             params = UNITS[name].params(preset)
-            marks = [] if preset == "default" else \
+            marks = [] if (preset == "default") != swapped else \
                 [pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)]
             yield pytest.param(name, params, id=module_name(params), marks=marks)
 

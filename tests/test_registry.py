@@ -35,8 +35,8 @@ def test_every_golden_model_belongs_to_a_unit(package):
     assert _modules(package) == sorted(UNITS)
 
 
-SHARED_VERIF = {"amaranth_sim", "axis_cocotb", "bench", "packets", "payload", "ports",
-                "protocol", "runner", "scoreboard", "selftest", "stream", "testing",
+SHARED_VERIF = {"amaranth_sim", "axis_cocotb", "bench", "compose", "packets", "payload",
+                "ports", "protocol", "runner", "scoreboard", "selftest", "stream", "testing",
                 "vectors"}
 
 
@@ -77,9 +77,12 @@ def test_component_documents_overflow(name):
         assert re.search(r"``\w+``", paragraph), f"{name}: name the flag"
 
 
-@pytest.mark.parametrize("unit,params", [p.values[0] for p in all_configurations()],
-                         ids=[p.id for p in all_configurations()])
+@pytest.mark.parametrize("unit,params", [pytest.param(*p.values[0], id=p.id, marks=p.marks)
+                                         for p in all_configurations(defer_large=True)])
 def test_configuration_elaborates_and_emits(unit, params):
+    """Every configuration emits (the ``large`` presets, whose emission the 8x8
+    ``bitfusion_array`` alone takes 45 s of, with ``ACCELGEN_STRESS=2``, as
+    their lint and Icarus compile)."""
     emitted = emit(unit.name, params)
     assert emitted.module == module_name(params)
     assert f"module {emitted.module}(" in emitted.verilog

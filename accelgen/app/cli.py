@@ -157,11 +157,42 @@ def cmd_list(args):
     print(format_table(rows, ("unit", "parameters (default, range)", "summary")))
 
 
+#: The ``generate`` target that composes units from ``--spec`` (docs/compose.md).
+PIPELINE = "pipeline"
+
+
+def _generate_pipeline(args):
+    """``accelgen generate pipeline --spec FILE``: the composed module's files."""
+    from accelgen.compose.rtl import emit_pipeline
+    from accelgen.compose.spec import load
+    from accelgen.flow.corefiles import generate
+    if args.spec is None:
+        raise UsageError("generate pipeline needs --spec FILE (a .toml or .json "
+                         "description, see docs/compose.md)")
+    if args.param or getattr(args, "_given_once", set()) & {"preset"}:
+        raise UsageError("generate pipeline takes its parameters from --spec, not "
+                         "-p/--preset")
+    try:
+        emitted = emit_pipeline(load(args.spec))
+        return generate(emitted, args.output, ports=args.ports)
+    except FileNotFoundError:
+        raise UsageError(f"pipeline spec {args.spec} does not exist") from None
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{args.spec}: {e}") from None
+
+
 def cmd_generate(args):
     """Write the Verilog, manifest, FuseSoC core and filelist of one configuration
-    (``--ports axis``: also its AXI4-Stream wrapper, see :mod:`accelgen.flow.corefiles`)."""
+    (``--ports axis``: also its AXI4-Stream wrapper, see :mod:`accelgen.flow.corefiles`),
+    or, for ``pipeline --spec FILE``, of the composed pipeline the file describes."""
     from accelgen.flow.emit import emit
     from accelgen.flow.corefiles import generate
+    if args.unit == PIPELINE:
+        for path in _generate_pipeline(args):
+            print(path)
+        return
+    if args.spec is not None:
+        raise UsageError(f"--spec applies to 'generate pipeline', not to unit {args.unit}")
     unit = _unit(args.unit)
     params = _params(unit, args.preset, args.param)
     try:
@@ -296,12 +327,16 @@ def _parser():
                        help="start from this preset (default: default)")
 
     p = sub.add_parser("generate", help="emit Verilog, manifest, FuseSoC core and filelist "
-                       "of one configuration")
+                       "of one configuration (or of a pipeline: generate pipeline --spec "
+                       "FILE)")
     unit_args(p)
     p.add_argument("-o", "--output", default="hdl", help="output folder (default: hdl)")
     p.add_argument("--ports", default="native", choices=["native", "axis"], action=_Once,
                    help="native: the unit's own ports; axis: also an AXI4-Stream wrapper "
                    "<module>_axis (default: native)")
+    p.add_argument("--spec", action=_Once, metavar="FILE",
+                   help="with the unit name 'pipeline': a .toml or .json description of "
+                   "units joined stream to stream (docs/compose.md)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("synth", help="synthesize one configuration with Yosys")

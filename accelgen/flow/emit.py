@@ -10,7 +10,9 @@ the low bits),
 ``latency`` and ``throughput`` (from the unit's ``Params``),
 ``accelgen_version``, and the unit's own entries from ``Params.manifest_extra()``
 (encodings, packing rules). Ports are read from the emitted Verilog itself, so the
-manifest cannot drift from it.
+manifest cannot drift from it. :func:`emit_component` does the same for a
+component that is not a registry unit (a composed pipeline, whose submodules
+are flattened into its one module).
 """
 
 import copy
@@ -30,7 +32,7 @@ from amaranth.lib import data, wiring
 from accelgen import __version__
 from accelgen.registry import get_unit, module_name
 
-__all__ = ["Emitted", "emit", "write", "module_name"]
+__all__ = ["Emitted", "emit", "emit_component", "write", "module_name"]
 
 _PORT_DECL = re.compile(r"^\s*(input|output|inout)\s+(?:signed\s+)?(?:\[(\d+):0\]\s+)?"
                         r"(\\?\S+)\s*;", re.M)
@@ -157,6 +159,43 @@ def _emit(unit_name, params):
                                          "manifest": emitted.manifest}))
         os.replace(temporary, path)
     return emitted
+
+
+def _flattened_verilog(component, module):
+    """Verilog of ``component`` as one module: Amaranth's RTLIL, then Amaranth's
+    own Yosys with the hierarchy flattened before the usual
+    :func:`amaranth.back.verilog.convert` steps (``proc``, ``memory_collect``,
+    ``write_verilog -norename``)."""
+    from amaranth._toolchain.yosys import find_yosys
+    from amaranth.back import rtlil
+    text = rtlil.convert(component, name=module, emit_src=False)
+    yosys = find_yosys(lambda version: version >= (0, 40))
+    script = [f"read_rtlil <<rtlil\n{text}\nrtlil", f"hierarchy -top {module}",
+              "proc -nomux -norom", "flatten", "memory_collect", "opt_clean",
+              "write_verilog -norename"]
+    # Amaranth's converter ignores the same Yosys warning (processes it emits only
+    # in a form write_verilog can translate).
+    return yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True)
+
+
+def emit_component(component, module, *, header, head, tail, flatten=True):
+    """Emit a ``wiring.Component`` that is not a registry unit as ``module``.
+
+    ``header`` is a list of comment lines (without ``//``) put before the Verilog;
+    the manifest is ``head`` (a dict), then ``ports`` (read from the Verilog, as
+    for units), then ``tail`` and ``accelgen_version``. ``flatten`` puts the
+    component's submodules into its one module (:func:`emit` units have none).
+    ``TypeError`` unless ``component`` is a ``wiring.Component``."""
+    if not isinstance(component, wiring.Component):
+        raise TypeError(f"component must be a wiring.Component, not {component!r}")
+    if flatten:
+        body = _flattened_verilog(component, module)
+    else:
+        body = verilog.convert(component, name=module, emit_src=False)
+    text = "".join(f"// {line}\n" for line in header) + body
+    manifest = {**head, "ports": _ports(component, body, module), **tail,
+                "accelgen_version": __version__}
+    return Emitted(module, text, manifest)
 
 
 def _elaborate(unit_name, params):

@@ -566,9 +566,10 @@ UNITS = MappingProxyType({u.name: u for u in [
         accuracy=None,
         axis=Axis(),
         # sweep1's mode subset is the small preset's kind; its 3x2 shape the
-        # Amaranth tier's (tests/test_bitfusion_array.py, under stalls).
+        # Amaranth tier's (tests/test_bitfusion_array.py, under stalls); sweep0's
+        # narrowest accumulator the overflow extremes (tests/test_overflow.py).
         heavy=Heavy(checks=_DEFERRED | {"protocol_default"}, proofs=(("small", {}, 2),),
-                    sweeps={1}),
+                    sweeps={0, 1}),
     ),
     Unit(
         name="ant_decoder",
@@ -654,8 +655,10 @@ UNITS = MappingProxyType({u.name: u for u in [
         formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
         accuracy=None,
         axis=Axis(),
-        # sweep1's flint normal and pipeline 0 are the small preset's, its n=8 sweep0's.
-        heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER, sweeps={1}),
+        # Both sweeps are 8-bit elements, run in the Amaranth tier
+        # (tests/test_olive_pe.py: n8 flint at pipeline 2 and at acc 26, under
+        # stalls); flint and pipeline 0 are the small preset's.
+        heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER, sweeps={0, 1}),
     ),
     Unit(
         name="index_match",

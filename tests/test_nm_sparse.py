@@ -10,7 +10,7 @@ from accelgen.generators.nm_sparse import Params
 from accelgen.golden.nm_sparse import (compress, decompress, prune, pack_meta, unpack_meta,
                                        valid_meta, nm_sparse)
 from accelgen.verif.nm_sparse import random_stream, run_rtl
-from accelgen.verif.testing import configurations
+from accelgen.verif.testing import HEAVY_REASON, STRESS, configurations
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -83,8 +83,10 @@ def test_golden_matches_python_integers(params):
                                     Params(n=3, m=8, groups=2, a_signed=False, acc_width=20,
                                            pipeline=2),
                                     Params(groups=8, a_width=5, w_width=3, acc_width=8),
-                                    Params(n=15, m=16, groups=16, a_width=2, w_width=2,
-                                           acc_width=6, pipeline=0)],
+                                    pytest.param(Params(n=15, m=16, groups=16, a_width=2,
+                                                        w_width=2, acc_width=6, pipeline=0),
+                                                 marks=pytest.mark.skipif(
+                                                     STRESS < 2, reason=HEAVY_REASON))],
                          ids=["default", "1of2_p0", "3of8_p2", "g8_acc8", "15of16_g16"])
 def test_amaranth_simulator_under_stalls(params):
     seed = 71

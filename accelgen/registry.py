@@ -277,6 +277,11 @@ class Unit:
         ``default``, ``small`` and ``large``: parameter overrides of ``Params()``.
     sweep : tuple of mapping
         Parameter overrides of the configurations CI runs the cocotb regression on.
+    fastest : mapping or None
+        Parameter overrides of the ``default`` preset that give the unit's
+        timing-oriented setting (deepest pipeline), placed and timed beside the
+        presets in the QoR report's timing table; ``None``: no setting is faster
+        than the presets.
     formal : Formal or None
         The stream-rule proofs run by default; ``None``: no stream ports.
     accuracy : Accuracy or None
@@ -297,6 +302,7 @@ class Unit:
     golden: str
     presets: dict
     sweep: tuple = ()
+    fastest: dict = None
     formal: Formal = _UNDECLARED
     accuracy: Accuracy = _UNDECLARED
     axis: Axis = _UNDECLARED
@@ -307,6 +313,9 @@ class Unit:
             raise ValueError(f"unit {self.name} presets must be exactly {PRESET_NAMES}")
         object.__setattr__(self, "presets", MappingProxyType(
             {k: MappingProxyType(dict(v)) for k, v in self.presets.items()}))
+        if self.fastest is not None:
+            object.__setattr__(self, "fastest", _frozen(self.fastest,
+                                                        f"unit {self.name} fastest"))
         for fact, (kind, how) in _FACTS.items():
             value = getattr(self, fact)
             if value is _UNDECLARED:
@@ -536,9 +545,11 @@ UNITS = MappingProxyType({u.name: u for u in [
             "small": {"modes": "8x8,4x4", "acc_width": 24, "pipeline": 0},
             "large": {"acc_width": 48, "pipeline": 3, "saturate": True},
         },
+        # With the presets, every pipeline depth but 4 runs under Verilator (small 0,
+        # default 5, large 3, the sweep 2 and 1); 4 runs in the Amaranth tier.
         sweep=(
             {"saturate": True, "acc_width": 20, "pipeline": 2},
-            {"modes": "8x2,2x8,2x2", "acc_width": 18},
+            {"modes": "8x2,2x8,2x2", "acc_width": 18, "pipeline": 1},
         ),
         formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
         accuracy=None,
@@ -662,22 +673,25 @@ UNITS = MappingProxyType({u.name: u for u in [
     ),
     Unit(
         name="index_match",
-        summary="SNAP index matching: comparator array and priority encoders, up to P "
-                "matched (w_pos, a_pos) pairs per cycle",
+        summary="SNAP index matching: comparator array and match selection by rank, up to "
+                "P matched (w_pos, a_pos) pairs per cycle",
         component="IndexMatch",
         golden="index_match",
         presets={
             "default": {},
-            "small": {"length": 4, "index_width": 3, "pairs": 1},
+            "small": {"length": 4, "index_width": 3, "pairs": 1, "pipeline": 0},
             "large": {"length": 16, "index_width": 12, "pairs": 4},
         },
         sweep=(
             {"sorted": True},
-            {"length": 4, "index_width": 2, "pairs": 3},
+            {"length": 4, "index_width": 2, "pairs": 3, "pipeline": 1},
             {"length": 16, "index_width": 5, "pairs": 4, "sorted": True},
         ),
-        # A 2-element block; one input beat, every pair of it matched at most.
-        formal=Formal(configs=(("small", {"length": 2, "index_width": 2}),),
+        # A 2-element block; one input beat, every pair of it matched at most;
+        # then the same block through every register cut, two slots.
+        formal=Formal(configs=(("small", {"length": 2, "index_width": 2}),
+                               ("small", {"length": 2, "index_width": 2, "pairs": 2,
+                                          "pipeline": 3})),
                       beats=lambda p: (1, -(-(p.length if p.sorted else p.length ** 2)
                                             // p.pairs))),
         accuracy=None,
@@ -871,6 +885,90 @@ UNITS = MappingProxyType({u.name: u for u in [
         # unsigned outputs and every pipeline depth (tests/test_requant.py);
         # Verilator takes the presets (per tensor and per channel gemmlowp).
         formal=Formal(configs=(("small", {"lanes": 1}),), beats=_one_beat),
+        accuracy=None,
+        axis=Axis(),
+        heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER),
+    ),
+    Unit(
+        name="fp_decoder",
+        summary="Floating-point decoder: FP8 / FP6 / FP4 / BF16 / FP16 / FP32 / E8M0 / MXINT8 "
+                "code to an exact (mant, exp) pair with NaN and inf flags (combinational)",
+        component="FpDecoder",
+        golden="fp_decoder",
+        presets={
+            "default": {},
+            "small": {"fmt": "e2m1"},
+            "large": {"fmt": "bf16"},
+        },
+        # Every other format. By default the Amaranth tier drives every format's
+        # component against the golden model and an Icarus run checks every
+        # format's emitted Verilog against ml_dtypes (tests/test_fp_decoder.py);
+        # Verilator takes the e4m3 and e2m1 presets and fp16 (IEEE specials,
+        # every 16-bit code), the other formats with ACCELGEN_STRESS=2.
+        sweep=(
+            {"fmt": "e5m2"},
+            {"fmt": "e3m2"},
+            {"fmt": "e2m3"},
+            {"fmt": "fp16"},
+            {"fmt": "fp32"},
+            {"fmt": "e8m0"},
+            {"fmt": "int8"},
+        ),
+        formal=None,
+        accuracy=None,
+        axis=None,
+        heavy=Heavy(checks={"synth_more_targets"}, sweeps={0, 1, 2, 4, 5, 6}),
+    ),
+    Unit(
+        name="mx_dot",
+        summary="OCP Microscaling (MX) block dot product: FP8/FP6/FP4/INT8 element pairs "
+                "summed exactly, E8M0 scales added once per block; exact or FP32 result",
+        component="MXDot",
+        golden="mx_dot",
+        presets={
+            "default": {},
+            "small": {"a_fmt": "e2m1", "b_fmt": "e2m1", "block": 4, "lanes": 2,
+                      "pipeline": 0},
+            "large": {"a_fmt": "e5m2", "b_fmt": "e5m2", "lanes": 16, "out": "fp32",
+                      "pipeline": 5},
+        },
+        # Mixed formats (IEEE specials against MXINT8, FP6 pairs), an odd lane
+        # count, two cuts; the fp32 form with every cut (the large preset's
+        # waits for ACCELGEN_STRESS=2).
+        sweep=(
+            {"a_fmt": "e5m2", "b_fmt": "int8", "block": 12, "lanes": 3, "pipeline": 2},
+            {"a_fmt": "e3m2", "b_fmt": "e2m3", "block": 16, "lanes": 4, "out": "fp32",
+             "pipeline": 5},
+        ),
+        # One block of two beats in, one result out.
+        formal=Formal(configs=(("small", {}),), beats=lambda p: (p.words, 1)),
+        accuracy=None,
+        axis=Axis(),
+        # sweep0 runs in the Amaranth tier (tests/test_mx_dot.py, with fp32 at
+        # pipeline 0 and 3); the protocol stress takes the small preset, whose
+        # Verilator build the regression already has.
+        heavy=Heavy(checks=_DEFERRED | {"protocol_default"}, proofs=_DEEPER, sweeps={0}),
+    ),
+    Unit(
+        name="fp_mac",
+        summary="Streaming floating-point multiply-accumulate: E4M3/E5M2, BF16 or FP16 "
+                "products into FP32 (rounded at every beat) or an exact fixed-point sum",
+        component="FpMAC",
+        golden="fp_mac",
+        presets={
+            "default": {},
+            "small": {"acc": "exact", "guard": 4, "pipeline": 0},
+            "large": {"a_fmt": "bf16", "b_fmt": "bf16", "pipeline": 3},
+        },
+        # The Amaranth tier adds E5M2 x E5M2 and FP16 (tests/test_fp_mac.py).
+        sweep=(
+            {"a_fmt": "e5m2", "acc": "exact", "pipeline": 3},
+            {"a_fmt": "bf16", "b_fmt": "bf16", "pipeline": 1},
+        ),
+        # The FP32 accumulator's one-cycle add loop bounds the default's Fmax;
+        # the exact fixed-point sum with every cut is the fast setting.
+        fastest={"acc": "exact", "pipeline": 3},
+        formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
         accuracy=None,
         axis=Axis(),
         heavy=Heavy(checks=_DEFERRED, proofs=_DEEPER),

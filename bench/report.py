@@ -3,7 +3,8 @@
 """QoR report of every registered unit: ``make report`` writes docs/report.md,
 docs/report.json and the plots in docs/report/.
 
-    .venv/bin/python bench/report.py [-j N] [--timeout S] [--no-cache] [UNIT ...]
+    .venv/bin/python bench/report.py [-j N | --scheduler tcp://HOST:PORT] [--timeout S]
+                                     [--no-cache] [--output DIR] [UNIT ...]
     .venv/bin/python bench/report.py --update-baselines      # make baselines
 
 For every unit of ``accelgen.registry.UNITS`` and each of its presets (default,
@@ -19,7 +20,9 @@ ECP5, the nonlinear units' error against ECP5 LUTs (the configurations and plot
 of bench/nonlinear_bench.py), and BitFusion products per cycle per 1000 ECP5
 LUTs (DSPs off) per precision mode.
 
-Jobs run ``-j`` at a time (default 2), each limited to ``--timeout`` seconds
+Jobs run on Dask (``accelgen.flow.report.jobs``): a local cluster of ``-j``
+worker processes (default 2, so two jobs at a time), or the cluster of the
+scheduler given by ``--scheduler``; each job is limited to ``--timeout`` seconds
 (default 900; the slowest job that finishes, the large ``layernorm`` on iCE40,
 takes 10 CPU minutes, its vector buffers becoming 148k flip-flops). A job that
 fails or times out is a row entry (``failed: <tool message>``, ``timeout``),
@@ -29,7 +32,8 @@ over 10 minutes on each target) is not synthesized, and an Fmax job is not run
 when its synthesis did not succeed or exceeds the device; both are shown with
 their reason. Results are cached under build/report/cache (see
 ``accelgen.flow.report.jobs``), so a rerun after an interruption repeats only the jobs
-that had not finished. One progress line per job.
+that had not finished. One progress line per job. ``--output DIR`` writes the
+report there instead of docs/ (e.g. for a subset of the units).
 
 ``--update-baselines`` synthesizes every unit's ``small`` preset on iCE40, ECP5
 and Xilinx and rewrites bench/baselines/<target>.json, which
@@ -53,8 +57,9 @@ import numpy as np
 from accelgen.app.accuracy import evaluate
 from accelgen.registry import UNITS, PRESET_NAMES, get_unit, module_name
 from accelgen.flow.report import baselines
+from accelgen.flow.report.figures import FIGURES
 from accelgen.flow.report.jobs import (Job, run_jobs, format_duration, tool_versions,
-                                       MAX_VERILOG_KB)
+                                       scheduler_address, EngineError, MAX_VERILOG_KB)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -83,82 +88,56 @@ class Row:
 
 
 def rows_of(unit_names):
-    """One :class:`Row` per distinct module of each unit's presets."""
+    """One :class:`Row` per distinct module of each unit's presets and of its
+    ``fastest`` setting (the registry's timing-oriented overrides of ``default``)."""
     rows = []
     for name in unit_names:
         unit, by_module = UNITS[name], {}
-        for preset in PRESET_NAMES:
-            params = unit.params(preset)
+        settings = [(preset, unit.params(preset)) for preset in PRESET_NAMES]
+        if unit.fastest is not None:
+            settings.append(("fastest", unit.params(**unit.fastest)))
+        for label, params in settings:
             by_module.setdefault(module_name(params), Row(name, [], params)).presets.append(
-                preset)
+                label)
         rows += by_module.values()
     return rows
+
+
+def timing_rows(rows, results):
+    """The timing table: per unit, the default preset's Fmax and the fastest of
+    its rows, each as a ratio to ``int_mac`` default's Fmax in the same run, on
+    every Fmax target. ``None`` when ``int_mac`` default is not in the run."""
+    base = next((r for r in rows if r.unit == "int_mac" and "default" in r.presets), None)
+    if base is None:
+        return None
+
+    def fmax_of(row, target):
+        result = results.get(Job.of(row.params, target, "fmax"))
+        return result["fmax_mhz"] if result and result["status"] == "ok" else None
+
+    ref = {t: fmax_of(base, t) for t in FMAX_TARGETS}
+    out = []
+    for unit in dict.fromkeys(r.unit for r in rows):
+        own = [r for r in rows if r.unit == unit]
+        default = next(r for r in own if "default" in r.presets)
+        cells = [f"`{unit}`"]
+        for t in FMAX_TARGETS:
+            timed = [(fmax_of(r, t), r) for r in own if fmax_of(r, t) is not None]
+            d = fmax_of(default, t)
+            if not timed or ref[t] is None:
+                cells += [mhz(results[Job.of(default.params, t, "fmax")]), "—", "—", "—"]
+                continue
+            best, row = max(timed, key=lambda fr: fr[0])
+            cells += [f"{d:.1f}" if d is not None else "—",
+                      f"{d / ref[t]:.2f}" if d is not None else "—",
+                      f"{', '.join(row.presets)}: {best:.1f}", f"{best / ref[t]:.2f}"]
+        out.append(cells)
+    return out
 
 
 def row_jobs(row):
     return [*(Job.of(row.params, t, label=row.label) for t in TARGETS),
             *(Job.of(row.params, t, "fmax", label=row.label) for t in FMAX_TARGETS)]
-
-
-# --- the units' own figures -------------------------------------------------------
-
-def _accuracy(params):
-    r = evaluate(params.unit, params)
-    return (f"max {r['max_abs_error_lsb']:.2f} / mean {r['mean_abs_error_lsb']:.3f} LSB "
-            f"vs float64", {key: r[key] for key in ("max_abs_error_lsb", "mean_abs_error_lsb",
-                                                     "samples", "stimulus", "seed")})
-
-
-def _modes(params, scale):
-    from accelgen.golden.fusion_unit import products_per_beat
-    per = {f"{wa}x{ww}": scale * products_per_beat(wa, ww) for wa, ww in params.mode_set}
-    text = ", ".join(f"{m} {p}" for m, p in per.items())
-    return f"products/cycle: {text}", {"products_per_cycle": per}
-
-
-def _systolic(params, size=64):
-    from accelgen.golden.systolic_array import utilization
-    u = utilization(params, size, size, size)
-    peak = params.rows * params.cols
-    return (f"{peak} MACs/cycle peak; {100 * u:.1f}% utilized on a {size}³ GEMM",
-            {"peak_macs_per_cycle": peak, "gemm": size, "utilization": u})
-
-
-def _index_match(params, density=0.5, blocks=500):
-    """Pairs per cycle on blocks of unique indices drawn from ``length / density``
-    values (about ``density * length`` matches per block), seed 0."""
-    from accelgen.golden.index_match import matches, beats_per_block
-    rng = np.random.default_rng(0)
-    space = min(1 << params.index_width, max(params.length, round(params.length / density)))
-    found = cycles = 0
-    ones = np.ones(params.length)
-    for _ in range(blocks):
-        w = np.sort(rng.choice(space, params.length, replace=False))
-        a = np.sort(rng.choice(space, params.length, replace=False))
-        k = len(matches(params, w, ones, a, ones))
-        found, cycles = found + k, cycles + beats_per_block(params, k)
-    per = found / cycles
-    return (f"{per:.2f} pairs/cycle ({100 * per / params.pairs:.0f}% of {params.pairs}) "
-            f"at density {density}", {"pairs_per_cycle": per, "density": density,
-                                      "blocks": blocks, "seed": 0})
-
-
-def _nm_sparse(params):
-    dense = params.groups * params.m
-    return (f"{dense} dense MACs/cycle from {params.multipliers} multipliers "
-            f"({params.n}:{params.m})", {"dense_macs_per_cycle": dense,
-                                         "multipliers": params.multipliers})
-
-
-#: unit -> params -> (text, data): the unit's own figure in the report.
-FIGURES = {
-    **{name: _accuracy for name, unit in UNITS.items() if unit.accuracy is not None},
-    "fusion_unit": lambda p: _modes(p, 1),
-    "bitfusion_array": lambda p: _modes(p, p.rows * p.cols),
-    "systolic_array": _systolic,
-    "index_match": _index_match,
-    "nm_sparse": _nm_sparse,
-}
 
 
 # --- formatting -----------------------------------------------------------------
@@ -306,20 +285,21 @@ def _units_label(name, params):
     return f"{name} (one Fusion Unit)"
 
 
-def make_plots(plots, results):
-    """Draw the plots whose jobs succeeded; return ``{plot: file name or reason}``."""
-    PLOTS.mkdir(parents=True, exist_ok=True)
+def make_plots(plots, results, folder=PLOTS):
+    """Draw the plots whose jobs succeeded into ``folder``; return ``{plot: file name
+    relative to its parent}``."""
+    folder.mkdir(parents=True, exist_ok=True)
     out = {}
     if "systolic" in plots:
         plot_systolic([(n, results[job]) for n, job in plots["systolic"]],
-                      PLOTS / "systolic_resources.png")
+                      folder / "systolic_resources.png")
         out["systolic"] = "report/systolic_resources.png"
     if "bitfusion" in plots:
         got = {n: (job.unit_params, results[job]) for n, job in plots["bitfusion"]}
         if all(r["status"] == "ok" for _, r in got.values()):
             plot_bitfusion(got["int_mac"][1], [(_units_label(n, p), p, r) for n, (p, r)
                                                 in got.items() if n != "int_mac"],
-                           PLOTS / "bitfusion_products_per_lut.png")
+                           folder / "bitfusion_products_per_lut.png")
             out["bitfusion"] = "report/bitfusion_products_per_lut.png"
     if "nonlinear" in plots:
         import nonlinear_bench
@@ -330,9 +310,20 @@ def make_plots(plots, results):
                 err = evaluate(unit_name, params)["max_abs_error_lsb"]
                 points.setdefault(unit_name, []).append((params.method, knob, r["LUT"], err))
         if points:
-            nonlinear_bench.plot(points, PLOTS / "nonlinear_error_vs_luts.png")
+            nonlinear_bench.plot(points, folder / "nonlinear_error_vs_luts.png")
             out["nonlinear"] = "report/nonlinear_error_vs_luts.png"
     return out
+
+
+def _timing_section(rows, results):
+    table = timing_rows(rows, results)
+    if table is None:
+        return ["Not computed: `int_mac` default is not in this run.", ""]
+    header = ["unit"]
+    for t in FMAX_TARGETS:
+        name = TARGET_NAMES[t]
+        header += [f"{name} default MHz", "÷ int_mac", f"{name} fastest: MHz", "÷ int_mac"]
+    return [markdown_table(table, header, right=tuple(range(1, len(header)))), ""]
 
 
 def build_report(rows, results, plots, plot_files, header):
@@ -359,7 +350,7 @@ def build_report(rows, results, plots, plot_files, header):
             figure_rows.append([f"`{row.module}`", figure[0]])
     problems = [(j, r) for j, r in results.items() if r["status"] not in ("ok",)]
     slowest = sorted(results.items(), key=lambda jr: -jr[1]["seconds"])[:10]
-    data = {**header, "rows": entries,
+    data = {**header, "rows": entries, "timing": timing_rows(rows, results),
             "plots": {name: {"file": f, "jobs": {j.name: _clean(results[j])
                                                   for _, j in plots[name]}}
                       for name, f in plot_files.items()},
@@ -370,8 +361,8 @@ def build_report(rows, results, plots, plot_files, header):
         "",
         f"Generated by `{header['command']}` on {header['date']} on {header['machine']}; "
         f"wall time {format_duration(header['wall_seconds'])} ({header['jobs']} jobs, "
-        f"{header['cached']} from the cache of an earlier run, {header['workers']} at a "
-        f"time; the jobs' wall times add up to {format_duration(header['job_seconds'])}, "
+        f"{header['cached']} from the cache of an earlier run, {header['engine']}; "
+        f"the jobs' wall times add up to {format_duration(header['job_seconds'])}, "
         f"their CPU times (with the tools', for jobs that ran to the end) to "
         f"{format_duration(header['job_cpu_seconds'])}).",
         "",
@@ -398,6 +389,13 @@ def build_report(rows, results, plots, plot_files, header):
                                  *(f"{TARGET_NAMES[t]} MHz" for t in FMAX_TARGETS)],
                        right=(3, 4)),
         "",
+        "## Timing",
+        "",
+        "Per unit, the default preset's Fmax and the fastest of its rows above (the "
+        "presets and the registry's `fastest` setting, the deepest pipeline), each "
+        "divided by `int_mac` default's Fmax placed and timed in this run.",
+        "",
+        *_timing_section(rows, results),
         "## The units' own figures",
         "",
         "Accuracy: `accelgen.app.accuracy.evaluate` (seed 0; every input code for gelu), "
@@ -453,11 +451,17 @@ def header_of(args, versions, results, wall):
             "machine": f"{platform.machine()}, {_cores()} cores",
             "tools": versions, "python": platform.python_version(),
             "timeout": args.timeout, "max_verilog_kb": args.max_verilog_kb,
-            "workers": args.jobs, "wall_seconds": round(wall, 1),
+            "workers": args.jobs, "engine": _engine(args), "wall_seconds": round(wall, 1),
             "jobs": len(results), "cached": sum(bool(r.get("cached")) for r in results.values()),
             "job_seconds": round(sum(r["seconds"] for r in results.values()), 1),
             "job_cpu_seconds": round(sum(r.get("cpu_seconds", 0) for r in results.values()), 1),
             "status": dict(Counter(r["status"] for r in results.values()))}
+
+
+def _engine(args):
+    """What ran the jobs, for the report's header."""
+    return f"on the Dask cluster of {args.scheduler}" if args.scheduler else \
+        f"{args.jobs} at a time on a local Dask cluster"
 
 
 def _cores():
@@ -472,7 +476,7 @@ def update_baselines(args, versions, on_done):
             for t in baselines.BASELINE_TARGETS for name in UNITS}
     results = run_jobs(jobs.values(), work_dir=BUILD / "work",
                        cache_dir=None if args.no_cache else BUILD / "cache",
-                       workers=args.jobs, timeout=args.timeout,
+                       workers=args.jobs, timeout=args.timeout, scheduler=args.scheduler,
                        max_verilog_kb=args.max_verilog_kb, versions=versions, on_done=on_done)
     bad = [(j, r) for j, r in results.items() if r["status"] != "ok"]
     if bad:
@@ -496,7 +500,8 @@ def update_baselines(args, versions, on_done):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("units", nargs="*", help="units to report (default: all)")
-    parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (2)")
+    parser.add_argument("-j", "--jobs", type=int, default=2,
+                        help="worker processes of the local Dask cluster: jobs at a time (2)")
     parser.add_argument("--timeout", type=float, default=900,
                         help="per-job time limit in seconds (900)")
     parser.add_argument("--max-verilog-kb", type=float, default=MAX_VERILOG_KB,
@@ -504,6 +509,11 @@ def main(argv=None):
                              f"({MAX_VERILOG_KB})")
     parser.add_argument("--no-cache", action="store_true", help="ignore and do not write "
                         "the result cache (build/report/cache)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="run the jobs on this Dask scheduler's cluster (default: a "
+                             "local cluster of -j workers)")
+    parser.add_argument("--output", type=Path, default=DOCS,
+                        help="folder of report.md, report.json and the plots (docs)")
     parser.add_argument("--update-baselines", action="store_true",
                         help="rewrite bench/baselines/*.json instead of the report")
     args = parser.parse_args(argv)
@@ -516,6 +526,11 @@ def main(argv=None):
         parser.error(f"unknown unit {unknown[0]!r}; units are {', '.join(UNITS)}")
     if args.update_baselines and args.units:
         parser.error("--update-baselines covers every unit; give no unit names")
+    if args.scheduler is not None:
+        try:
+            scheduler_address(args.scheduler)
+        except EngineError as e:
+            parser.error(str(e))
     start = time.monotonic()
     versions = tool_versions()
 
@@ -533,18 +548,19 @@ def main(argv=None):
             for j in row_jobs(row)]
     jobs += [job for entries in plots.values() for _, job in entries]
     print(f"{len(rows)} modules of {len(names)} units, {len(set(jobs))} jobs, "
-          f"{args.jobs} at a time, limit {format_duration(args.timeout)} each", flush=True)
+          f"{_engine(args)}, limit {format_duration(args.timeout)} each", flush=True)
     results = run_jobs(jobs, work_dir=BUILD / "work",
                        cache_dir=None if args.no_cache else BUILD / "cache",
-                       workers=args.jobs, timeout=args.timeout,
+                       workers=args.jobs, timeout=args.timeout, scheduler=args.scheduler,
                        max_verilog_kb=args.max_verilog_kb, versions=versions, on_done=on_done)
-    plot_files = make_plots(plots, results)
+    plot_files = make_plots(plots, results, args.output / "report")
     header = header_of(args, versions, results, time.monotonic() - start)
     markdown, data = build_report(rows, results, plots, plot_files, header)
-    DOCS.mkdir(exist_ok=True)
-    (DOCS / "report.md").write_text(markdown)
-    (DOCS / "report.json").write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote docs/report.md, docs/report.json, {len(plot_files)} plots in docs/report/; "
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "report.md").write_text(markdown)
+    (args.output / "report.json").write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {args.output}/report.md, report.json, {len(plot_files)} plots in "
+          f"{args.output}/report/; "
           f"{format_duration(time.monotonic() - start)} "
           f"({header['status']})", flush=True)
 

@@ -49,8 +49,9 @@ class Params(UnitParams):
                            abbr="fe")
     acc_width: int = param(32, "accumulator and result width, two's complement (16..48)",
                            abbr="acc")
-    pipeline: int = param(1, "register stages (0..2): 1 registers the shifted product, "
-                             "2 also the decoded operands", abbr="p")
+    pipeline: int = param(3, "register stages (0..3): 1 registers the shifted product, "
+                             "2 also the decoded operands, 3 also the mantissa product "
+                             "and shift amount (between multiplier and shifter)", abbr="p")
 
     def __post_init__(self):
         check_int(self, "bits", min=4, max=8)
@@ -68,7 +69,7 @@ class Params(UnitParams):
                     f"float_exp applies only when types include float; leave it at 3, "
                     f"not {self.float_exp}")
         check_int(self, "acc_width", min=16, max=48)
-        check_int(self, "pipeline", min=0, max=2)
+        check_int(self, "pipeline", min=0, max=3)
 
     @property
     def kinds(self):
@@ -132,6 +133,18 @@ class AntPE(wiring.Component):
     whole while ``o.valid & ~o.ready``; ``i.ready = ~o.valid | o.ready``.
     Synchronous reset discards the accumulator and in-flight beats.
 
+    Pipeline: stage by stage, the type decoders of both codes and the type
+    selection; (cut 2) the decoded ``(exp, mant)`` pairs; the mantissa product
+    and the shift amount ``ea + ew``; (cut 3) both registered; the
+    ``acc_width``-wide shifter and its range check; (cut 1) the shifted product;
+    the accumulator. As nextpnr reports it on the ECP5 (``accelgen synth ant_pe
+    --target ecp5 --pnr``), the critical path at the default ``pipeline=3``
+    runs from the decoded-operand register through the multiplier (a DSP
+    block) into the mantissa-product register, the same kind of path as
+    ``int_mac``'s; at 2, from the decoded-operand register through the
+    multiplier and the shifter into the product register; at 1, from the
+    input through the decoders as well.
+
     Members
     -------
     i : In(stream.Signature(Params.input_layout()))
@@ -160,8 +173,12 @@ class AntPE(wiring.Component):
         if p.pipeline >= 2:
             s = register_stage(m, advance, "decoded", **vars(s))
         shift = Signal(max(len(s.ea), len(s.ew)) + 1, name="shift")
-        m.d.comb += shift.eq(s.ea + s.ew)
-        value, out = shifted_product(m, s.ma * s.mw, shift, p.acc_width, "product_")
+        mant = Signal(signed(len(s.ma) + len(s.mw)), name="mant")
+        m.d.comb += [shift.eq(s.ea + s.ew), mant.eq(s.ma * s.mw)]
+        s = SimpleNamespace(valid=s.valid, last=s.last, error=s.error, mant=mant, shift=shift)
+        if p.pipeline >= 3:
+            s = register_stage(m, advance, "multiplied", **vars(s))
+        value, out = shifted_product(m, s.mant, s.shift, p.acc_width, "product_")
         s = SimpleNamespace(valid=s.valid, last=s.last, error=s.error, value=value, out=out)
         if p.pipeline >= 1:
             s = register_stage(m, advance, "product", **vars(s))

@@ -27,9 +27,12 @@ class Params(UnitParams):
 
     acc_width: int = param(32, "accumulator and result width, two's complement (18..48)",
                            abbr="acc")
-    pipeline: int = param(1, "register stages in the shift-add tree (0..3): 1 cuts after "
-                             "the second adder level, 2 after the first and the last, 3 "
-                             "after the BitBricks, the second and the last", abbr="p")
+    pipeline: int = param(5, "register stages in the step (0..5): 1 cuts after the "
+                             "second adder level, 2 after the first and the last, 3 "
+                             "after the BitBricks, the second and the last, 4 after the "
+                             "operand steering, the BitBricks, the second and the last "
+                             "adder levels, 5 after the steering, the BitBricks and the "
+                             "first, third and last levels (docs/bitfusion.md)", abbr="p")
     modes: str = param("all", "run-time precision modes built, 'all' or a list of "
                               "AxW with A, W in 2, 4, 8 (e.g. '8x8,4x4')", abbr="m")
     saturate: bool = param(False, "clamp the accumulator at its range (else wrap)",
@@ -37,7 +40,7 @@ class Params(UnitParams):
 
     def __post_init__(self):
         check_int(self, "acc_width", min=STEP_WIDTH, max=48)
-        check_int(self, "pipeline", min=0, max=3)
+        check_int(self, "pipeline", min=0, max=5)
         check_bool(self, "saturate")
         check_modes(self)
 

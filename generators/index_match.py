@@ -9,10 +9,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, require
-from accelgen.hw.pipeline import drain_beats
-from accelgen.hw.stream import DRAIN
+from accelgen.hw.pipeline import register_stage
+from accelgen.hw.stream import DRAIN, stall_advance
 
-__all__ = ["Params", "IndexMatch", "lowest_set"]
+__all__ = ["Params", "IndexMatch", "lowest_set", "drop_lowest", "encode_onehot",
+           "select_onehot", "rank_classes"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -27,12 +28,17 @@ class Params(UnitParams):
     sorted: bool = param(False, "indices are unique on each side, as in sorted sparse "
                                 "formats: one match per weight at most, a cheaper "
                                 "encoder (else every equal pair is a match)", abbr="s")
+    pipeline: int = param(3, "register cuts (0..3): 1 holds the selected matches one-hot "
+                             "(positions decoded after the register), 2 also registers "
+                             "the comparison matrix, 3 also the rank classes; latency "
+                             "1 + (pipeline >= 2) + (pipeline >= 3)", abbr="pl")
 
     def __post_init__(self):
         check_int(self, "length", min=2, max=32)
         check_int(self, "index_width", min=1, max=16)
         check_int(self, "pairs", min=1, max=8)
         check_bool(self, "sorted")
+        check_int(self, "pipeline", min=0, max=3)
         if self.sorted:
             need = (self.length - 1).bit_length()
             require(self, self.index_width >= need,
@@ -41,8 +47,10 @@ class Params(UnitParams):
 
     @property
     def latency(self):
-        """Cycles from accepting a block to its first output beat."""
-        return 1
+        """Cycles from accepting a block to its first output beat: 1, plus one per
+        register before the beat register (the comparison matrix at ``pipeline >=
+        2``, the rank classes at ``pipeline >= 3``)."""
+        return 1 + (self.pipeline >= 2) + (self.pipeline >= 3)
 
     @property
     def throughput(self):
@@ -92,21 +100,94 @@ def lowest_set(m, bits, name):
     return found, (index if index is not None else 0)
 
 
+def drop_lowest(m, bits, name):
+    """``(rest, empty)``: ``bits`` with its lowest set bit cleared (``bits & (bits -
+    1)``) and ``bits == 0``, both read off one subtraction (a carry chain on
+    FPGAs; ``empty`` is its borrow out)."""
+    n = len(bits)
+    less = Signal(n + 1, name=f"{name}_dec")
+    rest = Signal(n, name=f"{name}_rest")
+    m.d.comb += [less.eq(bits - 1), rest.eq(bits & less[:n])]
+    return rest, less[n]
+
+
+def encode_onehot(m, onehot, name):
+    """The position of the set bit of a one-hot (or zero) ``onehot`` (0 when
+    none is set): each result bit an OR of the positions holding it, no priority."""
+    width = max(1, (len(onehot) - 1).bit_length())
+    pos = Signal(range(1 << width) if len(onehot) > 1 else 1, name=name)
+    for b in range(width if len(onehot) > 1 else 0):
+        m.d.comb += pos[b].eq(Cat(*(onehot[k] for k in range(len(onehot))
+                                    if (k >> b) & 1)).any())
+    return pos
+
+
+def select_onehot(m, onehot, values, name):
+    """``values[k]`` for the set bit ``k`` of a one-hot (or zero) ``onehot``, 0
+    when none is set: an AND-OR, no priority."""
+    width = len(values[0])
+    out = Signal(width, name=name)
+    m.d.comb += out.eq(Cat(*(Cat(*(values[k][b] & onehot[k] for k in range(len(values))))
+                             .any() for b in range(width))))
+    return out
+
+
+def rank_classes(m, bits, classes, name):
+    """``classes`` masks of ``bits``: mask ``s`` holds the set bits whose rank
+    (set bits below them) is ``s`` modulo ``classes``. The ranks come from a
+    parallel prefix (depth ``log2(len(bits))``) of one-hot counts modulo
+    ``classes``."""
+    if classes == 1:
+        return [bits]
+    count = 0
+
+    def combine(lo, hi):
+        nonlocal count
+        out = Signal(classes, name=f"{name}_c{count}")
+        count += 1
+        m.d.comb += [out[k].eq(Cat(*(lo[j] & hi[(k - j) % classes] for j in range(classes)))
+                               .any()) for k in range(classes)]
+        return out
+
+    def scan(lo, hi):
+        if hi - lo == 1:
+            return [Cat(~bits[lo], bits[lo], C(0, classes - 2))]
+        mid = (lo + hi) // 2
+        left, right = scan(lo, mid), scan(mid, hi)
+        return left + [combine(left[-1], r) for r in right]
+
+    inclusive = scan(0, len(bits))
+    below = [C(1, classes)] + inclusive[:-1]
+    return [Cat(*(bits[j] & below[j][s] for j in range(len(bits)))) for s in range(classes)]
+
+
+#: The register cuts of each ``pipeline`` setting: (comparison matrix, rank
+#: classes, one-hot selection).
+_CUTS = {0: (False, False, False), 1: (False, False, True), 2: (True, False, True),
+         3: (True, True, True)}
+
+
 class IndexMatch(wiring.Component):
     """SNAP's index matching (Zhang et al., JSSC 2021; docs/sparse.md).
 
     Each beat on ``i`` is a block: ``length`` weight indices ``w_idx`` with valid
     bits ``w_valid`` and ``length`` activation indices ``a_idx`` with ``a_valid``.
     A comparator array marks every pair ``(w_pos, a_pos)`` whose indices are
-    equal and both valid; ``pairs`` cascaded priority encoders then emit up to
-    ``pairs`` matches per beat on ``o`` in increasing ``w_pos``, then ``a_pos``
-    (slot 0 first, valid slots a prefix of ``valid``, unused slots 0), with ``last`` on the
-    block's final beat. A block without matches emits one beat with ``valid =
-    0, last = 1``. No match is dropped or repeated.
+    equal and both valid; the unit emits up to ``pairs`` matches per beat on ``o``
+    in increasing ``w_pos``, then ``a_pos`` (slot 0 first, valid slots a prefix of
+    ``valid``, unused slots 0), with ``last`` on the block's final beat. A block
+    without matches emits one beat with ``valid = 0, last = 1``. No match is
+    dropped or repeated.
+
+    Selection: the matches are split by rank (matches before them in the
+    order) modulo ``pairs``, a parallel prefix count; slot ``s`` then takes,
+    beat after beat, the lowest match of its class (one carry chain per slot:
+    ``x & (x - 1)`` clears it), since emitting ``pairs`` matches leaves every
+    class as it was.
 
     With ``sorted=True`` the indices on each side are unique (a sorted sparse
     format's guarantee), so a weight matches at most one activation: the
-    encoders then run over ``length`` weight rows instead of ``length**2``
+    selection then runs over ``length`` weight rows instead of ``length**2``
     pairs. If a weight does match several activations anyway, only the lowest
     ``a_pos`` is emitted.
 
@@ -116,10 +197,26 @@ class IndexMatch(wiring.Component):
     block (every index equal, ``length**2`` matches) leaves in full over
     ``ceil(length**2 / pairs)`` beats.
 
-    Timing: the first beat of a block is valid the cycle after it is accepted;
-    a block with ``k`` matches takes ``max(1, ceil(k / pairs))`` cycles, and the
-    next block is accepted in its last one (``i.ready = ~busy | (o.ready &
-    o.last)``). Synchronous reset drops the block in progress.
+    Timing: the first beat of a block is valid ``latency = 1 + (pipeline >= 2) +
+    (pipeline >= 3)`` cycles after it is accepted; a block with ``k`` matches
+    takes ``max(1, ceil(k / pairs))`` cycles, and the next block is accepted in
+    its last one (``i.ready = ~o.valid | (o.ready & o.last)``), so blocks of at
+    most ``pairs`` matches stream at one per cycle at every ``pipeline``.
+    Synchronous reset drops the blocks in progress.
+
+    Pipeline: the beat register (``o.valid``, the slots, the matches left per
+    slot) is always there; ``pipeline`` adds, in this order, (1) the selected
+    matches held one-hot, their positions decoded after the register (no
+    latency); (2) a register of the comparison matrix; (3) a register of the
+    rank classes. The registers before the beat register load with the block
+    taken (``i.ready``). As nextpnr reports it on the ECP5 (``accelgen synth
+    index_match --target ecp5 --pnr``), the critical path of the default
+    (``pipeline=3``) starts at the beat register's matches left for slot 0,
+    whose zero test is ``o.last``, and ends at the beat register's selection
+    input (``o.last`` picks a new block or the next beat); at ``pipeline=2`` it
+    runs from the comparison register through the rank prefix and a slot's
+    carry chain into the beat register; at 0 and 1, from the input through the
+    comparators as well.
 
     Members
     -------
@@ -140,46 +237,94 @@ class IndexMatch(wiring.Component):
         p = self.params
         m = Module()
         n = p.length
+        compare_cut, split_cut, onehot_cut = _CUTS[p.pipeline]
         i = self.i.payload
-        # The comparator array, evaluated on the incoming block.
-        equal = [[Signal(name=f"eq{r}_{c}") for c in range(n)] for r in range(n)]
+        # The comparator array, on the incoming block.
+        equal = Signal(n * n, name="equal")
         for r in range(n):
             for c in range(n):
-                m.d.comb += equal[r][c].eq(i.w_valid[r] & i.a_valid[c] &
-                                           (i.w_idx[r] == i.a_idx[c]))
+                m.d.comb += equal[r * n + c].eq(i.w_valid[r] & i.a_valid[c] &
+                                                (i.w_idx[r] == i.a_idx[c]))
+        # The handshake: the stages before the beat register load a block when
+        # the unit is empty or its last beat leaves (i.ready, the DRAIN rule);
+        # the beat register loads when its beat leaves or it is empty.
+        take = Signal(name="take")
+        m.d.comb += [take.eq(DRAIN.ready(self)["i"]), self.i.ready.eq(take)]
+        advance = stall_advance(m, self.o)
+        src_valid = self.i.valid
+        if compare_cut:
+            # The comparison matrix registered.
+            s1 = register_stage(m, take, "compared", valid=src_valid, equal=equal)
+            src_valid, equal = s1.valid, s1.equal
+        rows = [equal[r * n:(r + 1) * n] for r in range(n)]
         if p.sorted:
             # One match per weight row: the row's flag and its (lowest) a_pos.
-            pending = Signal(n, name="rows")
-            a_of = [Signal(range(n), name=f"row{r}_a_pos") for r in range(n)]
-            incoming_a = []
-            for r in range(n):
-                _found, pos = lowest_set(m, Cat(*equal[r]), f"row{r}")
-                incoming_a.append(pos)
-            incoming = Cat(*(Cat(*equal[r]).any() for r in range(n)))
+            incoming = Signal(n, name="rows")
+            incoming_a = Signal(n * (n - 1).bit_length(), name="rows_a_pos")
+            m.d.comb += [incoming.eq(Cat(*(row.any() for row in rows))),
+                         incoming_a.eq(Cat(*(lowest_set(m, row, f"row{r}")[1]
+                                             for r, row in enumerate(rows))))]
+            a_width = len(incoming_a) // n
         else:
             # Rows at a power-of-two stride, so a position splits into row and
             # column by wiring, not by a divider.
             stride = 1 << (n - 1).bit_length()
-            pending = Signal(n * stride, name="matches")
-            incoming = Cat(*(Cat(*equal[r], C(0, stride - n)) for r in range(n)))
+            shift = stride.bit_length() - 1
+            incoming = Cat(*(Cat(row, C(0, stride - n)) for row in rows))
+            incoming_a = C(0, 1)
+        # Slot s of every beat takes the matches whose rank (matches before it
+        # in the order) is s modulo `pairs`: emitting a beat removes `pairs`
+        # matches and leaves every rank's class as it was, so each slot drains
+        # its own set, one match per beat, the lowest first.
+        split = rank_classes(m, incoming, p.pairs, "rank")
+        if split_cut:
+            s2 = register_stage(m, take, "split", valid=src_valid, a=incoming_a,
+                                **{f"m{s}": mask for s, mask in enumerate(split)})
+            src_valid, incoming_a = s2.valid, s2.a
+            split = [s2[f"m{s}"] for s in range(p.pairs)]
 
-        rest = pending
-        for s in range(p.pairs):
-            found, pos = lowest_set(m, rest, f"slot{s}")
-            m.d.comb += self.o.payload.valid[s].eq(found)
+        width = len(incoming)
+        pending = [Signal(width, name=f"pending{s}") for s in range(p.pairs)]
+        a_of = Signal(len(incoming_a), name="a_of")
+
+        def positions(hot, a_pool, tag):
             if p.sorted:
-                w_pos, a_pos = pos, Cat(*a_of).word_select(pos, len(a_of[0]))
-            else:
-                shift = stride.bit_length() - 1
-                w_pos, a_pos = pos >> shift, pos[:shift] if shift else 0
-            m.d.comb += [self.o.payload.w_pos[s].eq(Mux(found, w_pos, 0)),
-                         self.o.payload.a_pos[s].eq(Mux(found, a_pos, 0))]
-            cleared = Signal(len(pending), name=f"rest{s}")
-            m.d.comb += cleared.eq(rest & ~(found << pos))
-            rest = cleared
+                a_words = [a_pool[k * a_width:(k + 1) * a_width] for k in range(n)]
+                return (encode_onehot(m, hot, f"{tag}_w_pos"),
+                        select_onehot(m, hot, a_words, f"{tag}_a_pos"))
+            pos = encode_onehot(m, hot, f"{tag}_pos")
+            return pos[shift:], (pos[:shift] if shift else C(0, 1))
 
-        load = [pending.eq(incoming)]
-        if p.sorted:
-            load += [a.eq(v) for a, v in zip(a_of, incoming_a)]
-        drain_beats(m, self.i, self.o, pending, rest, load)
+        # The next beat, from the block taken (its first beat) or from the
+        # matches left after the beat on offer: built twice and chosen after,
+        # so that the choice (from o.ready) does not lengthen the selection.
+        nexts = []
+        for sets, a_pool, tag in ((split, incoming_a, "first"), (pending, a_of, "next")):
+            fields = {"valid": Cat(*(bits.any() for bits in sets))}
+            for s, bits in enumerate(sets):
+                rest, _ = drop_lowest(m, bits, f"{tag}{s}")
+                hot = Signal(width, name=f"{tag}{s}_hot")
+                m.d.comb += hot.eq(bits & ~rest)
+                fields[f"pending{s}"] = rest
+                if onehot_cut:
+                    fields[f"hot{s}"] = hot
+                else:
+                    fields[f"w{s}"], fields[f"a{s}"] = positions(hot, a_pool, f"{tag}{s}")
+            nexts.append(fields)
+        first, following = nexts
+        values = {key: Mux(take, first[key], following[key]) for key in first}
+        beat = register_stage(m, advance, "beat", busy=Mux(take, src_valid, 1),
+                              a_of=Mux(take, incoming_a, a_of), **values)
+        if onehot_cut:
+            # The selected matches held one-hot; positions decoded after.
+            pos = [positions(beat[f"hot{s}"], beat.a_of, f"out{s}") for s in range(p.pairs)]
+        else:
+            pos = [(beat[f"w{s}"], beat[f"a{s}"]) for s in range(p.pairs)]
+        m.d.comb += [a_of.eq(beat.a_of), self.o.valid.eq(beat.busy),
+                     # Slot 0 holds the most matches: the block ends with it.
+                     self.o.payload.last.eq(beat.pending0 == 0),
+                     self.o.payload.valid.eq(beat.valid)]
+        m.d.comb += [pending[s].eq(beat[f"pending{s}"]) for s in range(p.pairs)]
+        for s, (w_pos, a_pos) in enumerate(pos):
+            m.d.comb += [self.o.payload.w_pos[s].eq(w_pos), self.o.payload.a_pos[s].eq(a_pos)]
         return m

@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.hw.accumulate import overflow_accumulator
-from accelgen.hw.formats import FormatParams, decode_pair, pair_step
+from accelgen.hw.formats import FormatParams, decode_pair, pair_multiply, pair_shift
 from accelgen.hw.pipeline import register_stage
 from accelgen.hw.stream import PIPELINE, pipeline_handshake
 from accelgen.params import param, check_int
@@ -25,13 +25,14 @@ class Params(FormatParams):
 
     acc_width: int = param(32, "accumulator and result width, two's complement (16..48)",
                            abbr="acc")
-    pipeline: int = param(1, "register stages (0..2): 1 registers the shifted products, "
-                             "2 also the decoded pairs", abbr="p")
+    pipeline: int = param(3, "register stages (0..3): 1 registers the shifted products, "
+                             "2 also the decoded pairs, 3 also the mantissa products and "
+                             "shift amounts (between multipliers and shifters)", abbr="p")
 
     def __post_init__(self):
         super().__post_init__()
         check_int(self, "acc_width", min=16, max=48)
-        check_int(self, "pipeline", min=0, max=2)
+        check_int(self, "pipeline", min=0, max=3)
 
     @property
     def latency(self):
@@ -79,6 +80,18 @@ class OlivePE(wiring.Component):
     stalls as a whole while ``o.valid & ~o.ready``; ``i.ready = ~o.valid |
     o.ready``. Synchronous reset discards the accumulator and in-flight beats.
 
+    Pipeline: stage by stage, the pair decoders (identifier test, abfloat
+    outlier and normal decoders, the victim's zero); (cut 2) the decoded
+    ``(exp, mant)`` of both pairs; the two mantissa products and shift amounts
+    ``ea + ew``; (cut 3) all registered; the two ``acc_width``-wide shifters and
+    their range checks; (cut 1) the shifted products; the beat sum and the
+    accumulator. As nextpnr reports it on the ECP5 (``accelgen synth olive_pe
+    --target ecp5 --pnr``), the critical path at the default ``pipeline=3`` runs
+    from the decoded-pair register through a multiplier (a DSP block) into the
+    mantissa-product register; at 2, from the decoded-pair register through a
+    multiplier and a shifter into the product register; at 1, from the input
+    through the pair decoders as well.
+
     Members
     -------
     i : In(stream.Signature(Params.input_layout()))
@@ -110,7 +123,14 @@ class OlivePE(wiring.Component):
             valid, last = s.valid, s.last
             a_pairs = [(s[f"a{k}_e"], s[f"a{k}_m"]) for k in range(2)]
             w_pairs = [(s[f"w{k}_e"], s[f"w{k}_m"]) for k in range(2)]
-        values, outs = pair_step(m, a_pairs, w_pairs, p.acc_width)
+        multiplied = pair_multiply(m, a_pairs, w_pairs)
+        if p.pipeline >= 3:
+            s = register_stage(m, advance, "multiplied", valid=valid, last=last,
+                               **{f"{part}{k}": value for k, pair in enumerate(multiplied)
+                                  for part, value in zip("ms", pair)})
+            valid, last = s.valid, s.last
+            multiplied = [(s[f"m{k}"], s[f"s{k}"]) for k in range(2)]
+        values, outs = pair_shift(m, multiplied, p.acc_width)
         if p.pipeline >= 1:
             s = register_stage(m, advance, "product", valid=valid, last=last,
                                v0=values[0], v1=values[1], o0=outs[0], o1=outs[1])

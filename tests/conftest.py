@@ -6,6 +6,9 @@ The parametrization helpers the test files import by name live in
 """
 
 import os
+import sys
+
+import pytest
 
 __all__ = []
 
@@ -26,3 +29,20 @@ def pytest_collection_modifyitems(config, items):
             return 1
         return 2
     items.sort(key=rank)
+
+
+@pytest.fixture
+def fake_worker(monkeypatch):
+    """Replace each synthesis job's process (``accelgen.flow.report.jobs``) by
+    ``python -c CODE``, CODE chosen per job by the function given to the fixture's
+    value; returns the list of jobs started."""
+    from accelgen.flow.report import jobs
+    calls = []
+
+    def install(code_of):
+        def command(job, work, max_kb):
+            calls.append(job)
+            return [sys.executable, "-c", code_of(job)]
+        monkeypatch.setattr(jobs, "_worker_command", command)
+        return calls
+    return install

@@ -30,7 +30,7 @@ from accelgen.verif.testing import configurations, reference_packets
      r"^ant_pe float_exp applies only when types include float; leave it at 3, not 2$"),
     ({"acc_width": 49}, ValueError, r"^ant_pe acc_width must be an integer from 16 to 48, "
                                     r"not 49$"),
-    ({"pipeline": 3}, ValueError, r"^ant_pe pipeline must be an integer from 0 to 2, not 3$"),
+    ({"pipeline": 4}, ValueError, r"^ant_pe pipeline must be an integer from 0 to 3, not 4$"),
     ({"a_signed": "no"}, TypeError, r"^ant_pe a_signed must be a bool, not 'no'$"),
 ])
 def test_parameter_errors(kwargs, error, message):

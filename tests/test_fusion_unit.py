@@ -9,6 +9,7 @@ import pytest
 
 from accelgen.generators.fusion_unit import (Params, ALL_MODES, Precision,
                                              brick_role)
+from accelgen.hw.bitfusion import GROUP_WIDTH, brick_product, brick_shifts
 from accelgen.golden.fusion_unit import (PREC_CODE, fusion_unit, step, accumulate,
                                          pack_lanes, unpack_lanes, products_per_beat,
                                          dot_product, dot_product_beats)
@@ -23,7 +24,7 @@ SIGNS = list(itertools.product((0, 1), (0, 1)))
      r"^fusion_unit acc_width must be an integer from 18 to 48, not 17$"),
     ({"acc_width": 49}, ValueError,
      r"^fusion_unit acc_width must be an integer from 18 to 48, not 49$"),
-    ({"pipeline": 4}, ValueError, r"^fusion_unit pipeline must be an integer from 0 to 3, not 4$"),
+    ({"pipeline": 6}, ValueError, r"^fusion_unit pipeline must be an integer from 0 to 5, not 6$"),
     ({"saturate": 1}, TypeError, r"^fusion_unit saturate must be a bool, not 1$"),
     ({"modes": ("8x8",)}, TypeError, r"^fusion_unit modes must be a string, not \('8x8',\)$"),
     ({"modes": "8x16"}, ValueError,
@@ -68,6 +69,21 @@ def test_brick_roles_cover_every_digit_pair_once(wa, ww):
         assert (a_top, w_top) == (i == da - 1, j == dw - 1)
         seen.add((k, i, j))
     assert seen == {(k, i, j) for k in range(per) for i in range(da) for j in range(dw)}
+
+
+@pytest.mark.parametrize("wa,ww", ALL_MODES)
+def test_brick_shifts_split_by_group(wa, ww):
+    """Hierarchical fusion: each brick's shift is a part its group of four shares
+    plus a part inside the group, and a group's sum fits GROUP_WIDTH bits."""
+    for b in range(16):
+        group, local = brick_shifts(b, wa, ww)
+        assert group + local == brick_role(b, wa, ww)[4]
+        assert group == brick_shifts(b & ~3, wa, ww)[0] and local in (0, 2, 4)
+    # Every value a brick can take (all digits, sign flags), the extremes per place.
+    values = [x3 * y3 for x3 in range(-2, 4) for y3 in range(-2, 4)]
+    lo = sum(min(values) << brick_shifts(b, wa, ww)[1] for b in range(4))
+    hi = sum(max(values) << brick_shifts(b, wa, ww)[1] for b in range(4))
+    assert -(1 << (GROUP_WIDTH - 1)) <= lo and hi < 1 << (GROUP_WIDTH - 1)
 
 
 def test_lane_packing_round_trips():
@@ -157,8 +173,8 @@ def test_golden_dot_product_equals_numpy(wa, ww):
 @pytest.mark.sim
 @pytest.mark.parametrize("params", [Params(), Params(pipeline=0, modes="8x8,4x4"),
                                     Params(pipeline=2, acc_width=18),
-                                    Params(pipeline=3, saturate=True, acc_width=18)],
-                         ids=["default", "p0_two_modes", "p2_wrap18", "p3_sat18"])
+                                    Params(pipeline=4, saturate=True, acc_width=18)],
+                         ids=["default", "p0_two_modes", "p2_wrap18", "p4_sat18"])
 def test_amaranth_simulator_under_stalls(params):
     seed = 77
     rng = np.random.default_rng(seed)

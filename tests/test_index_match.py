@@ -6,7 +6,10 @@ index_match and int_mac; the Verilator regression is in tests/test_regression.py
 import numpy as np
 import pytest
 
-from accelgen.generators.index_match import Params
+from amaranth.hdl import Module, Signal
+from amaranth.sim import Simulator
+
+from accelgen.generators.index_match import IndexMatch, Params, rank_classes
 from accelgen.generators.int_mac import IntMAC, Params as MACParams
 from accelgen.golden.index_match import (index_match, matches, beats_per_block, to_csr,
                                          to_csc, block_of, sparse_dot)
@@ -20,6 +23,8 @@ from accelgen.verif.index_match import run_index_match
      r"^index_match index_width must be an integer from 1 to 16, not 17$"),
     ({"pairs": 0}, ValueError, r"^index_match pairs must be an integer from 1 to 8, not 0$"),
     ({"sorted": 1}, TypeError, r"^index_match sorted must be a bool, not 1$"),
+    ({"pipeline": 4}, ValueError,
+     r"^index_match pipeline must be an integer from 0 to 3, not 4$"),
     ({"sorted": True, "index_width": 2}, ValueError,
      r"^index_match index_width must be at least 3 with sorted=True \(8 unique indices per "
      r"block\), not 2$"),
@@ -75,11 +80,12 @@ def test_csr_and_csc():
 
 @pytest.mark.sim
 @pytest.mark.parametrize("params", [Params(length=4, index_width=2, pairs=3),
-                                    Params(length=5, pairs=1, index_width=3),
-                                    Params(length=3, pairs=4, index_width=1),
-                                    Params(length=8, index_width=5, pairs=2, sorted=True),
+                                    Params(length=5, pairs=1, index_width=3, pipeline=0),
+                                    Params(length=3, pairs=4, index_width=1, pipeline=1),
+                                    Params(length=8, index_width=5, pairs=2, sorted=True,
+                                           pipeline=2),
                                     Params(length=6, index_width=3, pairs=2, sorted=True)],
-                         ids=["l4_p3_dups", "l5_p1", "l3_p4_iw1", "l8_p2_sorted",
+                         ids=["l4_p3_dups", "l5_p1_pl0", "l3_p4_iw1_pl1", "l8_p2_sorted_pl2",
                               "l6_sorted_with_dups"])
 def test_amaranth_simulator_under_stalls(params, request):
     seed = 61
@@ -100,6 +106,59 @@ def test_amaranth_simulator_under_stalls(params, request):
                        "a_valid": (rng.random(params.length) < density).astype(int)})
     got = run_index_match(params, blocks, seed, idle=0.3, backpressure=0.3)
     assert got == index_match(params, blocks), f"seed {seed}"
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_rank_classes_against_ranks(classes):
+    """The rank split read back from the simulator against ranks counted in Python."""
+    width, seed = 12, 5
+    rng = np.random.default_rng(seed)
+    m = Module()
+    bits = Signal(width)
+    masks = rank_classes(m, bits, classes, "rank")
+    words = [int(x) for x in rng.integers(0, 1 << width, 40)] + [0, (1 << width) - 1]
+
+    async def bench(ctx):
+        for word in words:
+            ctx.set(bits, word)
+            got = [ctx.get(mask) for mask in masks]
+            ones = [k for k in range(width) if (word >> k) & 1]
+            want = [sum(1 << k for rank, k in enumerate(ones) if rank % classes == s)
+                    for s in range(classes)]
+            assert got == want, f"seed {seed}, word {word:#x}"
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("pipeline", [0, 1, 2, 3])
+def test_latency_and_one_block_per_cycle(pipeline):
+    """Blocks of one match each, no stalls: the first beat comes ``latency`` cycles
+    after the first block is taken, then one beat per cycle."""
+    p = Params(length=2, index_width=2, pairs=1, pipeline=pipeline)
+    dut = IndexMatch(p)
+    count = 6
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.valid, 1)
+        ctx.set(dut.i.payload, {"w_idx": [1, 2], "w_valid": 1, "a_idx": [3, 1],
+                                "a_valid": 3})
+        seen = []
+        for cycle in range(count + 5):
+            if ctx.get(dut.o.valid):
+                seen.append((cycle, ctx.get(dut.o.payload.w_pos[0]),
+                             ctx.get(dut.o.payload.a_pos[0]), ctx.get(dut.o.payload.last)))
+            assert ctx.get(dut.i.ready), f"cycle {cycle}"
+            await ctx.tick()
+        assert seen[:count] == [(p.latency + k, 0, 1, 1) for k in range(count)]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
 
 
 @pytest.mark.sim

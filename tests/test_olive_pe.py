@@ -19,7 +19,7 @@ from accelgen.verif.testing import configurations, reference_packets
 @pytest.mark.parametrize("kwargs,error,message", [
     ({"acc_width": 15}, ValueError,
      r"^olive_pe acc_width must be an integer from 16 to 48, not 15$"),
-    ({"pipeline": -1}, ValueError, r"^olive_pe pipeline must be an integer from 0 to 2, not -1$"),
+    ({"pipeline": -1}, ValueError, r"^olive_pe pipeline must be an integer from 0 to 3, not -1$"),
     ({"bits": 5}, ValueError, r"^olive_pe bits must be 4 or 8, not 5$"),
     ({"normal": "float"}, ValueError,
      r"^olive_pe normal must be one of 'int', 'flint', not 'float'$"),

@@ -28,7 +28,7 @@ int_mac          wraps modulo ``2**acc_width``,   test_int_mac_wraps; cocotb
 fusion_unit      ``overflow`` flag, then wraps    test_fusion_unit_step_extremes, test_
                  or (``saturate``) clamps; a      fusion_unit_flag_at_the_bounds; test_
                  step never overflows             fusion_unit.py: test_amaranth_simulator_
-                                                  under_stalls[p2_wrap18, p3_sat18]; cocotb
+                                                  under_stalls[p2_wrap18, p4_sat18]; cocotb
                                                   ``overflow_and_saturation``
 bitfusion_array  cannot overflow: ``acc_width     test_bitfusion_array_extremes_are_exact
                  >= 18 + ceil(log2 rows)``
@@ -69,6 +69,16 @@ requant          saturates to ``out_bits``        test_requant.py: test_output_s
                  input add, left shift and        gemmlowp (``INT32_MIN**2``), test_
                  high multiply saturate           amaranth_simulator_every_code; cocotb
                                                   ``corner_combinations``
+fp_decoder       cannot overflow: widths hold     test_fp_decoder.py: test_amaranth_
+                 every code                       simulator_every_format, test_icarus_every_
+                                                  format_against_ml_dtypes
+fp_mac           ``fp32``: ``±inf`` (IEEE);       test_fp_mac.py: test_golden_fp32_rules,
+                 ``exact``: wraps with a sticky   test_golden_edge_cases, test_fp32_adder_
+                 ``overflow`` flag                matches_numpy; cocotb ``extremes``
+mx_dot           cannot overflow (exact);         test_mx_dot.py: test_widths_hold_the_
+                 ``fp32``: ``±inf`` or a signed   largest_products_exactly, test_special_
+                 zero                             results_are_reached; cocotb ``special_
+                                                  blocks_under_stalls``
 ===============  ===============================  =========================================
 
 Unprefixed names are tests of this file.

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """QoR tooling (accelgen.flow.report): the baseline comparison and its tolerance, the
 committed baseline files against the registry (``baselines``), and the job
-runner's time limit, failures, cache and Fmax skips (``jobs``, with stand-in
-worker processes, no synthesis; the real worker once, on a size skip)."""
+runner's time limit, failures, cache and Fmax skips (``jobs``, on one Dask
+``LocalCluster`` shared by the module, with stand-in worker processes, no
+synthesis; the real worker once, on a size skip)."""
 
 import hashlib
 import json
@@ -127,25 +128,18 @@ def _design(params):
     return hashlib.sha256(emit(params.unit, params).verilog.encode()).hexdigest()
 
 
-@pytest.fixture
-def fake_worker(monkeypatch):
-    """Replace the worker process by ``python -c CODE``, CODE chosen per job."""
-    calls = []
-
-    def install(code_of):
-        def command(job, work, max_kb):
-            calls.append(job)
-            return [sys.executable, "-c", code_of(job)]
-        monkeypatch.setattr(jobs, "_worker_command", command)
-        return calls
-    return install
+@pytest.fixture(scope="module")
+def client():
+    """One two-worker Dask ``LocalCluster`` for the runner tests."""
+    with jobs.dask_client(workers=2) as c:
+        yield c
 
 
 def _prints(result):
     return f"import json; print(json.dumps({result!r}))"
 
 
-def test_runner_records_timeout_and_failure_and_kills_the_group(fake_worker, tmp_path):
+def test_runner_records_timeout_and_failure_and_kills_the_group(fake_worker, tmp_path, client):
     params = UNITS["bitbrick"].params()
     pid_file = tmp_path / "child.pid"
     slow = ("import subprocess, time; p = subprocess.Popen(['sleep', '60']); "
@@ -156,7 +150,7 @@ def test_runner_records_timeout_and_failure_and_kills_the_group(fake_worker, tmp
     lines = []
     start = time.monotonic()
     results = run_jobs([slow_job, bad_job], work_dir=tmp_path, timeout=1.5, versions=VERSIONS,
-                       on_done=lambda *a: lines.append(a))
+                       on_done=lambda *a: lines.append(a), client=client)
     assert time.monotonic() - start < 10
     assert results[slow_job]["status"] == "timeout" and results[slow_job]["limit"] == 1.5
     assert results[bad_job] == {**results[bad_job], "status": "failed",
@@ -170,14 +164,15 @@ def test_runner_records_timeout_and_failure_and_kills_the_group(fake_worker, tmp
     assert not child.exists() or child.read_text().split()[2] == "Z"
 
 
-def test_runner_caches_results_and_skips_fmax_that_cannot_fit(fake_worker, tmp_path):
+def test_runner_caches_results_and_skips_fmax_that_cannot_fit(fake_worker, tmp_path, client):
     params = UNITS["bitbrick"].params()
     design = _design(params)
     huge = {"status": "ok", "design": design, "LUT": 10 ** 6, "FF": 0, "carry": 0,
             "DSP": 0, "BRAM": 0, "latency": 0, "throughput": 1}
     calls = fake_worker(lambda job: _prints(huge))
     synth, pnr = Job.of(params, "ice40"), Job.of(params, "ice40", "fmax")
-    kwargs = dict(work_dir=tmp_path / "w", cache_dir=tmp_path / "c", versions=VERSIONS)
+    kwargs = dict(work_dir=tmp_path / "w", cache_dir=tmp_path / "c", versions=VERSIONS,
+                  client=client)
     # The Fmax job comes first in the list but waits for its synthesis.
     first = run_jobs([pnr, synth], **kwargs)
     assert calls == [synth]
@@ -193,22 +188,23 @@ def test_runner_caches_results_and_skips_fmax_that_cannot_fit(fake_worker, tmp_p
     assert calls == [synth, synth]
 
 
-def test_fmax_runs_after_synthesis_that_fits(fake_worker, tmp_path):
+def test_fmax_runs_after_synthesis_that_fits(fake_worker, tmp_path, client):
     params = UNITS["bitbrick"].params()
     small = {"status": "ok", "design": _design(params), "LUT": 10, "FF": 0, "carry": 0,
              "DSP": 1, "BRAM": 0, "fmax_mhz": 99.5}
     calls = fake_worker(lambda job: _prints(small))
     synth, pnr = Job.of(params, "ecp5"), Job.of(params, "ecp5", "fmax")
-    results = run_jobs([pnr, synth], work_dir=tmp_path, versions=VERSIONS, workers=2)
+    results = run_jobs([pnr, synth], work_dir=tmp_path, versions=VERSIONS, client=client)
     assert calls == [synth, pnr] and results[pnr]["fmax_mhz"] == 99.5
 
 
-def test_size_limit_skips_synthesis_until_raised(fake_worker, tmp_path):
+def test_size_limit_skips_synthesis_until_raised(fake_worker, tmp_path, client):
     """The real worker skips a design above ``max_verilog_kb`` (and says why); the
     cached skip holds under the same limit and not under a higher one."""
     params = UNITS["bitbrick"].params()
     job = Job.of(params, "ecp5")
-    kwargs = dict(work_dir=tmp_path / "w", cache_dir=tmp_path / "c", versions=VERSIONS)
+    kwargs = dict(work_dir=tmp_path / "w", cache_dir=tmp_path / "c", versions=VERSIONS,
+                  client=client)
     (skipped,) = run_jobs([job], max_verilog_kb=0.1, **kwargs).values()
     assert skipped["status"] == "skipped" and skipped["verilog_kb"] > 0.1
     assert skipped["reason"].startswith("Verilog ") and "(max_verilog_kb)" in skipped["reason"]
@@ -224,7 +220,8 @@ def test_job_and_runner_arguments():
     job = Job.of(params, "ecp5", dsp=False)
     assert job.name == f"{module_name(params)}.ecp5.synth.nodsp"
     assert job.unit_params == params and job.synth_job == Job.of(params, "ecp5", dsp=False)
-    with pytest.raises(ValueError, match="job kind must be 'synth' or 'fmax', not 'pnr'"):
+    with pytest.raises(ValueError, match="^job kind must be 'synth', 'fmax' or 'figure', "
+                                         "not 'pnr'$"):
         Job.of(params, "ecp5", "pnr")
     with pytest.raises(ValueError, match="workers must be at least 1, not 0"):
         run_jobs([], work_dir=".", workers=0, versions=VERSIONS)
@@ -246,3 +243,59 @@ def test_short_reason_keeps_the_error():
                                "LUT4_I2_O', no BELs remaining for cell type 'ICESTORM_LC'") == \
         "ERROR: Unable to place cell 'dut.buf_ptr1...', no BELs remaining for cell type " \
         "'ICESTORM_LC'"
+
+
+def _bench_report():
+    """bench/report.py, loaded as a module (it is a script, not a package module)."""
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "bench" / "report.py"
+    spec = importlib.util.spec_from_file_location("bench_report", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_timing_table_divides_by_int_mac_of_the_same_run():
+    """The report's timing table: the default's Fmax and the fastest row's
+    (the registry's ``fastest`` setting among them), as ratios to int_mac default."""
+    report = _bench_report()
+    rows = report.rows_of(["int_mac", "fp_mac"])
+    fusion = [r for r in rows if r.unit == "fp_mac"]
+    assert any("fastest" in r.presets for r in fusion), "fp_mac declares a fastest setting"
+    results = {}
+    for n, row in enumerate(rows):
+        for t in report.FMAX_TARGETS:
+            value = 150.0 if row.unit == "int_mac" and "default" in row.presets else 60.0 + 10 * n
+            results[Job.of(row.params, t, "fmax")] = {"status": "ok", "fmax_mhz": value}
+    table = report.timing_rows(rows, results)
+    by_unit = {r[0]: r for r in table}
+    best = max(results[Job.of(r.params, "ecp5", "fmax")]["fmax_mhz"] for r in fusion)
+    default = next(r for r in fusion if "default" in r.presets)
+    cells = by_unit["`fp_mac`"]
+    d = results[Job.of(default.params, "ecp5", "fmax")]["fmax_mhz"]
+    ecp5 = 1 + 4 * report.FMAX_TARGETS.index("ecp5")
+    assert cells[ecp5] == f"{d:.1f}" and cells[ecp5 + 1] == f"{d / 150:.2f}"
+    assert cells[ecp5 + 2].endswith(f": {best:.1f}") and cells[ecp5 + 3] == f"{best / 150:.2f}"
+    assert report.timing_rows([r for r in rows if r.unit != "int_mac"], results) is None
+
+
+def test_runner_starts_its_own_cluster_in_a_fresh_interpreter(tmp_path):
+    """With no Dask client in the process (as in ``bench/report.py`` and
+    ``accelgen sweep``), the runner starts a LocalCluster itself: a job that
+    prints an ``ok`` result comes back ``ok``."""
+    import subprocess
+    script = (
+        "import json, sys\n"
+        "from accelgen.flow.report import jobs\n"
+        "from accelgen.registry import get_unit\n"
+        "ok = {'status': 'ok', 'LUT': 1, 'FF': 0, 'carry': 0, 'DSP': 0, 'BRAM': 0, "
+        "'LUTRAM': 0, 'mapper': 'abc9', 'design': 'x', 'latency': 2, 'throughput': 1}\n"
+        "jobs._worker_command = lambda job, work, kb: "
+        "[sys.executable, '-c', 'print(' + repr(json.dumps(ok)) + ')']\n"
+        "job = jobs.Job.of(get_unit('int_mac').params(), 'ice40')\n"
+        "result = jobs.run_jobs([job], work_dir=sys.argv[1], workers=1)[job]\n"
+        "print(result['status'], result['LUT'])\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "ok 1"

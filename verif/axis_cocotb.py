@@ -421,6 +421,35 @@ def _requant():
     return Scenario(packets, expect, lambda beat: (tuple(beat["y"]), beat["last"]))
 
 
+def _fp_mac():
+    from accelgen.verif.fp_mac import output_fields, random_stream, results
+
+    def packets(p, rng, beats):
+        a, b, last = random_stream(p, rng, beats)
+        return _split({"a": a, "b": b}, last)
+
+    def expect(p, packet):  # items with their fields in name order, as observed
+        items = results(p, *([beat[k] for beat in packet] for k in ("a", "b", "last")))
+        return [tuple(v for _, v in sorted(zip(output_fields(p), item))) for item in items]
+    return Scenario(packets, expect, lambda beat: tuple(int(beat[k]) for k in sorted(beat)))
+
+
+def _mx_dot():
+    from accelgen.verif.mx_dot import expected, observe, random_blocks, to_beats
+
+    def packets(p, rng, beats):
+        beats = to_beats(p, random_blocks(p, rng, max(1, beats // p.words)))
+        return [beats[k:k + p.words] for k in range(0, len(beats), p.words)]
+
+    def expect(p, packet):
+        cols = {"a": np.array([sum((beat["a"] for beat in packet), [])]),
+                "b": np.array([sum((beat["b"] for beat in packet), [])]),
+                "scale_a": np.array([packet[0]["scale_a"]]),
+                "scale_b": np.array([packet[0]["scale_b"]])}
+        return expected(p, cols)
+    return Scenario(packets, expect, observe)
+
+
 #: unit -> its :class:`Scenario` (built on first use: the unit's verif module and
 #: golden model are imported only then).
 SCENARIOS = {
@@ -437,6 +466,8 @@ SCENARIOS = {
     "softmax": lambda: _vectors("softmax"),
     "layernorm": lambda: _vectors("layernorm"),
     "requant": _requant,
+    "fp_mac": _fp_mac,
+    "mx_dot": _mx_dot,
 }
 
 

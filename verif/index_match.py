@@ -129,7 +129,8 @@ async def random_densities_under_stalls(dut):
 @cocotb.test(**TIMEOUT)
 async def output_rate(dut):
     """No stalls: a block of ``k`` matches takes ``max(1, ceil(k / pairs))`` cycles
-    and the next block follows at once (latency 1)."""
+    and the next block follows at once (the first beat ``latency`` cycles after
+    the first block)."""
     tb = IndexMatchBench(dut)
     await tb.start()
     p = tb.p

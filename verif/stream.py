@@ -16,7 +16,7 @@ from collections import deque
 
 from cocotb.triggers import FallingEdge, ReadOnly
 
-__all__ = ["StreamSource", "StreamSink", "StreamMonitor"]
+__all__ = ["StreamSource", "StreamSink", "StreamMonitor", "back_to_back"]
 
 
 def _port(dut, prefix, member):
@@ -143,3 +143,26 @@ class StreamMonitor(_Stream):
                 self.callback(bits)
             else:
                 pending = bits
+
+
+async def back_to_back(dut, words, latency):
+    """Offer the payloads ``words`` one per cycle with ``o.ready`` held high (so
+    ``i.ready`` stays high: a beat it refused would be missing from the results,
+    which the caller counts) and return every ``o`` payload, in order: a lean
+    driver for the large exhaustive sweeps (one beat per packet), without the
+    benches' monitors. Inputs change and outputs are read at falling edges;
+    the caller starts the clock and resets the DUT first."""
+    dut.o__ready.value = 1
+    out = []
+    valid, payload = dut.o__valid, dut.o__payload
+    for k in range(len(words) + latency + 2):
+        await FallingEdge(dut.clk)
+        if int(valid.value):
+            out.append(int(payload.value))
+        if k < len(words):
+            dut.i__payload.value = words[k]
+            if k == 0:
+                dut.i__valid.value = 1
+        elif k == len(words):
+            dut.i__valid.value = 0
+    return out

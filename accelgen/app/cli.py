@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""The ``accelgen`` command line: list, generate, synth, accuracy, hdl, lint, docs.
+"""The ``accelgen`` command line: list, generate, synth, sweep, accuracy, hdl, lint, docs.
 
 Contract relied on by scripts: errors print one line ``accelgen: error: ...``
 on stderr and exit with status 2; no traceback reaches the user. When stdout is
@@ -65,6 +65,17 @@ def _decimal(text):
     if _DECIMAL.fullmatch(text) is None:
         raise argparse.ArgumentTypeError(f"must be a decimal integer, not {text!r}")
     return int(text)
+
+
+def _seconds(text):
+    """``--timeout``: a decimal number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, not {text!r}")
+    return value
 
 
 def _unit(name):
@@ -276,6 +287,81 @@ def cmd_synth(args):
                 print(f"{k}: {result[k]}")
 
 
+def _sweep_table(rows):
+    """The rows of ``accelgen sweep`` as a text table (one line per configuration)."""
+    axes = list(rows[0]["params"]) if rows else []
+    keys = ["LUT", "FF", "carry", "DSP", "BRAM"]
+    body = []
+    for r in rows:
+        res = r["resources"] or {}
+        body.append([*(_value_text(r["params"][a]) for a in axes), r["status"],
+                     *(res.get(k, "-") for k in keys),
+                     "-" if r["fmax"] is None else f"{r['fmax']:.1f}",
+                     r["figure"]["text"] if r["figure"] else r.get("reason", "-"),
+                     f"{r['seconds']:.1f}" + (" (cached)" if r["cached"] else "")])
+    header = [*axes, "status", *keys, "Fmax MHz", "figure / reason", "seconds"]
+    return format_table(body, header, right=set(range(len(axes) + 1, len(axes) + 7)))
+
+
+def cmd_sweep(args):
+    """Synthesize every combination of the ``-p`` values on the Dask engine
+    (:mod:`accelgen.flow.sweep`); a table, or JSON lines, on stdout; progress on
+    stderr."""
+    from accelgen.flow import sweep
+    from accelgen.flow.report import figures
+    from accelgen.flow.report.jobs import scheduler_address
+    unit = _unit(args.unit)
+    axes = sweep.parse_axes(unit, args.param)
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {args.workers}")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be positive seconds, not {args.timeout:g}")
+    if args.pnr and args.target not in sweep.PNR_TARGETS:
+        raise UsageError(f"--pnr needs --target {' or '.join(sweep.PNR_TARGETS)}, "
+                         f"not {args.target}")
+    if args.accuracy and not figures.has_figure(unit.name):
+        raise UsageError(f"unit {unit.name} has no figure for --accuracy; units with one "
+                         f"are {', '.join(figures.FIGURES)}")
+    if args.scheduler is not None:
+        scheduler_address(args.scheduler)
+    plot_axes = sweep.plot_axes(unit.name, figure=args.accuracy, pnr=args.pnr)
+    if args.plot is not None and plot_axes is None:
+        raise UsageError("--plot needs --pnr (LUT x Fmax) or --accuracy on a unit with a "
+                         "plotted figure (LUT x figure)")
+    valid, invalid = sweep.expand(unit, axes, args.preset)
+    for point, reason in invalid:
+        print(f"invalid: {' '.join(f'{k}={_value_text(v)}' for k, v in point.items())}: "
+              f"{reason}", file=sys.stderr)
+    print(f"sweep {unit.name}: {len(valid) + len(invalid)} configurations "
+          f"({len(invalid)} invalid) on {args.target}, "
+          + (f"scheduler {args.scheduler}" if args.scheduler else
+             f"{args.workers} local workers") + f", limit {args.timeout:g} s per job",
+          file=sys.stderr, flush=True)
+
+    def on_done(job, result, done, total, elapsed):
+        print(sweep.progress_line(job, result, done, total, elapsed), file=sys.stderr,
+              flush=True)
+
+    try:
+        rows = sweep.run_sweep(unit, axes, args.target, preset=args.preset, pnr=args.pnr,
+                               figure=args.accuracy, work_dir=args.work,
+                               cache_dir=None if args.cache == "" else args.cache,
+                               workers=args.workers, scheduler=args.scheduler,
+                               timeout=args.timeout, on_done=on_done)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.json:
+        for r in rows:
+            print(json.dumps(r))
+    else:
+        print(_sweep_table(rows))
+    if args.plot is not None:
+        best = sweep.plot(rows, args.plot, plot_axes,
+                          f"{unit.name} on {args.target}: LUTs vs {plot_axes[1]}")
+        print(f"wrote {args.plot}: {len(best)} Pareto-optimal of "
+              f"{sum(r['status'] == 'ok' for r in rows)} configurations", file=sys.stderr)
+
+
 def cmd_accuracy(args):
     from accelgen.app import accuracy
     unit = _unit(args.unit)
@@ -347,6 +433,31 @@ def _parser():
     p.add_argument("--work", default=os.path.join("build", "synth"),
                    help="work folder (default: build/synth)")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("sweep", help="synthesize every combination of parameter values "
+                       "(-p NAME=V1,V2,... or NAME=LO..HI) on Dask")
+    unit_args(p)
+    p.add_argument("--target", default="ecp5", choices=["generic", "ice40", "ecp5", "xilinx"],
+                   action=_Once, help="synthesis target (default: ecp5)")
+    p.add_argument("--pnr", action="store_true", help="also place and route for Fmax")
+    p.add_argument("--accuracy", action="store_true", help="also the unit's own figure "
+                   "(accuracy against float64, utilization, pairs or products per cycle)")
+    p.add_argument("--json", action="store_true", help="one JSON object per configuration "
+                   "per line")
+    p.add_argument("--plot", action=_Once, metavar="FILE", help="write a Pareto plot (PNG): "
+                   "LUTs against the figure with --accuracy, else against Fmax")
+    p.add_argument("--scheduler", action=_Once, metavar="tcp://HOST:PORT",
+                   help="run on this Dask scheduler's cluster (default: a local cluster)")
+    p.add_argument("--workers", type=_decimal, default=2, action=_Once,
+                   help="worker processes of the local cluster (default: 2)")
+    p.add_argument("--timeout", type=_seconds, default=900, action=_Once,
+                   help="per-job time limit in seconds (default: 900)")
+    p.add_argument("--cache", default=os.path.join("build", "sweep", "cache"), action=_Once,
+                   metavar="DIR", help="results cache (default: build/sweep/cache; '' for "
+                   "none)")
+    p.add_argument("--work", default=os.path.join("build", "sweep", "work"), action=_Once,
+                   help="work folder of the jobs (default: build/sweep/work)")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("accuracy", help="measure a nonlinear unit's golden model against "
                        "float64 (max/mean |error| in output LSBs)")

@@ -9,13 +9,17 @@ from amaranth.lib import enum
 
 from accelgen.hw.pipeline import register_stage
 
-__all__ = ["BRICKS", "OPERAND_BITS", "STEP_WIDTH", "Precision", "PRECISION_BITS", "ALL_MODES",
+__all__ = ["BRICKS", "OPERAND_BITS", "STEP_WIDTH", "GROUP_WIDTH", "Precision", "PRECISION_BITS", "ALL_MODES",
            "parse_modes", "format_modes", "check_modes", "brick_product", "brick_role",
+           "brick_shifts",
            "PIPELINE_CUTS", "StepOperands", "FusionStep"]
 
 BRICKS = 16
 OPERAND_BITS = 32       # width of the packed activation word and of the weight word
 STEP_WIDTH = 18         # holds every partial sum of one step: |sum| <= 9 * 85**2 = 65025
+# Holds every sum inside a group of four bricks: a brick is -6..9 (brick_product),
+# its local shift at most 4, so a group's sum is -6*25 .. 9*25 = -150 .. 225.
+GROUP_WIDTH = 9
 
 
 class Precision(enum.Enum, shape=2):
@@ -86,21 +90,44 @@ def brick_product(x, y, sx, sy):
 
 
 # Tree layers: 0 is the shifted BitBrick products (16 terms), 1..4 the adder levels.
-PIPELINE_CUTS = {0: (), 1: (2,), 2: (1, 4), 3: (0, 2, 4)}
+PIPELINE_CUTS = {0: (), 1: (2,), 2: (1, 4), 3: (0, 2, 4), 4: (-1, 0, 2, 4),
+                 5: (-1, 0, 1, 3, 4)}
 
 
 def brick_role(brick, wa, ww):
     """``(a_digit, w_digit, a_top, w_top, shift)`` of BitBrick ``brick`` in mode wa x ww.
 
-    Product ``k`` uses bricks ``k*q .. k*q + q - 1`` with ``q = (wa/2)*(ww/2)``; brick
-    ``k*q + i*(ww/2) + j`` multiplies digit ``i`` of activation ``k`` by digit ``j`` of
-    weight ``k`` and is shifted by ``2*(i + j)``. ``a_top`` / ``w_top``: the digit is
-    its operand's most significant one (signed when the operand is).
+    The bricks form four groups of four (hierarchical fusion): brick
+    ``b = 8*gi + 4*gj + 2*li + lj`` is place ``(li, lj)`` of group ``(gi, gj)``. It
+    multiplies digit ``i`` of activation ``k`` by digit ``j`` of weight ``k`` with
+    ``i = 2*gi*[wa = 8] + li*[wa >= 4]`` and ``j = 2*gj*[ww = 8] + lj*[ww >= 4]``;
+    the coordinates that no digit uses number the product ``k`` (first used
+    lowest, in the order ``li, lj, gi, gj``: of the orders, the one that gives
+    the bricks the fewest distinct digit sources over the nine modes, so the
+    operand steering is smallest). ``a_digit = k*wa/2 + i`` and
+    ``w_digit = k*ww/2 + j`` index the 2-bit digits of ``a`` and ``w``; the shift
+    is ``2*(i + j)``, which :func:`brick_shifts` splits into the part shared by
+    the group and the part inside it. ``a_top`` / ``w_top``: the digit is its
+    operand's most significant one (signed when the operand is).
     """
+    gi, gj, li, lj = (brick >> 3) & 1, (brick >> 2) & 1, (brick >> 1) & 1, brick & 1
     da, dw = wa // 2, ww // 2
-    k, r = divmod(brick, da * dw)
-    i, j = divmod(r, dw)
+    i = (2 * gi if da == 4 else 0) + (li if da >= 2 else 0)
+    j = (2 * gj if dw == 4 else 0) + (lj if dw >= 2 else 0)
+    free = [bit for bit, used in ((li, da >= 2), (lj, dw >= 2), (gi, da == 4), (gj, dw == 4))
+            if not used]
+    k = sum(bit << n for n, bit in enumerate(free))
     return k * da + i, k * dw + j, i == da - 1, j == dw - 1, 2 * (i + j)
+
+
+def brick_shifts(brick, wa, ww):
+    """``(group_shift, local_shift)`` of BitBrick ``brick`` in mode wa x ww: its
+    shift (:func:`brick_role`) is their sum; ``local_shift`` (0, 2 or 4) is
+    applied to the brick before its group's four are added, ``group_shift``
+    (0, 4 or 8, the same for the four bricks of a group) to the group's sum."""
+    gi, gj, li, lj = (brick >> 3) & 1, (brick >> 2) & 1, (brick >> 1) & 1, brick & 1
+    return (4 * gi * (wa == 8) + 4 * gj * (ww == 8),
+            2 * li * (wa >= 4) + 2 * lj * (ww >= 4))
 
 
 class StepOperands:
@@ -140,56 +167,97 @@ class FusionStep:
             m.d.comb += sel.eq((operands.a_prec == _CODE[wa]) &
                                (operands.w_prec == _CODE[ww]))
         supported = Cat(*selected.values()).any() if selected else 0
-
-        layer = [self._term(b, operands, selected) for b in range(BRICKS)]
-        side = Signal(0) if side is None else side
         error = Signal(name=f"{prefix}unsupported")
         m.d.comb += error.eq(~supported)
+        # The shifts depend on four flags (brick_shifts): a / w at least 4 bits
+        # (inside a group), a / w 8 bits (between groups).
+        flags = Signal(4, name=f"{prefix}shift_flags")
+        m.d.comb += flags.eq(Cat(*(
+            Cat(*(sel for mode, sel in selected.items() if mode[n] >= bits), 0).any()
+            for bits in (4, 8) for n in (0, 1))))
+        side = Signal(0) if side is None else side
+        stage = {"side": side, "unsupported": error, "flags": flags}
+        for b in range(BRICKS):
+            stage.update(self._steer(b, operands, selected))
+        if -1 in cuts:
+            stage = self._register("steer", stage)
+        layer = [self._term(b, stage) for b in range(BRICKS)]
         for level in range(5):
             if level > 0:
-                layer = [self._add(x, y, f"sum{level}_{n}")
+                width = GROUP_WIDTH if level <= 2 else STEP_WIDTH
+                layer = [self._add(x, y, f"sum{level}_{n}", width)
                          for n, (x, y) in enumerate(zip(layer[::2], layer[1::2]))]
+            if level == 2:  # the four group sums, each shifted into place for the mode
+                layer = [self._group_term(g, total, stage["flags"])
+                         for g, total in enumerate(layer)]
             if level in cuts:
-                layer, side, error = self._register(f"l{level}", layer, side, error)
-        self.step, self.mode_error, self.side = layer[0], error, side
+                stage = {"side": stage["side"], "unsupported": stage["unsupported"],
+                         "flags": stage["flags"],
+                         **{f"term{n}": v for n, v in enumerate(layer)}}
+                stage = self._register(f"l{level}", stage)
+                layer = [stage[f"term{n}"] for n in range(len(layer))]
+        self.step, self.mode_error, self.side = layer[0], stage["unsupported"], stage["side"]
 
-    def _term(self, b, operands, selected):
-        """BitBrick ``b``'s product, shifted into place for the selected mode.
+    def _steer(self, b, operands, selected):
+        """BitBrick ``b``'s inputs for the selected mode: ``{x<b>, y<b>, sx<b>, sy<b>}``.
 
-        Each input of the brick is an AND-OR selection over the distinct sources
-        the built modes give it (modes are one-hot, so at most one term is live).
+        Each is an AND-OR selection over the distinct sources the built modes give
+        it (modes are one-hot, so at most one term is live).
         """
-        m, prefix = self.m, self.prefix
-        sources = {"x": {}, "y": {}, "sx": {}, "sy": {}, "shift": {}}
+        sources = {"x": {}, "y": {}, "sx": {}, "sy": {}}
         for mode, sel in selected.items():
-            a_d, w_d, a_top, w_top, shift = brick_role(b, *mode)
-            for key, source in (("x", a_d), ("y", w_d), ("sx", a_top), ("sy", w_top),
-                                ("shift", shift)):
+            a_d, w_d, a_top, w_top, _ = brick_role(b, *mode)
+            for key, source in (("x", a_d), ("y", w_d), ("sx", a_top), ("sy", w_top)):
                 sources[key].setdefault(source, []).append(sel)
-
-        def pick(key, value_of, shape, name=None):
-            out = Signal(shape, name=f"{prefix}{name or key}{b}")
-            terms = [Mux(Cat(*sels).any(), value_of(source), 0)
+        value_of = {"x": lambda d: operands.a[2 * d:2 * d + 2],
+                    "y": lambda d: operands.w[2 * d:2 * d + 2],
+                    "sx": lambda top: operands.a_signed if top else 0,
+                    "sy": lambda top: operands.w_signed if top else 0}
+        out = {}
+        for key in ("x", "y", "sx", "sy"):
+            sig = out[f"{key}{b}"] = Signal(2 if key in "xy" else 1, name=f"{self.prefix}{key}{b}")
+            terms = [Mux(Cat(*sels).any(), value_of[key](source), 0)
                      for source, sels in sources[key].items()]
-            m.d.comb += out.eq(functools.reduce(operator.or_, terms, 0))
-            return out
+            self.m.d.comb += sig.eq(functools.reduce(operator.or_, terms, 0))
+        return out
 
-        x = pick("x", lambda d: operands.a[2 * d:2 * d + 2], 2)
-        y = pick("y", lambda d: operands.w[2 * d:2 * d + 2], 2)
-        sx = pick("sx", lambda top: operands.a_signed if top else 0, 1)
-        sy = pick("sy", lambda top: operands.w_signed if top else 0, 1)
-        product = Signal(signed(6), name=f"{prefix}brick{b}")
-        m.d.comb += product.eq(brick_product(x, y, sx, sy))
-        return pick("shift", lambda shift: product << shift, signed(STEP_WIDTH), "term")
+    def _term(self, b, stage):
+        """BitBrick ``b``'s product, shifted by its place in its group
+        (:func:`brick_shifts`: ``2*li`` when a is at least 4 bits, plus ``2*lj``
+        when w is)."""
+        li, lj = (b >> 1) & 1, b & 1
+        product = Signal(signed(6), name=f"{self.prefix}brick{b}")
+        self.m.d.comb += product.eq(brick_product(stage[f"x{b}"], stage[f"y{b}"],
+                                                  stage[f"sx{b}"], stage[f"sy{b}"]))
+        flags = stage["flags"]
+        shifted = product
+        if li:
+            shifted = Mux(flags[0], shifted << 2, shifted)
+        if lj:
+            shifted = Mux(flags[1], shifted << 2, shifted)
+        term = Signal(signed(GROUP_WIDTH), name=f"{self.prefix}term{b}")
+        self.m.d.comb += term.eq(shifted)
+        return term
 
-    def _add(self, x, y, name):
-        total = Signal(signed(STEP_WIDTH), name=f"{self.prefix}{name}")
+    def _group_term(self, g, total, flags):
+        """Group ``g``'s sum shifted by ``4*gi`` when a is 8 bits plus ``4*gj`` when w
+        is (:func:`brick_shifts`)."""
+        gi, gj = g >> 1, g & 1
+        term = Signal(signed(STEP_WIDTH), name=f"{self.prefix}group{g}")
+        shifted = total
+        if gi:
+            shifted = Mux(flags[2], shifted << 4, shifted)
+        if gj:
+            shifted = Mux(flags[3], shifted << 4, shifted)
+        self.m.d.comb += term.eq(shifted)
+        return term
+
+    def _add(self, x, y, name, width):
+        total = Signal(signed(width), name=f"{self.prefix}{name}")
         self.m.d.comb += total.eq(x + y)
         return total
 
-    def _register(self, name, layer, side, error):
-        """A register stage of the tree ``layer``, ``side`` and the mode error."""
-        terms = {f"term{n}": v for n, v in enumerate(layer)}
-        s = register_stage(self.m, self.en, f"{self.prefix}{name}", **terms, side=side,
-                           unsupported=error)
-        return [s[key] for key in terms], s.side, s.unsupported
+    def _register(self, name, stage):
+        """A register stage of every value of ``stage`` (a dict), read back by key."""
+        reg = register_stage(self.m, self.en, f"{self.prefix}{name}", **stage)
+        return {key: reg[key] for key in stage}

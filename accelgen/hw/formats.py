@@ -9,7 +9,7 @@ from accelgen.num.formats import Abfloat, OliveFormat, TYPE_CODE
 from accelgen.params import UnitParams, param, check_int, check_choice, require
 
 __all__ = ["FormatParams", "leading_zeros", "decode_ant", "decode_typed", "shifted_product",
-           "decode_pair", "pair_step"]
+           "decode_pair", "pair_step", "pair_multiply", "pair_shift"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -193,6 +193,31 @@ def pair_step(m, a_pairs, w_pairs, width, prefix=""):
         shift = Signal(max(len(ea), len(ew)) + 1, name=f"{prefix}shift{k}")
         m.d.comb += shift.eq(ea + ew)
         value, out = shifted_product(m, ma * mw, shift, width, f"{prefix}product{k}_")
+        values.append(value)
+        outs.append(out)
+    return values, outs
+
+
+def pair_multiply(m, a_pairs, w_pairs, prefix=""):
+    """The first half of :func:`pair_step`, for a register between the halves:
+    ``[(mant0, shift0), (mant1, shift1)]``, each ``ma * mw`` and ``ea + ew`` of
+    decoded pairs (:func:`decode_pair`), exact. Combinational."""
+    out = []
+    for k, ((ea, ma), (ew, mw)) in enumerate(zip(a_pairs, w_pairs)):
+        mant = Signal(signed(len(ma) + len(mw)), name=f"{prefix}mant{k}")
+        shift = Signal(max(len(ea), len(ew)) + 1, name=f"{prefix}shift{k}")
+        m.d.comb += [mant.eq(ma * mw), shift.eq(ea + ew)]
+        out.append((mant, shift))
+    return out
+
+
+def pair_shift(m, multiplied, width, prefix=""):
+    """The second half of :func:`pair_step`: ``[(mant, shift)]`` from
+    :func:`pair_multiply` through :func:`shifted_product`, ``([value0, value1],
+    [out0, out1])`` as :func:`pair_step` returns them. Combinational."""
+    values, outs = [], []
+    for k, (mant, shift) in enumerate(multiplied):
+        value, out = shifted_product(m, mant, shift, width, f"{prefix}product{k}_")
         values.append(value)
         outs.append(out)
     return values, outs

@@ -543,7 +543,7 @@ def main(argv=None):
     names = args.units or list(UNITS)
     rows = rows_of(names)
     plots = plot_jobs(names)
-    order = {"large": 0, "default": 1, "small": 2}
+    order = {"large": 0, "fastest": 1, "default": 2, "small": 3}  # longest jobs first
     jobs = [j for row in sorted(rows, key=lambda r: min(order[p] for p in r.presets))
             for j in row_jobs(row)]
     jobs += [job for entries in plots.values() for _, job in entries]

@@ -20,7 +20,8 @@ from accelgen.compose.spec import PipelineSpec, load, parse
 from accelgen.golden.gelu import gelu
 from accelgen.golden.requant import requant
 from accelgen.golden.softmax import softmax
-from accelgen.verif.amaranth_sim import run_stream, simulate, stream_get, stream_put
+from accelgen.verif.amaranth_sim import (run_back_to_back, run_stream, simulate, stream_get,
+                                          stream_put)
 
 __all__ = []
 
@@ -367,23 +368,9 @@ def test_sim_mac_gelu_latency_is_the_sum():
     rng = np.random.default_rng(7)
     a, b = rng.integers(-128, 128, 30), rng.integers(-128, 128, 30)
     want = composed.pipeline(spec, {"a": a, "b": b, "last": [1] * 30}).values.reshape(-1)
-    taken, seen = [], []
-
-    async def bench(ctx):
-        ctx.set(dut.o.ready, 1)
-        for cycle in range(len(a) + latency + 5):
-            if len(taken) < len(a):
-                k = len(taken)
-                ctx.set(dut.i.payload, {"a": int(a[k]), "b": int(b[k]), "last": 1})
-            ctx.set(dut.i.valid, len(taken) < len(a))
-            _, _, i_ready, i_valid, o_valid, y = await ctx.tick().sample(
-                dut.i.ready, dut.i.valid, dut.o.valid, dut.o.payload.y)
-            if i_ready and i_valid:
-                taken.append(cycle)
-            if o_valid:
-                seen.append((cycle, int(y[0])))
-
-    simulate(dut, bench, max_cycles=len(a) + 100)
+    taken, seen = run_back_to_back(
+        dut, [{"a": int(x), "b": int(y), "last": 1} for x, y in zip(a, b)], latency,
+        lambda out: int(out.y[0]))
     assert taken == list(range(len(a)))
     assert [y for _, y in seen] == want.tolist()
     assert [c for c, _ in seen] == [c + latency for c in taken]

@@ -13,7 +13,7 @@ from accelgen.num.fixed import codes
 from accelgen.generators.gelu import GELU, Params
 from accelgen.golden.gelu import (gelu, reference, lut_table, pwl_coefficients,
                                   ibert_constants, ibert_tail_slopes)
-from accelgen.verif.amaranth_sim import simulate
+from accelgen.verif.amaranth_sim import run_back_to_back
 from accelgen.verif.gelu import run_rtl
 
 IBERT_MSG = (r"^gelu in_frac must be an integer from 8 to 16 for method='ibert' "
@@ -398,22 +398,8 @@ def test_amaranth_latency_and_throughput(method, pipeline):
     x = np.arange(-20, 20) * 37
     want = gelu(p, x).tolist()
     dut = GELU(p)
-    taken, seen = [], []
-
-    async def bench(ctx):
-        ctx.set(dut.o.ready, 1)
-        for cycle in range(len(x) + p.latency + 5):
-            if len(taken) < len(x):
-                ctx.set(dut.i.payload, {"x": [int(x[len(taken)])]})
-            ctx.set(dut.i.valid, len(taken) < len(x))
-            _, _, i_ready, i_valid, o_valid, y = await ctx.tick().sample(
-                dut.i.ready, dut.i.valid, dut.o.valid, dut.o.payload.y)
-            if i_ready and i_valid:
-                taken.append(cycle)
-            if o_valid:
-                seen.append((cycle, int(y[0])))
-
-    simulate(dut, bench, max_cycles=len(x) + 100)
+    taken, seen = run_back_to_back(dut, [{"x": [int(v)]} for v in x], p.latency,
+                                   lambda out: int(out.y[0]))
     assert taken == list(range(len(x)))
     assert [y for _, y in seen] == want
     assert [c for c, _ in seen] == [c + p.latency for c in taken]

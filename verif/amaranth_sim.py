@@ -14,6 +14,7 @@ input row of a combinational unit).
 from amaranth.sim import Simulator
 
 __all__ = ["simulate", "stream_put", "stream_get", "run_stream", "run_vectors",
+           "run_back_to_back",
            "sweep_combinational", "PERIOD"]
 
 PERIOD = 1e-8
@@ -160,3 +161,28 @@ def sweep_combinational(dut, rows, outputs):
 
     simulate(dut, bench, max_cycles=0, clock=False)
     return got
+
+
+def run_back_to_back(dut, payloads, latency, read):
+    """Offer ``payloads`` (values for ``i.payload``) one per cycle with ``o.ready``
+    high and return ``(taken, seen)``: the cycles in which each input beat was
+    taken, and ``(cycle, read(o.payload))`` of every output beat, for checks of
+    latency and throughput (beat ``n`` taken at cycle ``n``, its result at
+    ``n + latency``)."""
+    taken, seen = [], []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        for cycle in range(len(payloads) + latency + 5):
+            if len(taken) < len(payloads):
+                ctx.set(dut.i.payload, payloads[len(taken)])
+            ctx.set(dut.i.valid, len(taken) < len(payloads))
+            _, _, i_ready, i_valid, o_valid, out = await ctx.tick().sample(
+                dut.i.ready, dut.i.valid, dut.o.valid, dut.o.payload)
+            if i_ready and i_valid:
+                taken.append(cycle)
+            if o_valid:
+                seen.append((cycle, read(out)))
+
+    simulate(dut, bench, max_cycles=len(payloads) + latency + 100)
+    return taken, seen

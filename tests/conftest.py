@@ -6,6 +6,7 @@ The parametrization helpers the test files import by name live in
 """
 
 import os
+import shutil
 import sys
 
 import pytest
@@ -46,3 +47,17 @@ def fake_worker(monkeypatch):
         monkeypatch.setattr(jobs, "_worker_command", command)
         return calls
     return install
+
+
+@pytest.fixture(scope="session")
+def iverilog():
+    """Path of Icarus Verilog's ``iverilog``: a test that needs it skips without
+    it, and fails without it under ``CI`` (``make install`` installs it as root)."""
+    exe = shutil.which("iverilog")
+    if exe is None:
+        hint = ("iverilog (Icarus Verilog 11) is not on PATH: install it with "
+                "`apt-get install iverilog` (Debian/Ubuntu; `make install` does so as root)")
+        if os.environ.get("CI"):
+            pytest.fail(f"{hint}; CI must have it")
+        pytest.skip(hint)
+    return exe

@@ -4,7 +4,6 @@ Verilator and Icarus commands on them, FuseSoC's synthesis targets, the Icarus r
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -186,11 +185,10 @@ def stock_commands(top):
     *((unit, "small") for unit in UNITS),
     *(pytest.param(unit, "default", marks=pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON))
       for unit in UNITS)])
-def test_stock_tools_take_the_generated_files(unit, preset, tmp_path):
+def test_stock_tools_take_the_generated_files(unit, preset, tmp_path, iverilog):
     """A configuration as ``generate`` writes it passes ``verilator --lint-only -Wall
     -f <module>.f`` and ``iverilog -Wall -c <module>.f`` run in its folder, with no
     other file or option."""
-    require_iverilog()
     emitted = emit(unit, UNITS[unit].params(preset))
     generate(emitted, tmp_path)
     for command in stock_commands(emitted.module):
@@ -245,35 +243,24 @@ def test_cli_generate_lists_the_five_files(capsys, tmp_path):
     assert load_core(tmp_path / f"{module}.core").name.name == module
 
 
-def require_iverilog():
-    """Skip when Icarus is missing, except under CI, where that is a failure."""
-    if shutil.which("iverilog") is None:
-        if os.environ.get("CI"):
-            pytest.fail("iverilog not found on PATH, and CI is set: install it "
-                        "(Debian package iverilog; make install does as root)")
-        pytest.skip("iverilog not found on PATH (Debian package iverilog)")
-
-
 @pytest.mark.parametrize("unit", ["int_mac", "systolic_array"])
-def test_filelist_compiles_in_icarus(unit, tmp_path):
+def test_filelist_compiles_in_icarus(unit, tmp_path, iverilog):
     """``iverilog -c <top>.f`` compiles the AXI4-Stream variant (core and wrapper)
     with -Wall and no output at all: one stream each way (int_mac) and three
     streams (systolic_array)."""
-    require_iverilog()
     emitted = emit(unit) if unit == "int_mac" else committed(unit)
     generate(emitted, tmp_path, ports="axis")
     top = f"{emitted.module}_axis"
-    proc = subprocess.run(["iverilog", "-g2005", "-Wall", "-gstrict-expr-width",
+    proc = subprocess.run([iverilog, "-g2005", "-Wall", "-gstrict-expr-width",
                            "-s", top, "-o", os.devnull, "-c", f"{top}.f"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
 
 
 @pytest.mark.cocotb
-def test_icarus_runs_int_mac_regression():
+def test_icarus_runs_int_mac_regression(iverilog):
     """int_mac's whole cocotb testbench (small preset) passes under Icarus with
     the same test count as under Verilator."""
-    require_iverilog()
     from accelgen.verif.runner import run_cocotb
     params = UNITS["int_mac"].params("small")
     icarus = run_cocotb("int_mac", params, simulator="icarus")

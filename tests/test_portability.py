@@ -50,7 +50,6 @@ then), like their Verilator lint (``tests/test_lint.py``).
 """
 
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -62,19 +61,6 @@ from accelgen.verif.testing import HEAVY_REASON, STRESS
 GENERATIONS = ("-g2005", "-g2012")
 FLAGS = ("-Wall", "-Winfloop", "-gstrict-expr-width", "-gstrict-ca-eval",
          "-gno-shared-loop-index")
-INSTALL_HINT = ("iverilog (Icarus Verilog 11) is not on PATH: install it with "
-                "`apt-get install iverilog` (Debian/Ubuntu; `make install` does so as root)")
-
-
-@pytest.fixture(scope="module")
-def iverilog():
-    """Path of ``iverilog``; skip without it, fail without it under ``CI``."""
-    exe = shutil.which("iverilog")
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{INSTALL_HINT}; CI must have it")
-        pytest.skip(INSTALL_HINT)
-    return exe
 
 
 def compile_verilog(exe, verilog_path, top, generation):

@@ -784,20 +784,23 @@ UNITS = MappingProxyType({u.name: u for u in [
                       "in_frac": 10},
         },
         sweep=(
-            # Every pipeline setting runs under Verilator: 2 in the presets, 1 and 0 here.
+            # Under Verilator: pipeline 4 in the presets, 1 and 0 here (2 and 3 in the
+            # Amaranth tier, tests/test_softmax.py).
             {"method": "ibert", "n": 15, "lanes": 3, "in_bits": 16, "in_frac": 10,
              "recip_steps": 3, "out_bits": 10, "out_frac": 9, "pipeline": 1},
             {"method": "base2", "n": 12, "lanes": 2, "in_bits": 12, "in_frac": 7,
              "lut_bits": 6, "pipeline": 0},
         ),
-        # Vectors of 2 elements keep the bound within the default run.
-        formal=Formal(configs=(("small", _SOFTMAX_FORMAL),), beats=_vector),
+        # Vectors of 2 elements and pipeline 2 keep the bound within the default
+        # run; the deeper tier proves the default pipeline too.
+        formal=Formal(configs=(("small", {**_SOFTMAX_FORMAL, "pipeline": 2}),), beats=_vector),
         accuracy=Accuracy(length="n", sums_to_one=True, families=(
             *_GAUSS, "uniform", "laplace 1", "one dominant", "dominant over minimum",
             "dominant + noise", "all equal", "max spread", "most negative", "saturating")),
         axis=Axis(),
         heavy=Heavy(checks=_DEFERRED - {"axis_lint", "axis_regression"},
-                    proofs=(("small", _SOFTMAX_FORMAL, 2),)),
+                    proofs=(("small", {**_SOFTMAX_FORMAL, "pipeline": 2}, 2),
+                            ("small", _SOFTMAX_FORMAL, 1))),
     ),
     Unit(
         name="layernorm",
@@ -814,7 +817,8 @@ UNITS = MappingProxyType({u.name: u for u in [
                       "gamma_frac": 14},
         },
         sweep=(
-            # pipeline: 2 in the default preset, 1 in the small one, 0 here.
+            # pipeline: 4 in the default preset, 1 in the small one, 0 here (2 and 3
+            # in the Amaranth tier, tests/test_layernorm.py).
             {"method": "rsqrt", "channels": 12, "lanes": 3, "affine": True, "pipeline": 0},
             {"channels": 16, "lanes": 4, "in_bits": 16, "in_frac": 10, "out_bits": 16,
              "out_frac": 12, "affine": True, "gamma_bits": 16, "gamma_frac": 14,
@@ -860,6 +864,8 @@ UNITS = MappingProxyType({u.name: u for u in [
              "a_signed": False, "acc_width": 24},
             {"pe": "olive_pe", "rows": 3, "cols": 2, "dataflow": "os", "a_width": 8,
              "w_width": 8, "pipeline": 1, "acc_width": 40},
+            # FP8 PEs: E5M2 activations with infinities, WS (the Amaranth tier takes OS).
+            {"pe": "fp_mac", "rows": 3, "cols": 2, "a_fmt": "e5m2", "acc_width": 52},
         ),
         # WS: a weight tile (rows + 1 beats) and one activation row in, one
         # output row; OS: one beat in, rows output rows.
@@ -955,28 +961,32 @@ UNITS = MappingProxyType({u.name: u for u in [
     ),
     Unit(
         name="fp_mac",
-        summary="Streaming floating-point multiply-accumulate: E4M3/E5M2, BF16 or FP16 "
-                "products into FP32 (rounded at every beat) or an exact fixed-point sum",
+        summary="Streaming floating-point multiply-accumulate: E4M3/E5M2 products summed "
+                "exactly and rounded once to FP32, or BF16/FP16 into FP32 at every beat",
         component="FpMAC",
         golden="fp_mac",
         presets={
             "default": {},
-            "small": {"acc": "exact", "guard": 4, "pipeline": 0},
-            "large": {"a_fmt": "bf16", "b_fmt": "bf16", "pipeline": 3},
+            # Every FP8 x FP8 pair runs through the RTL: E4M3 x E4M3 in the default
+            # preset, E5M2 x E5M2 in the small one, the mix in sweep0 (stress 2).
+            "small": {"a_fmt": "e5m2", "b_fmt": "e5m2", "out": "exact", "guard": 4,
+                      "pipeline": 0},
+            "large": {"a_fmt": "bf16", "b_fmt": "bf16", "acc": "fp32", "pipeline": 3},
         },
-        # The Amaranth tier adds E5M2 x E5M2 and FP16 (tests/test_fp_mac.py).
+        # The Amaranth tier adds the FP32 accumulator with FP8 and FP16 operands
+        # (tests/test_fp_mac.py).
         sweep=(
-            {"a_fmt": "e5m2", "acc": "exact", "pipeline": 3},
-            {"a_fmt": "bf16", "b_fmt": "bf16", "pipeline": 1},
+            {"a_fmt": "e5m2", "out": "exact", "pipeline": 3},
+            {"a_fmt": "bf16", "b_fmt": "bf16", "acc": "fp32", "pipeline": 1},
         ),
-        # The FP32 accumulator's one-cycle add loop bounds the default's Fmax;
-        # the exact fixed-point sum with every cut is the fast setting.
-        fastest={"acc": "exact", "pipeline": 3},
+        # The exact fixed-point sum without its rounder, every cut: the fast setting
+        # (the FP32 accumulator's one-cycle add loop is the slow one).
+        fastest={"out": "exact", "pipeline": 3},
         formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
         accuracy=None,
         axis=Axis(),
-        # sweep0 (E5M2 x E4M3, exact, every cut) runs in the Amaranth tier
-        # (tests/test_fp_mac.py: e5m2_e4m3_p3, e5m2_exact_g1_p1); the protocol stress
+        # sweep0 (E5M2 x E4M3, exact, every cut) runs in the Amaranth tier as its
+        # parts (tests/test_fp_mac.py: exact_p3, e5m2_exact_g1_p1); the protocol stress
         # takes the small preset, whose Verilator build the regression already has.
         heavy=Heavy(checks=_DEFERRED | {"protocol_default"}, proofs=_DEEPER, sweeps={0}),
     ),

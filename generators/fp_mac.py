@@ -10,12 +10,14 @@ from amaranth.lib.wiring import In, Out
 from accelgen.params import UnitParams, param, check_int, check_choice, require
 from accelgen.hw.accumulate import accumulate_packets
 from accelgen.hw.fparith import (decode_pair, fp_product, product_to_fp32, fp32_add,
-                                 align_exact, exact_lsb, exact_product_width)
-from accelgen.hw.pipeline import register_stage
+                                 align_exact, exact_lsb, exact_product_width, exact_to_fp32)
+from accelgen.hw.fpround import ROUND_CUTS
+from accelgen.hw.pipeline import register_stage, delay_chain
 from accelgen.hw.stream import PIPELINE, pipeline_handshake
 from accelgen.num.fpformats import get_format
 
-__all__ = ["Params", "FpMAC", "OPERAND_FORMATS", "EXACT_FORMATS", "ACCUMULATORS"]
+__all__ = ["Params", "FpMAC", "OPERAND_FORMATS", "EXACT_FORMATS", "ACCUMULATORS", "OUTPUTS",
+           "CUTS"]
 
 #: The operand formats (accelgen.num.fpformats names).
 OPERAND_FORMATS = ("e4m3", "e5m2", "bf16", "fp16")
@@ -23,8 +25,15 @@ OPERAND_FORMATS = ("e4m3", "e5m2", "bf16", "fp16")
 EXACT_FORMATS = ("e4m3", "e5m2")
 #: ``fp32``: IEEE FP32 accumulation, rounded at every beat; ``exact``: fixed point.
 ACCUMULATORS = ("fp32", "exact")
-#: The register cuts in the order ``pipeline`` adds them.
-CUTS = ("product", "align", "decode")
+#: Result forms: ``fp32`` (an FP32 code: the FP32 accumulator, or the exact sum
+#: rounded once) and ``exact`` (the exact fixed-point sum with flags).
+OUTPUTS = ("fp32", "exact")
+#: The register cuts in the order ``pipeline`` adds them; ``result``,
+#: ``magnitude``, ``normalize`` and ``round`` are built only where the exact sum
+#: is rounded (``acc='exact', out='fp32'``): the packet's exact sum before the
+#: rounder, then the rounder's own cuts (:data:`accelgen.hw.fpround.ROUND_CUTS`).
+CUTS = ("product", "align", "result") + ROUND_CUTS + ("decode",)
+_FP32_ONLY = ("result",) + ROUND_CUTS
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -36,27 +45,46 @@ class Params(UnitParams):
     a_fmt: str = param("e4m3", "format of operand a: e4m3, e5m2 (OCP FP8), bf16 or fp16",
                        abbr="a")
     b_fmt: str = param("e4m3", "format of operand b: e4m3, e5m2, bf16 or fp16", abbr="b")
-    acc: str = param("fp32", "accumulator: fp32 (IEEE FP32, rounded to nearest even at "
-                             "every beat) or exact (fixed point, FP8 operands only)",
+    acc: str = param("exact", "accumulator: exact (fixed point, FP8 operands only) or fp32 "
+                              "(IEEE FP32, rounded to nearest even at every beat)",
                      abbr="acc")
     guard: int = param(16, "exact accumulator: guard bits above one product, so that "
                            "2**guard products cannot overflow (0..32; unused with fp32)",
                        abbr="g")
-    pipeline: int = param(2, "register cuts before the accumulator (0..3): 1 registers the "
-                             "exact product, 2 also the aligned product (FP32 code or fixed "
-                             "point), 3 also the decoded operands", abbr="p")
+    out: str = param("fp32", "result form: 'fp32' (an FP32 code: acc='exact' rounds its "
+                             "exact sum once, nearest even) or 'exact' (acc='exact' only: the "
+                             "fixed-point sum with flags)", abbr="o")
+    pipeline: int = param(7, "register cuts (0..7 when the exact sum is rounded, else 0..3), "
+                             "added in the order product, align, result, magnitude, "
+                             "normalize, round (rounding only), decode", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "a_fmt", OPERAND_FORMATS)
         check_choice(self, "b_fmt", OPERAND_FORMATS)
         check_choice(self, "acc", ACCUMULATORS)
         check_int(self, "guard", min=0, max=32)
-        check_int(self, "pipeline", min=0, max=3)
+        check_choice(self, "out", OUTPUTS)
+        require(self, self.out == "fp32" or self.acc == "exact",
+                f"out 'exact' needs acc='exact', not {self.acc!r} (the FP32 accumulator's "
+                f"result is an FP32 code: out='fp32')")
+        when = "acc='exact', out='fp32'" if self.rounds else \
+            ("acc='fp32'" if self.acc == "fp32" else "out='exact'")
+        check_int(self, "pipeline", min=0, max=self.max_pipeline, when=when)
         if self.acc == "exact":
             for name in ("a_fmt", "b_fmt"):
                 require(self, getattr(self, name) in EXACT_FORMATS,
-                        f"{name} must be one of 'e4m3', 'e5m2' for acc='exact', not "
-                        f"{getattr(self, name)!r}")
+                        f"{name} {getattr(self, name)!r} needs acc='fp32' (acc='exact' "
+                        f"takes 'e4m3' or 'e5m2')")
+
+    @property
+    def max_pipeline(self):
+        """The deepest ``pipeline``: every cut of :data:`CUTS` that applies to ``out``."""
+        return len(CUTS) if self.rounds else len(CUTS) - len(_FP32_ONLY)
+
+    @property
+    def rounds(self):
+        """The exact sum is rounded once to FP32 (``acc='exact', out='fp32'``)."""
+        return self.acc == "exact" and self.out == "fp32"
 
     @property
     def a_format(self):
@@ -68,9 +96,10 @@ class Params(UnitParams):
 
     @property
     def cuts(self):
-        """The register cuts present, in pipeline order."""
-        chosen = CUTS[:self.pipeline]
-        return tuple(c for c in ("decode", "product", "align") if c in chosen)
+        """The register cuts present: the first ``pipeline`` of :data:`CUTS` that
+        apply to ``out``, in the order ``pipeline`` adds them."""
+        cuts = CUTS if self.rounds else tuple(c for c in CUTS if c not in _FP32_ONLY)
+        return cuts[:self.pipeline]
 
     @property
     def latency(self):
@@ -94,7 +123,7 @@ class Params(UnitParams):
 
     @property
     def acc_width(self):
-        """Result width: 32 (an FP32 code), or ``product_bits + guard`` (exact)."""
+        """Accumulator width: 32 (an FP32 code), or ``product_bits + guard`` (exact)."""
         return 32 if self.acc == "fp32" else self.product_bits + self.guard
 
     def input_layout(self):
@@ -104,6 +133,8 @@ class Params(UnitParams):
     def output_layout(self):
         if self.acc == "fp32":
             return data.StructLayout({"acc": 32})
+        if self.rounds:
+            return data.StructLayout({"acc": 32, "overflow": 1})
         return data.StructLayout({"acc": signed(self.acc_width), "overflow": 1, "nan": 1,
                                   "pos_inf": 1, "neg_inf": 1})
 
@@ -112,6 +143,11 @@ class Params(UnitParams):
                  "cuts": list(self.cuts)}
         if self.acc == "fp32":
             extra["result"] = "FP32 code (IEEE binary32), canonical NaN 0x7fc00000"
+        elif self.rounds:
+            extra.update({"result": "FP32 code of the exact sum (rounded once, nearest even), "
+                                    "canonical NaN 0x7fc00000; overflow: the exact "
+                                    "accumulator wrapped", "lsb_exp": self.lsb_exp,
+                          "acc_width": self.acc_width})
         else:
             extra.update({"result": "acc * 2**lsb_exp (two's complement), flags overflow, "
                                     "nan, pos_inf, neg_inf",
@@ -138,12 +174,21 @@ class FpMAC(wiring.Component):
     result is ``-0``. The golden model is NumPy's float32 arithmetic. ``o``
     carries ``acc``, the FP32 code.
 
-    ``acc='exact'`` (E4M3/E5M2 only): ``acc`` is the exact sum of the finite
-    products as a two's complement integer of ``acc_width = product_bits +
-    guard`` bits with LSB ``2**lsb_exp``, ``lsb_exp = a.exp_min + b.exp_min``
-    (the manifest gives both); no rounding. ``nan`` is set when an operand is
-    NaN or a product is ``inf * 0``; ``pos_inf``/``neg_inf`` when a product is
-    ``+inf``/``-inf`` (E5M2); their sum is then NaN if both are set.
+    ``acc='exact'`` (E4M3/E5M2 only; the default): the accumulator is the
+    exact sum of the finite products as a two's complement integer of
+    ``acc_width = product_bits + guard`` bits with LSB ``2**lsb_exp``,
+    ``lsb_exp = a.exp_min + b.exp_min`` (the manifest gives both). Its flags:
+    ``nan`` when an operand is NaN or a product is ``inf * 0``;
+    ``pos_inf``/``neg_inf`` when a product is ``+inf``/``-inf`` (E5M2); the sum
+    is NaN if both are set.
+
+    ``out='fp32'`` (the default) with ``acc='exact'``: ``o`` carries ``acc``,
+    the FP32 code nearest to the packet's exact sum ``acc * 2**lsb_exp``
+    (rounded once, ties to even; an exact zero gives ``+0``), the canonical NaN
+    when ``nan`` or both infinity flags are set, else ``±inf`` when one is; and
+    ``overflow``, set when the exact accumulator wrapped (its code then rounds
+    the wrapped sum). ``out='exact'``: ``o`` carries the accumulator ``acc``
+    and its four flags, no rounding.
 
     Overflow: flagged. ``fp32``: a sum or product beyond the largest finite
     FP32 value gives ``±inf`` (IEEE). ``exact``: one product always fits; the
@@ -153,10 +198,12 @@ class FpMAC(wiring.Component):
 
     Timing: one beat per cycle when ``o`` is not stalled; the result is valid on
     ``o`` ``latency = 1 + pipeline`` cycles after the edge that accepts the last
-    beat. Register cuts, added by ``pipeline``: 1, after the exact product; 2,
-    also after alignment (the product as an FP32 code, or shifted to the
-    accumulator's fixed point); 3, also after the decoders. The accumulation
-    itself (the FP32 adder with its alignment, normalization and rounding, or the
+    beat. Register cuts, added by ``pipeline`` in the order of :data:`CUTS`:
+    after the exact product; after alignment (the product as an FP32 code, or
+    shifted to the accumulator's fixed point); where the exact sum is rounded,
+    after the packet's exact sum (before the rounder), then inside the
+    rounder, before its leading-zero count, before its normalizing shift and
+    before its increment; last, after the decoders. The accumulation itself (the FP32 adder with its alignment, normalization and rounding, or the
     fixed-point adder) closes in one cycle, so one product is taken per cycle.
     The pipeline stalls as a whole while ``o.valid & ~o.ready``, and ``i.ready =
     ~o.valid | o.ready``. Synchronous reset clears the accumulator and every
@@ -232,7 +279,35 @@ class FpMAC(wiring.Component):
         flags = {name: Signal(name=f"acc_{name}") for name in ("overflow", "nan", "pos_inf",
                                                                "neg_inf")}
         beat = {"overflow": out, "nan": nan, "pos_inf": pinf, "neg_inf": ninf}
-        state = [(acc, result, self.o.payload.acc)]
-        state += [(flags[k], flags[k] | beat[k], self.o.payload[k]) for k in flags]
-        accumulate_packets(m, self.o, advance=advance, valid=valid, last=last, state=state)
+        if not p.rounds:
+            state = [(acc, result, self.o.payload.acc)]
+            state += [(flags[k], flags[k] | beat[k], self.o.payload[k]) for k in flags]
+            accumulate_packets(m, self.o, advance=advance, valid=valid, last=last, state=state)
+            return m
+
+        # Rounded (out='fp32'): the packet's exact sum and flags go to the rounder instead of o.
+        total_flags = {k: flags[k] | beat[k] for k in flags}
+        with m.If(advance & valid):
+            with m.If(last):
+                m.d.sync += [acc.eq(0), *(f.eq(0) for f in flags.values())]
+            with m.Else():
+                m.d.sync += [acc.eq(result), *(flags[k].eq(total_flags[k]) for k in flags)]
+        res_nan = Signal(name="result_nan")
+        res_inf = Signal(name="result_inf")
+        both = total_flags["pos_inf"] & total_flags["neg_inf"]
+        m.d.comb += [res_nan.eq(total_flags["nan"] | both),
+                     res_inf.eq(~res_nan & (total_flags["pos_inf"] | total_flags["neg_inf"]))]
+        r = dict(valid=valid & last, total=result, nan=res_nan, inf=res_inf,
+                 neg=total_flags["neg_inf"], overflow=total_flags["overflow"])
+        if "result" in p.cuts:
+            r = register_stage(m, advance, "result", **r)
+        cuts = [c for c in p.cuts if c in ROUND_CUTS]
+        overflow = delay_chain(m, r["overflow"], "result_overflow", len(cuts), advance)[-1]
+        valid_out, code = exact_to_fp32(m, advance, valid=r["valid"], total=r["total"],
+                                        exp=p.lsb_exp, nan=r["nan"], inf=r["inf"],
+                                        neg=r["neg"], cuts=cuts)
+        with m.If(advance):
+            m.d.sync += self.o.valid.eq(valid_out)
+        with m.If(advance & valid_out):
+            m.d.sync += [self.o.payload.acc.eq(code), self.o.payload.overflow.eq(overflow)]
         return m

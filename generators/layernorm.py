@@ -14,13 +14,18 @@ from accelgen.params import (UnitParams, param, check_int, check_bool, check_cho
                              int_shape)
 from accelgen.consts.layernorm import rsqrt_table, variance_width
 from accelgen.hw.reduce import reduce_tree
-from accelgen.hw.pipeline import register_stage
+from accelgen.hw.pipeline import register_stage, delay_chain
 from accelgen.hw.stream import stall_advance
 from accelgen.hw.vector import BufferRing, serial_reciprocal, serial_isqrt, beat_rate
 
-__all__ = ["Params", "LayerNorm", "METHODS"]
+__all__ = ["Params", "LayerNorm", "METHODS", "SLICE_BITS"]
 
 METHODS = ("isqrt", "rsqrt")
+
+#: ``pipeline >= 4`` multiplies ``C*x - S1`` by the factor in slices of this many
+#: bits: a slice, zero-extended, is a 16-bit signed operand (iCE40's SB_MAC16;
+#: ECP5's MULT18X18D takes 18).
+SLICE_BITS = 15
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -47,9 +52,12 @@ class Params(UnitParams):
     gamma_frac: int = param(6, "affine: gamma fraction bits (0..15)", abbr="gf")
     stats_steps: int = param(1, "isqrt: root and reciprocal bits per cycle (1..4): more "
                                 "logic, fewer cycles per vector", abbr="r")
-    pipeline: int = param(2, "register cuts (0..2): 1 after C*x - S1 in the output stage, "
+    pipeline: int = param(4, "register cuts (0..4): 1 after C*x - S1 in the output stage, "
                              "2 also after its product with the factor and after the "
-                             "products of V; each adds a cycle of latency", abbr="p")
+                             "products of V, 3 also after a beat's square and sums in the "
+                             "load stage and before C*x - S1, 4 also after the partial "
+                             "products of the factor's 15-bit slices and before the "
+                             "products of V; each adds latency", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "method", METHODS)
@@ -71,7 +79,7 @@ class Params(UnitParams):
         check_int(self, "gamma_bits", min=2, max=16)
         check_int(self, "gamma_frac", min=0, max=15)
         check_int(self, "stats_steps", min=1, max=4)
-        check_int(self, "pipeline", min=0, max=2)
+        check_int(self, "pipeline", min=0, max=4)
 
     @property
     def words(self):
@@ -128,12 +136,15 @@ class Params(UnitParams):
     def stats_cycles(self):
         """Cycles to turn the sums into the factor: ``isqrt`` the root, then the
         reciprocal, ``stats_steps`` bits per cycle each (``rsqrt``: 2); one more
-        with ``pipeline == 2`` (the products of ``V`` registered)."""
-        cut = int(self.pipeline == 2)
+        with ``pipeline >= 2`` (the products of ``V`` registered) and another
+        with each of ``pipeline >= 3`` (the sums land a cycle later) and
+        ``pipeline >= 4`` (the sums registered before their multiplies; with
+        ``isqrt`` also the root's and the reciprocal's results, two more)."""
+        cut = int(self.pipeline >= 2) + max(0, self.pipeline - 2)
         if self.method == "rsqrt":
             return 2 + cut
         return (-(-self.root_bits // self.stats_steps) - (-self.factor_bits // self.stats_steps)
-                + cut)
+                + cut + 2 * int(self.pipeline >= 4))
 
     @property
     def vector_cycles(self):
@@ -210,13 +221,35 @@ class LayerNorm(wiring.Component):
     2. read the buffer: ``(C*x - S1) * factor`` (``* gamma``, ``+ beta``),
        rounded, out on ``o``.
 
-    Stage 2 reads the buffer through a synchronous (block RAM) read and has
-    ``pipeline`` register cuts before the output register: ``pipeline >= 1``
-    registers ``C*x - S1`` and the factor (and ``gamma``, ``beta``),
-    ``pipeline == 2`` also their product; the cuts load with the output
-    register and stall with it. ``pipeline == 2`` also registers ``C*S2`` and
-    ``S1**2`` before their difference ``V`` goes to stage 1's root or table
-    (one more cycle in ``stats_cycles``).
+    Stage 2 reads the buffer through a synchronous (block RAM) read. Register
+    cuts (``pipeline``, 0 to 4):
+
+    1. stage 2: after ``C*x - S1`` (with the factor, ``gamma``, ``beta``);
+    2. stage 2: after its product with the factor; stage 1: after ``C*S2``
+       and ``S1**2``, before their difference ``V`` goes to the root or table;
+    3. stage 0: after a beat's square and sums, before they are added to the
+       running sums; stage 2: before ``C*x - S1`` (the buffer's word and
+       ``S1``), so that the buffer's block RAM feeds a flip-flop;
+    4. stage 2: after the products of the factor's ``SLICE_BITS``-bit (15)
+       slices with ``C*x - S1`` (each fits a 16x16 signed multiplier when
+       ``C*x - S1`` does), before they are added; stage 1: after the
+       buffer's ``S1`` and ``S2``, before their multiplies, and (``isqrt``)
+       the root and the reciprocal come from their registers, a cycle later
+       each.
+
+    Stage 2's cuts load with the output register and stall with it; stages 0
+    and 1 never stall. Each cut of stages 0 and 1 adds a cycle to
+    ``stats_cycles``. The root and the reciprocal are non-restoring
+    (:func:`accelgen.hw.vector.serial_isqrt`, ``serial_reciprocal``): each
+    step one add/subtract chosen by a registered sign.
+
+    Critical path on the ECP5 (nextpnr, the Fmax harness, ``isqrt``, one
+    lane): with ``pipeline == 2``, from the input through stage 0's square (a
+    multiplier) and the running sum of squares to its register; with
+    ``pipeline == 3``, from cut 1 through the multiplier by the factor to cut
+    2; with ``pipeline == 4`` (the default), from stage 2's buffer pointer
+    through the ring's control (whether the stage owns its buffer and moves
+    on) to the block RAM's read address.
 
     Timing: a vector every ``vector_cycles = max(words, stats_cycles + 1)``
     cycles in steady state; ``latency = stats_cycles + 3 + pipeline`` cycles
@@ -246,6 +279,12 @@ class LayerNorm(wiring.Component):
         p = self.params
         m = Module()
         layout = p.input_layout()
+
+        def cut(carried, name, enable=1):
+            """A register stage over every value of ``carried``; returns its outputs."""
+            regs = register_stage(m, enable, name, **carried)
+            return {key: regs[key] for key in carried}
+
         ring = BufferRing(m, stages=3, words=p.words, word_width=layout.size,
                           readers=(2,), name="buf")
         s1_regs, s1_of = ring.register(signed(p.sum_bits), "sum")
@@ -264,28 +303,45 @@ class LayerNorm(wiring.Component):
         beat_squares = reduce_tree(m, squares, lambda a, b: a + b, "beat_square_sum")
         s1 = Signal(signed(p.sum_bits), name="running_sum")
         s2 = Signal(p.square_sum_bits, name="running_square_sum")
-        with m.If(self.i.valid & self.i.ready):
+        taken = Signal(name="taken")
+        m.d.comb += taken.eq(self.i.valid & self.i.ready)
+        with m.If(taken):
             m.d.comb += ring.write(self.i.payload.as_value())
-            with m.If(ring.last_word(0)):
-                ring.store(s1_regs, 0, s1 + beat_sum)
-                ring.store(s2_regs, 0, s2 + beat_squares)
+            ring.step(0)
+        # With ``pipeline >= 3`` a beat's square and sums are registered before
+        # they are added: the buffer's sums land a cycle after it is handed on.
+        loaded = {"take": taken, "last": ring.last_word(0), "buffer": ring.pointer[0],
+                  "beat_sum": beat_sum, "beat_squares": beat_squares}
+        if p.pipeline >= 3:
+            loaded = cut(loaded, "load_cut")
+        with m.If(loaded["take"]):
+            with m.If(loaded["last"]):
+                ring.store(s1_regs, 0, s1 + loaded["beat_sum"], buffer=loaded["buffer"])
+                ring.store(s2_regs, 0, s2 + loaded["beat_squares"], buffer=loaded["buffer"])
                 m.d.sync += [s1.eq(0), s2.eq(0)]
             with m.Else():
-                m.d.sync += [s1.eq(s1 + beat_sum), s2.eq(s2 + beat_squares)]
-            ring.step(0)
+                m.d.sync += [s1.eq(s1 + loaded["beat_sum"]), s2.eq(s2 + loaded["beat_squares"])]
 
-        # Stage 1: variance numerator, then the factor.
-        sum1 = s1_of(1)
+        # Stage 1: variance numerator, then the factor. With ``pipeline >= 4`` the
+        # buffer's sums are registered (the sums stay put while stage 1 owns the
+        # buffer) before their multiplies: V is a cycle later.
+        sum1, square_sum1 = s1_of(1), s2_of(1)
+        if p.pipeline >= 4:
+            held = cut({"sum1": sum1, "square_sum1": square_sum1}, "sums_cut")
+            sum1, square_sum1 = held["sum1"], held["square_sum1"]
         scaled_square_sum = Signal(p.square_sum_bits + p.log_channels, name="scaled_square_sum")
         square = Signal(2 * p.sum_bits - 1, name="sum_square")
-        m.d.comb += [scaled_square_sum.eq(p.channels * s2_of(1)), square.eq(sum1 * sum1)]
+        m.d.comb += [scaled_square_sum.eq(p.channels * square_sum1), square.eq(sum1 * sum1)]
         started = Signal(name="stats_started")
         first = Signal(name="stats_first")  # stage 1's first cycle on a buffer
         m.d.comb += first.eq(ring.active(1) & ~started)
         with m.If(first):
             m.d.sync += started.eq(1)
+        # the cycle the sums reach the multiplies: a cycle later with stage 0's
+        # cut, another with the sums' own
+        first = delay_chain(m, first, "stats_wait", max(0, p.pipeline - 2))[-1]
         start = Signal(name="stats_start")  # V is ready: the root (or table) starts
-        if p.pipeline == 2:
+        if p.pipeline >= 2:
             # Cut between the multiplies of V and its subtraction (the sums stay
             # put while stage 1 owns the buffer): the root starts a cycle later.
             products = [Signal.like(scaled_square_sum, name="scaled_square_sum_cut"),
@@ -300,16 +356,23 @@ class LayerNorm(wiring.Component):
         factor = Signal(p.factor_bits, name="factor")
         done = Signal(name="stats_done")
         if p.method == "isqrt":
+            # With ``pipeline >= 4`` the root and the factor come from their
+            # registers, a cycle later each; the root's holds while it divides.
             root, root_done = serial_isqrt(m, start=start, value=variance,
                                            root_bits=p.root_bits, shift=p.guard_bits,
-                                           name="isqrt", per_cycle=p.stats_steps)
-            divisor = Signal(p.root_bits, name="root")
-            with m.If(root_done):
-                m.d.sync += divisor.eq(root)
+                                           name="isqrt", per_cycle=p.stats_steps,
+                                           registered=p.pipeline >= 4)
+            if p.pipeline >= 4:
+                divisor = root
+            else:
+                divisor = Signal(p.root_bits, name="root")
+                with m.If(root_done):
+                    m.d.sync += divisor.eq(root)
             quotient, done_div = serial_reciprocal(m, start=root_done, divisor=divisor,
                                                    numerator_shift=p.recip_shift,
                                                    quotient_bits=p.factor_bits,
-                                                   name="recip", per_cycle=p.stats_steps)
+                                                   name="recip", per_cycle=p.stats_steps,
+                                                   registered=p.pipeline >= 4)
             m.d.comb += [done.eq(done_div), factor.eq(Mux(divisor == 0, 0, quotient))]
         else:
             self.rsqrt_factor(m, p, start, variance, factor, done)
@@ -321,35 +384,47 @@ class LayerNorm(wiring.Component):
         # Stage 2: normalize and send, through ``pipeline`` register cuts that load
         # with the output register (the stage stalls as a whole).
         advance = stall_advance(m, self.o)
-        word = data.View(layout, ring.word(2))
         shift = p.recip_shift - p.guard_bits - p.out_frac
         lo, hi = -(1 << (p.out_bits - 1)), (1 << (p.out_bits - 1)) - 1
         with m.If(advance & ring.active(2)):
             ring.step(2)
-        sum2 = s1_of(2)
-        numers = []
+        carried = {"valid": ring.active(2), "last": ring.last_word(2), "factor": f_of(2),
+                   "word": ring.word(2), "sum": s1_of(2)}
+        if p.pipeline >= 3:
+            carried = cut(carried, "word_cut", advance)
+        word = data.View(layout, carried.pop("word"))
+        sum2 = carried.pop("sum")
         for lane in range(p.lanes):
             numer = Signal(signed(p.numerator_bits), name=f"numerator{lane}")
             m.d.comb += numer.eq(p.channels * word.x[lane] - sum2)
-            numers.append(numer)
-        carried = {"valid": ring.active(2), "last": ring.last_word(2), "factor": f_of(2),
-                   **{f"numerator{lane}": v for lane, v in enumerate(numers)}}
+            carried[f"numerator{lane}"] = numer
         if p.affine:
             carried.update({f"gamma{lane}": word.gamma[lane] for lane in range(p.lanes)})
             carried.update({f"beta{lane}": word.beta[lane] for lane in range(p.lanes)})
         if p.pipeline >= 1:
-            cut = register_stage(m, advance, "cut1", **carried)
-            carried = {key: cut[key] for key in carried}
-        products = {}
+            carried = cut(carried, "cut1", advance)
+        # ``pipeline >= 4``: the products with the factor's SLICE_BITS-bit slices
+        # are registered, then shifted into place and added (each slice's
+        # product fits a 16x16 signed multiplier when the numerator does).
+        factor = carried.pop("factor")
+        slices = range(0, p.factor_bits, SLICE_BITS) if p.pipeline >= 4 else (0,)
+        for lane in range(p.lanes):
+            numer = carried.pop(f"numerator{lane}")
+            for j, at in enumerate(slices):
+                part = factor[at:at + SLICE_BITS] if p.pipeline >= 4 else factor
+                prod = Signal(signed(p.numerator_bits + len(part) + 1),
+                              name=f"partial{lane}_{j}")
+                m.d.comb += prod.eq(numer * part)
+                carried[f"partial{lane}_{j}"] = prod
+        if p.pipeline >= 4:
+            carried = cut(carried, "product_cut", advance)
         for lane in range(p.lanes):
             y = Signal(signed(p.numerator_bits + p.factor_bits + 1), name=f"normalized{lane}")
-            m.d.comb += y.eq(carried.pop(f"numerator{lane}") * carried["factor"])
-            products[f"normalized{lane}"] = y
-        del carried["factor"]
-        carried.update(products)
+            m.d.comb += y.eq(sum(carried.pop(f"partial{lane}_{j}") << at
+                                 for j, at in enumerate(slices)))
+            carried[f"normalized{lane}"] = y
         if p.pipeline >= 2:
-            cut = register_stage(m, advance, "cut2", **carried)
-            carried = {key: cut[key] for key in carried}
+            carried = cut(carried, "cut2", advance)
         with m.If(advance):
             m.d.sync += [self.o.valid.eq(carried["valid"]),
                          self.o.payload.last.eq(carried["last"])]

@@ -9,7 +9,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.hw.fp import decode_fp
-from accelgen.hw.fpround import round_to_float
+from accelgen.hw.fparith import exact_to_fp32
+from accelgen.hw.fpround import ROUND_CUTS
 from accelgen.hw.pipeline import register_stage
 from accelgen.hw.reduce import reduce_tree
 from accelgen.hw.stream import PIPELINE, pipeline_handshake
@@ -22,9 +23,11 @@ __all__ = ["Params", "MXDot", "OUTPUTS", "CUTS", "FP32_NAN", "FP32_INF"]
 #: ``fp32`` (rounded by :func:`accelgen.hw.fpround.round_to_float`).
 OUTPUTS = ("exact", "fp32")
 
-#: The register cuts in the order ``pipeline`` adds them; ``scale/round`` is
-#: built for ``out="fp32"`` only (the exact form skips it).
-CUTS = ("products", "adder tree", "scale/round", "multiplier", "decode")
+#: The register cuts in the order ``pipeline`` adds them; ``scale/round``,
+#: ``normalize`` and ``round`` are built for ``out="fp32"`` only (the exact form
+#: skips them): the rounder's own cuts (:data:`accelgen.hw.fpround.ROUND_CUTS`).
+CUTS = ("products", "adder tree", "scale/round", "multiplier", "decode") + ROUND_CUTS
+_FP32_ONLY = ("scale/round",) + ROUND_CUTS
 
 #: The FP32 code of a NaN result (the canonical quiet NaN, sign clear).
 FP32_NAN = 0x7FC00000
@@ -63,9 +66,9 @@ class Params(UnitParams):
     lanes: int = param(8, "element pairs per beat (1..32)", abbr="l")
     out: str = param("exact", "result form: 'exact' (sum * 2**exp with nan/inf flags) or "
                               "'fp32' (rounded to nearest even)", abbr="o")
-    pipeline: int = param(4, "register cuts (0..4; 0..5 for out='fp32'), added in the order "
+    pipeline: int = param(4, "register cuts (0..4; 0..8 for out='fp32'), added in the order "
                              "products, adder tree, scale/round (fp32 only), multiplier, "
-                             "decode", abbr="p")
+                             "decode, magnitude, normalize and round (fp32 only)", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "a_fmt", ELEMENT_FORMATS)
@@ -80,7 +83,7 @@ class Params(UnitParams):
     @property
     def max_pipeline(self):
         """The deepest ``pipeline``: every cut of :data:`CUTS` that applies to ``out``."""
-        return len(CUTS) if self.out == "fp32" else len(CUTS) - 1
+        return len(CUTS) if self.out == "fp32" else len(CUTS) - len(_FP32_ONLY)
 
     @property
     def a_format(self):
@@ -137,7 +140,7 @@ class Params(UnitParams):
     def cuts(self):
         """The names of the register cuts built: the first ``pipeline`` of
         :data:`CUTS` that apply to ``out``."""
-        cuts = CUTS if self.out == "fp32" else tuple(c for c in CUTS if c != "scale/round")
+        cuts = CUTS if self.out == "fp32" else tuple(c for c in CUTS if c not in _FP32_ONLY)
         return cuts[:self.pipeline]
 
     @property
@@ -219,7 +222,10 @@ class MXDot(wiring.Component):
     accepted. ``pipeline`` adds register cuts in the order of :data:`CUTS`:
     after the aligned products, after the lanes' adder tree, (fp32 only)
     between the exact block result and the rounder, between the multipliers
-    and the alignment shifters, and after the element decoders. The
+    and the alignment shifters, after the element decoders, and (fp32 only)
+    inside the rounder: before its leading-zero count, before its
+    normalizing shift and before its increment
+    (:data:`accelgen.hw.fpround.ROUND_CUTS`). The
     pipeline stalls as a whole while ``o.valid & ~o.ready``;
     ``i.ready = ~o.valid | o.ready``. Synchronous reset discards the block in
     progress and the results in flight.
@@ -356,18 +362,19 @@ class MXDot(wiring.Component):
             r = register_stage(m, advance, "result", **r)
 
         o = self.o.payload
-        with m.If(advance):
-            m.d.sync += self.o.valid.eq(r["valid"])
         if p.out == "exact":
+            with m.If(advance):
+                m.d.sync += self.o.valid.eq(r["valid"])
             value = Mux(r["nan"], 0, Mux(r["inf"], Mux(r["neg"], -1, 1), r["total"]))
             with m.If(advance & r["valid"]):
                 m.d.sync += [o.sum.eq(value), o.exp.eq(r["exp"]), o.nan.eq(r["nan"]),
                              o.inf.eq(r["inf"])]
         else:
-            rounded = round_to_float(m, r["total"], r["exp"], get_format("fp32"),
-                                     prefix="fp32_")
-            code = Mux(r["nan"], Const(FP32_NAN, 32),
-                       Mux(r["inf"], Cat(Const(FP32_INF, 31), r["neg"]), rounded))
-            with m.If(advance & r["valid"]):
+            valid, code = exact_to_fp32(
+                m, advance, valid=r["valid"], total=r["total"], exp=r["exp"], nan=r["nan"],
+                inf=r["inf"], neg=r["neg"], cuts=[c for c in p.cuts if c in ROUND_CUTS])
+            with m.If(advance):
+                m.d.sync += self.o.valid.eq(valid)
+            with m.If(advance & valid):
                 m.d.sync += o.c.eq(code)
         return m

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from accelgen.params import UnitParams, param, check_int, check_choice, require, int_shape
 from accelgen.consts import softmax as consts
 from accelgen.hw.reduce import reduce_tree
-from accelgen.hw.pipeline import register_stage
+from accelgen.hw.pipeline import register_stage, delay_chain
 from accelgen.hw.stream import stall_advance
 from accelgen.hw.vector import BufferRing, serial_reciprocal, beat_rate
 
@@ -43,9 +43,12 @@ class Params(UnitParams):
     lut_bits: int = param(8, "lut/base2: table index bits (1..12)", abbr="t")
     recip_steps: int = param(1, "quotient bits of the reciprocal per cycle (1..4): "
                                 "more divider logic, fewer cycles per vector", abbr="r")
-    pipeline: int = param(2, "register cuts (0..2): 1 after the exp in the sum stage and "
+    pipeline: int = param(4, "register cuts (0..4): 1 after the exp in the sum stage and "
                              "in the output stage, 2 also after the product with the "
-                             "reciprocal", abbr="p")
+                             "reciprocal, 3 also a second register after the exp "
+                             "(a table in block RAM then feeds a flip-flop) and the "
+                             "divisor, 4 also before the difference max - x in both "
+                             "stages", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "method", METHODS)
@@ -60,7 +63,7 @@ class Params(UnitParams):
         check_int(self, "exp_bits", min=8, max=20)
         check_int(self, "lut_bits", min=1, max=12)
         check_int(self, "recip_steps", min=1, max=4)
-        check_int(self, "pipeline", min=0, max=2)
+        check_int(self, "pipeline", min=0, max=4)
 
     @property
     def words(self):
@@ -88,22 +91,30 @@ class Params(UnitParams):
         return -(-self.quotient_bits // self.recip_steps)
 
     @property
+    def sum_wait(self):
+        """Cycles the reciprocal waits for the sum after it gets the buffer:
+        ``max(0, pipeline - 2)`` (the cuts of stage 1 beyond its first), and one
+        more with ``pipeline >= 3`` (the divisor is registered)."""
+        return max(0, self.pipeline - 2) + int(self.pipeline >= 3)
+
+    @property
     def vector_cycles(self):
         """Cycles per vector in steady state: every stage handles one vector in
-        ``max(words, recip_cycles + 1)`` cycles."""
-        return max(self.words, self.recip_cycles + 1)
+        ``max(words, recip_cycles + 1 + sum_wait)`` cycles."""
+        return max(self.words, self.recip_cycles + 1 + self.sum_wait)
 
     @property
     def latency(self):
         """Cycles from accepting a vector's last beat to its first result beat,
         with no stalls and the unit otherwise idle:
-        ``words + recip_cycles + 3 + pipeline`` (stage 1's cut adds none)."""
-        return self.words + self.recip_cycles + 3 + self.pipeline
+        ``words + recip_cycles + 3 + pipeline + sum_wait`` (stage 1's first cut
+        adds none)."""
+        return self.words + self.recip_cycles + 3 + self.pipeline + self.sum_wait
 
     @property
     def throughput(self):
         """Beats (``lanes`` elements) accepted per cycle in steady state:
-        ``words / vector_cycles`` (1 while ``words >= recip_cycles + 1``)."""
+        ``words / vector_cycles`` (1 while ``words >= recip_cycles + 1 + sum_wait``)."""
         return beat_rate(self.words, self.vector_cycles)
 
     def in_shape(self):
@@ -197,18 +208,46 @@ class Softmax(wiring.Component):
        (``lut``, ``base2``: halves up; ``ibert``: floored), out on ``o``.
 
     Stages 1 and 3 read the buffer through synchronous (block RAM) reads.
-    Register cuts: ``pipeline >= 1`` registers stage 1's exp sum of a word
-    before it is added to the total (the total is stored in the cycle stage
-    2 starts, before its divider first reads it), and in stage 3, before the
-    output register, the exp values and the reciprocal; ``pipeline == 2``
-    also their products. Stage 3's cuts load with the output register and
-    stall with it.
+    Register cuts (``pipeline``, 0 to 4; each cut is in both reading stages
+    unless said):
 
-    Timing: a vector every ``vector_cycles = max(words, recip_cycles + 1)``
-    cycles in steady state; ``latency = words + recip_cycles + 3 + pipeline``
-    cycles from its last beat in to its first beat out when the unit was idle.
-    ``i.ready`` is low while the next buffer is still in use; ``o`` stalls
-    only stage 3.
+    1. after the exp: stage 1 registers a word's exp sum before it is added to
+       the total; stage 3 registers the exp values and the reciprocal (a
+       ``lut`` table in block RAM takes this register as its read register);
+    2. stage 3 only: after the products with the reciprocal;
+    3. a second register after the exp (stage 1: before the lanes' sum), so
+       that a table in block RAM feeds a flip-flop rather than the adder or
+       the multiplier; and stage 2's divisor, the buffer's sum copied into a
+       register every cycle, so that the divider starts at a flip-flop
+       rather than at the selection of the buffer's sum;
+    4. before the difference ``max - x``: the buffer's word (stage 3: and the
+       maximum), so that the buffer's block RAM feeds a flip-flop rather than
+       the subtractor and the table address. Stage 0 then stores a buffer's
+       maximum a cycle after its last beat, from the running maximum's
+       register, and stage 1 reads it after the word's register, by the
+       buffer the word came from.
+
+    Stage 3's cuts load with the output register and stall with it; stages 0
+    to 2 never stall. With ``pipeline <= 2`` a buffer's total is stored in the
+    cycle stage 2 starts, before its divider first reads it; cuts 3 and 4
+    store it later and cut 3 registers the divisor, so the divider waits
+    ``sum_wait`` cycles (``max(0, pipeline - 2)``, plus 1 when ``pipeline >=
+    3``). The divider is non-restoring
+    (:func:`accelgen.hw.vector.serial_reciprocal`): each step one
+    add/subtract chosen by a registered sign.
+
+    Critical path on the ECP5 (nextpnr, the Fmax harness, ``lut``, one lane):
+    with ``pipeline == 2``, from the exp table's block RAM output (its read
+    register is cut 1) through the multiplier to cut 2; with ``pipeline ==
+    3``, from the buffer's block RAM output through the difference to the
+    exp table's address; with ``pipeline == 4`` (the default), from cut 3
+    through the multiplier (a DSP block, nothing else) to cut 2.
+
+    Timing: a vector every ``vector_cycles = max(words, recip_cycles + 1 +
+    sum_wait)`` cycles in steady state; ``latency = words + recip_cycles + 3 +
+    pipeline + sum_wait`` cycles from its last beat in to its first beat out
+    when the unit was idle. ``i.ready`` is low while the next buffer is still
+    in use; ``o`` stalls only stage 3.
     Synchronous reset empties every buffer (vectors in flight are dropped).
 
     Members
@@ -243,18 +282,33 @@ class Softmax(wiring.Component):
                                lambda a, b: Mux(a > b, a, b), "beat_max")
         running = Signal(p.in_shape(), name="running_max")
         new_max = Signal(p.in_shape(), name="new_max")
-        m.d.comb += new_max.eq(Mux((ring.count[0] == 0) | (beat_max > running),
-                                   beat_max, running))
-        with m.If(self.i.valid & self.i.ready):
+        taken = Signal(name="taken")
+        m.d.comb += taken.eq(self.i.valid & self.i.ready)
+        if p.pipeline >= 4:
+            # The buffer's maximum is stored a cycle after its last beat, from the
+            # running maximum's register; ``fresh`` marks a vector's first beat.
+            fresh = Signal(init=1, name="max_fresh")
+            m.d.comb += new_max.eq(Mux(fresh | (beat_max > running), beat_max, running))
+            with m.If(taken):
+                m.d.sync += fresh.eq(ring.last_word(0))
+            pending = register_stage(m, 1, "max_store", go=taken & ring.last_word(0),
+                                     buffer=ring.pointer[0])
+            with m.If(pending.go):
+                ring.store(max_regs, 0, running, buffer=pending.buffer)
+        else:
+            m.d.comb += new_max.eq(Mux((ring.count[0] == 0) | (beat_max > running),
+                                       beat_max, running))
+        with m.If(taken):
             m.d.comb += ring.write(self.i.payload.x.as_value())
             m.d.sync += running.eq(new_max)
-            with m.If(ring.last_word(0)):
-                ring.store(max_regs, 0, new_max)
+            if p.pipeline < 4:
+                with m.If(ring.last_word(0)):
+                    ring.store(max_regs, 0, new_max)
             ring.step(0)
 
-        def exps(k):
-            word = data.View(data.ArrayLayout(p.in_shape(), p.lanes), ring.word(k))
-            top = max_of(k)
+        def exps(k, word, top):
+            """The exp of ``top - x`` for every lane of ``word`` (stage ``k``)."""
+            word = data.View(data.ArrayLayout(p.in_shape(), p.lanes), word)
             out = []
             for lane in range(p.lanes):
                 d = Signal(p.in_bits, name=f"s{k}_diff{lane}")
@@ -262,18 +316,38 @@ class Softmax(wiring.Component):
                 out.append(exp_unit(m, p, d, f"s{k}_lane{lane}"))
             return out
 
-        # Stage 1: exp and sum; with ``pipeline >= 1`` the word's exp sum is
-        # registered and added a cycle later: the buffer's total lands in the
-        # cycle stage 2 starts, which the divider first reads a cycle later.
+        def cut(carried, name, enable=1):
+            """A register stage over every value of ``carried``; returns its outputs."""
+            regs = register_stage(m, enable, name, **carried)
+            return {key: regs[key] for key in carried}
+
+        # Stage 1: exp and sum, through the cuts ``pipeline`` asks for: before the
+        # difference (4), after the exp (3) and after the word's exp sum (1). The
+        # buffer's total is stored as stage 1 hands the buffer on (pipeline 0),
+        # a cycle later (1, 2), or one more cycle later per cut 3 and 4; stage
+        # 2's divider starts ``sum_wait`` cycles after stage 2 gets the buffer
+        # and first reads its divisor (with ``pipeline >= 3``, a register
+        # copying the sum) a cycle after that.
         total = Signal(p.sum_bits, name="exp_sum")
-        step_sum = reduce_tree(m, exps(1), lambda a, b: a + b, "step_sum")
         with m.If(ring.active(1)):
             ring.step(1)
         summed = {"take": ring.active(1), "last": ring.last_word(1),
-                  "buffer": ring.pointer[1], "step_sum": step_sum}
+                  "buffer": ring.pointer[1], "word": ring.word(1)}
+        if p.pipeline >= 4:
+            # the maximum is read a cycle later (stage 0 stores it a cycle late),
+            # from the buffer the word came from
+            summed = cut(summed, "sum_word_cut")
+            summed["top"] = Array(max_regs)[summed["buffer"]]
+        else:
+            summed["top"] = max_of(1)
+        summed.update({f"exp{lane}": e for lane, e in
+                       enumerate(exps(1, summed.pop("word"), summed.pop("top")))})
+        if p.pipeline >= 3:
+            summed = cut(summed, "sum_exp_cut")
+        summed["step_sum"] = reduce_tree(m, [summed.pop(f"exp{lane}") for lane in range(p.lanes)],
+                                         lambda a, b: a + b, "step_sum")
         if p.pipeline >= 1:
-            cut = register_stage(m, 1, "sum_cut", **summed)
-            summed = {key: cut[key] for key in summed}
+            summed = cut(summed, "sum_cut")
         with m.If(summed["take"]):
             with m.If(summed["last"]):
                 ring.store(sum_regs, 1, total + summed["step_sum"], buffer=summed["buffer"])
@@ -285,7 +359,14 @@ class Softmax(wiring.Component):
         started = Signal(name="recip_started")
         start = Signal(name="recip_start")
         m.d.comb += start.eq(ring.active(2) & ~started)
-        result, done = serial_reciprocal(m, start=start, divisor=sum_of(2),
+        divide = delay_chain(m, start, "recip_wait", p.sum_wait)[-1]
+        divisor = sum_of(2)
+        if p.pipeline >= 3:
+            # the buffer's sum, copied every cycle: the divider reads a register
+            held = Signal.like(divisor, name="recip_divisor")
+            m.d.sync += held.eq(divisor)
+            divisor = held
+        result, done = serial_reciprocal(m, start=divide, divisor=divisor,
                                          numerator_shift=p.recip_shift,
                                          quotient_bits=p.quotient_bits, name="recip",
                                          per_cycle=p.recip_steps)
@@ -296,16 +377,23 @@ class Softmax(wiring.Component):
             ring.finish(2)
             m.d.sync += started.eq(0)
 
-        # Stage 3: normalize and send, through ``pipeline`` register cuts that load
-        # with the output register (the stage stalls as a whole).
+        # Stage 3: normalize and send, through the cuts ``pipeline`` asks for
+        # (before the difference (4), after the exp (1, and again with 3), after
+        # the product (2)), which load with the output register (the stage
+        # stalls as a whole).
         advance = stall_advance(m, self.o)
         with m.If(advance & ring.active(3)):
             ring.step(3)
         carried = {"valid": ring.active(3), "last": ring.last_word(3), "factor": recip_of(3),
-                   **{f"exp{lane}": e for lane, e in enumerate(exps(3))}}
+                   "word": ring.word(3), "top": max_of(3)}
+        if p.pipeline >= 4:
+            carried = cut(carried, "word_cut", advance)
+        carried.update({f"exp{lane}": e for lane, e in
+                        enumerate(exps(3, carried.pop("word"), carried.pop("top")))})
         if p.pipeline >= 1:
-            cut = register_stage(m, advance, "cut1", **carried)
-            carried = {key: cut[key] for key in carried}
+            carried = cut(carried, "cut1", advance)
+        if p.pipeline >= 3:
+            carried = cut(carried, "exp_cut", advance)
         factor = carried.pop("factor")
         for lane in range(p.lanes):
             e = carried.pop(f"exp{lane}")
@@ -313,8 +401,7 @@ class Softmax(wiring.Component):
             m.d.comb += scaled_e.eq(e * factor)
             carried[f"scaled{lane}"] = scaled_e
         if p.pipeline >= 2:
-            cut = register_stage(m, advance, "cut2", **carried)
-            carried = {key: cut[key] for key in carried}
+            carried = cut(carried, "cut2", advance)
         shift = p.recip_shift - p.out_frac
         half = 0 if p.method == "ibert" else 1 << (shift - 1)
         top = (1 << p.out_bits) - 1

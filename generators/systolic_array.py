@@ -3,19 +3,27 @@
 
 import dataclasses
 
-from amaranth.hdl import C, Module, Signal, Cat, Mux, signed, unsigned
+from amaranth.hdl import C, Module, Signal, Cat, Mux, Shape, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.hw.bitfusion import FusionStep, Precision, StepOperands, OPERAND_BITS, STEP_WIDTH
 from accelgen.hw.formats import decode_pair, decode_typed, pair_step, shifted_product
+from accelgen.hw.fparith import (decode_pair as decode_fp_pair, fp_product, align_exact,
+                                 exact_lsb, exact_product_width)
 from accelgen.hw.pipeline import delay_chain, register_stage
 from accelgen.hw.stream import stall_advance
 from accelgen.num.formats import AntFormat, KINDS, default_olive_format
+from accelgen.num.fpformats import get_format
 from accelgen.params import (UnitParams, param, check_int, check_bool, check_choice, require,
                              int_shape)
 
-__all__ = ["Params", "SystolicArray", "PE_TYPES"]
+__all__ = ["Params", "SystolicArray", "PE_TYPES", "FP_FORMATS", "FP_FLAGS"]
+
+#: Element formats of the ``fp_mac`` PE.
+FP_FORMATS = ("e4m3", "e5m2")
+#: The ``fp_mac`` PE's per-result flags (``flags[c]`` on ``o``).
+FP_FLAGS = data.StructLayout({"nan": 1, "pos_inf": 1, "neg_inf": 1})
 
 
 class IntMACPE:
@@ -24,7 +32,9 @@ class IntMACPE:
 
     name = "int_mac"
     mode_fields = {}  # per-beat fields beside the operands (none: fixed at elaboration)
-    flags_errors = False
+    # The output field the PE's errors are reported in (None: the PE cannot fail),
+    # its shape, and whether there is one per result (True) or one per row.
+    error_field, error_shape, error_per_column = None, None, False
 
     @staticmethod
     def check(params):
@@ -57,7 +67,7 @@ class FusionPE:
 
     name = "fusion_unit"
     mode_fields = {"prec": Precision, "signed": 1}
-    flags_errors = True
+    error_field, error_shape, error_per_column = "mode_error", 1, False
 
     @staticmethod
     def check(params):
@@ -86,7 +96,7 @@ class AntPE:
 
     name = "ant_pe"
     mode_fields = {"type": 2}
-    flags_errors = False
+    error_field, error_shape, error_per_column = None, None, False
 
     @staticmethod
     def check(params):
@@ -123,7 +133,8 @@ class OlivePE:
 
     name = "olive_pe"
     mode_fields = {}
-    flags_errors = False
+    error_field, error_shape, error_per_column = None, None, False
+
     @staticmethod
     def check(params):
         check_int(params, "a_width", min=4, max=8, when="pe='olive_pe'")
@@ -152,6 +163,51 @@ class OlivePE:
         return total, None
 
 
+class FpPE:
+    """The OCP FP8 PE (``fp_mac``'s exact datapath): activations and weights are
+    FP8 codes (``a_fmt`` / ``w_fmt``: E4M3, the OCP ``fn`` variant, or E5M2),
+    decoded exactly (subnormals kept) and multiplied exactly; the product enters
+    the accumulator as a two's complement fixed-point integer with LSB
+    ``2**lsb_exp``, ``lsb_exp = a.exp_min + w.exp_min`` (``fp_mac``'s
+    ``acc='exact'``), so a result is the exact sum of its finite products
+    modulo ``2**acc_width``, no rounding. A NaN or infinite product adds 0 and
+    sets the result's ``flags[c]``: ``nan`` (an operand NaN, or ``inf * 0``),
+    ``pos_inf`` / ``neg_inf`` (an infinite product of that sign; E5M2 only);
+    the IEEE value of a result with both infinity flags is NaN."""
+
+    name = "fp_mac"
+    mode_fields = {}
+    error_field, error_shape, error_per_column = "flags", FP_FLAGS, True
+
+    @staticmethod
+    def check(params):
+        _fixed_operands(params, "takes FP8 codes in the formats a_fmt and w_fmt")
+        bits = exact_product_width(params.a_format, params.w_format)
+        require(params, bits <= 64,
+                f"pe='fp_mac' with a_fmt={params.a_fmt!r} and w_fmt={params.w_fmt!r} "
+                f"needs {bits}-bit products, over acc_width's limit of 64; use 'e4m3' "
+                f"for one operand")
+        check_int(params, "acc_width", min=bits, max=64, when="pe='fp_mac'",
+                  min_expr="the FP8 product's width")
+
+    @staticmethod
+    def shapes(params):
+        bits = exact_product_width(params.a_format, params.w_format)
+        return (unsigned(params.a_format.width), unsigned(params.w_format.width), bits)
+
+    @staticmethod
+    def product(m, params, a, w, a_mode, w_mode, prefix):
+        fa, fw = params.a_format, params.w_format
+        dec_a, dec_w = decode_fp_pair(m, a, w, fa, fw, prefix=prefix)
+        product = fp_product(m, dec_a, dec_w, fa, fw, prefix=f"{prefix}fp_")
+        fixed = align_exact(m, product, fa, fw, prefix=f"{prefix}fp_")
+        _mant, _exp, nan, inf = product
+        flags = Signal(FP_FLAGS, name=f"{prefix}flags")
+        m.d.comb += [flags.nan.eq(nan), flags.pos_inf.eq(inf & ~product[0][-1]),
+                     flags.neg_inf.eq(inf & product[0][-1])]
+        return fixed, flags.as_value()
+
+
 def _fixed_operands(params, why):
     for name in ("a_width", "w_width", "a_signed", "w_signed"):
         default = params.__dataclass_fields__[name].default
@@ -162,10 +218,10 @@ def _fixed_operands(params, why):
 
 # The processing elements a systolic array can be built from (the ``pe``
 # parameter). A new PE type is one class here with ``mode_fields``,
-# ``flags_errors``, ``shapes(params)`` and ``product(m, a, w, a_mode, w_mode,
-# prefix)``, plus its product in the golden model's ``PE_PRODUCTS``
-# (golden/systolic_array.py).
-PE_TYPES = {pe.name: pe for pe in [IntMACPE, FusionPE, AntPE, OlivePE]}
+# ``error_field`` / ``error_shape`` / ``error_per_column``, ``check(params)``,
+# ``shapes(params)`` and ``product(m, params, a, w, a_mode, w_mode, prefix)``, plus
+# its product in the golden model's ``PE_PRODUCTS`` (golden/systolic_array.py).
+PE_TYPES = {pe.name: pe for pe in [IntMACPE, FusionPE, AntPE, OlivePE, FpPE]}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -189,6 +245,9 @@ class Params(UnitParams):
                                  "true), else unsigned", abbr="as")
     w_signed: bool = param(True, "weights are signed (as a_signed)", abbr="ws")
     pe: str = param("int_mac", "processing element type: " + ", ".join(PE_TYPES))
+    a_fmt: str = param("e4m3", "pe='fp_mac': activation format, e4m3 (OCP FP8) or e5m2",
+                       abbr="af")
+    w_fmt: str = param("e4m3", "pe='fp_mac': weight format, e4m3 or e5m2", abbr="wf")
     pipeline: int = param(0, "product register in every PE (0 or 1; adds one cycle)",
                           abbr="p")
 
@@ -201,12 +260,34 @@ class Params(UnitParams):
         check_bool(self, "a_signed")
         check_bool(self, "w_signed")
         check_choice(self, "pe", tuple(PE_TYPES))
+        check_choice(self, "a_fmt", FP_FORMATS)
+        check_choice(self, "w_fmt", FP_FORMATS)
+        if self.pe != "fp_mac":
+            for name in ("a_fmt", "w_fmt"):
+                require(self, getattr(self, name) == "e4m3",
+                        f"{name} applies to pe='fp_mac' only; leave it at 'e4m3' for "
+                        f"pe={self.pe!r}")
         self.pe_type.check(self)
         check_int(self, "pipeline", min=0, max=1)
 
     @property
     def pe_type(self):
         return PE_TYPES[self.pe]
+
+    @property
+    def a_format(self):
+        """``pe='fp_mac'``: the activation format (accelgen.num.fpformats)."""
+        return get_format(self.a_fmt)
+
+    @property
+    def w_format(self):
+        """``pe='fp_mac'``: the weight format."""
+        return get_format(self.w_fmt)
+
+    @property
+    def lsb_exp(self):
+        """``pe='fp_mac'``: a result is ``data[c] * 2**lsb_exp`` (``a.exp_min + w.exp_min``)."""
+        return exact_lsb(self.a_format, self.w_format)
 
     @property
     def acc_signed(self):
@@ -242,7 +323,10 @@ class Params(UnitParams):
                                   **self.pe_type.mode_fields})
 
     def o_layout(self):
-        errors = {"mode_error": 1} if self.pe_type.flags_errors else {}
+        pe, errors = self.pe_type, {}
+        if pe.error_field:
+            errors[pe.error_field] = (data.ArrayLayout(pe.error_shape, self.cols)
+                                      if pe.error_per_column else pe.error_shape)
         return data.StructLayout({"data": data.ArrayLayout(self.acc_shape(), self.cols),
                                   "last": 1, **errors})
 
@@ -259,8 +343,15 @@ class Params(UnitParams):
                        "(data[r]) and B[k, :] on w (data[c]); a.last closes the tile; "
                        "o: rows 0..rows-1 of the tile's A @ B (mod 2**acc_width), "
                        "last on row rows-1")
-        return {"dataflow": self.dataflow, "streams": streams,
-                "cycle_model": "cycles(params, m, k, n) in golden/systolic_array.py"}
+        extra = {"dataflow": self.dataflow, "streams": streams,
+                 "cycle_model": "cycles(params, m, k, n) in golden/systolic_array.py"}
+        if self.pe == "fp_mac":
+            extra.update({"a_format": self.a_format.manifest(),
+                          "w_format": self.w_format.manifest(),
+                          "result": "data[c] * 2**lsb_exp (two's complement, exact sum of "
+                                    "the finite products mod 2**acc_width); flags[c]: nan, "
+                                    "pos_inf, neg_inf", "lsb_exp": self.lsb_exp})
+        return extra
 
 
 class SystolicArray(wiring.Component):
@@ -274,7 +365,13 @@ class SystolicArray(wiring.Component):
     keeps its product and partial sum modulo ``2**acc_width``, so a result is
     ``A @ B`` modulo ``2**acc_width`` however far the exact sum left the range
     (the ``ant_pe`` and ``olive_pe`` PEs do not keep their units' ``overflow``
-    flag; the Fusion PE's ``mode_error`` flags precision codes only).
+    flag; the Fusion PE's ``mode_error`` flags precision codes only, the FP8
+    PE's ``flags[c]`` NaN and infinite products only).
+
+    Errors: the Fusion PE's ``mode_error`` is one flag per result row (its
+    modes travel per beat and weight row); the FP8 PE's ``flags[c]`` (``nan``,
+    ``pos_inf``, ``neg_inf``) are one set per result, ORed over the products
+    of that result like its sum.
 
     **WS** (weight stationary, TPU v1): ``w`` loads a weight tile, one row per
     beat (``rows`` beats), into whichever of two banks is idle, while the other
@@ -428,7 +525,8 @@ class SystolicArray(wiring.Component):
                         m.d.sync += sel.eq(Mux(bank[r + c - 1], pair[1], pair[0]))
 
         psum = [[None] * cols for _ in range(rows)]
-        error = [None] * rows
+        error = [[None] * cols for _ in range(rows)]
+        per_column = p.pe_type.error_per_column
         w_bits = len(weights[0][0][0])
         for r in range(rows):
             a_chain = delay_chain(m, self.a.payload.data[r], f"a{r}", r + cols - 1, advance)
@@ -443,16 +541,22 @@ class SystolicArray(wiring.Component):
                 acc = psum[r][c] = Signal(p.acc_shape(), name=f"psum{r}_{c}")
                 with m.If(advance):
                     m.d.sync += acc.eq((psum[r - 1][c] if r else 0) + product)
-                if c == cols - 1:  # modes are per row and beat: one column's flags do
-                    error[r] = Signal(name=f"mode_error{r}")
+                # Errors flow down with the partial sums: per result, or (errors of
+                # per-row modes) in the last column only, whose flags stand for the row.
+                if p.pe_type.error_field and (per_column or c == cols - 1):
+                    flag = error[r][c] = Signal(len(Value.cast(err)), name=f"error{r}_{c}")
                     with m.If(advance):
-                        m.d.sync += error[r].eq((error[r - 1] if r else 0) | err)
+                        m.d.sync += flag.eq((error[r - 1][c] if r else 0) | err)
         for c in range(cols):
             out = delay_chain(m, psum[rows - 1][c], f"out{c}", cols - 1 - c, advance)[-1]
             m.d.comb += self.o.payload.data[c].eq(out)
+            if per_column:
+                flag = delay_chain(m, error[rows - 1][c], f"out{c}_error", cols - 1 - c,
+                                   advance)[-1]
+                m.d.comb += self.o.payload[p.pe_type.error_field][c].eq(flag)
         m.d.comb += [self.o.valid.eq(valid[depth]), self.o.payload.last.eq(last[depth])]
-        if p.pe_type.flags_errors:
-            m.d.comb += self.o.payload.mode_error.eq(error[rows - 1])
+        if p.pe_type.error_field and not per_column:
+            m.d.comb += self.o.payload[p.pe_type.error_field].eq(error[rows - 1][cols - 1])
 
     def _output_stationary(self, m):
         p = self.params
@@ -482,7 +586,13 @@ class SystolicArray(wiring.Component):
                              always)
         w_mode = delay_chain(m, self._mode_bits(self.w.payload), "w_mode", rows + cols - 2,
                              always)
-        shadow_error = [Signal(name=f"result{r}_mode_error") for r in range(rows)]
+        pe = p.pe_type
+        per_column = pe.error_per_column
+        flag_width = Shape.cast(pe.error_shape).width if pe.error_field else 1
+        # Errors: one sticky flag and result register per PE (per result), or per row
+        # from column 0 (errors of per-beat modes, the same in every column).
+        shadow_error = [[Signal(flag_width, name=f"result{r}_{c}_error") for c in range(cols)]
+                        for r in range(rows)]
         for r in range(rows):
             for c in range(cols):
                 d, prefix = r + c, f"pe{r}_{c}_"
@@ -498,10 +608,10 @@ class SystolicArray(wiring.Component):
                     m.d.sync += [shadow[r][c].eq(total), acc.eq(0)]
                 with m.Elif(valid[d]):
                     m.d.sync += acc.eq(total)
-                if c == 0:  # modes are per beat: column 0's flags stand for the row
-                    sticky = Signal(name=f"acc{r}_mode_error")
+                if pe.error_field and (per_column or c == 0):
+                    sticky = Signal(flag_width, name=f"acc{r}_{c}_error")
                     with m.If(valid[d] & last[d]):
-                        m.d.sync += [shadow_error[r].eq(sticky | err), sticky.eq(0)]
+                        m.d.sync += [shadow_error[r][c].eq(sticky | err), sticky.eq(0)]
                     with m.Elif(valid[d]):
                         m.d.sync += sticky.eq(sticky | err)
 
@@ -519,17 +629,22 @@ class SystolicArray(wiring.Component):
                 with m.Else():
                     m.d.sync += row.eq(row + 1)
         m.d.comb += self.o.valid.eq(draining)
-        for c in range(cols):
+        outputs = [(self.o.payload.data[c], [shadow[r][c] for r in range(rows)])
+                   for c in range(cols)]
+        if pe.error_field and per_column:
+            outputs += [(self.o.payload[pe.error_field][c],
+                         [shadow_error[r][c] for r in range(rows)]) for c in range(cols)]
+        elif pe.error_field:
+            outputs.append((self.o.payload[pe.error_field],
+                            [shadow_error[r][0] for r in range(rows)]))
+        for port, registers in outputs:
             if row is None:
-                m.d.comb += self.o.payload.data[c].eq(shadow[0][c])
+                m.d.comb += port.eq(registers[0])
             else:
                 with m.Switch(row):
                     for r in range(rows - 1):
                         with m.Case(r):
-                            m.d.comb += self.o.payload.data[c].eq(shadow[r][c])
+                            m.d.comb += port.eq(registers[r])
                     with m.Default():  # rows - 1 (and codes past it, never reached)
-                        m.d.comb += self.o.payload.data[c].eq(shadow[rows - 1][c])
+                        m.d.comb += port.eq(registers[rows - 1])
         m.d.comb += self.o.payload.last.eq((row == rows - 1) if row is not None else 1)
-        if p.pe_type.flags_errors:
-            m.d.comb += self.o.payload.mode_error.eq(
-                Cat(*shadow_error).bit_select(row, 1) if row is not None else shadow_error[0])

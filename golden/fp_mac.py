@@ -3,12 +3,14 @@
 
 import numpy as np
 
-from accelgen.num.fp import check_codes, decode, to_float
+from accelgen.num.fp import check_codes, decode, encode, to_float
 
 __all__ = ["fp_mac", "products_fp32", "FP32_NAN"]
 
 #: The code every NaN result takes (the RTL's canonical quiet NaN).
 FP32_NAN = 0x7FC00000
+#: The FP32 infinities.
+FP32_POS_INF, FP32_NEG_INF = 0x7F800000, 0xFF800000
 
 
 def _packets(last):
@@ -71,7 +73,19 @@ def _exact(params, a, b, last):
     flags = {}
     for name, beat in (("nan", nan), ("pos_inf", inf & ~negative), ("neg_inf", inf & negative)):
         flags[name] = np.bincount(packet, weights=beat, minlength=count) > 0
+    if params.out == "fp32":  # acc='exact', out='fp32': rounded once
+        return _rounded(params, acc, overflow, flags)
     return {"acc": np.array(acc, dtype=object), "overflow": overflow, **flags}
+
+
+def _rounded(params, acc, overflow, flags):
+    """``out='fp32'``: the packets' exact sums rounded once to FP32, with IEEE specials."""
+    nan = flags["nan"] | (flags["pos_inf"] & flags["neg_inf"])
+    inf = ~nan & (flags["pos_inf"] | flags["neg_inf"])
+    codes = encode("fp32", np.array(acc, dtype=object),
+                   np.full(len(acc), params.lsb_exp, dtype=object)).astype(np.int64)
+    codes = np.where(inf, np.where(flags["neg_inf"], FP32_NEG_INF, FP32_POS_INF), codes)
+    return {"acc": np.where(nan, FP32_NAN, codes).astype(np.uint32), "overflow": overflow}
 
 
 def fp_mac(params, a, b, last):
@@ -90,6 +104,12 @@ def fp_mac(params, a, b, last):
     ``2**acc_width`` as two's complement, ``overflow`` set when a running sum
     left that range; ``nan`` when a beat has a NaN operand or ``inf * 0``;
     ``pos_inf``/``neg_inf`` when a beat's product is ``+inf``/``-inf``.
+
+    ``acc='exact', out='fp32'``: ``{"acc", "overflow"}``: ``acc`` the FP32 code
+    (uint32) of ``acc * 2**lsb_exp`` rounded once to nearest even by
+    :func:`accelgen.num.fp.encode` (a zero gives ``+0``), ``0x7fc00000`` when
+    ``nan`` or both infinity flags are set, else ``±inf`` when one is;
+    ``overflow`` as above.
 
     ``a``, ``b`` are integer code arrays (checked), ``last`` a 0/1 array of the
     same length.

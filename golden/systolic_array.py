@@ -9,9 +9,12 @@ Definitions (docs/systolic.md; TPU v1 for WS, Gemmini for WS/OS):
   ``rows x cols`` product ``A @ B``;
 * every result is reduced modulo ``2**acc_width`` (two's complement when either
   operand is signed), like an accumulator that wraps at every addition;
-* a PE's product is ``a * w`` (``int_mac``) or the Fusion Unit step of two packed
+* a PE's product is ``a * w`` (``int_mac``), the Fusion Unit step of two packed
   words with the beat's and the weight row's precision (``fusion_unit``, whose
-  GEMMs :func:`pack_gemm` prepares);
+  GEMMs :func:`pack_gemm` prepares), the ANT or OliVe product of decoded codes,
+  or the exact product of two FP8 codes as a fixed-point integer with LSB
+  ``2**lsb_exp`` (``fp_mac``, whose NaN and infinite products add 0 and set the
+  result's flags);
 * :func:`gemm` computes any ``M x K @ K x N`` by tiles, as the testbench's
   driver does (:func:`ws_schedule`, :func:`os_schedule`), summing WS partial
   results over K tiles with the same wrap; it equals ``A @ B`` reduced modulo
@@ -28,10 +31,11 @@ from accelgen.golden.fusion_unit import (PREC_CODE, pack_lanes, products_per_bea
                                          step as fusion_step)
 from accelgen.golden.olive_decoder import decode_pairs
 from accelgen.golden.int_mac import wrap
+from accelgen.num.fp import decode as fp_decode
 from accelgen.num.numeric import check_range
 
 __all__ = ["ws_tile", "os_tile", "ws_schedule", "os_schedule", "gemm", "pack_gemm",
-           "cycles", "utilization", "PE_PRODUCTS"]
+           "cycles", "utilization", "PE_PRODUCTS", "FP_NAN", "FP_POS_INF", "FP_NEG_INF"]
 
 def _int_mac_product(params, a, w, a_mode, w_mode):
     """``a * w`` modulo 2**64 (uint64), never an error."""
@@ -71,6 +75,29 @@ def _olive_product(params, a, w, a_mode, w_mode):
         return _shift_mod64(ma * mw, ea + ew).sum(axis=-1, dtype=np.uint64), None
 
 
+#: Bits of the ``fp_mac`` PE's flag codes (``flags[c]`` on ``o``).
+FP_NAN, FP_POS_INF, FP_NEG_INF = 1, 2, 4
+
+
+def _fp_product(params, a, w, a_mode, w_mode):
+    """FP8 codes decoded exactly (:func:`accelgen.num.fp.decode`); a finite
+    product is ``(ma * mw) << (ea + ew - lsb_exp)`` modulo 2**64, a NaN or
+    infinite one is 0 with its flag code (:data:`FP_NAN`: an operand NaN or
+    ``inf * 0``; :data:`FP_POS_INF` / :data:`FP_NEG_INF`: an infinite product of
+    that sign)."""
+    ma, ea, na, ia = fp_decode(params.a_fmt, a)
+    mw, ew, nw, iw = fp_decode(params.w_fmt, w)
+    nan = na | nw | (ia & (mw == 0)) | (iw & (ma == 0))
+    inf = (ia | iw) & ~nan
+    mant = ma.astype(np.int64) * mw.astype(np.int64)
+    finite = ~(nan | inf)
+    shift = np.where(finite, ea + ew - params.lsb_exp, 0)
+    products = np.where(finite, _shift_mod64(mant, shift), np.uint64(0))
+    flags = (nan * FP_NAN + (inf & (mant > 0)) * FP_POS_INF
+             + (inf & (mant < 0)) * FP_NEG_INF).astype(np.int64)
+    return products, flags
+
+
 class _AllModes:
     mode_set = tuple((wa, ww) for wa in (8, 4, 2) for ww in (8, 4, 2))
 
@@ -80,7 +107,7 @@ _ALL_MODES = _AllModes()
 # Processing-element products by ``pe`` parameter value:
 # (params, a, w, a_mode, w_mode) -> (products modulo 2**64, errors or None).
 PE_PRODUCTS = {"int_mac": _int_mac_product, "fusion_unit": _fusion_product,
-               "ant_pe": _ant_product, "olive_pe": _olive_product}
+               "ant_pe": _ant_product, "olive_pe": _olive_product, "fp_mac": _fp_product}
 
 
 def _modes(mode, shape):
@@ -99,18 +126,23 @@ def _check(params, name, values, width, signed):
 
 def _reduce(params, a, w, a_mode, w_mode):
     """Sum over axis 1 of PE products of ``a (X, R, 1)`` and ``w (1, R, C)``:
-    ``(values modulo 2**acc_width, error per X)``."""
+    ``(values modulo 2**acc_width, errors)``; errors are one bool per X (a PE
+    whose errors are per row, or none), or the OR of the flag codes per
+    ``(X, C)`` (a PE whose errors are per result)."""
     products, errors = PE_PRODUCTS[params.pe](params, a, w, a_mode, w_mode)
     with np.errstate(over="ignore"):
         total = products.sum(axis=1, dtype=np.uint64)
     values = wrap(total, params.acc_width, params.acc_signed)
     if errors is None:
         return values, np.zeros(values.shape[0], dtype=bool)
-    return values, np.broadcast_to(errors, products.shape).any(axis=(1, 2))
+    errors = np.broadcast_to(errors, products.shape)
+    if params.pe_type.error_per_column:
+        return values, np.bitwise_or.reduce(errors, axis=1)
+    return values, errors.any(axis=(1, 2))
 
 
 def ws_tile(params, weights, acts, a_mode=None, w_mode=None):
-    """WS: ``(rows M x cols, mode_error per row)`` of activation rows ``acts``
+    """WS: ``(rows M x cols, errors)`` (errors as :func:`_reduce`'s) of activation rows ``acts``
     (``M x rows``) on ``weights`` (``rows x cols``). ``a_mode`` holds per-beat mode
     fields (scalars or ``(M,)`` arrays), ``w_mode`` per-weight-row ones (``(rows,)``)."""
     acts = np.asarray(acts, dtype=np.int64)
@@ -123,7 +155,7 @@ def ws_tile(params, weights, acts, a_mode=None, w_mode=None):
 
 
 def os_tile(params, a, b, a_mode=None, w_mode=None):
-    """OS: ``(rows x cols result, mode_error per row)`` of ``a`` (``rows x K``) by
+    """OS: ``(rows x cols result, errors)`` (as :func:`_reduce`'s) of ``a`` (``rows x K``) by
     ``b`` (``K x cols``); ``a_mode`` / ``w_mode`` are per beat (scalars or ``(K,)``)."""
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     _check(params, "activation", a, params.a_width, params.a_signed)

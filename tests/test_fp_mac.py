@@ -4,6 +4,7 @@ and ml_dtypes, the FP32 adder and the unit in Amaranth's simulator; the Verilato
 regression is in tests/test_regression.py."""
 
 import random
+from fractions import Fraction
 
 import ml_dtypes
 import numpy as np
@@ -28,30 +29,49 @@ ML_DTYPES = {"e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2,
      r"^fp_mac a_fmt must be one of 'e4m3', 'e5m2', 'bf16', 'fp16', not 'e2m1'$"),
     ({"b_fmt": 8}, TypeError, r"^fp_mac b_fmt must be a string, not 8$"),
     ({"acc": "fp16"}, ValueError, r"^fp_mac acc must be one of 'fp32', 'exact', not 'fp16'$"),
-    ({"acc": "exact", "a_fmt": "bf16"}, ValueError,
-     r"^fp_mac a_fmt must be one of 'e4m3', 'e5m2' for acc='exact', not 'bf16'$"),
-    ({"acc": "exact", "b_fmt": "fp16"}, ValueError,
-     r"^fp_mac b_fmt must be one of 'e4m3', 'e5m2' for acc='exact', not 'fp16'$"),
+    ({"a_fmt": "bf16"}, ValueError,
+     r"^fp_mac a_fmt 'bf16' needs acc='fp32' \(acc='exact' takes 'e4m3' or 'e5m2'\)$"),
+    ({"b_fmt": "fp16"}, ValueError,
+     r"^fp_mac b_fmt 'fp16' needs acc='fp32' \(acc='exact' takes 'e4m3' or 'e5m2'\)$"),
     ({"guard": 33}, ValueError, r"^fp_mac guard must be an integer from 0 to 32, not 33$"),
     ({"guard": True}, TypeError, r"^fp_mac guard must be an integer, not True$"),
-    ({"pipeline": 4}, ValueError, r"^fp_mac pipeline must be an integer from 0 to 3, not 4$"),
-    ({"pipeline": -1}, ValueError, r"^fp_mac pipeline must be an integer from 0 to 3, not -1$"),
+    ({"acc": "fp32", "pipeline": 4}, ValueError,
+     r"^fp_mac pipeline must be an integer from 0 to 3 for acc='fp32', not 4$"),
+    ({"out": "exact", "pipeline": 7}, ValueError,
+     r"^fp_mac pipeline must be an integer from 0 to 3 for out='exact', not 7$"),
+    ({"pipeline": -1}, ValueError, r"^fp_mac pipeline must be an integer from 0 to 7 for "
+                                   r"acc='exact', out='fp32', not -1$"),
+    ({"out": "fp16"}, ValueError, r"^fp_mac out must be one of 'fp32', 'exact', not 'fp16'$"),
+    ({"out": "exact", "acc": "fp32", "pipeline": 2}, ValueError,
+     r"^fp_mac out 'exact' needs acc='exact', not 'fp32' \(the FP32 accumulator's result "
+     r"is an FP32 code: out='fp32'\)$"),
+    ({"pipeline": 8}, ValueError, r"^fp_mac pipeline must be an integer from 0 to 7 for "
+                                  r"acc='exact', out='fp32', not 8$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
         Params(**kwargs)
 
 
+#: The FP32 accumulator (rounded at every beat) at its usual depth.
+FP32_ACC = {"acc": "fp32", "pipeline": 2}
+
+
 def test_derived_values():
-    p = Params(acc="exact")
+    p = Params(out="exact", pipeline=2)
     # 448 * 448 = 200704 = 0b110001000000000000 at LSB 2**-18: 36 magnitude bits.
     assert (p.lsb_exp, p.product_bits, p.acc_width) == (-18, 37, 53)
-    q = Params(a_fmt="e5m2", b_fmt="e5m2", acc="exact", guard=0)
+    q = Params(a_fmt="e5m2", b_fmt="e5m2", guard=0)
     assert (q.lsb_exp, q.product_bits, q.acc_width) == (-32, 65, 65)
-    assert (Params().latency, Params().cuts, Params().acc_width) == (3, ("product", "align"), 32)
-    assert Params(pipeline=3).cuts == ("decode", "product", "align")
-    assert Params(pipeline=1).cuts == ("product",) and Params(pipeline=0).cuts == ()
-    assert Params(acc="exact").manifest_extra()["lsb_exp"] == -18
+    f = Params(**FP32_ACC)
+    assert (f.latency, f.cuts, f.acc_width) == (3, ("product", "align"), 32)
+    assert Params(acc="fp32", pipeline=3).cuts == ("product", "align", "decode")
+    assert Params().cuts == (
+        "product", "align", "result", "magnitude", "normalize", "round", "decode")
+    assert Params().latency == 8 and Params(pipeline=6).latency == 7
+    assert Params(out="exact", pipeline=1).cuts == ("product",)
+    assert Params(pipeline=0).cuts == ()
+    assert Params().manifest_extra()["lsb_exp"] == -18
 
 
 # --- the golden model against independent readings --------------------------------------
@@ -153,7 +173,7 @@ def _golden_items(p, a, b, last):
                                     {"a_fmt": "fp16", "b_fmt": "e4m3"}],
                          ids=["e4m3", "e5m2", "bf16", "fp16_e4m3"])
 def test_golden_fp32_matches_exact_rounding(kwargs):
-    p = Params(**kwargs)
+    p = Params(**FP32_ACC, **kwargs)
     seed = 11
     rng = np.random.default_rng(seed)
     a, b, last = random_stream(p, rng, 500, end=0.1)
@@ -161,27 +181,67 @@ def test_golden_fp32_matches_exact_rounding(kwargs):
         f"seed {seed}"
 
 
-@pytest.mark.parametrize("kwargs", [{"acc": "exact"}, {"acc": "exact", "guard": 2},
-                                    {"a_fmt": "e5m2", "b_fmt": "e5m2", "acc": "exact"}],
-                         ids=["e4m3", "e4m3_g2", "e5m2"])
-def test_golden_exact_matches_python_integers(kwargs):
-    p = Params(**kwargs)
-    seed = 12
-    rng = np.random.default_rng(seed)
-    a, b, last = random_stream(p, rng, 600, end=0.05)
-    # A packet of the largest products: overflows when guard is small.
+def _stream_ending_in_largest(p, seed):
+    """600 random beats (special codes often, packets of ~20), then a packet of
+    the largest products: it overflows the exact accumulator when ``guard`` < 8."""
+    a, b, last = random_stream(p, np.random.default_rng(seed), 600, end=0.05)
     n = (1 << p.guard) + 2 if p.guard < 8 else 8
     a = np.concatenate([a, [largest_code(p.a_format)] * n])
     b = np.concatenate([b, [largest_code(p.b_format)] * n])
-    last = np.concatenate([last, [0] * (n - 1) + [1]])
+    return a, b, np.concatenate([last, [0] * (n - 1) + [1]])
+
+
+@pytest.mark.parametrize("kwargs", [{"out": "exact"}, {"out": "exact", "guard": 2},
+                                    {"a_fmt": "e5m2", "b_fmt": "e5m2", "out": "exact"}],
+                         ids=["e4m3", "e4m3_g2", "e5m2"])
+def test_golden_exact_matches_python_integers(kwargs):
+    p = Params(pipeline=0, **kwargs)
+    seed = 12
+    a, b, last = _stream_ending_in_largest(p, seed)
     want = reference_exact(p, a, b, last)
     assert want == _golden_items(p, a, b, last), f"seed {seed}"
     assert want[-1][1] == (p.guard < 8)  # the overflow flag is reached where expected
 
 
+def _nearest_fp32(x):
+    """The FP32 code nearest to the Fraction ``x`` (ties to the even code), from
+    float32 neighbours compared as Fractions; ``+0`` for zero (finite range only)."""
+    if x == 0:
+        return 0
+    guess = np.float32(float(x))
+    candidates = [guess, np.nextafter(guess, np.float32(np.inf)),
+                  np.nextafter(guess, np.float32(-np.inf))]
+    best = min(candidates, key=lambda c: (abs(Fraction(float(c)) - x),
+                                          int(np.array(c).view(np.uint32)) & 1))
+    return int(np.array(best, dtype=np.float32).view(np.uint32))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"a_fmt": "e5m2", "b_fmt": "e4m3", "guard": 2}],
+                         ids=["e4m3", "e5m2_e4m3_g2"])
+def test_golden_rounded_exact_sum(kwargs):
+    """``out='fp32'``: the exact sum (Python integers) rounded once to FP32, checked
+    against float32 neighbours as Fractions; NaN, infinities and overflow as the
+    exact accumulator's flags say."""
+    p = Params(**kwargs)
+    seed = 13
+    a, b, last = _stream_ending_in_largest(p, seed)
+    want = []
+    for acc, overflow, nan, pinf, ninf in reference_exact(p, a, b, last):
+        if nan or (pinf and ninf):
+            code = 0x7FC00000
+        elif pinf or ninf:
+            code = 0xFF800000 if ninf else 0x7F800000
+        else:
+            code = _nearest_fp32(Fraction(acc) * Fraction(2) ** p.lsb_exp)
+        want.append((code, overflow))
+    got = _golden_items(p, a, b, last)
+    assert got == want, f"seed {seed}"
+    assert got[-1][1] == (p.guard < 8) and any(c == 0x7FC00000 for c, _ in got)
+
+
 def test_golden_fp32_rules():
     """NaN, infinities, signed zeros and rounding at every beat, by hand."""
-    p = Params(a_fmt="e5m2", b_fmt="e5m2")
+    p = Params(a_fmt="e5m2", b_fmt="e5m2", **FP32_ACC)
     one, inf, nan, zero = 0x3C, 0x7C, 0x7D, 0x00
     neg = 0x80
     cases = [
@@ -196,7 +256,7 @@ def test_golden_fp32_rules():
         got = fp_mac(p, a, b, [0] * (len(a) - 1) + [1])["acc"].tolist()
         assert got == [want], (a, b)
     # 2**24 + 1 + 1 in FP32: each +1 is a tie that rounds to even (no change).
-    q = Params(a_fmt="bf16", b_fmt="bf16")
+    q = Params(a_fmt="bf16", b_fmt="bf16", **FP32_ACC)
     big = 0x4B80  # bf16 2**24
     got = fp_mac(q, [big, 0x3F80, 0x3F80], [0x3F80] * 3, [0, 0, 1])["acc"].tolist()
     assert got == [0x4B800000]
@@ -205,7 +265,7 @@ def test_golden_fp32_rules():
 def test_golden_products_against_encode():
     """Every E4M3 x E5M2 product's float32 is encode(fp32) of the exact integer product."""
     a, b = (g.ravel() for g in np.meshgrid(np.arange(256), np.arange(256)))
-    p = Params(a_fmt="e4m3", b_fmt="e5m2")
+    p = Params(a_fmt="e4m3", b_fmt="e5m2", **FP32_ACC)
     ma, ea, na, ia = decode("e4m3", a)
     mb, eb, nb, ib = decode("e5m2", b)
     got = products_fp32(p, a, b).view(np.uint32).astype(np.int64)
@@ -283,12 +343,16 @@ def test_fp32_adder_matches_numpy():
 
 @pytest.mark.sim
 @pytest.mark.parametrize("kwargs,beats", [
-    ({}, 60),
-    ({"a_fmt": "e5m2", "b_fmt": "e4m3", "pipeline": 3}, 24),
-    ({"a_fmt": "fp16", "b_fmt": "fp16", "pipeline": 0}, 30),
-    ({"a_fmt": "e5m2", "b_fmt": "e5m2", "acc": "exact", "guard": 1, "pipeline": 1}, 120),
-    ({"acc": "exact", "pipeline": 3}, 120),
-], ids=["default", "e5m2_e4m3_p3", "fp16_p0", "e5m2_exact_g1_p1", "exact_p3"])
+    ({}, 80),
+    (FP32_ACC, 60),
+    ({"a_fmt": "e5m2", "b_fmt": "e4m3", "acc": "fp32", "pipeline": 3}, 24),
+    ({"a_fmt": "fp16", "b_fmt": "fp16", "acc": "fp32", "pipeline": 0}, 30),
+    ({"a_fmt": "e5m2", "b_fmt": "e5m2", "out": "exact", "guard": 1, "pipeline": 1}, 120),
+    ({"out": "exact", "pipeline": 3}, 120),
+    ({"pipeline": 0}, 80),
+    ({"a_fmt": "e5m2", "b_fmt": "e5m2", "guard": 1}, 120),
+], ids=["default", "fp32_acc", "e5m2_e4m3_fp32_acc_p3", "fp16_p0", "e5m2_exact_g1_p1",
+        "exact_p3", "rounded_p0", "e5m2_rounded_g1"])
 def test_amaranth_simulator_under_stalls(kwargs, beats):
     p = Params(**kwargs)
     seed = 2024

@@ -7,10 +7,11 @@ from amaranth.hdl import Module, Signal, Fragment, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.hw.fpround import round_to_float
+from accelgen.hw.fpround import round_to_float, ROUND_CUTS
+from accelgen.hw.pipeline import Carry
 from accelgen.num.fp import decode, encode
 from accelgen.num.fpformats import get_format
-from accelgen.verif.amaranth_sim import sweep_combinational
+from accelgen.verif.amaranth_sim import simulate, sweep_combinational
 
 
 class _Rounder(wiring.Component):
@@ -28,6 +29,24 @@ class _Rounder(wiring.Component):
         m = Module()
         exp = self.exp if self.const is None else self.const
         m.d.comb += self.code.eq(round_to_float(m, self.value, exp, self.fmt, prefix="r_"))
+        return m
+
+
+class _PipelinedRounder(wiring.Component):
+    """:func:`round_to_float` with both register cuts: ``value``/``exp`` in,
+    ``code`` two cycles later (and ``valid`` carried beside it)."""
+
+    def __init__(self, fmt, width, exp_width=10):
+        self.fmt = fmt
+        super().__init__({"value": In(signed(width)), "exp": In(signed(exp_width)),
+                          "valid": In(1), "code": Out(fmt.width), "code_valid": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        carry = Carry(m, 1, "r", enabled=ROUND_CUTS, valid=self.valid)
+        code = round_to_float(m, self.value, self.exp, self.fmt, prefix="r_", cut=carry.cut)
+        m.d.comb += [self.code.eq(code), self.code_valid.eq(carry.side["valid"])]
+        assert carry.stages == len(ROUND_CUTS)
         return m
 
 
@@ -77,7 +96,26 @@ def _patterns(fmt, width, rng):
     return pairs
 
 
-def _check(fmt, width, exp=None, exp_width=10, seed=0, randoms=200):
+def _run_pipelined(fmt, width, exp_width, pairs):
+    """Codes of ``pairs`` through :class:`_PipelinedRounder`, one pair per cycle."""
+    dut = _PipelinedRounder(fmt, width, exp_width)
+    got = []
+
+    async def bench(ctx):
+        for cycle in range(len(pairs) + len(ROUND_CUTS)):
+            if cycle < len(pairs):
+                ctx.set(dut.value, pairs[cycle][0])
+                ctx.set(dut.exp, pairs[cycle][1])
+            ctx.set(dut.valid, cycle < len(pairs))
+            await ctx.tick()
+            if ctx.get(dut.code_valid):
+                got.append(ctx.get(dut.code))
+
+    simulate(dut, bench, max_cycles=len(pairs) + 10)
+    return got
+
+
+def _check(fmt, width, exp=None, exp_width=10, seed=0, randoms=200, pipelined=False):
     rng = np.random.default_rng(seed)
     print(f"{fmt.name} width {width} exp {exp if exp is not None else 'port'}: seed {seed}")
     pairs = _code_values(fmt) + [(-v, e) for v, e in _code_values(fmt)] \
@@ -95,7 +133,11 @@ def _check(fmt, width, exp=None, exp_width=10, seed=0, randoms=200):
     values = np.array([v for v, _ in pairs], dtype=np.int64)
     exps = np.array([e for _, e in pairs], dtype=np.int64)
     rows = [{"value": v} if exp is not None else {"value": v, "exp": e} for v, e in pairs]
-    got = [c for c, in sweep_combinational(_Rounder(fmt, width, exp, exp_width), rows, ("code",))]
+    if pipelined:
+        got = _run_pipelined(fmt, width, exp_width, pairs)
+    else:
+        got = [c for c, in sweep_combinational(_Rounder(fmt, width, exp, exp_width), rows,
+                                               ("code",))]
     want = encode(fmt, values, exps).tolist()
     bad = [(v, e, g, w) for (v, e), g, w in zip(pairs, got, want) if g != w]
     assert not bad, f"{len(bad)} of {len(pairs)} differ (value, exp, rtl, encode): {bad[:5]}"
@@ -113,6 +155,23 @@ def _check(fmt, width, exp=None, exp_width=10, seed=0, randoms=200):
 def test_rounder_matches_encode(name, width, exp, exp_width):
     count = _check(get_format(name), width, exp, exp_width, seed=width * 7 + exp_width)
     assert count > (20 if exp is not None else 200)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("name,width", [("fp32", 54), ("e4m3", 12)])
+def test_pipelined_rounder_matches_encode(name, width):
+    """Both register cuts: the same codes, two cycles later, one value per cycle."""
+    count = _check(get_format(name), width, None, 10, seed=width, randoms=100, pipelined=True)
+    assert count > 200
+
+
+def test_carry_refuses_a_name_both_carried_and_cut():
+    m = Module()
+    carry = Carry(m, 1, "c", enabled=("a",), valid=Signal())
+    assert carry.cut("b", x=Signal()).keys() == {"x"} and carry.stages == 0
+    with pytest.raises(ValueError, match=r"^Carry c: \['valid'\] are both carried and cut$"):
+        carry.cut("a", valid=Signal())
+    Fragment.get(m, None)  # elaborated: no unused-elaboratable warning
 
 
 def test_code_values_hold_ties():

@@ -1,19 +1,22 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """accelgen.hw.vector.BufferRing: every reading stage sees the words stage 0 wrote, in
 order, one a cycle and with no added latency, under random stalls; its memory lands
-in block RAM; the vector units built on it keep their declared latency and rate."""
+in block RAM; the serial reciprocal and square root are exact, in their declared
+cycles; the vector units built on it keep their declared latency and rate."""
+
+import math
 
 import random
 from types import SimpleNamespace
 
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.flow.synth import synthesize
 from accelgen.generators import layernorm, softmax
-from accelgen.hw.vector import BufferRing
+from accelgen.hw.vector import BufferRing, serial_cycles, serial_isqrt, serial_reciprocal
 from accelgen.registry import module_name
 from accelgen.verif.amaranth_sim import simulate
 
@@ -127,6 +130,91 @@ def test_buffers_land_in_block_ram(tmp_path):
     assert result["FF"] < 128, result  # counters, pointers, states: not 2,048 bits of buffer
 
 
+class _Serial(wiring.Component):
+    """``serial_reciprocal`` (``kind="recip"``: ``floor(2**shift / value)``) or
+    ``serial_isqrt`` (``"isqrt"``: ``isqrt(value * 4**shift)``) alone: ``start``
+    loads ``value`` (held in a register, as the units hold their divisors)."""
+
+    def __init__(self, kind, *, value_bits, result_bits, shift, per_cycle, registered=False):
+        self.kind, self.result_bits, self.shift, self.per_cycle = (
+            kind, result_bits, shift, per_cycle)
+        self.registered = registered
+        self.value_bits = value_bits
+        super().__init__({"start": In(1), "value": In(value_bits),
+                          "result": Out(result_bits), "done": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        held = Signal(self.value_bits)
+        with m.If(self.start):
+            m.d.sync += held.eq(self.value)
+        if self.kind == "recip":
+            result, done = serial_reciprocal(
+                m, start=self.start, divisor=held, numerator_shift=self.shift,
+                quotient_bits=self.result_bits, name="recip", per_cycle=self.per_cycle,
+                registered=self.registered)
+        else:
+            result, done = serial_isqrt(
+                m, start=self.start, value=self.value, root_bits=self.result_bits,
+                shift=self.shift, name="isqrt", per_cycle=self.per_cycle,
+                registered=self.registered)
+        m.d.comb += [self.result.eq(result), self.done.eq(done)]
+        return m
+
+
+def _serial_results(dut, values):
+    """Start ``dut`` on each of ``values`` in turn; return ``(result, cycles)`` of each,
+    ``cycles`` counted from the start strobe to the ``done`` strobe."""
+    got = []
+
+    async def bench(ctx):
+        for value in values:
+            ctx.set(dut.value, value)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            ctx.set(dut.value, 0)  # the divisor is held; the radicand was loaded
+            cycles = 1
+            while not ctx.get(dut.done):
+                await ctx.tick()
+                cycles += 1
+            got.append((ctx.get(dut.result), cycles))
+            await ctx.tick()
+
+    bound = len(values) * (serial_cycles(dut.result_bits, dut.per_cycle) + 4) + 20
+    simulate(dut, bench, max_cycles=bound)
+    return got
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("per_cycle,registered", [(1, False), (2, False), (3, False),
+                                                  (4, False), (3, True)])
+def test_serial_reciprocal_is_exact(per_cycle, registered):
+    """``floor(2**9 / d)`` for every divisor ``d`` of 6 bits the 7-bit quotient
+    allows (``d > 2**(9 - 7)``), ``ceil(7 / per_cycle)`` cycles after the start
+    (one more when the result is ``registered``)."""
+    dut = _Serial("recip", value_bits=6, result_bits=7, shift=9, per_cycle=per_cycle,
+                  registered=registered)
+    divisors = list(range(5, 64))
+    got = _serial_results(dut, divisors)
+    assert [r for r, _ in got] == [(1 << 9) // d for d in divisors]
+    assert {c for _, c in got} == {serial_cycles(7, per_cycle) + registered}
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("per_cycle,registered", [(1, False), (2, False), (3, False),
+                                                  (4, False), (2, True)])
+def test_serial_isqrt_is_exact(per_cycle, registered):
+    """``isqrt(v * 4)`` for every 7-bit ``v`` (a 5-bit root), ``ceil(5 / per_cycle)``
+    cycles after the start (one more when the result is ``registered``)."""
+    dut = _Serial("isqrt", value_bits=7, result_bits=5, shift=1, per_cycle=per_cycle,
+                  registered=registered)
+    values = list(range(128))
+    got = _serial_results(dut, values)
+    assert [r for r, _ in got] == [math.isqrt(v * 4) for v in values]
+    assert {c for _, c in got} == {serial_cycles(5, per_cycle) + registered}
+
+
 def _vector_timing(dut, p, vectors):
     """``vectors`` vectors offered back to back, ``o`` always ready: the cycles in
     which input beats were taken and output beats left."""
@@ -158,9 +246,13 @@ TIMED = [softmax.Params(n=8), softmax.Params(n=8, recip_steps=3, exp_bits=8),
          softmax.Params(n=8, recip_steps=3, exp_bits=8, pipeline=2),  # stage 1 sets the rate
          softmax.Params(n=4, lanes=4, recip_steps=4, lut_bits=2, method="base2", pipeline=1),
          softmax.Params(n=2, recip_steps=4, method="ibert", in_bits=16, in_frac=10, pipeline=2),
+         softmax.Params(n=7, recip_steps=3, exp_bits=8, pipeline=3),  # stage 2 sets the rate
+         # words = recip_cycles + 1 + sum_wait
+         softmax.Params(n=10, recip_steps=3, exp_bits=8, pipeline=4),
          layernorm.Params(channels=8), layernorm.Params(channels=16, stats_steps=4, pipeline=1),
          layernorm.Params(channels=4, lanes=4, method="rsqrt", lut_bits=4, pipeline=2),
-         layernorm.Params(channels=4, stats_steps=4, affine=True, pipeline=2)]
+         layernorm.Params(channels=4, stats_steps=4, affine=True, pipeline=2),
+         layernorm.Params(channels=4, lanes=2, method="rsqrt", lut_bits=4, pipeline=3)]
 
 
 @pytest.mark.sim

@@ -34,7 +34,7 @@ from accelgen.verif.layernorm import (corner_vectors, random_affine, run_rtl,
      r"channels=2, not 8$"),
     ({"stats_steps": 0}, ValueError,
      r"^layernorm stats_steps must be an integer from 1 to 4, not 0$"),
-    ({"pipeline": 3}, ValueError, r"^layernorm pipeline must be an integer from 0 to 2, not 3$"),
+    ({"pipeline": 5}, ValueError, r"^layernorm pipeline must be an integer from 0 to 4, not 5$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -148,14 +148,18 @@ def test_equal_values_give_beta():
                                       lut_bits=4),
                                Params(channels=2, in_bits=2, in_frac=0, out_bits=3,
                                       out_frac=0),
-                               Params(channels=8, lanes=2, pipeline=1),
+                               Params(channels=6, lanes=3, affine=True, stats_steps=3,
+                                      pipeline=3),
                                Params(channels=6, lanes=3, affine=True, stats_steps=3,
                                       pipeline=2),
                                Params(channels=4, lanes=4, method="rsqrt", affine=True,
-                                      lut_bits=4, pipeline=2)],
+                                      lut_bits=4, pipeline=2),
+                               # a factor of 38 bits: three slices
+                               Params(channels=16, lanes=4, in_bits=16, in_frac=10,
+                                      out_bits=16, out_frac=12, method="rsqrt")],
                          ids=["isqrt_c8", "rsqrt_l2", "affine_l3_s3", "s4_16bit", "affine_l4_s4",
-                              "wide_beta", "one_word", "c2_2bit", "p1_l2", "affine_p2",
-                              "one_word_p2"])
+                              "wide_beta", "one_word", "c2_2bit", "affine_p3", "affine_p2",
+                              "one_word_p2", "wide_rsqrt"])
 def test_amaranth_simulator_under_stalls(p):
     seed = 91
     x, gamma, beta = random_vectors(p, np.random.default_rng(seed), 10)

@@ -116,8 +116,8 @@ def check_against_reference(p, cols):
     ({"out": "bf16"}, ValueError, r"^mx_dot out must be one of 'exact', 'fp32', not 'bf16'$"),
     ({"pipeline": 5}, ValueError,
      r"^mx_dot pipeline must be an integer from 0 to 4 for out='exact', not 5$"),
-    ({"out": "fp32", "pipeline": 6}, ValueError,
-     r"^mx_dot pipeline must be an integer from 0 to 5 for out='fp32', not 6$"),
+    ({"out": "fp32", "pipeline": 9}, ValueError,
+     r"^mx_dot pipeline must be an integer from 0 to 8 for out='fp32', not 9$"),
     ({"pipeline": -1}, ValueError,
      r"^mx_dot pipeline must be an integer from 0 to 4 for out='exact', not -1$"),
     ({"pipeline": True}, TypeError, r"^mx_dot pipeline must be an integer, not True$"),
@@ -203,13 +203,14 @@ def test_scales_are_read_on_the_first_beat_only():
 # default and small presets, sweep1; tests/test_regression.py) does not: fp32
 # of a wide sum (56 bits: E4M3 x E5M2, with its infinities and ties) with no cut,
 # fp32 with three cuts (the scale/round cut without the multiplier cut),
-# one lane, and sweep0 (E5M2 infinities, two cuts, three lanes), whose
+# fp32 with every cut (the rounder's own two included), one lane, and sweep0 (E5M2 infinities, two cuts, three lanes), whose
 # Verilator run waits for ACCELGEN_STRESS=2 as the rest do.
 _HEAVY = pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)
 SIM_CONFIGS = [
     Params(a_fmt="e4m3", b_fmt="e5m2", block=8, lanes=8, out="fp32", pipeline=0),
     Params(a_fmt="e4m3", b_fmt="e2m1", block=3, lanes=1, out="fp32", pipeline=3),
     Params(a_fmt="e5m2", b_fmt="int8", block=12, lanes=3, pipeline=2),
+    Params(a_fmt="e5m2", b_fmt="e4m3", block=4, lanes=2, out="fp32", pipeline=8),
     pytest.param(Params(), marks=_HEAVY),
     pytest.param(Params(a_fmt="e2m1", b_fmt="e2m1", block=4, lanes=2, pipeline=0),
                  marks=_HEAVY),
@@ -228,6 +229,8 @@ def test_cuts_follow_the_documented_order():
     assert Params(pipeline=4).cuts == ("products", "adder tree", "multiplier", "decode")
     assert Params(out="fp32", pipeline=3).cuts == ("products", "adder tree", "scale/round")
     assert Params(pipeline=0).latency == 1 and Params(out="fp32", pipeline=5).latency == 6
+    assert Params(out="fp32", pipeline=8).cuts[-3:] == ("magnitude", "normalize", "round")
+    assert Params(out="fp32", pipeline=8).latency == 9
 
 
 def _sim_id(p):

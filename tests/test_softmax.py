@@ -28,7 +28,7 @@ from accelgen.verif.softmax import corner_vectors, random_vectors, run_rtl
     ({"n": "8"}, TypeError, r"^softmax n must be an integer, not '8'$"),
     ({"recip_steps": 5}, ValueError,
      r"^softmax recip_steps must be an integer from 1 to 4, not 5$"),
-    ({"pipeline": -1}, ValueError, r"^softmax pipeline must be an integer from 0 to 2, not -1$"),
+    ({"pipeline": -1}, ValueError, r"^softmax pipeline must be an integer from 0 to 4, not -1$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -150,13 +150,13 @@ def test_long_vectors_keep_their_sum():
                                       out_bits=10, out_frac=9),
                                Params(n=8, lanes=8, in_bits=10, in_frac=5, lut_bits=7),
                                Params(n=2, in_bits=2, in_frac=0, out_bits=2, out_frac=1),
-                               Params(n=8, lanes=2, pipeline=1),
+                               Params(n=8, lanes=2, pipeline=3),
                                Params(n=6, method="ibert", in_bits=16, in_frac=10, lanes=3,
                                       pipeline=2),
                                Params(n=4, lanes=4, method="base2", lut_bits=2,
                                       recip_steps=4, pipeline=2)],
                          ids=["lut_n8", "base2_l2", "ibert_l3", "one_word_r4", "r3_e8", "n15_l3",
-                              "one_word_l8", "n2_2bit", "p1_l2", "ibert_p2", "one_word_p2"])
+                              "one_word_l8", "n2_2bit", "p3_l2", "ibert_p2", "one_word_p2"])
 def test_amaranth_simulator_under_stalls(p):
     seed = 81
     vectors = stimulus(p, np.random.default_rng(seed), 12)
@@ -168,14 +168,17 @@ def test_cycle_model():
     """The reciprocal's cycles set the rate of short vectors; ``recip_steps``
     buys it back (a vector per ``words`` cycles: one beat, ``lanes`` elements,
     per cycle)."""
-    p = Params(n=8)
+    p = Params(n=8, pipeline=2)
     assert (p.quotient_bits, p.recip_cycles, p.vector_cycles) == (17, 17, 18)
-    fast = Params(n=8, recip_steps=3)
+    fast = Params(n=8, recip_steps=3, pipeline=2)
     assert (fast.recip_cycles, fast.vector_cycles, fast.throughput) == (6, 8, 1)
-    assert p.throughput == 0.4444
+    assert p.throughput == 0.4444 and Params(n=8).throughput == 0.381  # 8 / 21
     assert Params().vector_cycles == 64 and Params(n=128, lanes=4).throughput == 1
-    assert [Params(pipeline=k).latency for k in range(3)] == [64 + 17 + 3 + k for k in range(3)]
-    assert Params(pipeline=2).vector_cycles == 64
+    # pipeline 3 and 4 add cuts to stage 1 and register the divisor: the divider
+    # waits 2 and 3 cycles
+    assert [Params(pipeline=k).latency for k in range(5)] == [84, 85, 86, 89, 91]
+    assert [Params(pipeline=k).vector_cycles for k in range(5)] == [64] * 5
+    assert [Params(n=8, pipeline=k).vector_cycles for k in range(5)] == [18, 18, 18, 20, 21]
 
 
 @pytest.mark.sim

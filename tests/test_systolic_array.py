@@ -11,7 +11,8 @@ import pytest
 from accelgen.generators.systolic_array import Params, PE_TYPES
 from accelgen.golden.int_mac import wrap
 from accelgen.golden.systolic_array import (gemm, cycles, utilization, ws_schedule,
-                                            os_schedule, PE_PRODUCTS)
+                                            os_schedule, ws_tile, os_tile, PE_PRODUCTS,
+                                            FP_NAN, FP_POS_INF, FP_NEG_INF)
 from accelgen.verif.systolic_array import amaranth_gemm, random_gemm
 
 
@@ -26,7 +27,21 @@ from accelgen.verif.systolic_array import amaranth_gemm, random_gemm
      r"not 11$"),
     ({"pe": "tpu"}, ValueError,
      r"^systolic_array pe must be one of 'int_mac', 'fusion_unit', 'ant_pe', 'olive_pe', "
-     r"not 'tpu'$"),
+     r"'fp_mac', not 'tpu'$"),
+    ({"pe": "fp_mac", "a_fmt": "e3m4"}, ValueError,
+     r"^systolic_array a_fmt must be one of 'e4m3', 'e5m2', not 'e3m4'$"),
+    ({"w_fmt": "e5m2"}, ValueError,
+     r"^systolic_array w_fmt applies to pe='fp_mac' only; leave it at 'e4m3' for "
+     r"pe='int_mac'$"),
+    ({"pe": "fp_mac", "a_signed": False}, ValueError,
+     r"^systolic_array a_signed does not apply to pe='fp_mac' \(it takes FP8 codes in the "
+     r"formats a_fmt and w_fmt\); leave it at True$"),
+    ({"pe": "fp_mac", "a_fmt": "e5m2", "w_fmt": "e5m2"}, ValueError,
+     r"^systolic_array pe='fp_mac' with a_fmt='e5m2' and w_fmt='e5m2' needs 65-bit "
+     r"products, over acc_width's limit of 64; use 'e4m3' for one operand$"),
+    ({"pe": "fp_mac", "acc_width": 36}, ValueError,
+     r"^systolic_array acc_width must be an integer from the FP8 product's width = 37 to "
+     r"64 for pe='fp_mac', not 36$"),
     ({"pe": "fusion_unit", "a_width": 4}, ValueError,
      r"^systolic_array a_width does not apply to pe='fusion_unit' \(it takes packed words "
      r"with a precision per beat\); leave it at 8$"),
@@ -77,10 +92,13 @@ CONFIGS = [Params(), Params(dataflow="os"), Params(rows=1, cols=1, dataflow="os"
            Params(rows=3, cols=2, pe="olive_pe", dataflow="os", a_width=8, w_width=8,
                   pipeline=1, acc_width=40),
            Params(rows=2, cols=2, pe="ant_pe", dataflow="os", a_width=8, w_width=8,
-                  acc_width=63)]
+                  acc_width=63),
+           Params(rows=3, cols=2, pe="fp_mac", acc_width=40),
+           Params(rows=2, cols=3, pe="fp_mac", dataflow="os", a_fmt="e5m2", pipeline=1,
+                  acc_width=56)]
 IDS = ["ws4x4", "os4x4", "os1x1", "ws1x3_unsigned_w", "ws3x2_narrow", "os2x3_narrow_p1",
        "ws2x3_fusion", "os3x2_fusion_p1", "ws3x2_ant4", "os2x3_ant8x6_p1", "ws2x2_olive4",
-       "os3x2_olive8_p1", "os2x2_ant8_acc63"]
+       "os3x2_olive8_p1", "os2x2_ant8_acc63", "ws3x2_fp8", "os2x3_fp8_e5m2_p1"]
 
 
 @pytest.mark.parametrize("p", CONFIGS, ids=IDS)
@@ -146,7 +164,7 @@ def test_amaranth_simulator_under_stalls(p, shape):
     a, b, a_mode, w_mode, exact = random_gemm(p, rng, m, k, n)
     rows, _cycles = amaranth_gemm(p, a, b, a_mode, w_mode, idle=0.3, backpressure=0.3,
                                   seed=seed)
-    if p.pe_type.flags_errors:
+    if p.pe_type.error_field == "mode_error":
         assert not any(error for *_r, error in rows)
     out = np.zeros((a.shape[0], b.shape[1]), dtype=np.uint64)
     it = iter(rows)
@@ -192,3 +210,69 @@ def test_ws_bubble_threshold(rows, cols):
     for m in range(1, 2 * rows + cols + 2):
         per_tile = (cycles(p, m, rows * 40, cols) - cycles(p, m, rows * 20, cols)) / 20
         assert per_tile == max(m, (2 * rows + cols - 2 + m) / 2), m
+
+
+FP_CONFIGS = [p for p in CONFIGS if p.pe == "fp_mac"]
+FP_IDS = [i for p, i in zip(CONFIGS, IDS) if p.pe == "fp_mac"]
+
+
+def _ml_dtypes_values(fmt, codes):
+    """float64 values of FP8 codes through ml_dtypes (not accelgen.num.fp)."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dtype = {"e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2}[fmt]
+    return np.asarray(codes, dtype=np.uint8).view(dtype).astype(np.float64)
+
+
+@pytest.mark.parametrize("p", FP_CONFIGS, ids=FP_IDS)
+def test_fp_pe_golden_against_ml_dtypes(p):
+    """Every result is the exact sum of the finite products (Fractions of ml_dtypes'
+    values) in units of 2**lsb_exp, wrapped; its flags are those of the float64
+    products (NaN, +inf, -inf) ORed over K. Every code of both formats appears."""
+    from fractions import Fraction
+    seed = 11
+    rng = np.random.default_rng(seed)
+    k = 256
+    finite = lambda shape: rng.integers(0, 0x78, shape) | (rng.integers(0, 2, shape) << 7)
+    # Rows 1.. of A and column 0 of B hold every code once; row 0 of A and the other
+    # columns of B hold finite codes only, so results (0, 1..) carry no flag.
+    a = np.array([rng.permutation(256) for _ in range(p.rows)])
+    a[0] = finite(k)
+    b = finite((k, p.cols))
+    b[:, 0] = rng.permutation(256)
+    va, vb = _ml_dtypes_values(p.a_fmt, a), _ml_dtypes_values(p.w_fmt, b)
+    values, flags = os_tile(p, a, b)
+    flagged = 0
+    with np.errstate(invalid="ignore"):
+        products = va[:, :, None] * vb[None, :, :]
+    for i in range(p.rows):
+        for j in range(p.cols):
+            prod = products[i, :, j]
+            finite = np.isfinite(prod)
+            total = sum((Fraction(float(x)) for x in prod[finite]), Fraction(0))
+            units = total / Fraction(2) ** p.lsb_exp
+            assert units.denominator == 1, (i, j)
+            assert int(values[i, j]) == _wrap_int(p, int(units)), f"seed {seed} ({i}, {j})"
+            want = (int(np.isnan(prod).any()) * FP_NAN + int((prod == np.inf).any()) * FP_POS_INF
+                    + int((prod == -np.inf).any()) * FP_NEG_INF)
+            assert int(flags[i, j]) == want, f"seed {seed} ({i}, {j})"
+            flagged += want != 0
+    assert 0 < flagged < p.rows * p.cols
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("p", FP_CONFIGS, ids=FP_IDS)
+def test_fp_pe_flags_in_the_amaranth_simulator(p):
+    """One tile with special codes: every result row's per-column flags as the golden
+    model's, under stalls."""
+    seed = 12
+    rng = np.random.default_rng(seed)
+    m = p.rows if p.dataflow == "os" else 5
+    a, b, a_mode, w_mode, _exact = random_gemm(p, rng, m, p.rows, p.cols, corner=0.3)
+    rows, _cycles = amaranth_gemm(p, a, b, idle=0.2, backpressure=0.2, seed=seed)
+    if p.dataflow == "ws":
+        values, flags = ws_tile(p, b, a)
+    else:
+        values, flags = os_tile(p, a, b)
+    assert [r[0] for r in rows] == values.tolist(), f"seed {seed}"
+    assert [list(r[2]) for r in rows] == flags.tolist(), f"seed {seed}"
+    assert flags.any(), "the corner codes should flag some results"

@@ -74,12 +74,11 @@ def random_stream(params, rng, count, end=0.2):
 
 def product_beats(params, rng, partners=16):
     """``(a, b)`` of single-product packets: every code pair when both formats are
-    E4M3 and the accumulator is FP32 (the default preset: 65,536 pairs); else
-    every code of each 8-bit operand (4,096 random codes of a 16-bit one)
-    against ``partners`` random codes of the other (:func:`random_codes`),
-    plus every pair of special codes."""
+    FP8 (65,536 pairs); else every code of each 8-bit operand (4,096 random
+    codes of a 16-bit one) against ``partners`` random codes of the other
+    (:func:`random_codes`), plus every pair of special codes."""
     fa, fb = params.a_format, params.b_format
-    if fa.name == fb.name == "e4m3" and params.acc == "fp32":
+    if fa.width == fb.width == 8:
         grid = np.indices((1 << fa.width, 1 << fb.width)).reshape(2, -1)
         return grid[0], grid[1]
     own_a = np.repeat(np.arange(1 << fa.width), partners) if fa.width <= 8 else \
@@ -121,9 +120,9 @@ BENCH = FpMACBench
 
 @cocotb.test(**TIMEOUT)
 async def every_product(dut):
-    """One product per packet, back to back: every E4M3 x E4M3 code pair (65,536)
-    for the FP32 accumulator, or every code of each operand against random
-    partners and every pair of special codes, against the golden model."""
+    """One product per packet, back to back: every code pair of two FP8 formats
+    (65,536), or for a 16-bit operand random codes against every code of the
+    other and every pair of special codes, against the golden model."""
     _, p = configuration()
     _, rng = rngs(dut)
     dut.rst.value = 0

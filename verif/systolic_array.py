@@ -13,6 +13,7 @@ from cocotb.triggers import ClockCycles, FallingEdge
 from accelgen.num.formats import AntFormat, KINDS, default_olive_format
 from accelgen.golden.ant_decoder import values as format_values
 from accelgen.golden.int_mac import wrap
+from accelgen.num.fp import decode as fp_decode
 from accelgen.golden.olive_decoder import encode_pairs, outlier_values, pair_values
 from accelgen.golden.systolic_array import (ws_schedule, os_schedule, ws_tile, os_tile,
                                             gemm, cycles, pack_gemm)
@@ -102,10 +103,55 @@ def _olive_gemm(p, rng, m, k, n, corner):
     return a, b, None, None, _exact(va @ vb)
 
 
+def _fp_codes(fmt):
+    """``(finite codes, special codes, {label: extreme code})`` of an FP8 format."""
+    codes = np.arange(256)
+    mant, exp, nan, inf = fp_decode(fmt, codes)
+    finite = codes[~(nan | inf)]
+    value = [int(x) << (int(e) + 64) for x, e in zip(mant[~(nan | inf)], exp[~(nan | inf)])]
+    top = int(finite[int(np.argmax(value))])
+    extremes = {"max": top, "-max": top | 0x80, "min subnormal": 1, "-min subnormal": 0x81,
+                "-0": 0x80, "NaN": int(codes[nan][0])}
+    if inf.any():
+        extremes.update({"inf": int(codes[inf & (mant > 0)][0]),
+                         "-inf": int(codes[inf & (mant < 0)][0])})
+    return finite, codes[nan | inf], extremes
+
+
+def _fp_exact(p, a, b):
+    """The exact sums of the finite products in units of ``2**lsb_exp``, modulo
+    2**64 (Python integers from the decoded codes)."""
+    ma, ea, na, ia = (x.tolist() for x in fp_decode(p.a_fmt, a))
+    mb, eb, nb, ib = (x.tolist() for x in fp_decode(p.w_fmt, b))
+    m, k = a.shape
+    out = np.zeros((m, b.shape[1]), dtype=np.uint64)
+    for i in range(m):
+        for j in range(b.shape[1]):
+            total = sum(ma[i][t] * mb[t][j] << (ea[i][t] + eb[t][j] - p.lsb_exp)
+                        for t in range(k) if not (na[i][t] or nb[t][j] or ia[i][t]
+                                                   or ib[t][j]))
+            out[i, j] = total % (1 << 64)
+    return out
+
+
+def _fp_gemm(p, rng, m, k, n, corner):
+    """Finite codes, each replaced by a special or extreme code with probability
+    ``corner``."""
+    out = []
+    for fmt, shape in ((p.a_fmt, (m, k)), (p.w_fmt, (k, n))):
+        finite, _specials, extremes = _fp_codes(fmt)
+        x = rng.choice(finite, shape)
+        pick = rng.random(shape) < corner
+        x[pick] = rng.choice(list(extremes.values()), pick.sum())
+        out.append(x.astype(np.int64))
+    a, b = out
+    return a, b, None, None, _fp_exact(p, a, b)
+
+
 # Random GEMM operands per PE type: (params, rng, M, K, N, corner) ->
 # (a, b, a_mode, w_mode, exact A @ B of the element values).
 RANDOM_GEMMS = {"int_mac": _int_gemm, "fusion_unit": _fusion_gemm, "ant_pe": _ant_gemm,
-                "olive_pe": _olive_gemm}
+                "olive_pe": _olive_gemm, "fp_mac": _fp_gemm}
 
 
 def random_gemm(p, rng, m, k, n, corner=0.1):
@@ -140,6 +186,16 @@ def extreme_gemms(p, m, k, n):
                     a, b = np.full((m, k), x), np.full((k, n), y)
                     out.append((f"{KINDS[t]} {va[x]} * {vw[y]}", a, b, {"type": t},
                                 {"type": t}, _exact(va[a] @ vw[b])))
+    elif p.pe == "fp_mac":
+        xa, xw = _fp_codes(p.a_fmt)[2], _fp_codes(p.w_fmt)[2]
+        pairs = [(x, y) for x in ("max", "-max", "min subnormal") for y in ("max", "-max")]
+        pairs += [("min subnormal", "-min subnormal"), ("-0", "max"), ("NaN", "max")]
+        pairs += [(x, y) for x, y in (("inf", "-max"), ("-inf", "-0"), ("max", "inf"))
+                  if x in xa and y in xw]
+        for x, y in pairs:
+            a, b = np.full((m, k), xa[x]), np.full((k, n), xw[y])
+            out.append((f"{p.a_fmt} {x} * {p.w_fmt} {y}", a, b, None, None,
+                        _fp_exact(p, a, b)))
     else:
         fmt = default_olive_format(p.a_width)
         table = outlier_values(fmt)
@@ -152,6 +208,18 @@ def extreme_gemms(p, m, k, n):
                             np.full((m, n), (sa * sw * top * top * k) % (1 << 64),
                                     dtype=np.uint64)))
     return out
+
+
+def error_item(p, error):
+    """The error part of a result-row item: ``()`` for PEs that cannot fail,
+    ``(bool,)`` for a flag per row, ``(tuple of flag codes per column,)`` for
+    flags per result (``fp_mac``: :data:`FP_NAN` | :data:`FP_POS_INF` |
+    :data:`FP_NEG_INF`)."""
+    if not p.pe_type.error_field:
+        return ()
+    if p.pe_type.error_per_column:
+        return (tuple(int(v) for v in error),)
+    return (bool(error),)
 
 
 class TileModel:
@@ -173,8 +241,7 @@ class TileModel:
         return {f: np.array([beat[f] for beat in beats]) for f in self.fields}
 
     def _item(self, row, last, error):
-        item = (row, int(last))
-        return item + (bool(error),) if self.p.pe_type.flags_errors else item
+        return (row, int(last)) + error_item(self.p, error)
 
     def weight(self, beat):
         if self.p.dataflow == "ws":
@@ -281,8 +348,8 @@ class ArrayBench:
     def _output(self, bits):
         beat = unpack(self.p.o_layout(), bits)
         item = (beat["data"], beat["last"])
-        if self.p.pe_type.flags_errors:
-            item += (bool(beat["mode_error"]),)
+        if self.p.pe_type.error_field:
+            item += error_item(self.p, beat[self.p.pe_type.error_field])
         self.results.append(item)
         self.scoreboard.observe(item)
 
@@ -437,8 +504,11 @@ def amaranth_gemm(p, a, b, a_mode=None, w_mode=None, *, idle=0.0, backpressure=0
         for _ in range(expected_rows):
             beat = await stream_get(ctx, dut.o, rng=stalls, backpressure=backpressure)
             row = ([int(v) for v in beat.data], int(beat.last))
-            if p.pe_type.flags_errors:
-                row += (bool(beat.mode_error),)
+            if p.pe_type.error_field:
+                value = getattr(beat, p.pe_type.error_field)
+                if p.pe_type.error_per_column:
+                    value = [int(v.as_value().value) for v in value]
+                row += error_item(p, value)
             rows.append(row)
 
     cycles_run = simulate(dut, source_a, source_w, sink, max_cycles=max_cycles)
@@ -472,7 +542,7 @@ async def gemm_shapes_under_stalls(dut):
         tb.stalls(*STALLS[n % len(STALLS)])
         gemm_ = tb.random_gemm(m, k, nn)
         await run_gemm(tb, *gemm_, (m + k + nn + tb.p.rows * tb.p.cols) * 400 + 1000)
-    if tb.p.pe_type.flags_errors:
+    if tb.p.pe_type.error_field == "mode_error":
         # Precision code 3 on the activations: every row flagged, sums of 0.
         a, b, a_mode, w_mode, _exact = tb.random_gemm(3, 2 * tb.p.rows + 1, tb.p.cols)
         start = len(tb.results)
@@ -486,7 +556,7 @@ async def gemm_shapes_under_stalls(dut):
         start = len(tb.results)
         tb.send_mixed_modes(40)
         await tb.drain(max_cycles=40000)
-        if tb.p.pe_type.flags_errors:
+        if tb.p.pe_type.error_field:
             flagged = sum(error for *_r, error in tb.results[start:])
             dut._log.info("mixed modes: %d result rows, %d flagged",
                           len(tb.results) - start, flagged)

@@ -5,10 +5,11 @@ from amaranth.hdl import Signal, Mux, Cat, Const, signed
 
 from accelgen.hw.fp import decode_fp
 from accelgen.hw.fpround import round_to_float
+from accelgen.hw.pipeline import Carry
 from accelgen.num.fpformats import get_format
 
 __all__ = ["FP32_NAN", "product_width", "fp_product", "product_to_fp32", "fp32_add",
-           "exact_lsb", "exact_product_width", "align_exact", "decode_pair"]
+           "exact_lsb", "exact_product_width", "align_exact", "decode_pair", "exact_to_fp32"]
 
 #: The canonical quiet NaN every FP32 result that is NaN takes (sign 0, quiet bit set).
 FP32_NAN = 0x7FC00000
@@ -170,3 +171,22 @@ def decode_pair(m, a, b, a_fmt, b_fmt, prefix=""):
     """:func:`accelgen.hw.fp.decode_fp` of both operands (prefixes ``<prefix>a_``, ``<prefix>b_``)."""
     return (decode_fp(m, a, _fmt(a_fmt), prefix=f"{prefix}a_"),
             decode_fp(m, b, _fmt(b_fmt), prefix=f"{prefix}b_"))
+
+
+def exact_to_fp32(m, enable, *, valid, total, exp, nan, inf, neg, cuts=(), prefix="fp32_"):
+    """The FP32 result of an exact sum ``total * 2**exp`` (``total`` two's
+    complement) with its IEEE flags: :data:`FP32_NAN` when ``nan``, the
+    infinity of sign ``neg`` when ``inf``, else ``total * 2**exp`` rounded to
+    nearest even by :func:`accelgen.hw.fpround.round_to_float` (an exact zero
+    gives ``+0``). ``cuts`` names the rounder's register cuts to build (a
+    subset of :data:`accelgen.hw.fpround.ROUND_CUTS`), loading when ``enable``
+    is high; ``valid`` and the flags travel beside them. Returns ``(valid,
+    code)``, both ``len(cuts)`` cycles after the inputs."""
+    carry = Carry(m, enable, f"{prefix}stage", enabled=cuts, valid=valid, nan=nan, inf=inf,
+                  neg=neg)
+    rounded = round_to_float(m, total, exp, "fp32", prefix=prefix, cut=carry.cut)
+    side = carry.side
+    code = Signal(32, name=f"{prefix}code")
+    m.d.comb += code.eq(Mux(side["nan"], FP32_NAN,
+                            Mux(side["inf"], Cat(Const(_FP32_INF, 31), side["neg"]), rounded)))
+    return side["valid"], code

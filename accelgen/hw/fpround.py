@@ -5,7 +5,7 @@ from amaranth.hdl import Signal, Mux, Cat, Const, Value, signed
 
 from accelgen.num.fpformats import get_format
 
-__all__ = ["round_to_float", "shift_left_window", "count_leading_zeros"]
+__all__ = ["round_to_float", "shift_left_window", "count_leading_zeros", "ROUND_CUTS"]
 
 
 def count_leading_zeros(m, r, name):
@@ -55,7 +55,13 @@ def shift_left_window(m, x, amount, name):
     return cur
 
 
-def round_to_float(m, value, exp, fmt, *, prefix="", negative=None):
+#: The register cuts :func:`round_to_float` can take, in pipeline order: after
+#: the magnitude (a negation's carry chain), after its leading-zero count, and
+#: after the normalizing shift.
+ROUND_CUTS = ("magnitude", "normalize", "round")
+
+
+def round_to_float(m, value, exp, fmt, *, prefix="", negative=None, cut=None):
     """Add to ``m`` a combinational rounder: the ``fmt.width``-bit code (a
     ``Signal``) of the signed floating-point format ``fmt`` (an
     :mod:`accelgen.num.fpformats` format or its name: ``fp32``, ``bf16``,
@@ -77,9 +83,19 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None):
     Structure: magnitude, leading-zero count, one left shift into a window of
     ``len(value) + man_bits + 2`` bits (normalizing, or stopping at the
     subnormal exponent), guard and sticky bits, and an increment of the packed
-    exponent-and-mantissa field (a carry moves into the next binade). No
-    registers: the caller registers around it.
+    exponent-and-mantissa field (a carry moves into the next binade).
+
+    Registers: none unless ``cut`` is given. ``cut(name, **values)`` is called
+    at each point of :data:`ROUND_CUTS` (``"magnitude"``: before the
+    leading-zero count, ``"normalize"``: after the shift amount, before the
+    shift, ``"round"``: before
+    the increment) with the rounder's values crossing that
+    point, and returns their registered copies (a mapping); the caller's
+    :class:`accelgen.hw.pipeline.Carry` registers them with its own signals.
+    A ``cut`` that returns its arguments builds the combinational rounder.
     """
+    if cut is None:
+        cut = lambda _name, **values: values
     fmt = get_format(fmt) if isinstance(fmt, str) else fmt
     if getattr(fmt, "kind", None) != "float" or not fmt.signed:
         raise ValueError(f"round_to_float fmt must be a signed floating-point format, "
@@ -103,8 +119,6 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None):
     else:
         negative = Const(0, 1)
         m.d.comb += mag.eq(value)
-    lz = count_leading_zeros(m, mag, f"{prefix}lz")
-
     # Exponent arithmetic, wide enough never to wrap.
     ew = max(len(exp), (win + bias + 4).bit_length()) + 3
     # s = min(lz, limit): the left shift that normalizes, or stops at the
@@ -113,17 +127,47 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None):
     m.d.comb += limit.eq(exp + (width - 2 + bias))
     tiny = Signal(name=f"{prefix}tiny")        # below a quarter of the smallest subnormal
     m.d.comb += tiny.eq(limit < -pad)
+    limit_shift = Signal(range(win), name=f"{prefix}limit_shift")
+    m.d.comb += limit_shift.eq(limit + pad)
+    v = cut("magnitude", mag=mag, negative=negative, limit=limit, tiny=tiny,
+            limit_shift=limit_shift)
+    mag, negative, limit, tiny = v["mag"], v["negative"], v["limit"], v["tiny"]
+    limit_shift = v["limit_shift"]
+    lz = count_leading_zeros(m, mag, f"{prefix}lz")
+    # The shift's two candidates and the choice, each one small adder or
+    # comparator after the count (in parallel); the choice is made after the cut.
+    clamp = Signal(name=f"{prefix}clamp")
+    m.d.comb += clamp.eq(limit < lz)
+    lz_shift = Signal(range(win), name=f"{prefix}lz_shift")
+    m.d.comb += lz_shift.eq(lz + pad)
+    # Biased exponent of a normal result (lead + bias) = limit + 1 - lz.
+    top = (1 << ebits) - 1
+    biased = Signal(signed(ew), name=f"{prefix}biased")
+    m.d.comb += biased.eq(limit + 1 - lz)
+    zero = Signal(name=f"{prefix}zero")
+    m.d.comb += zero.eq(mag == 0)
+    # The sticky bit without waiting for the shift: the window holds mag << shift,
+    # so a bit below the guard is set iff the lowest set bit, at tz + shift, lands
+    # below it, i.e. shift < (win - 2 - man) - tz.
+    tz = count_leading_zeros(m, Cat(*reversed(list(mag))), f"{prefix}tz")
+    sticky_at = Signal(signed(len(tz) + 2 + (win + 2).bit_length()), name=f"{prefix}sticky_at")
+    m.d.comb += sticky_at.eq((win - 2 - man) - tz)
+    v = cut("normalize", mag=mag, negative=negative, clamp=clamp, limit_shift=limit_shift,
+            lz_shift=lz_shift, tiny=tiny, biased=biased, zero=zero, sticky_at=sticky_at)
+    mag, negative, tiny = v["mag"], v["negative"], v["tiny"]
+    biased, zero, sticky_at = v["biased"], v["zero"], v["sticky_at"]
     shift = Signal(range(win), name=f"{prefix}shift")
-    m.d.comb += shift.eq(Mux(limit < lz, limit + pad, lz + pad))
+    m.d.comb += shift.eq(Mux(v["clamp"], v["limit_shift"], v["lz_shift"]))
     window = shift_left_window(m, Cat(mag, Const(0, pad)), shift, f"{prefix}win")
 
     kept = window[win - 1 - man:win]          # man + 1 bits, the hidden bit on top
     guard = window[win - 2 - man]
-    sticky = window[:win - 2 - man].any()
-    # Biased exponent of a normal result (lead + bias), clamped to top + 1.
-    top = (1 << ebits) - 1
-    biased = Signal(signed(ew), name=f"{prefix}biased")
-    m.d.comb += biased.eq(exp + (width - 1 + bias) - lz)
+    sticky = Signal(name=f"{prefix}sticky")
+    m.d.comb += sticky.eq(~zero & (shift < sticky_at))
+    v = cut("round", kept=kept, guard=guard, sticky=sticky, biased=biased, tiny=tiny,
+            zero=zero, negative=negative)
+    kept, guard, sticky, biased = v["kept"], v["guard"], v["sticky"], v["biased"]
+    tiny, zero, negative = v["tiny"], v["zero"], v["negative"]
     field = Signal(ebits + 1, name=f"{prefix}field")
     m.d.comb += field.eq(Mux(kept[man], Mux(biased > top, top + 1, biased), 0))
     body = Signal(ebits + 1 + man, name=f"{prefix}body")
@@ -141,8 +185,13 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None):
     else:
         largest = special = ones
     overflow = Signal(name=f"{prefix}overflow")
-    m.d.comb += overflow.eq(rounded > largest)
+    if fmt.specials == "ieee":
+        # rounded > largest <=> its exponent field (carry included) reaches top: no
+        # comparator after the increment.
+        m.d.comb += overflow.eq(rounded[man + ebits:].any() | rounded[man:man + ebits].all())
+    else:
+        m.d.comb += overflow.eq(rounded > largest)
     code = Signal(fmt.width, name=f"{prefix}code")
     low = Mux(tiny, 0, Mux(overflow, special, rounded[:fmt.width - 1]))
-    m.d.comb += code.eq(Mux(mag == 0, 0, Cat(low, negative)))
+    m.d.comb += code.eq(Mux(zero, 0, Cat(low, negative)))
     return code

@@ -4,7 +4,7 @@
 from amaranth.hdl import Signal, Value
 from amaranth.lib import data
 
-__all__ = ["delay_chain", "register_stage", "drain_beats"]
+__all__ = ["delay_chain", "register_stage", "drain_beats", "Carry"]
 
 
 def delay_chain(m, value, name, stages, enable=1):
@@ -39,6 +39,35 @@ def register_stage(m, enable, name, **values):
     with m.If(enable):
         m.d.sync += [reg[key].eq(value) for key, value in values.items()]
     return reg
+
+
+class Carry:
+    """Register cuts inside a builder that does not know the caller's pipeline.
+
+    ``Carry(m, enable, name, **side)`` holds the caller's signals ``side``
+    (``valid``, flags); ``carry.cut(stage, **values)`` registers ``values``
+    together with the current ``side`` in one :func:`register_stage` named
+    ``<name>_<stage>``, moves ``side`` to the registered copies, and returns
+    the registered ``values`` as a dict. ``carry.enabled`` selects the stages
+    that are built: a stage not in it returns its ``values`` unchanged (no
+    register), so ``cut`` can be handed to a builder whatever the depth.
+    ``carry.stages`` counts the registers built."""
+
+    def __init__(self, m, enable, name, *, enabled=(), **side):
+        self.m, self.enable, self.name = m, enable, name
+        self.enabled, self.side, self.stages = tuple(enabled), dict(side), 0
+
+    def cut(self, stage, **values):
+        if stage not in self.enabled:
+            return values
+        clash = set(values) & set(self.side)
+        if clash:
+            raise ValueError(f"Carry {self.name}: {sorted(clash)} are both carried and cut")
+        reg = register_stage(self.m, self.enable, f"{self.name}_{stage.replace(' ', '_')}",
+                             **self.side, **values)
+        self.side = {key: reg[key] for key in self.side}
+        self.stages += 1
+        return {key: reg[key] for key in values}
 
 
 def drain_beats(m, i, o, remaining, rest, load):

@@ -6,7 +6,7 @@ square root) for the per-vector statistics. Their reduction trees are
 :func:`accelgen.hw.reduce.reduce_tree`.
 """
 
-from amaranth.hdl import Signal, Cat, Const, Mux, unsigned
+from amaranth.hdl import Signal, Cat, Const, Mux, signed, unsigned
 from amaranth.lib.memory import Memory
 
 __all__ = ["BufferRing", "beat_rate", "serial_cycles", "serial_reciprocal", "serial_isqrt"]
@@ -46,12 +46,17 @@ class BufferRing:
     Later stages read buffers finished at least two cycles before, and stage 0
     writes only buffers the last stage has left. So stage 1's read is
     transparent (the written word bypasses the memory) when ``words == 1``,
-    and no read is otherwise. After a synchronous reset the read registers
-    are stale for one cycle; no stage owns a buffer to read in that cycle.
+    and no read is otherwise. The memory says so to synthesis with Yosys'
+    ``no_rw_check`` attribute: no collision logic is built between the
+    block RAM's output and the stage's logic. After a synchronous reset the
+    read registers are stale for one cycle; no stage owns a buffer to read in
+    that cycle.
 
     The ring's own registers (counts, pointers, states) are updated by the
     ring from the strobes :meth:`step` and :meth:`finish` raise, so callers
-    call them under their own conditions, in any order.
+    call them under their own conditions, in any order, but only while the
+    stage is :meth:`active` (a buffer's state moves on when the stage that
+    owns it is done with it).
     """
 
     def __init__(self, m, *, stages, words, word_width, readers, name="ring"):
@@ -66,22 +71,33 @@ class BufferRing:
         next_count = [Signal(self.word_bits, name=f"{name}_next_word{k}") for k in range(stages)]
         next_pointer = [Signal(range(stages), name=f"{name}_next_ptr{k}")
                         for k in range(stages)]
+        done = [Signal(name=f"{name}_stage{k}_done") for k in range(stages)]
         for k in range(stages):
-            done = Signal(name=f"{name}_stage{k}_done")
             m.d.comb += [
-                done.eq(self.finishing[k] | (self.stepping[k] & self.last_word(k))),
+                done[k].eq(self.finishing[k] | (self.stepping[k] & self.last_word(k))),
                 next_count[k].eq(Mux(self.stepping[k],
                                      Mux(self.last_word(k), 0, self.count[k] + 1),
                                      self.count[k])),
-                next_pointer[k].eq(Mux(done, Mux(self.pointer[k] == stages - 1, 0,
-                                                 self.pointer[k] + 1), self.pointer[k])),
+                next_pointer[k].eq(Mux(done[k], Mux(self.pointer[k] == stages - 1, 0,
+                                                    self.pointer[k] + 1), self.pointer[k])),
             ]
             m.d.sync += [self.count[k].eq(next_count[k]), self.pointer[k].eq(next_pointer[k])]
-            for b in range(stages):
-                with m.If(done & (self.pointer[k] == b)):
-                    m.d.sync += self.state[b].eq((k + 1) % stages)
+        # Buffer ``b`` moves on when the stage that owns it is done with it: only
+        # that stage can be (it steps or finishes only while active), so the
+        # new state is ``state + 1``, with no priority among the stages.
+        for b in range(stages):
+            handed = Signal(name=f"{name}_buffer{b}_handed")
+            m.d.comb += handed.eq(Cat(*(done[k] & (self.pointer[k] == b) & (self.state[b] == k)
+                                        for k in range(stages))).any())
+            with m.If(handed):
+                m.d.sync += self.state[b].eq(Mux(self.state[b] == stages - 1, 0,
+                                                 self.state[b] + 1))
+        # ``no_rw_check``: no read samples a word in the cycle it is written but
+        # the one-word case, which bypasses the memory (below), so synthesis need
+        # not build collision logic after the block RAM's output.
         m.submodules[f"{name}_mem"] = mem = Memory(
-            shape=unsigned(word_width), depth=stages << self.word_bits, init=[])
+            shape=unsigned(word_width), depth=stages << self.word_bits, init=[],
+            attrs={"no_rw_check": 1})
         self.write_port = write = mem.write_port()
         m.d.comb += write.addr.eq(Cat(self.count[0], self.pointer[0]))
         self.read_data = {}
@@ -165,9 +181,26 @@ def serial_cycles(bits, per_cycle):
     return -(-bits // per_cycle)
 
 
+def _serial_control(m, start, cycles, name):
+    """``(busy, done)`` of a serial unit that works ``cycles`` cycles after the
+    ``start`` strobe: ``busy`` from the cycle after ``start`` to the ``done``
+    cycle, the last. ``done`` is a register (loaded a cycle ahead from the
+    count), so that what it drives starts at a flip-flop."""
+    count = Signal(range(cycles + 1), name=f"{name}_count")
+    busy = Signal(name=f"{name}_busy")
+    done = Signal(name=f"{name}_done")
+    with m.If(start):
+        m.d.sync += [count.eq(0), busy.eq(1), done.eq(cycles == 1)]
+    with m.Elif(busy):
+        m.d.sync += [count.eq(count + 1), done.eq(count == cycles - 2 if cycles > 1 else 0)]
+        with m.If(done):
+            m.d.sync += [busy.eq(0), done.eq(0)]
+    return busy, done
+
+
 def serial_reciprocal(m, *, start, divisor, numerator_shift, quotient_bits, name,
-                      per_cycle=1):
-    """``floor(2**numerator_shift / divisor)`` by restoring division,
+                      per_cycle=1, registered=False):
+    """``floor(2**numerator_shift / divisor)`` by non-restoring division,
     ``per_cycle`` quotient bits per cycle: ``start`` (a strobe) starts it;
     ``serial_cycles(quotient_bits, per_cycle)`` cycles later ``done`` strobes
     for one cycle, with the quotient on ``result`` (combinational, valid with
@@ -177,74 +210,95 @@ def serial_reciprocal(m, *, start, divisor, numerator_shift, quotient_bits, name
     (so the quotient fits). ``numerator_shift`` must be at least the
     quotient bits rounded up to a multiple of ``per_cycle``.
 
+    Each step is one add/subtract of ``divisor`` to twice the signed partial
+    remainder ``r`` (``2r - divisor`` when ``r >= 0``, else ``2r + divisor``),
+    chosen by ``r``'s sign bit, a register at the start of the cycle (with
+    ``per_cycle > 1``, the previous step's sign): there is no restoring
+    multiplexer after the carry chain. Its quotient bit is ``r >= 0`` after the
+    step, the bit of restoring division (the two remainders are equal when
+    non-negative, and ``r = R - divisor`` otherwise), so the result needs no
+    correction.
+
+    ``registered=True`` gives the quotient from its register instead, with
+    ``done`` a cycle later (``serial_cycles(...) + 1`` cycles after ``start``):
+    what reads the result starts at a flip-flop.
+
     Returns ``(result, done)``."""
     cycles = serial_cycles(quotient_bits, per_cycle)
     padded = cycles * per_cycle  # leading quotient bits that are always 0
     assert numerator_shift >= padded
-    width = len(divisor) + 1
-    rem = Signal(width, name=f"{name}_rem")
+    # -divisor <= r < divisor; 2r +- divisor before the step lands in the same range
+    width = len(divisor) + 2
+    rem = Signal(signed(width), name=f"{name}_rem")
     quotient = Signal(padded, name=f"{name}_quotient")
-    count = Signal(range(cycles + 1), name=f"{name}_count")
-    busy = Signal(name=f"{name}_busy")
-    done = Signal(name=f"{name}_done")
-    m.d.comb += done.eq(busy & (count == cycles - 1))
+    busy, done = _serial_control(m, start, cycles, name)
     r, bits = rem, []
     for j in range(per_cycle):
-        trial = Signal(width + 1, name=f"{name}_trial{j}")
-        nxt = Signal(width, name=f"{name}_rem{j}")
-        m.d.comb += [trial.eq(Cat(Const(0, 1), r) - divisor),
-                     nxt.eq(Mux(trial[-1], Cat(Const(0, 1), r), trial))]
-        bits.insert(0, ~trial[-1])
+        nxt = Signal(signed(width), name=f"{name}_rem{j}")
+        twice = Cat(Const(0, 1), r[:-1]).as_signed()
+        m.d.comb += nxt.eq(Mux(r[-1], twice + divisor, twice - divisor))
+        bits.insert(0, ~nxt[-1])
         r = nxt
     with m.If(start):
-        m.d.sync += [rem.eq(1 << (numerator_shift - padded)), count.eq(0),
-                     quotient.eq(0), busy.eq(1)]
+        m.d.sync += [rem.eq(1 << (numerator_shift - padded)), quotient.eq(0)]
     with m.Elif(busy):
-        m.d.sync += [count.eq(count + 1), quotient.eq(Cat(*bits, quotient)), rem.eq(r)]
-        with m.If(done):
-            m.d.sync += busy.eq(0)
+        m.d.sync += [quotient.eq(Cat(*bits, quotient)), rem.eq(r)]
     result = Signal(quotient_bits, name=f"{name}_result")
+    if registered:
+        late = Signal(name=f"{name}_done_late")
+        m.d.sync += late.eq(done)
+        m.d.comb += result.eq(quotient)
+        return result, late
     m.d.comb += result.eq(Cat(*bits, quotient))
     return result, done
 
 
-def serial_isqrt(m, *, start, value, root_bits, shift, name, per_cycle=1):
-    """``isqrt(value * 4**shift)`` (exact) by the restoring digit recurrence,
+def serial_isqrt(m, *, start, value, root_bits, shift, name, per_cycle=1, registered=False):
+    """``isqrt(value * 4**shift)`` (exact) by the non-restoring digit recurrence,
     ``per_cycle`` root bits per cycle: ``start`` (a strobe) loads ``value``;
     ``serial_cycles(root_bits, per_cycle)`` cycles later ``done`` strobes with
     the root on ``result`` (combinational, valid with ``done``).
     ``value * 4**shift`` must fit ``2 * root_bits`` bits.
 
+    With root ``q`` so far and the next two radicand bits ``t``, a step takes
+    the signed partial remainder ``r`` to ``4r + t - (4q + 1)`` when ``r >= 0``
+    and to ``4r + t + (4q + 3)`` when ``r < 0`` (one add/subtract chosen by
+    ``r``'s sign bit, a register at the start of the cycle; with ``per_cycle >
+    1``, the previous step's sign), and appends the root bit ``r >= 0``: the
+    bit of the restoring recurrence, whose remainder is ``r`` when
+    non-negative and ``r + 2q + 1`` otherwise, so the root needs no correction.
+
+    ``registered=True`` gives the root from its register instead (it holds
+    until the next ``start``), with ``done`` a cycle later.
+
     Returns ``(result, done)``."""
     cycles = serial_cycles(root_bits, per_cycle)
     padded = cycles * per_cycle  # leading root bits that are always 0
+    width = padded + 3  # -(2q + 1) <= r <= 2q, q < 2**padded
     radicand = Signal(2 * padded, name=f"{name}_radicand")
-    rem = Signal(padded + 2, name=f"{name}_rem")
+    rem = Signal(signed(width), name=f"{name}_rem")
     root = Signal(padded, name=f"{name}_root")
-    count = Signal(range(cycles + 1), name=f"{name}_count")
-    busy = Signal(name=f"{name}_busy")
-    done = Signal(name=f"{name}_done")
-    m.d.comb += done.eq(busy & (count == cycles - 1))
+    busy, done = _serial_control(m, start, cycles, name)
     r, q = rem, root
     for j in range(per_cycle):
-        widened = Signal(padded + 4, name=f"{name}_widened{j}")
-        trial = Signal(padded + 2, name=f"{name}_trial{j}")
-        fits = Signal(name=f"{name}_fits{j}")
-        nxt_r = Signal(padded + 2, name=f"{name}_rem{j}")
+        widened = Signal(signed(width + 2), name=f"{name}_widened{j}")  # 4r + t
+        term = Signal(padded + 2, name=f"{name}_term{j}")  # 4q + 1, or 4q + 3 when r < 0
+        nxt_r = Signal(signed(width), name=f"{name}_rem{j}")
         nxt_q = Signal(padded, name=f"{name}_root{j}")
         top = radicand[len(radicand) - 2 * (j + 1):len(radicand) - 2 * j]
-        m.d.comb += [widened.eq(Cat(top, r)), trial.eq(Cat(Const(1, 2), q)),
-                     fits.eq(widened >= trial),
-                     nxt_r.eq(Mux(fits, widened - trial, widened)), nxt_q.eq(Cat(fits, q))]
+        m.d.comb += [widened.eq(Cat(top, r).as_signed()), term.eq(Cat(Const(1, 1), r[-1], q)),
+                     nxt_r.eq(Mux(r[-1], widened + term, widened - term)),
+                     nxt_q.eq(Cat(~nxt_r[-1], q))]
         r, q = nxt_r, nxt_q
     with m.If(start):
-        m.d.sync += [radicand.eq(value << (2 * shift)), rem.eq(0), root.eq(0),
-                     count.eq(0), busy.eq(1)]
+        m.d.sync += [radicand.eq(value << (2 * shift)), rem.eq(0), root.eq(0)]
     with m.Elif(busy):
-        m.d.sync += [count.eq(count + 1), radicand.eq(radicand << (2 * per_cycle)),
-                     rem.eq(r), root.eq(q)]
-        with m.If(done):
-            m.d.sync += busy.eq(0)
+        m.d.sync += [radicand.eq(radicand << (2 * per_cycle)), rem.eq(r), root.eq(q)]
     result = Signal(root_bits, name=f"{name}_result")
+    if registered:
+        late = Signal(name=f"{name}_done_late")
+        m.d.sync += late.eq(done)
+        m.d.comb += result.eq(root)
+        return result, late
     m.d.comb += result.eq(q)
     return result, done

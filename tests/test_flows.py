@@ -259,18 +259,16 @@ def test_filelist_compiles_in_icarus(unit, tmp_path, iverilog):
 
 @pytest.mark.cocotb
 def test_icarus_runs_int_mac_regression(iverilog):
-    """int_mac's whole cocotb testbench (small preset) passes under Icarus with
-    the same test count as under Verilator."""
+    """int_mac's whole cocotb testbench (small preset) passes under Icarus: every
+    test the testbench defines runs (the Verilator run of the same preset is
+    test_regression's)."""
     from accelgen.verif.runner import run_cocotb
     params = UNITS["int_mac"].params("small")
     icarus = run_cocotb("int_mac", params, simulator="icarus")
-    verilator = run_cocotb("int_mac", params, seed=icarus.seed)
-    print(f"seed {icarus.seed}: icarus {icarus.tests} tests in {icarus.run_seconds:.1f} s, "
-          f"verilator {verilator.tests} in {verilator.run_seconds:.1f} s")
+    print(f"seed {icarus.seed}: icarus {icarus.tests} tests in {icarus.run_seconds:.1f} s")
     log = (Path(icarus.results_xml).parent / "sim.log").read_text()
     assert "Running on Icarus Verilog" in log
-    for result in (icarus, verilator):
-        check_run(result, UNITS["int_mac"].testbench)
+    check_run(icarus, UNITS["int_mac"].testbench)
 
 
 def test_generate_failing_midway_leaves_nothing(tmp_path, monkeypatch):

@@ -158,10 +158,10 @@ def test_rounder_matches_encode(name, width, exp, exp_width):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("name,width", [("fp32", 54), ("e4m3", 12)])
+@pytest.mark.parametrize("name,width", [("fp32", 30), ("e4m3", 12)])
 def test_pipelined_rounder_matches_encode(name, width):
-    """Both register cuts: the same codes, two cycles later, one value per cycle."""
-    count = _check(get_format(name), width, None, 10, seed=width, randoms=100, pipelined=True)
+    """Every register cut: the same codes, three cycles later, one value per cycle."""
+    count = _check(get_format(name), width, None, 10, seed=width, randoms=60, pipelined=True)
     assert count > 200
 
 

@@ -14,7 +14,7 @@ from accelgen.params import (UnitParams, param, check_int, check_bool, check_cho
                              int_shape)
 from accelgen.consts.layernorm import rsqrt_table, variance_width
 from accelgen.hw.reduce import reduce_tree
-from accelgen.hw.pipeline import register_stage, delay_chain
+from accelgen.hw.pipeline import register_values, delay_chain
 from accelgen.hw.stream import stall_advance
 from accelgen.hw.vector import BufferRing, serial_reciprocal, serial_isqrt, beat_rate
 
@@ -280,10 +280,6 @@ class LayerNorm(wiring.Component):
         m = Module()
         layout = p.input_layout()
 
-        def cut(carried, name, enable=1):
-            """A register stage over every value of ``carried``; returns its outputs."""
-            regs = register_stage(m, enable, name, **carried)
-            return {key: regs[key] for key in carried}
 
         ring = BufferRing(m, stages=3, words=p.words, word_width=layout.size,
                           readers=(2,), name="buf")
@@ -313,7 +309,7 @@ class LayerNorm(wiring.Component):
         loaded = {"take": taken, "last": ring.last_word(0), "buffer": ring.pointer[0],
                   "beat_sum": beat_sum, "beat_squares": beat_squares}
         if p.pipeline >= 3:
-            loaded = cut(loaded, "load_cut")
+            loaded = register_values(m, 1, "load_cut", loaded)
         with m.If(loaded["take"]):
             with m.If(loaded["last"]):
                 ring.store(s1_regs, 0, s1 + loaded["beat_sum"], buffer=loaded["buffer"])
@@ -327,7 +323,7 @@ class LayerNorm(wiring.Component):
         # buffer) before their multiplies: V is a cycle later.
         sum1, square_sum1 = s1_of(1), s2_of(1)
         if p.pipeline >= 4:
-            held = cut({"sum1": sum1, "square_sum1": square_sum1}, "sums_cut")
+            held = register_values(m, 1, "sums_cut", {"sum1": sum1, "square_sum1": square_sum1})
             sum1, square_sum1 = held["sum1"], held["square_sum1"]
         scaled_square_sum = Signal(p.square_sum_bits + p.log_channels, name="scaled_square_sum")
         square = Signal(2 * p.sum_bits - 1, name="sum_square")
@@ -391,7 +387,7 @@ class LayerNorm(wiring.Component):
         carried = {"valid": ring.active(2), "last": ring.last_word(2), "factor": f_of(2),
                    "word": ring.word(2), "sum": s1_of(2)}
         if p.pipeline >= 3:
-            carried = cut(carried, "word_cut", advance)
+            carried = register_values(m, advance, "word_cut", carried)
         word = data.View(layout, carried.pop("word"))
         sum2 = carried.pop("sum")
         for lane in range(p.lanes):
@@ -402,7 +398,7 @@ class LayerNorm(wiring.Component):
             carried.update({f"gamma{lane}": word.gamma[lane] for lane in range(p.lanes)})
             carried.update({f"beta{lane}": word.beta[lane] for lane in range(p.lanes)})
         if p.pipeline >= 1:
-            carried = cut(carried, "cut1", advance)
+            carried = register_values(m, advance, "cut1", carried)
         # ``pipeline >= 4``: the products with the factor's SLICE_BITS-bit slices
         # are registered, then shifted into place and added (each slice's
         # product fits a 16x16 signed multiplier when the numerator does).
@@ -417,14 +413,14 @@ class LayerNorm(wiring.Component):
                 m.d.comb += prod.eq(numer * part)
                 carried[f"partial{lane}_{j}"] = prod
         if p.pipeline >= 4:
-            carried = cut(carried, "product_cut", advance)
+            carried = register_values(m, advance, "product_cut", carried)
         for lane in range(p.lanes):
             y = Signal(signed(p.numerator_bits + p.factor_bits + 1), name=f"normalized{lane}")
             m.d.comb += y.eq(sum(carried.pop(f"partial{lane}_{j}") << at
                                  for j, at in enumerate(slices)))
             carried[f"normalized{lane}"] = y
         if p.pipeline >= 2:
-            carried = cut(carried, "cut2", advance)
+            carried = register_values(m, advance, "cut2", carried)
         with m.If(advance):
             m.d.sync += [self.o.valid.eq(carried["valid"]),
                          self.o.payload.last.eq(carried["last"])]

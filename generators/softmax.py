@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from accelgen.params import UnitParams, param, check_int, check_choice, require, int_shape
 from accelgen.consts import softmax as consts
 from accelgen.hw.reduce import reduce_tree
-from accelgen.hw.pipeline import register_stage, delay_chain
+from accelgen.hw.pipeline import register_stage, register_values, delay_chain
 from accelgen.hw.stream import stall_advance
 from accelgen.hw.vector import BufferRing, serial_reciprocal, beat_rate
 
@@ -316,10 +316,6 @@ class Softmax(wiring.Component):
                 out.append(exp_unit(m, p, d, f"s{k}_lane{lane}"))
             return out
 
-        def cut(carried, name, enable=1):
-            """A register stage over every value of ``carried``; returns its outputs."""
-            regs = register_stage(m, enable, name, **carried)
-            return {key: regs[key] for key in carried}
 
         # Stage 1: exp and sum, through the cuts ``pipeline`` asks for: before the
         # difference (4), after the exp (3) and after the word's exp sum (1). The
@@ -336,18 +332,18 @@ class Softmax(wiring.Component):
         if p.pipeline >= 4:
             # the maximum is read a cycle later (stage 0 stores it a cycle late),
             # from the buffer the word came from
-            summed = cut(summed, "sum_word_cut")
+            summed = register_values(m, 1, "sum_word_cut", summed)
             summed["top"] = Array(max_regs)[summed["buffer"]]
         else:
             summed["top"] = max_of(1)
         summed.update({f"exp{lane}": e for lane, e in
                        enumerate(exps(1, summed.pop("word"), summed.pop("top")))})
         if p.pipeline >= 3:
-            summed = cut(summed, "sum_exp_cut")
+            summed = register_values(m, 1, "sum_exp_cut", summed)
         summed["step_sum"] = reduce_tree(m, [summed.pop(f"exp{lane}") for lane in range(p.lanes)],
                                          lambda a, b: a + b, "step_sum")
         if p.pipeline >= 1:
-            summed = cut(summed, "sum_cut")
+            summed = register_values(m, 1, "sum_cut", summed)
         with m.If(summed["take"]):
             with m.If(summed["last"]):
                 ring.store(sum_regs, 1, total + summed["step_sum"], buffer=summed["buffer"])
@@ -387,13 +383,13 @@ class Softmax(wiring.Component):
         carried = {"valid": ring.active(3), "last": ring.last_word(3), "factor": recip_of(3),
                    "word": ring.word(3), "top": max_of(3)}
         if p.pipeline >= 4:
-            carried = cut(carried, "word_cut", advance)
+            carried = register_values(m, advance, "word_cut", carried)
         carried.update({f"exp{lane}": e for lane, e in
                         enumerate(exps(3, carried.pop("word"), carried.pop("top")))})
         if p.pipeline >= 1:
-            carried = cut(carried, "cut1", advance)
+            carried = register_values(m, advance, "cut1", carried)
         if p.pipeline >= 3:
-            carried = cut(carried, "exp_cut", advance)
+            carried = register_values(m, advance, "exp_cut", carried)
         factor = carried.pop("factor")
         for lane in range(p.lanes):
             e = carried.pop(f"exp{lane}")
@@ -401,7 +397,7 @@ class Softmax(wiring.Component):
             m.d.comb += scaled_e.eq(e * factor)
             carried[f"scaled{lane}"] = scaled_e
         if p.pipeline >= 2:
-            carried = cut(carried, "cut2", advance)
+            carried = register_values(m, advance, "cut2", carried)
         shift = p.recip_shift - p.out_frac
         half = 0 if p.method == "ibert" else 1 << (shift - 1)
         top = (1 << p.out_bits) - 1

@@ -225,3 +225,32 @@ def test_compose_sources_import_only_their_layer(name, forbidden):
                             forbidden)
     assert not found, (f"accelgen/compose/{name} may not import {', '.join(forbidden)}:\n  "
                        + "\n  ".join(found))
+
+
+# --- accelgen.transformer: the encoder layer's golden side and its calibration --------
+
+#: The layer's configuration, golden model, data and float reference are golden
+#: models (onnx and onnxruntime, development dependencies, only inside the
+#: reference's functions, so importing them loads neither); ``quantize``, which
+#: builds the units' ``Params`` through the registry, is the one module that may
+#: reach the generators.
+TRANSFORMER_GOLDEN = ["accelgen.transformer.layer", "accelgen.transformer.golden",
+                      "accelgen.transformer.data", "accelgen.transformer.reference"]
+TRANSFORMER_FORBIDDEN = GOLDEN_FORBIDDEN + ("accelgen.params", "accelgen.verif")
+
+
+def test_transformer_golden_side_loads_only_its_layer():
+    forbidden = TRANSFORMER_FORBIDDEN + ("onnx", "onnxruntime")
+    found = offences(load_in_fresh_interpreter(TRANSFORMER_GOLDEN), forbidden)
+    assert not found, (f"importing the encoder layer's golden side loaded modules of "
+                       f"{', '.join(forbidden)}:\n{describe(found)}")
+
+
+@pytest.mark.parametrize("name", [m.rsplit(".", 1)[1] for m in TRANSFORMER_GOLDEN])
+def test_transformer_golden_sources_import_only_their_layer(name):
+    forbidden = TRANSFORMER_FORBIDDEN + (("accelgen.transformer.quantize",)
+                                         if name != "reference" else ())
+    found = source_offences([ROOT / "accelgen" / "transformer" / f"{name}.py"],
+                            "accelgen.transformer", forbidden)
+    assert not found, (f"accelgen/transformer/{name}.py may not import "
+                       f"{', '.join(forbidden)}:\n  " + "\n  ".join(found))

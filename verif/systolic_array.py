@@ -14,6 +14,7 @@ from accelgen.num.formats import AntFormat, KINDS, default_olive_format
 from accelgen.golden.ant_decoder import values as format_values
 from accelgen.golden.int_mac import wrap
 from accelgen.num.fp import decode as fp_decode
+from accelgen.num.fpformats import get_format
 from accelgen.golden.olive_decoder import encode_pairs, outlier_values, pair_values
 from accelgen.golden.systolic_array import (ws_schedule, os_schedule, ws_tile, os_tile,
                                             gemm, cycles, pack_gemm)
@@ -21,6 +22,7 @@ from accelgen.generators.systolic_array import SystolicArray
 from accelgen.num.numeric import int_range
 from accelgen.verif.amaranth_sim import simulate, stream_put, stream_get
 from accelgen.verif.bench import configuration, rngs, start_clock, reset, wait_until, scaled
+from accelgen.verif.fp_mac import largest_code
 from accelgen.verif.payload import pack, unpack
 from accelgen.verif.scoreboard import Scoreboard
 from accelgen.verif.stream import StreamSource, StreamSink, StreamMonitor
@@ -108,8 +110,7 @@ def _fp_codes(fmt):
     codes = np.arange(256)
     mant, exp, nan, inf = fp_decode(fmt, codes)
     finite = codes[~(nan | inf)]
-    value = [int(x) << (int(e) + 64) for x, e in zip(mant[~(nan | inf)], exp[~(nan | inf)])]
-    top = int(finite[int(np.argmax(value))])
+    top = largest_code(get_format(fmt))
     extremes = {"max": top, "-max": top | 0x80, "min subnormal": 1, "-min subnormal": 0x81,
                 "-0": 0x80, "NaN": int(codes[nan][0])}
     if inf.any():

@@ -4,7 +4,7 @@
 from amaranth.hdl import Signal, Value
 from amaranth.lib import data
 
-__all__ = ["delay_chain", "register_stage", "drain_beats", "Carry"]
+__all__ = ["delay_chain", "register_stage", "register_values", "drain_beats", "Carry"]
 
 
 def delay_chain(m, value, name, stages, enable=1):
@@ -41,6 +41,14 @@ def register_stage(m, enable, name, **values):
     return reg
 
 
+def register_values(m, enable, name, values):
+    """:func:`register_stage` over the dict ``values``, returned as a dict of the
+    registered copies under the same keys: a cut through a pipeline that
+    carries its values in a dict."""
+    regs = register_stage(m, enable, name, **values)
+    return {key: regs[key] for key in values}
+
+
 class Carry:
     """Register cuts inside a builder that does not know the caller's pipeline.
 
@@ -63,11 +71,11 @@ class Carry:
         clash = set(values) & set(self.side)
         if clash:
             raise ValueError(f"Carry {self.name}: {sorted(clash)} are both carried and cut")
-        reg = register_stage(self.m, self.enable, f"{self.name}_{stage.replace(' ', '_')}",
-                             **self.side, **values)
-        self.side = {key: reg[key] for key in self.side}
+        regs = register_values(self.m, self.enable, f"{self.name}_{stage.replace(' ', '_')}",
+                               {**self.side, **values})
+        self.side = {key: regs[key] for key in self.side}
         self.stages += 1
-        return {key: reg[key] for key in values}
+        return {key: regs[key] for key in values}
 
 
 def drain_beats(m, i, o, remaining, rest, load):

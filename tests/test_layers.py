@@ -254,3 +254,30 @@ def test_transformer_golden_sources_import_only_their_layer(name):
                             "accelgen.transformer", forbidden)
     assert not found, (f"accelgen/transformer/{name}.py may not import "
                        f"{', '.join(forbidden)}:\n  " + "\n  ".join(found))
+
+
+#: The layer's RTL is a generator (Amaranth, the units through the registry, no
+#: NumPy: the model it is built from is calibrated beforehand); its plan is plain
+#: Python; its cycle model reads the systolic array's golden cycle model.
+TRANSFORMER_RTL_FORBIDDEN = ("numpy", "accelgen.golden", "accelgen.verif", "cocotb",
+                             "accelgen.transformer.golden", "accelgen.transformer.quantize",
+                             "accelgen.transformer.reference", "accelgen.transformer.data")
+
+
+@pytest.mark.parametrize("module", ["accelgen.transformer.rtl", "accelgen.transformer.plan"])
+def test_transformer_rtl_loads_only_its_layer(module):
+    found = offences(load_in_fresh_interpreter([module]), TRANSFORMER_RTL_FORBIDDEN)
+    assert not found, (f"importing {module} loaded modules of "
+                       f"{', '.join(TRANSFORMER_RTL_FORBIDDEN)}:\n{describe(found)}")
+
+
+@pytest.mark.parametrize("name, forbidden", [
+    ("rtl", TRANSFORMER_RTL_FORBIDDEN + ("accelgen.num.fixed", "accelgen.num.numeric")),
+    ("plan", TRANSFORMER_RTL_FORBIDDEN + ("amaranth",)),
+    ("cycles", ("amaranth", "accelgen.verif", "cocotb", "accelgen.transformer.rtl")),
+])
+def test_transformer_rtl_sources_import_only_their_layer(name, forbidden):
+    found = source_offences([ROOT / "accelgen" / "transformer" / f"{name}.py"],
+                            "accelgen.transformer", forbidden)
+    assert not found, (f"accelgen/transformer/{name}.py may not import "
+                       f"{', '.join(forbidden)}:\n  " + "\n  ".join(found))

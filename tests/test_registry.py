@@ -38,10 +38,13 @@ def test_every_golden_model_belongs_to_a_unit(package):
 SHARED_VERIF = {"amaranth_sim", "axis_cocotb", "bench", "compose", "packets", "payload",
                 "ports", "protocol", "runner", "scoreboard", "selftest", "stream", "testing",
                 "vectors"}
+# Testbenches of designs built from several units, not registry units themselves.
+COMPOSED_VERIF = {"encoder_layer"}
 
 
 def test_every_testbench_belongs_to_a_unit():
-    assert sorted(set(_modules("accelgen.verif")) - SHARED_VERIF) == sorted(UNITS)
+    testbenches = set(_modules("accelgen.verif")) - SHARED_VERIF - COMPOSED_VERIF
+    assert sorted(testbenches) == sorted(UNITS)
 
 
 @pytest.mark.parametrize("name", list(UNITS))

@@ -192,14 +192,84 @@ def _generate_pipeline(args):
         raise UsageError(f"{args.spec}: {e}") from None
 
 
+#: The ``generate`` target of the integer encoder layer (docs/encoder_layer.md).
+ENCODER = "encoder_layer"
+#: Its parameters besides :class:`~accelgen.transformer.layer.EncoderConfig`'s.
+ENCODER_EXTRA = {"seed": 0, "pipeline": 0}
+
+
+def encoder_arguments(assignments):
+    """``(EncoderConfig, seed, pipeline)`` of ``generate encoder_layer``'s ``-p
+    NAME=VALUE`` assignments (the configuration's fields, ``seed`` of the
+    calibration data, the array's ``pipeline``); ``UsageError`` naming the
+    parameter for anything else."""
+    import dataclasses
+    from accelgen.params import BOOL_WORDS
+    from accelgen.transformer.layer import EncoderConfig
+    fields = {f.name: f.default for f in dataclasses.fields(EncoderConfig)}
+    known = {**fields, **ENCODER_EXTRA}
+    values = {}
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        if not sep:
+            raise UsageError(f"-p expects NAME=VALUE, not {text!r}")
+        if name not in known:
+            raise UsageError(f"encoder_layer has no parameter {name!r} (parameters: "
+                             f"{', '.join(known)})")
+        if name in values:
+            raise UsageError(f"-p/--param {name} given more than once")
+        kind = type(known[name])
+        try:
+            if kind is bool:
+                values[name] = BOOL_WORDS[value]
+            elif kind in (int, float):
+                values[name] = kind(value)
+            else:
+                values[name] = value
+        except (KeyError, ValueError):
+            raise UsageError(f"encoder_layer {name} must be a {kind.__name__}, not "
+                             f"{value!r}") from None
+    extra = {k: values.pop(k, v) for k, v in ENCODER_EXTRA.items()}
+    values.setdefault("dataflow", "os")
+    try:
+        config = EncoderConfig(**values)
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    return config, extra["seed"], extra["pipeline"]
+
+
+def _generate_encoder(args):
+    """``accelgen generate encoder_layer [-p NAME=VALUE]...``: the layer's files,
+    calibrated on the package's seeded data."""
+    from accelgen.flow.corefiles import generate
+    from accelgen.transformer.plan import check_buildable
+    from accelgen.transformer.quantize import calibrate_seeded
+    from accelgen.transformer.rtl import emit_encoder
+    if args.spec is not None or getattr(args, "_given_once", set()) & {"preset"}:
+        raise UsageError("generate encoder_layer takes -p NAME=VALUE, not --spec/--preset")
+    if args.ports != "native":
+        raise UsageError("generate encoder_layer has native ports only (its weight, "
+                         "token and output streams)")
+    config, seed, pipeline = encoder_arguments(args.param)
+    try:
+        check_buildable(config)
+        if seed < 0:
+            raise ValueError(f"encoder_layer seed must be at least 0, not {seed}")
+        emitted = emit_encoder(calibrate_seeded(config, seed), pipeline)
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    return generate(emitted, args.output, ports="native")
+
+
 def cmd_generate(args):
     """Write the Verilog, manifest, FuseSoC core and filelist of one configuration
     (``--ports axis``: also its AXI4-Stream wrapper, see :mod:`accelgen.flow.corefiles`),
     or, for ``pipeline --spec FILE``, of the composed pipeline the file describes."""
     from accelgen.flow.emit import emit
     from accelgen.flow.corefiles import generate
-    if args.unit == PIPELINE:
-        for path in _generate_pipeline(args):
+    if args.unit in (PIPELINE, ENCODER):
+        make = _generate_pipeline if args.unit == PIPELINE else _generate_encoder
+        for path in make(args):
             print(path)
         return
     if args.spec is not None:
@@ -414,7 +484,8 @@ def _parser():
 
     p = sub.add_parser("generate", help="emit Verilog, manifest, FuseSoC core and filelist "
                        "of one configuration (or of a pipeline: generate pipeline --spec "
-                       "FILE)")
+                       "FILE; or of the integer encoder layer: generate encoder_layer "
+                       "[-p NAME=VALUE]...)")
     unit_args(p)
     p.add_argument("-o", "--output", default="hdl", help="output folder (default: hdl)")
     p.add_argument("--ports", default="native", choices=["native", "axis"], action=_Once,

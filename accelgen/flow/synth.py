@@ -195,11 +195,13 @@ def synthesize(emitted, component, target, work_dir, *, dsp=True, source="rtlil"
 _FREQ_TARGET_MHZ = {"nextpnr-ice40": 12, "nextpnr-ecp5": 50}
 
 
-def fmax(component, target, work_dir, *, seed=1, dsp=True, device=None):
+def fmax(component, target, work_dir, *, seed=1, dsp=True, device=None, timeout=1800):
     """Place and route ``FmaxHarness(component)``; return Fmax in MHz of ``clk``.
 
     ``device`` replaces the target's nextpnr device arguments (e.g. ``("--85k",
     "--package", "CABGA381")`` for a design too big for the default LFE5U-25F).
+    ``timeout`` bounds the place-and-route run in seconds (``subprocess.TimeoutExpired``
+    past it).
     """
     if TARGETS.get(target, (None, None))[1] is None:
         raise ValueError(f"Fmax needs target ice40 or ecp5, not {target!r}")
@@ -212,7 +214,7 @@ def fmax(component, target, work_dir, *, seed=1, dsp=True, device=None):
     _run_synthesis(work, top, target, dsp, f"write_json {top}.json")
     tools.run(pnr, [*device, "--json", f"{top}.json", "--freq", str(_FREQ_TARGET_MHZ[pnr]),
                     "--timing-allow-fail", "--seed", str(seed), "--report", "report.json",
-                    "-q"], cwd=work)
+                    "-q"], cwd=work, timeout=timeout)
     report = json.loads((work / "report.json").read_text())
     clocks = report.get("fmax", {})
     if not clocks:

@@ -42,8 +42,8 @@ from accelgen.transformer.layer import (ACC_WIDTH, ACT_BITS, PROB_BITS, PROB_FRA
                                         EncoderConfig, IntegerEncoder)
 from accelgen.transformer.reference import forward
 
-__all__ = ["calibrate", "quantize_input", "dequantize", "quantize_weight", "frac_for",
-           "magnitude", "requant_scale", "pot_shift", "apot_shifts"]
+__all__ = ["calibrate", "calibrate_seeded", "quantize_input", "dequantize", "quantize_weight",
+           "frac_for", "magnitude", "requant_scale", "pot_shift", "apot_shifts"]
 
 _INT8 = (1 << (ACT_BITS - 1)) - 1
 
@@ -162,6 +162,20 @@ def quantize_input(model, x):
 def dequantize(codes, frac):
     """``codes * 2**-frac`` (float64)."""
     return np.asarray(codes, dtype=np.float64) * 2.0 ** -frac
+
+
+def calibrate_seeded(config, seed=0, calib_batch=32):
+    """:func:`calibrate` on the package's seeded data: the weights of
+    :func:`~accelgen.transformer.data.make_weights` (``seed``) and
+    ``calib_batch`` sequences of seeded random tokens embedded with the tables of
+    ``seed + 1`` (token ids ``seed + 2``), as
+    :func:`~accelgen.transformer.reference.comparison_data` draws them. What
+    ``accelgen generate encoder_layer`` builds the layer from."""
+    from accelgen.transformer import data
+    c = config
+    weights = data.make_weights(c.d_model, c.d_ff, c.heads, seed)
+    calib = data.embed(data.random_ids(calib_batch, c.seq, seed + 2), c.d_model, seed + 1)
+    return calibrate(config, weights, calib)
 
 
 def calibrate(config, weights, calib_x, float_ref=None):

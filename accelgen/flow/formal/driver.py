@@ -1,14 +1,15 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """The formal driver: the harness through Yosys' SMT flow and ``yosys-smtbmc``.
 
-:func:`check` emits a :class:`accelgen.flow.formal.harness.StreamHarness` as
-RTLIL, lowers it with Yosys (``read_rtlil; prep -flatten -top formal_top;
-async2sync; dffunmap; write_smt2 -wires``) and runs ``yosys-smtbmc -s z3
+:func:`check` (a registry unit) and :func:`check_component` (any component
+with stream ports only) emit a :class:`accelgen.flow.formal.harness.StreamHarness` as
+RTLIL, lower it with Yosys (``read_rtlil; prep -flatten -top formal_top;
+async2sync; dffunmap; write_smt2 -wires``) and run ``yosys-smtbmc -s z3
 --presat``, once as a bounded proof (``-t depth``) and once in cover mode
 (``-c -t depth``).
 
 Every property is checked to reach the SMT2 model (an assertion Yosys removed
-would prove nothing): :func:`check` raises if one of the properties built has
+would prove nothing): the check raises if one of the properties built has
 no ``yosys-smt2-assert`` / ``-assume`` / ``-cover`` entry, and if smtbmc's
 ``--presat`` finds the assumptions unsatisfiable.
 
@@ -33,10 +34,11 @@ from amaranth.lib.wiring import Flow
 
 from accelgen.errors import ToolFailed, ToolNotFound
 from accelgen.flow import tools
-from accelgen.flow.formal.harness import StreamHarness, bmc_depth, formal_params
+from accelgen.flow.formal.harness import (StreamHarness, _unused_on_error, bmc_depth,
+                                          formal_params)
 from accelgen.registry import get_unit, module_name
 
-__all__ = ["Run", "Report", "check", "find_smtbmc", "TOP"]
+__all__ = ["Run", "Report", "check", "check_component", "find_smtbmc", "TOP"]
 
 #: Name of the harness's top module in the RTLIL and SMT2 files.
 TOP = "formal_top"
@@ -182,6 +184,18 @@ def _smtbmc(work, smt2, mode, depth, timeout, cells):
     return run
 
 
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_bounds(depth, modes):
+    """``ValueError`` naming ``depth`` or ``modes`` when out of range."""
+    if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 1000:
+        raise ValueError(f"depth must be an integer from 1 to 1000, not {depth!r}")
+    unknown = set(modes) - {"bmc", "cover"}
+    if unknown or not modes:
+        raise ValueError(f"modes must be a non-empty subset of bmc, cover, not {modes!r}")
+
+
 def check(unit_name, params=None, *, work_dir, depth=None, source="rules",
           modes=("bmc", "cover"), dut=None, timeout=1800):
     """Prove the stream properties of one configuration to ``depth`` steps.
@@ -193,6 +207,7 @@ def check(unit_name, params=None, *, work_dir, depth=None, source="rules",
     which carries the unit's ready contract). Files go to
     ``work_dir`` (``<module>.il``, ``.smt2``, ``<mode>.log``, ``<mode>.vcd``).
     Returns a :class:`Report`; a failing proof is a result, not an exception.
+    :func:`check_component` does the work (for components outside the registry).
     """
     unit = get_unit(unit_name)
     if params is None:
@@ -202,20 +217,39 @@ def check(unit_name, params=None, *, work_dir, depth=None, source="rules",
             raise ValueError(f"unit {unit.name} declares no formal check in the registry "
                              f"(formal=None): give depth to check it all the same")
         depth = bmc_depth(unit.name, params)
-    if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 1000:
-        raise ValueError(f"depth must be an integer from 1 to 1000, not {depth!r}")
-    unknown = set(modes) - {"bmc", "cover"}
-    if unknown or not modes:
-        raise ValueError(f"modes must be a non-empty subset of bmc, cover, not {modes!r}")
+    _check_bounds(depth, modes)
+    component = unit.build(params) if dut is None else dut
+    return check_component(component, module_name(params), work_dir=work_dir, depth=depth,
+                           source=source, modes=modes, timeout=timeout)
+
+
+def check_component(component, module, *, work_dir, depth, source="rules",
+                    modes=("bmc", "cover"), timeout=1800):
+    """Prove the stream properties of any component with stream ports only (a
+    registry unit, a wrapper, or a larger design such as
+    :class:`accelgen.transformer.rtl.EncoderLayer`) to ``depth`` steps (1..1000).
+
+    ``module`` names the files in ``work_dir`` (``<module>.il``, ``.smt2``;
+    ``<mode>.log``, ``<mode>.vcd``): a Verilog-style identifier. ``source`` and
+    ``modes`` as in :func:`check`; ``timeout`` (seconds) bounds each smtbmc
+    run (``ToolFailed`` when exceeded). The ``i.ready`` claims come from the
+    component's ``ready_contract`` attribute. Returns a :class:`Report`; a
+    failing proof is a result, not an exception.
+    """
+    with _unused_on_error(component):
+        if not isinstance(module, str) or not _MODULE.match(module):
+            raise ValueError(f"module must be an identifier (letters, digits, _), "
+                             f"not {module!r}")
+        _check_bounds(depth, modes)
     start = time.perf_counter()
-    harness = StreamHarness(unit.build(params) if dut is None else dut, source=source)
+    harness = StreamHarness(component, source=source)
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    module = module_name(params)
     il_text = rtlil.convert(harness, name=TOP, emit_src=False)
     (work / f"{module}.il").write_text(il_text)
     tools.run("yosys", ["-q", "-p", f"read_rtlil {module}.il; prep -flatten -top {TOP}; "
-                                    f"async2sync; dffunmap; write_smt2 -wires {module}.smt2"],
+                                    f"memory_nordff; async2sync; dffunmap; "
+                                    f"write_smt2 -wires {module}.smt2"],
               cwd=work)
     smt2_text = (work / f"{module}.smt2").read_text()
     cells = _cell_names(il_text, harness.properties)

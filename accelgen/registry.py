@@ -567,9 +567,11 @@ UNITS = MappingProxyType({u.name: u for u in [
             "small": {"rows": 2, "cols": 2, "modes": "8x8,4x4", "acc_width": 24},
             "large": {"rows": 8, "cols": 8, "acc_width": 40},
         },
+        # Verilator runs pipeline 5 (the presets), 0 and 1 (the sweep); the
+        # Amaranth tier every other depth (tests/test_bitfusion_array.py).
         sweep=(
-            {"rows": 1, "cols": 1, "acc_width": 18},
-            {"rows": 3, "cols": 2, "modes": "4x4,8x2,2x2"},
+            {"rows": 1, "cols": 1, "acc_width": 18, "pipeline": 0},
+            {"rows": 3, "cols": 2, "modes": "4x4,8x2,2x2", "pipeline": 1},
         ),
         # A 2x1 grid still has the weight/activation interlock; a weight tile
         # (rows + 1 beats) and one activation make a packet.
@@ -734,10 +736,11 @@ UNITS = MappingProxyType({u.name: u for u in [
             "default": {},
             "small": {"groups": 1, "a_width": 4, "w_width": 4, "acc_width": 12,
                       "pipeline": 0},
-            "large": {"groups": 8, "acc_width": 40, "pipeline": 2},
+            "large": {"groups": 8, "acc_width": 40},
         },
+        # With the presets, Verilator runs pipeline 0, 1 (sweep0) and 2.
         sweep=(
-            {"n": 1, "m": 2, "groups": 3, "a_signed": False},
+            {"n": 1, "m": 2, "groups": 3, "a_signed": False, "pipeline": 1},
             {"n": 3, "m": 8, "groups": 2, "w_signed": False, "acc_width": 20},
             {"n": 5, "m": 16, "groups": 1, "a_width": 3, "w_width": 2, "acc_width": 5},
         ),
@@ -846,14 +849,15 @@ UNITS = MappingProxyType({u.name: u for u in [
         golden="gemm",
         presets={
             "default": {},
-            "small": {"rows": 2, "cols": 2, "a_width": 4, "w_width": 4, "acc_width": 12},
-            "large": {"rows": 16, "cols": 16, "pipeline": 1},
+            "small": {"rows": 2, "cols": 2, "a_width": 4, "w_width": 4, "acc_width": 12,
+                      "pipeline": 0},
+            "large": {"rows": 16, "cols": 16},
         },
         sweep=(
-            {"dataflow": "os"},
-            {"rows": 1, "cols": 1, "dataflow": "os", "pipeline": 1},
+            {"dataflow": "os", "pipeline": 0},
+            {"rows": 1, "cols": 1, "dataflow": "os"},
             {"rows": 3, "cols": 2, "a_width": 4, "w_width": 4, "acc_width": 8,
-             "a_signed": False},
+             "a_signed": False, "pipeline": 0},
             {"rows": 2, "cols": 3, "dataflow": "os", "a_width": 4, "w_width": 3,
              "acc_width": 7, "w_signed": False, "pipeline": 1},
             {"pe": "fusion_unit", "rows": 3, "cols": 2, "dataflow": "os", "pipeline": 1,
@@ -861,11 +865,12 @@ UNITS = MappingProxyType({u.name: u for u in [
             # The Amaranth tier runs all four format PE cases and more
             # (tests/test_systolic_array.py); Verilator takes one per dataflow.
             {"pe": "ant_pe", "rows": 3, "cols": 2, "a_width": 4, "w_width": 4,
-             "a_signed": False, "acc_width": 24},
+             "a_signed": False, "acc_width": 24, "pipeline": 0},
             {"pe": "olive_pe", "rows": 3, "cols": 2, "dataflow": "os", "a_width": 8,
              "w_width": 8, "pipeline": 1, "acc_width": 40},
             # FP8 PEs: E5M2 activations with infinities, WS (the Amaranth tier takes OS).
-            {"pe": "fp_mac", "rows": 3, "cols": 2, "a_fmt": "e5m2", "acc_width": 52},
+            {"pe": "fp_mac", "rows": 3, "cols": 2, "a_fmt": "e5m2", "acc_width": 52,
+             "pipeline": 0},
         ),
         # WS: a weight tile (rows + 1 beats) and one activation row in, one
         # output row; OS: one beat in, rows output rows.

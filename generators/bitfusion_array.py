@@ -8,7 +8,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.hw.bitfusion import (FusionStep, Precision, StepOperands, OPERAND_BITS,
-                                   STEP_WIDTH, PRECISION_BITS, check_modes, parse_modes)
+                                   PIPELINE_CUTS, STEP_WIDTH, PRECISION_BITS, check_modes,
+                                   parse_modes)
 from accelgen.hw.pipeline import delay_chain
 from accelgen.hw.stream import stall_advance
 from accelgen.params import UnitParams, param, check_int
@@ -29,10 +30,15 @@ class Params(UnitParams):
                            abbr="acc")
     modes: str = param("all", "run-time precision modes built, 'all' or a list of "
                               "AxW with A, W in 2, 4, 8 (e.g. '8x8,4x4')", abbr="m")
+    pipeline: int = param(5, "register stages in every unit's step (0..6): 0..5 cut "
+                             "as fusion_unit's pipeline does, 6 after every adder "
+                             "level; each adds one cycle of latency",
+                          abbr="p")
 
     def __post_init__(self):
         check_int(self, "rows", min=1, max=16)
         check_int(self, "cols", min=1, max=16)
+        check_int(self, "pipeline", min=0, max=max(PIPELINE_CUTS))
         check_int(self, "acc_width", min=self.min_acc_width, max=48,
                   min_expr="18 + ceil(log2(rows))")
         check_modes(self)
@@ -54,7 +60,7 @@ class Params(UnitParams):
     @property
     def latency(self):
         """Cycles from accepting an activation beat to its result on ``o``."""
-        return self.rows + self.cols - 1
+        return self.rows + self.cols - 1 + self.pipeline
 
     @property
     def throughput(self):
@@ -80,8 +86,8 @@ class Params(UnitParams):
                        "the next row (rows load in order 0..rows-1); activation beat: "
                        "data[r] is the packed activation word of row r; a word packs "
                        "element k at bits [k*w, (k+1)*w) as in fusion_unit",
-            "weight_load": "a weight beat waits until no activation beat is inside "
-                           "the array (up to rows + cols - 2 cycles)",
+            "weight_load": "a weight beat waits until no activation beat is left to "
+                           "meet a unit (up to rows + cols - 2 cycles), not for o.ready",
         }
 
 
@@ -94,8 +100,9 @@ class BitFusionArray(wiring.Component):
       32-bit weight word of Fusion Unit ``(row, c)``, where ``row`` counts weight
       beats modulo ``rows`` from 0 after reset; ``prec``/``signed`` are that row's
       weight precision code and signedness. A weight beat is accepted only when
-      no activation beat is inside the array, so every activation sees one
-      consistent set of weights.
+      no activation beat is left to meet a unit (none accepted in the last
+      ``rows + cols - 2`` cycles of advance), so every activation sees one
+      consistent set of weights; it does not wait for ``o.ready``.
     * **activation** (``weights = 0``): ``data[r]`` (``r < rows``) is the packed
       activation word of row ``r`` with precision ``prec`` and ``signed``.
       Unit ``(r, c)`` computes the Fusion Unit step of ``data[r]`` with its weight
@@ -114,12 +121,20 @@ class BitFusionArray(wiring.Component):
     down; row ``r`` is skewed by ``r`` cycles on entry and column ``c``'s result
     de-skewed by ``cols - 1 - c`` cycles on exit, so users see plain row vectors.
     Every processing element is a :class:`FusionStep` plus a partial-sum register;
-    no combinational path spans more than one unit.
+    no combinational path spans more than one unit. ``pipeline`` registers the
+    step inside every unit where ``fusion_unit``'s ``pipeline`` does, and at 6
+    after every adder level (:data:`~accelgen.hw.bitfusion.PIPELINE_CUTS`), so
+    each unit adds its step
+    ``pipeline`` cycles after its operands, into the partial sum coming from
+    above, which is late by the same ``pipeline`` cycles. A unit reads its
+    weight registers only in the cycle its activation arrives.
 
     Timing: one activation beat per cycle; its result is valid ``latency =
-    rows + cols - 1`` cycles after the edge that accepts it. The array stalls as a
-    whole while ``o.valid & ~o.ready``. Synchronous reset discards beats in flight
-    and clears the weights to 0 (2-bit unsigned) and the row counter.
+    rows + cols - 1 + pipeline`` cycles after the edge that accepts it. The
+    array stalls as a whole while ``o.valid & ~o.ready``: ``i.ready`` is
+    ``~o.valid | o.ready`` for an activation beat and ``~in_flight`` for a
+    weight beat. Synchronous reset discards beats in flight and clears the
+    weights to 0 (2-bit unsigned) and the row counter.
 
     Members
     -------
@@ -142,6 +157,8 @@ class BitFusionArray(wiring.Component):
         p = self.params
         m = Module()
         rows, cols, depth = p.rows, p.cols, p.rows + p.cols - 1
+        # An activation beat meets unit (r, c) at depth r + c; its weights are
+        # read then and never later, so the interlock below looks only that far.
         beat = self.i.payload
 
         advance = stall_advance(m, self.o)
@@ -149,14 +166,23 @@ class BitFusionArray(wiring.Component):
         def delayed(value, name, stages):
             return delay_chain(m, value, name, stages, advance)
 
-        # Valid bit and activation mode of the beat at each depth (cycles since accepted).
+        # Valid bit of the beat at each depth (cycles since accepted).
         accept_act = Signal()
         m.d.comb += accept_act.eq(self.i.valid & ~beat.weights & advance)
-        valid = delayed(accept_act, "valid", depth)
-        act_mode = delayed(Cat(beat.prec, beat.signed), "act_mode", depth - 1)
-        in_flight = Cat(*valid[1:depth]).any() if depth > 1 else 0
+        valid = delayed(accept_act, "valid", depth + p.pipeline)
+        # in_flight: some activation is at depth 1 .. depth - 1 (still to meet a
+        # unit). Kept in its own register, computed from the valid chain's next
+        # state, so the weight load's wide enable does not wait for o.ready.
+        # The depths both cases share are OR-ed first, so ``advance`` (a wide net)
+        # enters only the last gate.
+        in_flight = Signal()
+        if depth > 1:
+            shared = Cat(*valid[1:depth - 1], 0).any()
+            m.d.sync += in_flight.eq(shared | Mux(advance, valid[0], valid[depth - 1]))
 
-        # Weights: one row per weight beat, accepted when the array is empty.
+        # Weights: one row per weight beat, accepted when no activation is left to
+        # meet a unit; a weight beat enters no pipeline, so a stalled output does
+        # not hold it back.
         w_words = [[Signal(OPERAND_BITS, name=f"w{r}_{c}") for c in range(cols)]
                    for r in range(rows)]
         w_prec = [Signal(Precision, name=f"w{r}_prec") for r in range(rows)]
@@ -164,8 +190,8 @@ class BitFusionArray(wiring.Component):
         row = Signal(range(rows), name="load_row") if rows > 1 else 0
         load = Signal()
         m.d.comb += [
-            load.eq(self.i.valid & beat.weights & advance & ~in_flight),
-            self.i.ready.eq(advance & (~beat.weights | ~in_flight)),
+            load.eq(self.i.valid & beat.weights & ~in_flight),
+            self.i.ready.eq(Mux(beat.weights, ~in_flight, advance)),
         ]
         with m.If(load):
             if rows > 1:
@@ -175,17 +201,22 @@ class BitFusionArray(wiring.Component):
                     m.d.sync += [w_words[r][c].eq(beat.data[c]) for c in range(cols)]
                     m.d.sync += [w_prec[r].eq(beat.prec), w_signed[r].eq(beat.signed)]
 
-        # Processing elements: psum[r][c] holds the beat of depth r + c + 1.
+        # Processing elements: psum[r][c] holds the beat of depth r + c + 1 + pipeline.
         psum = [[None] * cols for _ in range(rows)]
         error = [None] * rows
         for r in range(rows):
-            words = delayed(beat.data[r], f"a{r}", r + cols - 1)
+            # Each row's word travels with its own copy of the beat's mode, so
+            # no mode register fans out to a whole diagonal of units.
+            words = delayed(Cat(beat.data[r], beat.prec, beat.signed), f"a{r}",
+                            r + cols - 1)
             for c in range(cols):
-                mode = act_mode[r + c]
-                operands = StepOperands(a=words[r + c], w=w_words[r][c],
-                                        a_prec=mode[:2], w_prec=w_prec[r],
-                                        a_signed=mode[2], w_signed=w_signed[r])
-                step = FusionStep(m, operands, modes=p.mode_set, prefix=f"pe{r}_{c}_")
+                word = words[r + c]
+                operands = StepOperands(a=word[:OPERAND_BITS], w=w_words[r][c],
+                                        a_prec=word[OPERAND_BITS:OPERAND_BITS + 2],
+                                        w_prec=w_prec[r], a_signed=word[OPERAND_BITS + 2],
+                                        w_signed=w_signed[r])
+                step = FusionStep(m, operands, modes=p.mode_set, pipeline=p.pipeline,
+                                  en=advance, prefix=f"pe{r}_{c}_")
                 acc = psum[r][c] = Signal(signed(p.acc_width), name=f"psum{r}_{c}")
                 above = psum[r - 1][c] if r > 0 else 0
                 with m.If(advance):
@@ -195,10 +226,11 @@ class BitFusionArray(wiring.Component):
                     with m.If(advance):
                         m.d.sync += err.eq((error[r - 1] if r > 0 else 0) | step.mode_error)
 
-        # De-skew: column c's result is ready at depth rows + c; all leave at `depth`.
+        # De-skew: column c's result is ready at depth rows + c + pipeline; all
+        # leave at depth + pipeline.
         for c in range(cols):
             aligned = delayed(psum[rows - 1][c], f"out{c}", cols - 1 - c)[-1]
             m.d.comb += self.o.payload.acc[c].eq(aligned)
         m.d.comb += [self.o.payload.mode_error.eq(error[rows - 1]),
-                     self.o.valid.eq(valid[depth])]
+                     self.o.valid.eq(valid[depth + p.pipeline])]
         return m

@@ -34,7 +34,7 @@ class Params(UnitParams):
     w_signed: bool = param(True, "weights are two's complement (else unsigned)", abbr="ws")
     acc_width: int = param(32, "accumulator and result width (a_width + w_width..64)",
                            abbr="acc")
-    pipeline: int = param(1, "register stages (0..2): 1 registers the products, 2 also "
+    pipeline: int = param(2, "register stages (0..2): 1 registers the products, 2 also "
                              "the selected operands", abbr="p")
 
     def __post_init__(self):

@@ -248,7 +248,7 @@ class Params(UnitParams):
     a_fmt: str = param("e4m3", "pe='fp_mac': activation format, e4m3 (OCP FP8) or e5m2",
                        abbr="af")
     w_fmt: str = param("e4m3", "pe='fp_mac': weight format, e4m3 or e5m2", abbr="wf")
-    pipeline: int = param(0, "product register in every PE (0 or 1; adds one cycle)",
+    pipeline: int = param(1, "product register in every PE (0 or 1; adds one cycle)",
                           abbr="p")
 
     def __post_init__(self):

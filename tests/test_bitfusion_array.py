@@ -29,6 +29,8 @@ from accelgen.num.numeric import int_range
     ({"modes": "9x9"}, ValueError, r"^bitfusion_array modes must be 'all' or a "
                                    r"comma-separated list of AxW"),
     ({"modes": None}, TypeError, r"^bitfusion_array modes must be a string, not None$"),
+    ({"pipeline": 7}, ValueError, r"^bitfusion_array pipeline must be an integer from 0 to 6, "
+                                  r"not 7$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -36,8 +38,9 @@ def test_parameter_errors(kwargs, error, message):
 
 
 def test_derived_values():
-    p = Params(rows=3, cols=5, modes="2x2,8x8")
-    assert (p.latency, p.lanes, p.min_acc_width, p.modes) == (7, 5, 20, "8x8,2x2")
+    p = Params(rows=3, cols=5, modes="2x2,8x8", pipeline=2)
+    assert (p.latency, p.lanes, p.min_acc_width, p.modes) == (9, 5, 20, "8x8,2x2")
+    assert Params(rows=3, cols=5, pipeline=0).latency == 7
     assert p.manifest_extra()["products_per_column"] == {"8x8": 3, "2x2": 48}
     assert Params(rows=1, acc_width=18).min_acc_width == 18
 
@@ -98,9 +101,14 @@ def test_golden_reset_state_and_row_order():
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("params", [Params(rows=2, cols=3, modes="8x8,4x4,2x4"),
-                                    Params(rows=1, cols=1, acc_width=18)],
-                         ids=["2x3", "1x1"])
+@pytest.mark.parametrize("params", [
+    Params(rows=2, cols=3, modes="8x8,4x4,2x4", pipeline=0),
+    Params(rows=3, cols=2, modes="8x8,2x2", pipeline=1),
+    Params(rows=2, cols=2, modes="4x4,8x2", pipeline=2),
+    Params(rows=2, cols=3, modes="8x8,2x4,2x2", pipeline=3),
+    Params(rows=3, cols=2, modes="4x8,4x2", pipeline=4),
+    Params(rows=1, cols=1, acc_width=18, pipeline=6)],
+    ids=["2x3-p0", "3x2-p1", "2x2-p2", "2x3-p3", "3x2-p4", "1x1-p6"])
 def test_amaranth_simulator_under_stalls(params):
     seed = 11
     rng = np.random.default_rng(seed)

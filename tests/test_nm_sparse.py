@@ -82,7 +82,8 @@ def test_golden_matches_python_integers(params):
 @pytest.mark.parametrize("params", [Params(), Params(n=1, m=2, groups=3, pipeline=0),
                                     Params(n=3, m=8, groups=2, a_signed=False, acc_width=20,
                                            pipeline=2),
-                                    Params(groups=8, a_width=5, w_width=3, acc_width=8),
+                                    Params(groups=8, a_width=5, w_width=3, acc_width=8,
+                                           pipeline=1),
                                     pytest.param(Params(n=15, m=16, groups=16, a_width=2,
                                                         w_width=2, acc_width=6, pipeline=0),
                                                  marks=pytest.mark.skipif(

@@ -77,23 +77,28 @@ def test_derived_values():
     assert p.manifest_extra()["dataflow"] == "ws"
 
 
-CONFIGS = [Params(), Params(dataflow="os"), Params(rows=1, cols=1, dataflow="os"),
-           Params(rows=1, cols=3, w_signed=False),
-           Params(rows=3, cols=2, a_width=4, w_width=4, acc_width=8, a_signed=False),
+# pipeline=0 where no product register is asked for (the default, pipeline=1, runs
+# under Verilator: tests/test_regression.py).
+CONFIGS = [Params(pipeline=0), Params(dataflow="os", pipeline=0),
+           Params(rows=1, cols=1, dataflow="os", pipeline=0),
+           Params(rows=1, cols=3, w_signed=False, pipeline=0),
+           Params(rows=3, cols=2, a_width=4, w_width=4, acc_width=8, a_signed=False,
+                  pipeline=0),
            Params(rows=2, cols=3, dataflow="os", a_width=4, w_width=3, acc_width=7,
                   w_signed=False, pipeline=1),
-           Params(rows=2, cols=3, pe="fusion_unit"),
+           Params(rows=2, cols=3, pe="fusion_unit", pipeline=0),
            Params(rows=3, cols=2, pe="fusion_unit", dataflow="os", pipeline=1, acc_width=20),
            Params(rows=3, cols=2, pe="ant_pe", a_width=4, w_width=4, a_signed=False,
-                  acc_width=24),
+                  acc_width=24, pipeline=0),
            Params(rows=2, cols=3, pe="ant_pe", dataflow="os", a_width=8, w_width=6,
                   pipeline=1, acc_width=64),
-           Params(rows=2, cols=2, pe="olive_pe", a_width=4, w_width=4, acc_width=20),
+           Params(rows=2, cols=2, pe="olive_pe", a_width=4, w_width=4, acc_width=20,
+                  pipeline=0),
            Params(rows=3, cols=2, pe="olive_pe", dataflow="os", a_width=8, w_width=8,
                   pipeline=1, acc_width=40),
            Params(rows=2, cols=2, pe="ant_pe", dataflow="os", a_width=8, w_width=8,
-                  acc_width=63),
-           Params(rows=3, cols=2, pe="fp_mac", acc_width=40),
+                  acc_width=63, pipeline=0),
+           Params(rows=3, cols=2, pe="fp_mac", acc_width=40, pipeline=0),
            Params(rows=2, cols=3, pe="fp_mac", dataflow="os", a_fmt="e5m2", pipeline=1,
                   acc_width=56)]
 IDS = ["ws4x4", "os4x4", "os1x1", "ws1x3_unsigned_w", "ws3x2_narrow", "os2x3_narrow_p1",
@@ -132,19 +137,22 @@ def test_golden_schedules_pad_partial_tiles():
 
 def test_cycle_model_worked_examples():
     """Hand-derived counts from the acceptance rules in the docstrings."""
-    ws = Params(rows=2, cols=2)        # latency 3, bank free 3 cycles after its last row
+    ws = Params(rows=2, cols=2, pipeline=0)  # latency 3, bank free 3 cycles after its last row
     # one tile: weights 0..1, activations 2..4 (M = 3), last row out at 4 + 3.
     assert cycles(ws, 3, 2, 2) == 8
     # two K tiles, M = 1: weights 0..1 and 2..3, rows at 2 and 4, out at 4 + 3.
     assert cycles(ws, 1, 4, 2) == 8
     # three tiles, M = 1: tile 2's weights wait until 2 + 3 = 5 (bank 0 busy).
     assert cycles(ws, 1, 6, 2) == 11
-    os_ = Params(rows=2, cols=2, dataflow="os")  # latency 3
+    os_ = Params(rows=2, cols=2, dataflow="os", pipeline=0)  # latency 3
     # one tile of K = 4: beats 0..3, rows at 3 + 3 and 3 + 4.
     assert cycles(os_, 2, 4, 2) == 8
     # two tiles of K = 1: the second last beat waits for 0 + 3 + 2 = 5.
     assert cycles(os_, 4, 1, 2) == 10
     assert utilization(ws, 3, 2, 2) == 12 / (4 * 8)
+    # The product register (the default, pipeline=1) adds one cycle to the first
+    # example's latency.
+    assert cycles(Params(rows=2, cols=2), 3, 2, 2) == 9
 
 
 def test_ws_steady_state_utilization_reaches_95_percent():

@@ -137,8 +137,9 @@ async def unsupported_modes_flag_errors(dut):
 @cocotb.test(**TIMEOUT)
 async def latency_throughput_and_weight_load(dut):
     """No stalls: M activation beats take M cycles, the first result comes
-    ``rows + cols - 1`` cycles after its beat, and a weight beat waits until the
-    array holds no activation (``rows + cols - 1`` cycles after the last one)."""
+    ``latency = rows + cols - 1 + pipeline`` cycles after its beat, and a weight
+    beat waits until no activation is left to meet a unit (``rows + cols - 1``
+    cycles after the last one, whatever ``pipeline``)."""
     tb = ArrayBench(dut)
     await tb.start()
     p = tb.p

@@ -90,8 +90,10 @@ def brick_product(x, y, sx, sy):
 
 
 # Tree layers: 0 is the shifted BitBrick products (16 terms), 1..4 the adder levels.
+# -1 is the operand steering. fusion_unit builds 0..5; bitfusion_array also 6,
+# a register after every layer, for a grid whose routing is longer than one unit's.
 PIPELINE_CUTS = {0: (), 1: (2,), 2: (1, 4), 3: (0, 2, 4), 4: (-1, 0, 2, 4),
-                 5: (-1, 0, 1, 3, 4)}
+                 5: (-1, 0, 1, 3, 4), 6: (-1, 0, 1, 2, 3, 4)}
 
 
 def brick_role(brick, wa, ww):
@@ -150,7 +152,8 @@ class FusionStep:
     :class:`StepOperands`). Results: ``step``, ``mode_error`` (the precision pair
     is not in ``modes``, or code 3; ``step`` is then 0) and ``side``, a value that
     travels through the same ``pipeline`` registers as the operands so that it
-    stays aligned with ``step``. ``pipeline`` (0..3) places register stages as
+    stays aligned with ``step`` (``None`` when none is given). ``pipeline``
+    (0..6) places register stages as
     :data:`PIPELINE_CUTS` says (so the step comes ``pipeline`` cycles after its
     operands); registers load when ``en`` is high. Used by ``fusion_unit`` and by
     every processing element of ``bitfusion_array`` and of ``systolic_array``
@@ -175,8 +178,8 @@ class FusionStep:
         m.d.comb += flags.eq(Cat(*(
             Cat(*(sel for mode, sel in selected.items() if mode[n] >= bits), 0).any()
             for bits in (4, 8) for n in (0, 1))))
-        side = Signal(0) if side is None else side
-        stage = {"side": side, "unsupported": error, "flags": flags}
+        # No side value, no side field (a 0-bit register field would emit a [-1:0] wire).
+        stage = {**({} if side is None else {"side": side}), "unsupported": error, "flags": flags}
         for b in range(BRICKS):
             stage.update(self._steer(b, operands, selected))
         if -1 in cuts:
@@ -191,12 +194,13 @@ class FusionStep:
                 layer = [self._group_term(g, total, stage["flags"])
                          for g, total in enumerate(layer)]
             if level in cuts:
-                stage = {"side": stage["side"], "unsupported": stage["unsupported"],
-                         "flags": stage["flags"],
-                         **{f"term{n}": v for n, v in enumerate(layer)}}
+                kept = {key: stage[key] for key in ("side", "unsupported", "flags")
+                        if key in stage}
+                stage = {**kept, **{f"term{n}": v for n, v in enumerate(layer)}}
                 stage = self._register(f"l{level}", stage)
                 layer = [stage[f"term{n}"] for n in range(len(layer))]
-        self.step, self.mode_error, self.side = layer[0], stage["unsupported"], stage["side"]
+        self.step, self.mode_error = layer[0], stage["unsupported"]
+        self.side = stage.get("side")
 
     def _steer(self, b, operands, selected):
         """BitBrick ``b``'s inputs for the selected mode: ``{x<b>, y<b>, sx<b>, sy<b>}``.

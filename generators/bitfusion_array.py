@@ -16,6 +16,9 @@ from accelgen.params import UnitParams, param, check_int
 
 __all__ = ["Params", "BitFusionArray"]
 
+# An activation word with its beat's mode, as it moves along a row.
+_ROW_WORD = data.StructLayout({"a": unsigned(OPERAND_BITS), "prec": Precision, "signed": 1})
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Params(UnitParams):
@@ -207,13 +210,14 @@ class BitFusionArray(wiring.Component):
         for r in range(rows):
             # Each row's word travels with its own copy of the beat's mode, so
             # no mode register fans out to a whole diagonal of units.
-            words = delayed(Cat(beat.data[r], beat.prec, beat.signed), f"a{r}",
-                            r + cols - 1)
+            row_beat = Signal(_ROW_WORD, name=f"a{r}")
+            m.d.comb += [row_beat.a.eq(beat.data[r]), row_beat.prec.eq(beat.prec),
+                         row_beat.signed.eq(beat.signed)]
+            words = delayed(row_beat, f"a{r}", r + cols - 1)
             for c in range(cols):
                 word = words[r + c]
-                operands = StepOperands(a=word[:OPERAND_BITS], w=w_words[r][c],
-                                        a_prec=word[OPERAND_BITS:OPERAND_BITS + 2],
-                                        w_prec=w_prec[r], a_signed=word[OPERAND_BITS + 2],
+                operands = StepOperands(a=word.a, w=w_words[r][c], a_prec=word.prec,
+                                        w_prec=w_prec[r], a_signed=word.signed,
                                         w_signed=w_signed[r])
                 step = FusionStep(m, operands, modes=p.mode_set, pipeline=p.pipeline,
                                   en=advance, prefix=f"pe{r}_{c}_")

@@ -13869,24 +13869,182 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   wire \$9997 ;
   wire \$9998 ;
   wire \$9999 ;
+  wire [34:0] a0;
+  wire [31:0] \a0.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a0.prec ;
+  wire \a0.signed ;
   reg [34:0] a0_d1 = 35'h000000000;
+  wire [31:0] \a0_d1.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a0_d1.prec ;
+  wire \a0_d1.signed ;
   reg [34:0] a0_d2 = 35'h000000000;
+  wire [31:0] \a0_d2.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a0_d2.prec ;
+  wire \a0_d2.signed ;
   reg [34:0] a0_d3 = 35'h000000000;
+  wire [31:0] \a0_d3.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a0_d3.prec ;
+  wire \a0_d3.signed ;
+  wire [34:0] a1;
+  wire [31:0] \a1.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a1.prec ;
+  wire \a1.signed ;
   reg [34:0] a1_d1 = 35'h000000000;
+  wire [31:0] \a1_d1.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a1_d1.prec ;
+  wire \a1_d1.signed ;
   reg [34:0] a1_d2 = 35'h000000000;
+  wire [31:0] \a1_d2.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a1_d2.prec ;
+  wire \a1_d2.signed ;
   reg [34:0] a1_d3 = 35'h000000000;
+  wire [31:0] \a1_d3.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a1_d3.prec ;
+  wire \a1_d3.signed ;
   reg [34:0] a1_d4 = 35'h000000000;
+  wire [31:0] \a1_d4.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a1_d4.prec ;
+  wire \a1_d4.signed ;
+  wire [34:0] a2;
+  wire [31:0] \a2.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a2.prec ;
+  wire \a2.signed ;
   reg [34:0] a2_d1 = 35'h000000000;
+  wire [31:0] \a2_d1.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a2_d1.prec ;
+  wire \a2_d1.signed ;
   reg [34:0] a2_d2 = 35'h000000000;
+  wire [31:0] \a2_d2.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a2_d2.prec ;
+  wire \a2_d2.signed ;
   reg [34:0] a2_d3 = 35'h000000000;
+  wire [31:0] \a2_d3.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a2_d3.prec ;
+  wire \a2_d3.signed ;
   reg [34:0] a2_d4 = 35'h000000000;
+  wire [31:0] \a2_d4.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a2_d4.prec ;
+  wire \a2_d4.signed ;
   reg [34:0] a2_d5 = 35'h000000000;
+  wire [31:0] \a2_d5.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a2_d5.prec ;
+  wire \a2_d5.signed ;
+  wire [34:0] a3;
+  wire [31:0] \a3.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a3.prec ;
+  wire \a3.signed ;
   reg [34:0] a3_d1 = 35'h000000000;
+  wire [31:0] \a3_d1.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a3_d1.prec ;
+  wire \a3_d1.signed ;
   reg [34:0] a3_d2 = 35'h000000000;
+  wire [31:0] \a3_d2.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a3_d2.prec ;
+  wire \a3_d2.signed ;
   reg [34:0] a3_d3 = 35'h000000000;
+  wire [31:0] \a3_d3.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a3_d3.prec ;
+  wire \a3_d3.signed ;
   reg [34:0] a3_d4 = 35'h000000000;
+  wire [31:0] \a3_d4.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a3_d4.prec ;
+  wire \a3_d4.signed ;
   reg [34:0] a3_d5 = 35'h000000000;
+  wire [31:0] \a3_d5.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a3_d5.prec ;
+  wire \a3_d5.signed ;
   reg [34:0] a3_d6 = 35'h000000000;
+  wire [31:0] \a3_d6.a ;
+  (* enum_base_type = "Precision" *)
+  (* enum_value_00 = "W2" *)
+  (* enum_value_01 = "W4" *)
+  (* enum_value_10 = "W8" *)
+  wire [1:0] \a3_d6.prec ;
+  wire \a3_d6.signed ;
   wire accept_act;
   wire advance;
   input clk;
@@ -17727,31 +17885,31 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign load = \$4  & \$5 ;
   assign \$6  = ~ in_flight;
   assign i__ready = i__payload[128] ? \$6  : advance;
-  assign \$7  = i__payload[130:129] == 2'h2;
+  assign \$7  = a0[33:32] == 2'h2;
   assign \$8  = w0_prec == 2'h2;
   assign pe0_0_mode_8x8 = \$7  & \$8 ;
-  assign \$9  = i__payload[130:129] == 2'h2;
+  assign \$9  = a0[33:32] == 2'h2;
   assign \$10  = w0_prec == 1'h1;
   assign pe0_0_mode_8x4 = \$9  & \$10 ;
-  assign \$11  = i__payload[130:129] == 2'h2;
+  assign \$11  = a0[33:32] == 2'h2;
   assign \$12  = ! w0_prec;
   assign pe0_0_mode_8x2 = \$11  & \$12 ;
-  assign \$13  = i__payload[130:129] == 1'h1;
+  assign \$13  = a0[33:32] == 1'h1;
   assign \$14  = w0_prec == 2'h2;
   assign pe0_0_mode_4x8 = \$13  & \$14 ;
-  assign \$15  = i__payload[130:129] == 1'h1;
+  assign \$15  = a0[33:32] == 1'h1;
   assign \$16  = w0_prec == 1'h1;
   assign pe0_0_mode_4x4 = \$15  & \$16 ;
-  assign \$17  = i__payload[130:129] == 1'h1;
+  assign \$17  = a0[33:32] == 1'h1;
   assign \$18  = ! w0_prec;
   assign pe0_0_mode_4x2 = \$17  & \$18 ;
-  assign \$19  = ! i__payload[130:129];
+  assign \$19  = ! a0[33:32];
   assign \$20  = w0_prec == 2'h2;
   assign pe0_0_mode_2x8 = \$19  & \$20 ;
-  assign \$21  = ! i__payload[130:129];
+  assign \$21  = ! a0[33:32];
   assign \$22  = w0_prec == 1'h1;
   assign pe0_0_mode_2x4 = \$21  & \$22 ;
-  assign \$23  = ! i__payload[130:129];
+  assign \$23  = ! a0[33:32];
   assign \$24  = ! w0_prec;
   assign pe0_0_mode_2x2 = \$23  & \$24 ;
   assign \$25  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
@@ -17761,21 +17919,21 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \$28  = | { 1'h0, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$29  = | { 1'h0, pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
   assign \$30  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$31  = \$30  ? i__payload[1:0] : 2'h0;
+  assign \$31  = \$30  ? a0[1:0] : 2'h0;
   assign \$32  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$33  = \$32  ? w0_0[1:0] : 2'h0;
   assign \$34  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$37  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8 };
-  assign \$38  = \$37  ? i__payload[131] : 1'h0;
+  assign \$38  = \$37  ? a0[34] : 1'h0;
   assign \$39  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$42  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
   assign \$43  = \$42  ? w0_signed : 1'h0;
   assign \$44  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$45  = \$44  ? i__payload[1:0] : 2'h0;
-  assign \$48  = \$47  ? i__payload[9:8] : 2'h0;
+  assign \$45  = \$44  ? a0[1:0] : 2'h0;
+  assign \$48  = \$47  ? a0[9:8] : 2'h0;
   assign \$49  = \$46  | \$48 ;
   assign \$50  = | { pe0_0_mode_2x2, pe0_0_mode_4x2 };
-  assign \$51  = \$50  ? i__payload[5:4] : 2'h0;
+  assign \$51  = \$50  ? a0[5:4] : 2'h0;
   assign pe0_0_x1 = \$49  | \$51 ;
   assign \$52  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$53  = \$52  ? w0_0[3:2] : 2'h0;
@@ -17783,12 +17941,12 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y1 = \$54  | \$56 ;
   assign \$57  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$60  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8 };
-  assign \$61  = \$60  ? i__payload[131] : 1'h0;
+  assign \$61  = \$60  ? a0[34] : 1'h0;
   assign \$62  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
   assign \$65  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_8x2, pe0_0_mode_8x4 };
   assign \$66  = \$65  ? w0_signed : 1'h0;
   assign \$67  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$68  = \$67  ? i__payload[3:2] : 2'h0;
+  assign \$68  = \$67  ? a0[3:2] : 2'h0;
   assign \$69  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$70  = \$69  ? w0_0[1:0] : 2'h0;
   assign \$73  = \$72  ? w0_0[9:8] : 2'h0;
@@ -17799,16 +17957,16 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y2 = \$77  | \$79 ;
   assign \$80  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$83  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8 };
-  assign \$84  = \$83  ? i__payload[131] : 1'h0;
+  assign \$84  = \$83  ? a0[34] : 1'h0;
   assign \$85  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$88  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
   assign \$89  = \$88  ? w0_signed : 1'h0;
   assign \$90  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$91  = \$90  ? i__payload[3:2] : 2'h0;
-  assign \$94  = \$93  ? i__payload[11:10] : 2'h0;
+  assign \$91  = \$90  ? a0[3:2] : 2'h0;
+  assign \$94  = \$93  ? a0[11:10] : 2'h0;
   assign \$95  = \$92  | \$94 ;
   assign \$96  = | { pe0_0_mode_2x2, pe0_0_mode_4x2 };
-  assign \$97  = \$96  ? i__payload[7:6] : 2'h0;
+  assign \$97  = \$96  ? a0[7:6] : 2'h0;
   assign pe0_0_x3 = \$95  | \$97 ;
   assign \$98  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$99  = \$98  ? w0_0[3:2] : 2'h0;
@@ -17819,17 +17977,17 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y3 = \$103  | \$105 ;
   assign \$106  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$109  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8 };
-  assign \$110  = \$109  ? i__payload[131] : 1'h0;
+  assign \$110  = \$109  ? a0[34] : 1'h0;
   assign \$111  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
   assign \$114  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_8x2, pe0_0_mode_8x4 };
   assign \$115  = \$114  ? w0_signed : 1'h0;
   assign \$116  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
-  assign \$117  = \$116  ? i__payload[1:0] : 2'h0;
+  assign \$117  = \$116  ? a0[1:0] : 2'h0;
   assign \$119  = | { pe0_0_mode_2x4, pe0_0_mode_4x4, pe0_0_mode_8x4 };
-  assign \$120  = \$119  ? i__payload[9:8] : 2'h0;
+  assign \$120  = \$119  ? a0[9:8] : 2'h0;
   assign \$121  = \$118  | \$120 ;
   assign \$122  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
-  assign \$123  = \$122  ? i__payload[17:16] : 2'h0;
+  assign \$123  = \$122  ? a0[17:16] : 2'h0;
   assign pe0_0_x4 = \$121  | \$123 ;
   assign \$124  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$125  = \$124  ? w0_0[5:4] : 2'h0;
@@ -17841,19 +17999,19 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y4 = \$129  | \$131 ;
   assign \$132  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$135  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8 };
-  assign \$136  = \$135  ? i__payload[131] : 1'h0;
+  assign \$136  = \$135  ? a0[34] : 1'h0;
   assign \$137  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$140  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
   assign \$141  = \$140  ? w0_signed : 1'h0;
   assign \$142  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
-  assign \$143  = \$142  ? i__payload[1:0] : 2'h0;
+  assign \$143  = \$142  ? a0[1:0] : 2'h0;
   assign \$145  = | { pe0_0_mode_2x4, pe0_0_mode_4x4, pe0_0_mode_8x4 };
-  assign \$146  = \$145  ? i__payload[9:8] : 2'h0;
+  assign \$146  = \$145  ? a0[9:8] : 2'h0;
   assign \$147  = \$144  | \$146 ;
-  assign \$149  = \$148  ? i__payload[25:24] : 2'h0;
+  assign \$149  = \$148  ? a0[25:24] : 2'h0;
   assign \$150  = \$147  | \$149 ;
   assign \$151  = | { pe0_0_mode_2x2, pe0_0_mode_4x2 };
-  assign \$152  = \$151  ? i__payload[21:20] : 2'h0;
+  assign \$152  = \$151  ? a0[21:20] : 2'h0;
   assign pe0_0_x5 = \$150  | \$152 ;
   assign \$153  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$154  = \$153  ? w0_0[7:6] : 2'h0;
@@ -17866,16 +18024,16 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y5 = \$161  | \$163 ;
   assign \$164  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$167  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8 };
-  assign \$168  = \$167  ? i__payload[131] : 1'h0;
+  assign \$168  = \$167  ? a0[34] : 1'h0;
   assign \$169  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$170  = \$169  ? w0_signed : 1'h0;
   assign \$171  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
-  assign \$172  = \$171  ? i__payload[3:2] : 2'h0;
+  assign \$172  = \$171  ? a0[3:2] : 2'h0;
   assign \$174  = | { pe0_0_mode_2x4, pe0_0_mode_4x4, pe0_0_mode_8x4 };
-  assign \$175  = \$174  ? i__payload[11:10] : 2'h0;
+  assign \$175  = \$174  ? a0[11:10] : 2'h0;
   assign \$176  = \$173  | \$175 ;
   assign \$177  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
-  assign \$178  = \$177  ? i__payload[19:18] : 2'h0;
+  assign \$178  = \$177  ? a0[19:18] : 2'h0;
   assign pe0_0_x6 = \$176  | \$178 ;
   assign \$179  = | { pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$180  = \$179  ? w0_0[5:4] : 2'h0;
@@ -17890,19 +18048,19 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y6 = \$190  | \$192 ;
   assign \$193  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$196  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8 };
-  assign \$197  = \$196  ? i__payload[131] : 1'h0;
+  assign \$197  = \$196  ? a0[34] : 1'h0;
   assign \$198  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$201  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
   assign \$202  = \$201  ? w0_signed : 1'h0;
   assign \$203  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
-  assign \$204  = \$203  ? i__payload[3:2] : 2'h0;
+  assign \$204  = \$203  ? a0[3:2] : 2'h0;
   assign \$206  = | { pe0_0_mode_2x4, pe0_0_mode_4x4, pe0_0_mode_8x4 };
-  assign \$207  = \$206  ? i__payload[11:10] : 2'h0;
+  assign \$207  = \$206  ? a0[11:10] : 2'h0;
   assign \$208  = \$205  | \$207 ;
-  assign \$210  = \$209  ? i__payload[27:26] : 2'h0;
+  assign \$210  = \$209  ? a0[27:26] : 2'h0;
   assign \$211  = \$208  | \$210 ;
   assign \$212  = | { pe0_0_mode_2x2, pe0_0_mode_4x2 };
-  assign \$213  = \$212  ? i__payload[23:22] : 2'h0;
+  assign \$213  = \$212  ? a0[23:22] : 2'h0;
   assign pe0_0_x7 = \$211  | \$213 ;
   assign \$214  = | { pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$215  = \$214  ? w0_0[7:6] : 2'h0;
@@ -17916,13 +18074,13 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y7 = \$222  | \$224 ;
   assign \$225  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$228  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8 };
-  assign \$229  = \$228  ? i__payload[131] : 1'h0;
+  assign \$229  = \$228  ? a0[34] : 1'h0;
   assign \$230  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$231  = \$230  ? w0_signed : 1'h0;
   assign \$232  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$233  = \$232  ? i__payload[5:4] : 2'h0;
+  assign \$233  = \$232  ? a0[5:4] : 2'h0;
   assign \$235  = | { pe0_0_mode_2x2, pe0_0_mode_4x2 };
-  assign \$236  = \$235  ? i__payload[9:8] : 2'h0;
+  assign \$236  = \$235  ? a0[9:8] : 2'h0;
   assign pe0_0_x8 = \$234  | \$236 ;
   assign \$237  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$238  = \$237  ? w0_0[1:0] : 2'h0;
@@ -17936,14 +18094,14 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y8 = \$245  | \$247 ;
   assign \$248  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$251  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8 };
-  assign \$252  = \$251  ? i__payload[131] : 1'h0;
+  assign \$252  = \$251  ? a0[34] : 1'h0;
   assign \$253  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$256  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
   assign \$257  = \$256  ? w0_signed : 1'h0;
   assign \$258  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$259  = \$258  ? i__payload[5:4] : 2'h0;
+  assign \$259  = \$258  ? a0[5:4] : 2'h0;
   assign \$261  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
-  assign \$262  = \$261  ? i__payload[13:12] : 2'h0;
+  assign \$262  = \$261  ? a0[13:12] : 2'h0;
   assign pe0_0_x9 = \$260  | \$262 ;
   assign \$263  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$264  = \$263  ? w0_0[3:2] : 2'h0;
@@ -17959,14 +18117,14 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y9 = \$274  | \$276 ;
   assign \$277  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$280  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8 };
-  assign \$281  = \$280  ? i__payload[131] : 1'h0;
+  assign \$281  = \$280  ? a0[34] : 1'h0;
   assign \$282  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
   assign \$285  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_8x2, pe0_0_mode_8x4 };
   assign \$286  = \$285  ? w0_signed : 1'h0;
   assign \$287  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$288  = \$287  ? i__payload[7:6] : 2'h0;
+  assign \$288  = \$287  ? a0[7:6] : 2'h0;
   assign \$290  = | { pe0_0_mode_2x2, pe0_0_mode_4x2 };
-  assign \$291  = \$290  ? i__payload[11:10] : 2'h0;
+  assign \$291  = \$290  ? a0[11:10] : 2'h0;
   assign pe0_0_x10 = \$289  | \$291 ;
   assign \$292  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$293  = \$292  ? w0_0[1:0] : 2'h0;
@@ -17982,14 +18140,14 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \$308  = \$307  ? w0_0[11:10] : 2'h0;
   assign pe0_0_y10 = \$306  | \$308 ;
   assign \$309  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$310  = \$309  ? i__payload[131] : 1'h0;
+  assign \$310  = \$309  ? a0[34] : 1'h0;
   assign \$311  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$314  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
   assign \$315  = \$314  ? w0_signed : 1'h0;
   assign \$316  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$317  = \$316  ? i__payload[7:6] : 2'h0;
+  assign \$317  = \$316  ? a0[7:6] : 2'h0;
   assign \$319  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
-  assign \$320  = \$319  ? i__payload[15:14] : 2'h0;
+  assign \$320  = \$319  ? a0[15:14] : 2'h0;
   assign pe0_0_x11 = \$318  | \$320 ;
   assign \$321  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$322  = \$321  ? w0_0[3:2] : 2'h0;
@@ -18004,19 +18162,19 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \$334  = \$333  ? w0_0[15:14] : 2'h0;
   assign pe0_0_y11 = \$332  | \$334 ;
   assign \$335  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$336  = \$335  ? i__payload[131] : 1'h0;
+  assign \$336  = \$335  ? a0[34] : 1'h0;
   assign \$337  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
   assign \$340  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_8x2, pe0_0_mode_8x4 };
   assign \$341  = \$340  ? w0_signed : 1'h0;
   assign \$342  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
-  assign \$343  = \$342  ? i__payload[5:4] : 2'h0;
+  assign \$343  = \$342  ? a0[5:4] : 2'h0;
   assign \$345  = | { pe0_0_mode_2x4, pe0_0_mode_4x4, pe0_0_mode_8x4 };
-  assign \$346  = \$345  ? i__payload[13:12] : 2'h0;
+  assign \$346  = \$345  ? a0[13:12] : 2'h0;
   assign \$347  = \$344  | \$346 ;
-  assign \$349  = \$348  ? i__payload[21:20] : 2'h0;
+  assign \$349  = \$348  ? a0[21:20] : 2'h0;
   assign \$350  = \$347  | \$349 ;
   assign \$351  = | { pe0_0_mode_2x2, pe0_0_mode_4x2 };
-  assign \$352  = \$351  ? i__payload[25:24] : 2'h0;
+  assign \$352  = \$351  ? a0[25:24] : 2'h0;
   assign pe0_0_x12 = \$350  | \$352 ;
   assign \$353  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$354  = \$353  ? w0_0[5:4] : 2'h0;
@@ -18030,17 +18188,17 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y12 = \$361  | \$363 ;
   assign \$364  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$367  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8 };
-  assign \$368  = \$367  ? i__payload[131] : 1'h0;
+  assign \$368  = \$367  ? a0[34] : 1'h0;
   assign \$369  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$372  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
   assign \$373  = \$372  ? w0_signed : 1'h0;
   assign \$374  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
-  assign \$375  = \$374  ? i__payload[5:4] : 2'h0;
+  assign \$375  = \$374  ? a0[5:4] : 2'h0;
   assign \$377  = | { pe0_0_mode_2x4, pe0_0_mode_4x4, pe0_0_mode_8x4 };
-  assign \$378  = \$377  ? i__payload[13:12] : 2'h0;
+  assign \$378  = \$377  ? a0[13:12] : 2'h0;
   assign \$379  = \$376  | \$378 ;
   assign \$380  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
-  assign \$381  = \$380  ? i__payload[29:28] : 2'h0;
+  assign \$381  = \$380  ? a0[29:28] : 2'h0;
   assign pe0_0_x13 = \$379  | \$381 ;
   assign \$382  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$383  = \$382  ? w0_0[7:6] : 2'h0;
@@ -18055,18 +18213,18 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign pe0_0_y13 = \$393  | \$395 ;
   assign \$396  = | { pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$399  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8 };
-  assign \$400  = \$399  ? i__payload[131] : 1'h0;
+  assign \$400  = \$399  ? a0[34] : 1'h0;
   assign \$401  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$402  = \$401  ? w0_signed : 1'h0;
   assign \$403  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
-  assign \$404  = \$403  ? i__payload[7:6] : 2'h0;
+  assign \$404  = \$403  ? a0[7:6] : 2'h0;
   assign \$406  = | { pe0_0_mode_2x4, pe0_0_mode_4x4, pe0_0_mode_8x4 };
-  assign \$407  = \$406  ? i__payload[15:14] : 2'h0;
+  assign \$407  = \$406  ? a0[15:14] : 2'h0;
   assign \$408  = \$405  | \$407 ;
-  assign \$410  = \$409  ? i__payload[23:22] : 2'h0;
+  assign \$410  = \$409  ? a0[23:22] : 2'h0;
   assign \$411  = \$408  | \$410 ;
   assign \$412  = | { pe0_0_mode_2x2, pe0_0_mode_4x2 };
-  assign \$413  = \$412  ? i__payload[27:26] : 2'h0;
+  assign \$413  = \$412  ? a0[27:26] : 2'h0;
   assign pe0_0_x14 = \$411  | \$413 ;
   assign \$414  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$415  = \$414  ? w0_0[5:4] : 2'h0;
@@ -18079,17 +18237,17 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \$424  = \$423  ? w0_0[27:26] : 2'h0;
   assign pe0_0_y14 = \$422  | \$424 ;
   assign \$425  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$426  = \$425  ? i__payload[131] : 1'h0;
+  assign \$426  = \$425  ? a0[34] : 1'h0;
   assign \$427  = | { pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$430  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
   assign \$431  = \$430  ? w0_signed : 1'h0;
   assign \$432  = | { pe0_0_mode_2x8, pe0_0_mode_4x8, pe0_0_mode_8x8 };
-  assign \$433  = \$432  ? i__payload[7:6] : 2'h0;
+  assign \$433  = \$432  ? a0[7:6] : 2'h0;
   assign \$435  = | { pe0_0_mode_2x4, pe0_0_mode_4x4, pe0_0_mode_8x4 };
-  assign \$436  = \$435  ? i__payload[15:14] : 2'h0;
+  assign \$436  = \$435  ? a0[15:14] : 2'h0;
   assign \$437  = \$434  | \$436 ;
   assign \$438  = | { pe0_0_mode_2x2, pe0_0_mode_4x2, pe0_0_mode_8x2 };
-  assign \$439  = \$438  ? i__payload[31:30] : 2'h0;
+  assign \$439  = \$438  ? a0[31:30] : 2'h0;
   assign pe0_0_x15 = \$437  | \$439 ;
   assign \$440  = | { pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$441  = \$440  ? w0_0[7:6] : 2'h0;
@@ -18100,7 +18258,7 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \$447  = \$446  ? w0_0[31:30] : 2'h0;
   assign pe0_0_y15 = \$445  | \$447 ;
   assign \$448  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
-  assign \$449  = \$448  ? i__payload[131] : 1'h0;
+  assign \$449  = \$448  ? a0[34] : 1'h0;
   assign \$450  = | { pe0_0_mode_2x2, pe0_0_mode_2x4, pe0_0_mode_2x8, pe0_0_mode_4x2, pe0_0_mode_4x4, pe0_0_mode_4x8, pe0_0_mode_8x2, pe0_0_mode_8x4, pe0_0_mode_8x8 };
   assign \$451  = \$450  ? w0_signed : 1'h0;
   assign \$452  = pe0_0_steer[9] & pe0_0_steer[6];
@@ -30541,7 +30699,7 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$13739  = a0_d1;
     if (advance) begin
-      \$13739  = { i__payload[131:129], i__payload[31:0] };
+      \$13739  = a0;
     end
     if (rst) begin
       \$13739  = 35'h000000000;
@@ -31205,7 +31363,7 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$13767  = a1_d1;
     if (advance) begin
-      \$13767  = { i__payload[131:129], i__payload[63:32] };
+      \$13767  = a1;
     end
     if (rst) begin
       \$13767  = 35'h000000000;
@@ -31879,7 +32037,7 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$13796  = a2_d1;
     if (advance) begin
-      \$13796  = { i__payload[131:129], i__payload[95:64] };
+      \$13796  = a2;
     end
     if (rst) begin
       \$13796  = 35'h000000000;
@@ -32563,7 +32721,7 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$13826  = a3_d1;
     if (advance) begin
-      \$13826  = { i__payload[131:129], i__payload[127:96] };
+      \$13826  = a3;
     end
     if (rst) begin
       \$13826  = 35'h000000000;
@@ -33776,6 +33934,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \o__payload.acc[2]  = o__payload[95:64];
   assign \o__payload.acc[3]  = o__payload[127:96];
   assign \o__payload.mode_error  = o__payload[128];
+  assign \a0.a  = a0[31:0];
+  assign \a0.prec  = a0[33:32];
+  assign \a0.signed  = a0[34];
   assign \pe0_0_steer.unsupported  = pe0_0_steer[0];
   assign \pe0_0_steer.flags  = pe0_0_steer[4:1];
   assign \pe0_0_steer.x0  = pe0_0_steer[6:5];
@@ -33874,6 +34035,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe0_0_l3.flags  = pe0_0_l3[4:1];
   assign \pe0_0_l3.term0  = pe0_0_l3[22:5];
   assign \pe0_0_l3.term1  = pe0_0_l3[40:23];
+  assign \a0_d1.a  = a0_d1[31:0];
+  assign \a0_d1.prec  = a0_d1[33:32];
+  assign \a0_d1.signed  = a0_d1[34];
   assign \pe0_1_steer.unsupported  = pe0_1_steer[0];
   assign \pe0_1_steer.flags  = pe0_1_steer[4:1];
   assign \pe0_1_steer.x0  = pe0_1_steer[6:5];
@@ -33972,6 +34136,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe0_1_l3.flags  = pe0_1_l3[4:1];
   assign \pe0_1_l3.term0  = pe0_1_l3[22:5];
   assign \pe0_1_l3.term1  = pe0_1_l3[40:23];
+  assign \a0_d2.a  = a0_d2[31:0];
+  assign \a0_d2.prec  = a0_d2[33:32];
+  assign \a0_d2.signed  = a0_d2[34];
   assign \pe0_2_steer.unsupported  = pe0_2_steer[0];
   assign \pe0_2_steer.flags  = pe0_2_steer[4:1];
   assign \pe0_2_steer.x0  = pe0_2_steer[6:5];
@@ -34070,6 +34237,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe0_2_l3.flags  = pe0_2_l3[4:1];
   assign \pe0_2_l3.term0  = pe0_2_l3[22:5];
   assign \pe0_2_l3.term1  = pe0_2_l3[40:23];
+  assign \a0_d3.a  = a0_d3[31:0];
+  assign \a0_d3.prec  = a0_d3[33:32];
+  assign \a0_d3.signed  = a0_d3[34];
   assign \pe0_3_steer.unsupported  = pe0_3_steer[0];
   assign \pe0_3_steer.flags  = pe0_3_steer[4:1];
   assign \pe0_3_steer.x0  = pe0_3_steer[6:5];
@@ -34168,6 +34338,12 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe0_3_l3.flags  = pe0_3_l3[4:1];
   assign \pe0_3_l3.term0  = pe0_3_l3[22:5];
   assign \pe0_3_l3.term1  = pe0_3_l3[40:23];
+  assign \a1.a  = a1[31:0];
+  assign \a1.prec  = a1[33:32];
+  assign \a1.signed  = a1[34];
+  assign \a1_d1.a  = a1_d1[31:0];
+  assign \a1_d1.prec  = a1_d1[33:32];
+  assign \a1_d1.signed  = a1_d1[34];
   assign \pe1_0_steer.unsupported  = pe1_0_steer[0];
   assign \pe1_0_steer.flags  = pe1_0_steer[4:1];
   assign \pe1_0_steer.x0  = pe1_0_steer[6:5];
@@ -34266,6 +34442,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe1_0_l3.flags  = pe1_0_l3[4:1];
   assign \pe1_0_l3.term0  = pe1_0_l3[22:5];
   assign \pe1_0_l3.term1  = pe1_0_l3[40:23];
+  assign \a1_d2.a  = a1_d2[31:0];
+  assign \a1_d2.prec  = a1_d2[33:32];
+  assign \a1_d2.signed  = a1_d2[34];
   assign \pe1_1_steer.unsupported  = pe1_1_steer[0];
   assign \pe1_1_steer.flags  = pe1_1_steer[4:1];
   assign \pe1_1_steer.x0  = pe1_1_steer[6:5];
@@ -34364,6 +34543,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe1_1_l3.flags  = pe1_1_l3[4:1];
   assign \pe1_1_l3.term0  = pe1_1_l3[22:5];
   assign \pe1_1_l3.term1  = pe1_1_l3[40:23];
+  assign \a1_d3.a  = a1_d3[31:0];
+  assign \a1_d3.prec  = a1_d3[33:32];
+  assign \a1_d3.signed  = a1_d3[34];
   assign \pe1_2_steer.unsupported  = pe1_2_steer[0];
   assign \pe1_2_steer.flags  = pe1_2_steer[4:1];
   assign \pe1_2_steer.x0  = pe1_2_steer[6:5];
@@ -34462,6 +34644,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe1_2_l3.flags  = pe1_2_l3[4:1];
   assign \pe1_2_l3.term0  = pe1_2_l3[22:5];
   assign \pe1_2_l3.term1  = pe1_2_l3[40:23];
+  assign \a1_d4.a  = a1_d4[31:0];
+  assign \a1_d4.prec  = a1_d4[33:32];
+  assign \a1_d4.signed  = a1_d4[34];
   assign \pe1_3_steer.unsupported  = pe1_3_steer[0];
   assign \pe1_3_steer.flags  = pe1_3_steer[4:1];
   assign \pe1_3_steer.x0  = pe1_3_steer[6:5];
@@ -34560,6 +34745,12 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe1_3_l3.flags  = pe1_3_l3[4:1];
   assign \pe1_3_l3.term0  = pe1_3_l3[22:5];
   assign \pe1_3_l3.term1  = pe1_3_l3[40:23];
+  assign \a2.a  = a2[31:0];
+  assign \a2.prec  = a2[33:32];
+  assign \a2.signed  = a2[34];
+  assign \a2_d2.a  = a2_d2[31:0];
+  assign \a2_d2.prec  = a2_d2[33:32];
+  assign \a2_d2.signed  = a2_d2[34];
   assign \pe2_0_steer.unsupported  = pe2_0_steer[0];
   assign \pe2_0_steer.flags  = pe2_0_steer[4:1];
   assign \pe2_0_steer.x0  = pe2_0_steer[6:5];
@@ -34658,6 +34849,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe2_0_l3.flags  = pe2_0_l3[4:1];
   assign \pe2_0_l3.term0  = pe2_0_l3[22:5];
   assign \pe2_0_l3.term1  = pe2_0_l3[40:23];
+  assign \a2_d3.a  = a2_d3[31:0];
+  assign \a2_d3.prec  = a2_d3[33:32];
+  assign \a2_d3.signed  = a2_d3[34];
   assign \pe2_1_steer.unsupported  = pe2_1_steer[0];
   assign \pe2_1_steer.flags  = pe2_1_steer[4:1];
   assign \pe2_1_steer.x0  = pe2_1_steer[6:5];
@@ -34756,6 +34950,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe2_1_l3.flags  = pe2_1_l3[4:1];
   assign \pe2_1_l3.term0  = pe2_1_l3[22:5];
   assign \pe2_1_l3.term1  = pe2_1_l3[40:23];
+  assign \a2_d4.a  = a2_d4[31:0];
+  assign \a2_d4.prec  = a2_d4[33:32];
+  assign \a2_d4.signed  = a2_d4[34];
   assign \pe2_2_steer.unsupported  = pe2_2_steer[0];
   assign \pe2_2_steer.flags  = pe2_2_steer[4:1];
   assign \pe2_2_steer.x0  = pe2_2_steer[6:5];
@@ -34854,6 +35051,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe2_2_l3.flags  = pe2_2_l3[4:1];
   assign \pe2_2_l3.term0  = pe2_2_l3[22:5];
   assign \pe2_2_l3.term1  = pe2_2_l3[40:23];
+  assign \a2_d5.a  = a2_d5[31:0];
+  assign \a2_d5.prec  = a2_d5[33:32];
+  assign \a2_d5.signed  = a2_d5[34];
   assign \pe2_3_steer.unsupported  = pe2_3_steer[0];
   assign \pe2_3_steer.flags  = pe2_3_steer[4:1];
   assign \pe2_3_steer.x0  = pe2_3_steer[6:5];
@@ -34952,6 +35152,12 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe2_3_l3.flags  = pe2_3_l3[4:1];
   assign \pe2_3_l3.term0  = pe2_3_l3[22:5];
   assign \pe2_3_l3.term1  = pe2_3_l3[40:23];
+  assign \a3.a  = a3[31:0];
+  assign \a3.prec  = a3[33:32];
+  assign \a3.signed  = a3[34];
+  assign \a3_d3.a  = a3_d3[31:0];
+  assign \a3_d3.prec  = a3_d3[33:32];
+  assign \a3_d3.signed  = a3_d3[34];
   assign \pe3_0_steer.unsupported  = pe3_0_steer[0];
   assign \pe3_0_steer.flags  = pe3_0_steer[4:1];
   assign \pe3_0_steer.x0  = pe3_0_steer[6:5];
@@ -35050,6 +35256,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe3_0_l3.flags  = pe3_0_l3[4:1];
   assign \pe3_0_l3.term0  = pe3_0_l3[22:5];
   assign \pe3_0_l3.term1  = pe3_0_l3[40:23];
+  assign \a3_d4.a  = a3_d4[31:0];
+  assign \a3_d4.prec  = a3_d4[33:32];
+  assign \a3_d4.signed  = a3_d4[34];
   assign \pe3_1_steer.unsupported  = pe3_1_steer[0];
   assign \pe3_1_steer.flags  = pe3_1_steer[4:1];
   assign \pe3_1_steer.x0  = pe3_1_steer[6:5];
@@ -35148,6 +35357,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe3_1_l3.flags  = pe3_1_l3[4:1];
   assign \pe3_1_l3.term0  = pe3_1_l3[22:5];
   assign \pe3_1_l3.term1  = pe3_1_l3[40:23];
+  assign \a3_d5.a  = a3_d5[31:0];
+  assign \a3_d5.prec  = a3_d5[33:32];
+  assign \a3_d5.signed  = a3_d5[34];
   assign \pe3_2_steer.unsupported  = pe3_2_steer[0];
   assign \pe3_2_steer.flags  = pe3_2_steer[4:1];
   assign \pe3_2_steer.x0  = pe3_2_steer[6:5];
@@ -35246,6 +35458,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe3_2_l3.flags  = pe3_2_l3[4:1];
   assign \pe3_2_l3.term0  = pe3_2_l3[22:5];
   assign \pe3_2_l3.term1  = pe3_2_l3[40:23];
+  assign \a3_d6.a  = a3_d6[31:0];
+  assign \a3_d6.prec  = a3_d6[33:32];
+  assign \a3_d6.signed  = a3_d6[34];
   assign \pe3_3_steer.unsupported  = pe3_3_steer[0];
   assign \pe3_3_steer.flags  = pe3_3_steer[4:1];
   assign \pe3_3_steer.x0  = pe3_3_steer[6:5];
@@ -35368,6 +35583,9 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe1_3_l4.unsupported  = pe1_3_l4[0];
   assign \pe1_3_l4.flags  = pe1_3_l4[4:1];
   assign \pe1_3_l4.term0  = pe1_3_l4[22:5];
+  assign \a2_d1.a  = a2_d1[31:0];
+  assign \a2_d1.prec  = a2_d1[33:32];
+  assign \a2_d1.signed  = a2_d1[34];
   assign \pe2_0_l4.unsupported  = pe2_0_l4[0];
   assign \pe2_0_l4.flags  = pe2_0_l4[4:1];
   assign \pe2_0_l4.term0  = pe2_0_l4[22:5];
@@ -35380,6 +35598,12 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign \pe2_3_l4.unsupported  = pe2_3_l4[0];
   assign \pe2_3_l4.flags  = pe2_3_l4[4:1];
   assign \pe2_3_l4.term0  = pe2_3_l4[22:5];
+  assign \a3_d1.a  = a3_d1[31:0];
+  assign \a3_d1.prec  = a3_d1[33:32];
+  assign \a3_d1.signed  = a3_d1[34];
+  assign \a3_d2.a  = a3_d2[31:0];
+  assign \a3_d2.prec  = a3_d2[33:32];
+  assign \a3_d2.signed  = a3_d2[34];
   assign \pe3_0_l4.unsupported  = pe3_0_l4[0];
   assign \pe3_0_l4.flags  = pe3_0_l4[4:1];
   assign \pe3_0_l4.term0  = pe3_0_l4[22:5];
@@ -35397,6 +35621,18 @@ module bitfusion_array(i__valid, o__ready, clk, rst, i__ready, o__payload, o__va
   assign o__payload[95:64] = out2_d1;
   assign o__payload[63:32] = out1_d2;
   assign o__payload[31:0] = out0_d3;
+  assign a3[34] = i__payload[131];
+  assign a3[33:32] = i__payload[130:129];
+  assign a3[31:0] = i__payload[127:96];
+  assign a2[34] = i__payload[131];
+  assign a2[33:32] = i__payload[130:129];
+  assign a2[31:0] = i__payload[95:64];
+  assign a1[34] = i__payload[131];
+  assign a1[33:32] = i__payload[130:129];
+  assign a1[31:0] = i__payload[63:32];
+  assign a0[34] = i__payload[131];
+  assign a0[33:32] = i__payload[130:129];
+  assign a0[31:0] = i__payload[31:0];
   assign pe0_0_x0 = \$31 ;
   assign pe0_0_y0 = \$33 ;
   assign \$35  = 1'h0;

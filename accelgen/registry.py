@@ -738,10 +738,10 @@ UNITS = MappingProxyType({u.name: u for u in [
                       "pipeline": 0},
             "large": {"groups": 8, "acc_width": 40},
         },
-        # With the presets, Verilator runs pipeline 0, 1 (sweep0) and 2.
+        # With the presets, Verilator runs pipeline 0, 1 (sweep0), 2 (sweep1) and 3.
         sweep=(
             {"n": 1, "m": 2, "groups": 3, "a_signed": False, "pipeline": 1},
-            {"n": 3, "m": 8, "groups": 2, "w_signed": False, "acc_width": 20},
+            {"n": 3, "m": 8, "groups": 2, "w_signed": False, "acc_width": 20, "pipeline": 2},
             {"n": 5, "m": 16, "groups": 1, "a_width": 3, "w_width": 2, "acc_width": 5},
         ),
         formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
@@ -899,6 +899,8 @@ UNITS = MappingProxyType({u.name: u for u in [
         # No sweep: the Amaranth tier runs every mode per tensor and per channel,
         # unsigned outputs and every pipeline depth (tests/test_requant.py);
         # Verilator takes the presets (per tensor and per channel gemmlowp).
+        # gemmlowp's every cut (the one between its two roundings too).
+        fastest={"pipeline": 5},
         formal=Formal(configs=(("small", {"lanes": 1}),), beats=_one_beat),
         accuracy=None,
         axis=Axis(),

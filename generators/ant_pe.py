@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.hw.accumulate import overflow_accumulator
 from accelgen.hw.formats import decode_typed, shifted_product
+from accelgen.hw.multiply import narrow_product
 from accelgen.hw.pipeline import register_stage
 from accelgen.hw.stream import PIPELINE, pipeline_handshake
 from accelgen.num.formats import AntFormat, TYPE_CODE, parse_types, format_types, KINDS
@@ -139,11 +140,12 @@ class AntPE(wiring.Component):
     ``acc_width``-wide shifter and its range check; (cut 1) the shifted product;
     the accumulator. As nextpnr reports it on the ECP5 (``accelgen synth ant_pe
     --target ecp5 --pnr``), the critical path at the default ``pipeline=3``
-    runs from the decoded-operand register through the multiplier (a DSP
-    block) into the mantissa-product register, the same kind of path as
-    ``int_mac``'s; at 2, from the decoded-operand register through the
-    multiplier and the shifter into the product register; at 1, from the
-    input through the decoders as well.
+    runs from the decoded-operand register through the multiplier into the
+    mantissa-product register; at 2, from the decoded-operand register through
+    the multiplier and the shifter into the product register; at 1, from the
+    input through the decoders as well. Mantissas of at most 6 bits multiply
+    in partial-product logic (:func:`accelgen.hw.multiply.narrow_product`, no
+    DSP block); wider ones through ``*``, which synthesis maps to a DSP block.
 
     Members
     -------
@@ -174,7 +176,7 @@ class AntPE(wiring.Component):
             s = register_stage(m, advance, "decoded", **vars(s))
         shift = Signal(max(len(s.ea), len(s.ew)) + 1, name="shift")
         mant = Signal(signed(len(s.ma) + len(s.mw)), name="mant")
-        m.d.comb += [shift.eq(s.ea + s.ew), mant.eq(s.ma * s.mw)]
+        m.d.comb += [shift.eq(s.ea + s.ew), mant.eq(narrow_product(s.ma, s.mw))]
         s = SimpleNamespace(valid=s.valid, last=s.last, error=s.error, mant=mant, shift=shift)
         if p.pipeline >= 3:
             s = register_stage(m, advance, "multiplied", **vars(s))

@@ -29,10 +29,12 @@ ACCUMULATORS = ("fp32", "exact")
 #: rounded once) and ``exact`` (the exact fixed-point sum with flags).
 OUTPUTS = ("fp32", "exact")
 #: The register cuts in the order ``pipeline`` adds them; ``result``,
-#: ``magnitude``, ``normalize`` and ``round`` are built only where the exact sum
-#: is rounded (``acc='exact', out='fp32'``): the packet's exact sum before the
-#: rounder, then the rounder's own cuts (:data:`accelgen.hw.fpround.ROUND_CUTS`).
-CUTS = ("product", "align", "result") + ROUND_CUTS + ("decode",)
+#: ``magnitude``, ``normalize``, ``round`` and ``count`` are built only where the
+#: exact sum is rounded (``acc='exact', out='fp32'``): the packet's exact sum
+#: before the rounder, then the rounder's own cuts
+#: (:data:`accelgen.hw.fpround.ROUND_CUTS`; ``count``, after its zero counts,
+#: comes last so that the settings before it keep their meaning).
+CUTS = ("product", "align", "result", "magnitude", "normalize", "round", "decode", "count")
 _FP32_ONLY = ("result",) + ROUND_CUTS
 
 
@@ -54,9 +56,10 @@ class Params(UnitParams):
     out: str = param("fp32", "result form: 'fp32' (an FP32 code: acc='exact' rounds its "
                              "exact sum once, nearest even) or 'exact' (acc='exact' only: the "
                              "fixed-point sum with flags)", abbr="o")
-    pipeline: int = param(7, "register cuts (0..7 when the exact sum is rounded, else 0..3), "
+    pipeline: int = param(8, "register cuts (0..8 when the exact sum is rounded, else 0..3), "
                              "added in the order product, align, result, magnitude, "
-                             "normalize, round (rounding only), decode", abbr="p")
+                             "normalize, round (rounding only), decode, count (rounding "
+                             "only)", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "a_fmt", OPERAND_FORMATS)
@@ -203,7 +206,8 @@ class FpMAC(wiring.Component):
     shifted to the accumulator's fixed point); where the exact sum is rounded,
     after the packet's exact sum (before the rounder), then inside the
     rounder, before its leading-zero count, before its normalizing shift and
-    before its increment; last, after the decoders. The accumulation itself (the FP32 adder with its alignment, normalization and rounding, or the
+    before its increment; then after the decoders; last (rounding only), inside
+    the rounder after its zero counts. The accumulation itself (the FP32 adder with its alignment, normalization and rounding, or the
     fixed-point adder) closes in one cycle, so one product is taken per cycle.
     The pipeline stalls as a whole while ``o.valid & ~o.ready``, and ``i.ready =
     ~o.valid | o.ready``. Synchronous reset clears the accumulator and every

@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, require
 from accelgen.hw.pipeline import register_stage
+from accelgen.hw.reduce import several_set
 from accelgen.hw.stream import DRAIN, stall_advance
 
 __all__ = ["Params", "IndexMatch", "lowest_set", "drop_lowest", "encode_onehot",
@@ -209,14 +210,17 @@ class IndexMatch(wiring.Component):
     matches held one-hot, their positions decoded after the register (no
     latency); (2) a register of the comparison matrix; (3) a register of the
     rank classes. The registers before the beat register load with the block
-    taken (``i.ready``). As nextpnr reports it on the ECP5 (``accelgen synth
-    index_match --target ecp5 --pnr``), the critical path of the default
-    (``pipeline=3``) starts at the beat register's matches left for slot 0,
-    whose zero test is ``o.last``, and ends at the beat register's selection
-    input (``o.last`` picks a new block or the next beat); at ``pipeline=2`` it
-    runs from the comparison register through the rank prefix and a slot's
-    carry chain into the beat register; at 0 and 1, from the input through the
-    comparators as well.
+    taken (``i.ready``). The beat register also holds whether slot 0 has
+    matches left after its beat (two or more set bits in its class, a tree
+    beside the selection), so ``o.last`` is a flip-flop's output and the
+    handshake (``i.ready``, the beat register's choice) starts at one. As
+    nextpnr reports it on the ECP5 (``accelgen synth index_match --target ecp5
+    --pnr``), the critical path of the default (``pipeline=3``) runs from the
+    rank-class register through that tree into the beat register; on the
+    iCE40 UP5K, from the comparison register through the rank prefix into the
+    rank-class register; at ``pipeline=2`` it runs from the comparison register
+    through the rank prefix and a slot's carry chain into the beat register;
+    at 0 and 1, from the input through the comparators as well.
 
     Members
     -------
@@ -306,6 +310,11 @@ class IndexMatch(wiring.Component):
                 hot = Signal(width, name=f"{tag}{s}_hot")
                 m.d.comb += hot.eq(bits & ~rest)
                 fields[f"pending{s}"] = rest
+                if s == 0:
+                    # Slot 0 holds the most matches: the block ends when it has
+                    # none left. Registered with the beat, so o.last (and with it
+                    # i.ready and the beat register's choice) starts at a flip-flop.
+                    fields["more"] = several_set(m, bits, f"{tag}{s}_more")
                 if onehot_cut:
                     fields[f"hot{s}"] = hot
                 else:
@@ -321,8 +330,7 @@ class IndexMatch(wiring.Component):
         else:
             pos = [(beat[f"w{s}"], beat[f"a{s}"]) for s in range(p.pairs)]
         m.d.comb += [a_of.eq(beat.a_of), self.o.valid.eq(beat.busy),
-                     # Slot 0 holds the most matches: the block ends with it.
-                     self.o.payload.last.eq(beat.pending0 == 0),
+                     self.o.payload.last.eq(~beat.more),
                      self.o.payload.valid.eq(beat.valid)]
         m.d.comb += [pending[s].eq(beat[f"pending{s}"]) for s in range(p.pairs)]
         for s, (w_pos, a_pos) in enumerate(pos):

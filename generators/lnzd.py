@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, int_shape
 from accelgen.hw.pipeline import drain_beats
+from accelgen.hw.reduce import several_set
 from accelgen.hw.stream import DRAIN
 
 __all__ = ["Params", "LNZD", "first_nonzero"]
@@ -115,7 +116,12 @@ class LNZD(wiring.Component):
     takes ``max(k, 1)`` cycles. The next vector is accepted in the cycle its
     predecessor's last beat leaves (``i.ready = ~busy | (o.ready & o.last)``, a
     combinational path from ``o.ready``). Synchronous reset drops the vector
-    in progress.
+    in progress. The non-zeros left after a beat are the remaining mask with
+    its lowest set bit cleared (a carry chain) and ``last`` is "at most one
+    left" (:func:`accelgen.hw.reduce.several_set`), so neither waits for the
+    detection tree; as nextpnr reports it on the ECP5, the critical path runs
+    from the remaining mask through the detection tree to ``index`` and
+    ``value``.
 
     Members
     -------
@@ -140,15 +146,19 @@ class LNZD(wiring.Component):
 
         found, index, value = first_nonzero(
             m, [remaining[k] for k in range(p.n)], [vector[k] for k in range(p.n)], p.fanin)
+        # The tree finds the lowest remaining non-zero, so the rest is
+        # ``remaining`` with its lowest set bit cleared: a carry chain, and the
+        # vector's last beat is the one with at most one bit left, a tree of
+        # its own, neither of them after the detection tree.
         rest = Signal(p.n, name="rest")
-        m.d.comb += rest.eq(remaining & ~(found << index))
+        m.d.comb += rest.eq(remaining & (remaining - 1))
         m.d.comb += [
             self.o.payload.index.eq(Mux(found, index, 0)),
             self.o.payload.value.eq(Mux(found, value, 0)),
             self.o.payload.nz.eq(found),
         ]
-        drain_beats(m, self.i, self.o, remaining, rest, load=[
-            vector.eq(self.i.payload.data),
-            remaining.eq(Cat(*(self.i.payload.data[k] != 0 for k in range(p.n)))),
-        ])
+        load = [vector.eq(self.i.payload.data),
+                remaining.eq(Cat(*(self.i.payload.data[k] != 0 for k in range(p.n))))]
+        drain_beats(m, self.i, self.o, remaining, rest, load,
+                    last=~several_set(m, remaining, "more"))
         return m

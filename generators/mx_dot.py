@@ -11,8 +11,9 @@ from amaranth.lib.wiring import In, Out
 from accelgen.hw.fp import decode_fp
 from accelgen.hw.fparith import exact_to_fp32
 from accelgen.hw.fpround import ROUND_CUTS
+from accelgen.hw.multiply import narrow_product
 from accelgen.hw.pipeline import register_stage
-from accelgen.hw.reduce import reduce_tree
+from accelgen.hw.reduce import reduce_levels
 from accelgen.hw.stream import PIPELINE, pipeline_handshake
 from accelgen.num.fpformats import ELEMENT_FORMATS, get_format
 from accelgen.params import UnitParams, param, check_int, check_choice, require
@@ -26,7 +27,11 @@ OUTPUTS = ("exact", "fp32")
 #: The register cuts in the order ``pipeline`` adds them; ``scale/round``,
 #: ``normalize`` and ``round`` are built for ``out="fp32"`` only (the exact form
 #: skips them): the rounder's own cuts (:data:`accelgen.hw.fpround.ROUND_CUTS`).
-CUTS = ("products", "adder tree", "scale/round", "multiplier", "decode") + ROUND_CUTS
+#: ``tree middle`` cuts the lanes' adder tree after ``ceil(levels / 2)`` of its
+#: ``levels = ceil(log2(lanes))`` levels; the rounder's ``count`` cut (after its
+#: zero counts) comes last, so that the settings before it keep their meaning.
+CUTS = ("products", "adder tree", "scale/round", "multiplier", "decode", "magnitude",
+        "normalize", "round", "tree middle", "count")
 _FP32_ONLY = ("scale/round",) + ROUND_CUTS
 
 #: The FP32 code of a NaN result (the canonical quiet NaN, sign clear).
@@ -66,9 +71,10 @@ class Params(UnitParams):
     lanes: int = param(8, "element pairs per beat (1..32)", abbr="l")
     out: str = param("exact", "result form: 'exact' (sum * 2**exp with nan/inf flags) or "
                               "'fp32' (rounded to nearest even)", abbr="o")
-    pipeline: int = param(4, "register cuts (0..4; 0..8 for out='fp32'), added in the order "
-                             "products, adder tree, scale/round (fp32 only), multiplier, "
-                             "decode, magnitude, normalize and round (fp32 only)", abbr="p")
+    pipeline: int = param(5, "register cuts (0..5; 0..10 for out='fp32'), added in the "
+                             "order products, adder tree, scale/round (fp32 only), "
+                             "multiplier, decode, magnitude, normalize and round (fp32 only), "
+                             "tree middle, count (fp32 only)", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "a_fmt", ELEMENT_FORMATS)
@@ -92,6 +98,11 @@ class Params(UnitParams):
     @property
     def b_format(self):
         return get_format(self.b_fmt)
+
+    @property
+    def tree_levels(self):
+        """Levels of the lanes' adder tree: ``ceil(log2(lanes))``."""
+        return (self.lanes - 1).bit_length()
 
     @property
     def words(self):
@@ -222,10 +233,12 @@ class MXDot(wiring.Component):
     accepted. ``pipeline`` adds register cuts in the order of :data:`CUTS`:
     after the aligned products, after the lanes' adder tree, (fp32 only)
     between the exact block result and the rounder, between the multipliers
-    and the alignment shifters, after the element decoders, and (fp32 only)
+    and the alignment shifters, after the element decoders, (fp32 only)
     inside the rounder: before its leading-zero count, before its
     normalizing shift and before its increment
-    (:data:`accelgen.hw.fpround.ROUND_CUTS`). The
+    (:data:`accelgen.hw.fpround.ROUND_CUTS`), in the middle of the lanes'
+    adder tree (after ``ceil(tree_levels / 2)`` of its levels), and (fp32
+    only) inside the rounder after its zero counts. The
     pipeline stalls as a whole while ``o.valid & ~o.ready``;
     ``i.ready = ~o.valid | o.ready``. Synchronous reset discards the block in
     progress and the results in flight.
@@ -315,7 +328,7 @@ class MXDot(wiring.Component):
         products = {}
         for k in range(p.lanes):
             prod = Signal(signed(fa.mant_width + fb.mant_width), name=f"product{k}")
-            m.d.comb += prod.eq(s[f"a{k}"] * s[f"b{k}"])
+            m.d.comb += prod.eq(narrow_product(s[f"a{k}"], s[f"b{k}"]))
             shift = Signal(max(1, shift_a_bits, shift_b_bits) + 1, name=f"shift{k}")
             m.d.comb += shift.eq(s[f"sa{k}"] + s[f"sb{k}"])
             products.update({f"m{k}": prod, f"s{k}": shift})
@@ -332,9 +345,18 @@ class MXDot(wiring.Component):
             s = register_stage(m, advance, "products", **s)
 
         # The lanes' adder tree: ceil(log2(lanes)) levels, each sum one bit wider.
+        def add(x, y):
+            return x + y
         step = Signal(signed(p.beat_width), name="step")
-        m.d.comb += step.eq(reduce_tree(m, [s[f"p{k}"] for k in range(p.lanes)],
-                                        lambda x, y: x + y, "sum"))
+        terms, first = [s[f"p{k}"] for k in range(p.lanes)], 0
+        if "tree middle" in p.cuts:
+            first = (p.tree_levels + 1) // 2
+            terms = reduce_levels(m, terms, add, "sum", first)
+            middle = register_stage(m, advance, "tree_middle", **{f: s[f] for f in flags},
+                                    **{f"t{k}": t for k, t in enumerate(terms)})
+            s = {f: middle[f] for f in flags}
+            terms = [middle[f"t{k}"] for k in range(len(terms))]
+        m.d.comb += step.eq(reduce_levels(m, terms, add, "sum", first=first)[0])
         s = {**{f: s[f] for f in flags}, "step": step}
         if "adder tree" in p.cuts:
             s = register_stage(m, advance, "tree", **s)

@@ -10,6 +10,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.hw.accumulate import accumulate_packets
+from accelgen.hw.multiply import narrow_product
 from accelgen.hw.pipeline import register_stage
 from accelgen.hw.reduce import reduce_tree
 from accelgen.hw.stream import PIPELINE, pipeline_handshake
@@ -34,8 +35,8 @@ class Params(UnitParams):
     w_signed: bool = param(True, "weights are two's complement (else unsigned)", abbr="ws")
     acc_width: int = param(32, "accumulator and result width (a_width + w_width..64)",
                            abbr="acc")
-    pipeline: int = param(2, "register stages (0..2): 1 registers the products, 2 also "
-                             "the selected operands", abbr="p")
+    pipeline: int = param(3, "register stages (0..3): 1 registers the products, 2 also "
+                             "the selected operands, 3 also the beat's sum", abbr="p")
 
     def __post_init__(self):
         check_int(self, "m", min=2, max=16)
@@ -48,7 +49,7 @@ class Params(UnitParams):
         check_bool(self, "w_signed")
         check_int(self, "acc_width", min=self.a_width + self.w_width, max=64,
                   min_expr="a_width + w_width")
-        check_int(self, "pipeline", min=0, max=2)
+        check_int(self, "pipeline", min=0, max=3)
 
     @property
     def index_bits(self):
@@ -124,10 +125,22 @@ class NMSparse(wiring.Component):
     exact; the beat's sum (``groups * n`` products, so one beat can already
     leave the range) and the running sum are kept modulo ``2**acc_width``.
 
+    Multipliers: operands up to ``LOGIC_PRODUCT_MAX_BITS`` (6) bits wide
+    multiply in partial-product logic (:func:`accelgen.hw.multiply.narrow_product`,
+    no DSP block); wider ones through ``*``, which synthesis maps to a DSP block
+    where the target has one.
+
     Timing: one beat per cycle; the result is valid ``latency = 1 + pipeline``
-    cycles after the last beat is accepted. The pipeline stalls as a whole while
-    ``o.valid & ~o.ready``; ``i.ready = ~o.valid | o.ready``. Synchronous reset
-    discards the accumulator and in-flight beats.
+    cycles after the last beat is accepted. ``pipeline`` registers (1) the
+    products, (2) also the selected operands, (3) also the beat's sum before the
+    accumulator. The pipeline stalls as a whole while ``o.valid & ~o.ready``;
+    ``i.ready = ~o.valid | o.ready``. Synchronous reset discards the accumulator
+    and in-flight beats. As nextpnr reports it on the ECP5, the critical path at
+    the default ``pipeline=3`` runs from the selected-operand register through
+    a multiplier (a DSP block) into the product register, the same path as
+    ``int_mac``'s; at 2, from the product register through the beat's sum into
+    the accumulator's carry chain; on the iCE40 UP5K at 3, from the product
+    register through the beat's adder tree into the sum register.
 
     Members
     -------
@@ -172,7 +185,7 @@ class NMSparse(wiring.Component):
         for g in range(p.groups):
             for k in range(p.n):
                 product = Signal(signed(p.a_width + p.w_width + 1), name=f"product{g}_{k}")
-                m.d.comb += product.eq(getattr(s, f"a{g}_{k}") * getattr(s, f"w{g}_{k}"))
+                m.d.comb += product.eq(narrow_product(getattr(s, f"a{g}_{k}"), getattr(s, f"w{g}_{k}")))
                 products[f"p{g}_{k}"] = product
         s = SimpleNamespace(valid=s.valid, last=s.last, error=s.error, **products)
         if p.pipeline >= 1:
@@ -188,6 +201,10 @@ class NMSparse(wiring.Component):
                 terms.append(term)
         # a balanced adder tree: ceil(log2(groups * n)) levels, each sum one bit wider
         m.d.comb += step.eq(reduce_tree(m, terms, lambda x, y: x + y, "sum"))
+        if p.pipeline >= 3:
+            s = register_stage(m, advance, "summed", valid=s.valid, last=s.last,
+                               error=s.error, step=step)
+            step = s.step
         acc = Signal(p.acc_shape(), name="acc")
         flagged = Signal(name="acc_meta_error")
         accumulate_packets(m, self.o, advance=advance, valid=s.valid, last=s.last, state=[

@@ -87,10 +87,12 @@ class OlivePE(wiring.Component):
     their range checks; (cut 1) the shifted products; the beat sum and the
     accumulator. As nextpnr reports it on the ECP5 (``accelgen synth olive_pe
     --target ecp5 --pnr``), the critical path at the default ``pipeline=3`` runs
-    from the decoded-pair register through a multiplier (a DSP block) into the
-    mantissa-product register; at 2, from the decoded-pair register through a
+    from the shifted-product register through the beat's sum and the
+    accumulator's carry chain; at 2, from the decoded-pair register through a
     multiplier and a shifter into the product register; at 1, from the input
-    through the pair decoders as well.
+    through the pair decoders as well. Mantissas of at most 6 bits multiply in
+    partial-product logic (:func:`accelgen.hw.multiply.narrow_product`, no DSP
+    block); wider ones through ``*``, which synthesis maps to a DSP block.
 
     Members
     -------

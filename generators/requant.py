@@ -45,9 +45,10 @@ class Params(UnitParams):
     in_offset: int = param(0, "added to x before the multiply (in_bits range; the sum "
                               "saturates to in_bits)", abbr="io")
     zero_point: int = param(0, "output zero point, within the output range", abbr="zp")
-    pipeline: int = param(3, "register cuts inside the datapath (0..4): 1 after the "
-                             "partial products, 2 also after the rounding, 3 also after "
-                             "their sum, 4 also before the multipliers", abbr="p")
+    pipeline: int = param(3, "register cuts inside the datapath (0..4; 0..5 for gemmlowp): "
+                             "1 after the partial products, 2 also after the rounding, 3 "
+                             "also after their sum, 4 also before the multipliers, 5 "
+                             "(gemmlowp) also between its two roundings", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "mode", MODES)
@@ -74,7 +75,13 @@ class Params(UnitParams):
         lo, hi = self.out_range
         check_int(self, "zero_point", min=lo, max=hi,
                   when=f"out_bits={self.out_bits}, out_signed={self.out_signed}")
-        check_int(self, "pipeline", min=0, max=4)
+        check_int(self, "pipeline", min=0, max=self.max_pipeline, when=f"mode={self.mode!r}")
+
+    @property
+    def max_pipeline(self):
+        """The deepest ``pipeline``: 5 for ``gemmlowp`` (a cut between its two
+        roundings), 4 for the modes that round once."""
+        return 5 if self.mode == "gemmlowp" else 4
 
     @property
     def shift_bits(self):
@@ -274,8 +281,9 @@ class Requant(wiring.Component):
     multiplier. Register cuts: ``pipeline >= 1`` after the partial products
     (``pot``/``apot``: the shifted values), ``>= 2`` also after the rounding
     (before the zero point and saturation), ``>= 3`` also after the sum of the
-    partial products, ``4`` also before the multipliers (after the offset and
-    the left shift). The pipeline stalls as a whole while ``o.valid & ~o.ready``;
+    partial products, ``>= 4`` also before the multipliers (after the offset and
+    the left shift), ``5`` (``gemmlowp`` only) also between the high
+    multiply's rounding and the divide's. The pipeline stalls as a whole while ``o.valid & ~o.ready``;
     ``i.ready = ~o.valid | o.ready``. Synchronous reset drops every beat in
     flight.
 
@@ -322,6 +330,10 @@ class Requant(wiring.Component):
         lanes = [self._sum(m, k, lane) for k, lane in enumerate(lanes)]
         if p.pipeline >= 3:
             valid, last, lanes = self._stage(m, advance, "product", valid, last, lanes)
+        if p.mode == "gemmlowp":
+            lanes = [self._high_multiply(m, k, lane) for k, lane in enumerate(lanes)]
+            if p.pipeline >= 5:
+                valid, last, lanes = self._stage(m, advance, "high", valid, last, lanes)
         lanes = [{"q": self._rounding(m, k, lane)} for k, lane in enumerate(lanes)]
         if p.pipeline >= 2:
             valid, last, lanes = self._stage(m, advance, "rounded", valid, last, lanes)
@@ -423,16 +435,24 @@ class Requant(wiring.Component):
                                 signed(p.in_bits + p.mult_bits))
         return lane
 
+    def _high_multiply(self, m, k, lane):
+        """gemmlowp's ``SaturatingRoundingDoublingHighMul``: the product rounded
+        to its high half (halves toward +infinity), its one overflow saturated;
+        the lane keeps ``high`` and, per channel, the right shift."""
+        p = self.params
+        high = _round(m, f"lane{k}_high", lane.pop("product"), p.mult_bits - 1, "up")
+        lane["high"] = _wire(m, f"lane{k}_srdhm",
+                             Mux(lane.pop("overflow"), (1 << (p.in_bits - 1)) - 1, high),
+                             signed(p.in_bits))
+        return lane
+
     def _rounding(self, m, k, lane):
         """The rounded, unsaturated result (before the zero point)."""
         p = self.params
         lo, hi = p.shift_range
         name = f"lane{k}"
         if p.mode == "gemmlowp":
-            high = _round(m, f"{name}_high", lane["product"], p.mult_bits - 1, "up")
-            h = _wire(m, f"{name}_srdhm",
-                      Mux(lane["overflow"], (1 << (p.in_bits - 1)) - 1, high),
-                      signed(p.in_bits))
+            h = lane["high"]
             if not p.per_channel:
                 return _round(m, f"{name}_div", h, max(p.shift, 0), "away")
             right = lane["shift"]

@@ -11,6 +11,7 @@ from accelgen.hw.bitfusion import FusionStep, Precision, StepOperands, OPERAND_B
 from accelgen.hw.formats import decode_pair, decode_typed, pair_step, shifted_product
 from accelgen.hw.fparith import (decode_pair as decode_fp_pair, fp_product, align_exact,
                                  exact_lsb, exact_product_width)
+from accelgen.hw.multiply import narrow_product
 from accelgen.hw.pipeline import delay_chain, register_stage
 from accelgen.hw.stream import stall_advance
 from accelgen.num.formats import AntFormat, KINDS, default_olive_format
@@ -28,7 +29,9 @@ FP_FLAGS = data.StructLayout({"nan": 1, "pos_inf": 1, "neg_inf": 1})
 
 class IntMACPE:
     """The plain integer processing element: ``product = a * w`` at the array's
-    operand widths and signedness (``int_mac``'s multiplier)."""
+    operand widths and signedness; operands of at most 6 bits multiply in
+    partial-product logic (:func:`accelgen.hw.multiply.narrow_product`, no DSP
+    block), wider ones through ``*`` as in ``int_mac``."""
 
     name = "int_mac"
     mode_fields = {}  # per-beat fields beside the operands (none: fixed at elaboration)
@@ -54,7 +57,7 @@ class IntMACPE:
         """``(product, error)``; ``error`` is ``None`` for PEs that cannot fail. Only
         the product's value modulo ``2**acc_width`` matters."""
         product = Signal(signed(len(a) + len(w) + 1), name=f"{prefix}product")
-        m.d.comb += product.eq(a * w)
+        m.d.comb += product.eq(narrow_product(a, w))
         return product, None
 
 
@@ -120,7 +123,7 @@ class AntPE:
         ew, mw, _ = decode_typed(m, w, w_mode.type, fw, f"{prefix}w_")
         shift = Signal(max(len(ea), len(ew)) + 1, name=f"{prefix}shift")
         m.d.comb += shift.eq(ea + ew)
-        value, _out = shifted_product(m, ma * mw, shift, params.acc_width, prefix)
+        value, _out = shifted_product(m, narrow_product(ma, mw), shift, params.acc_width, prefix)
         return value, None
 
 

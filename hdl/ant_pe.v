@@ -36,34 +36,48 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   wire \$33 ;
   wire \$34 ;
   wire [2:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [8:0] \$36 ;
+  wire [9:0] \$37 ;
+  wire [8:0] \$38 ;
+  wire [9:0] \$39 ;
   wire [4:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [9:0] \$40 ;
+  wire [8:0] \$41 ;
+  wire [11:0] \$42 ;
+  wire [3:0] \$43 ;
+  wire [9:0] \$44 ;
+  wire [9:0] \$45 ;
+  wire [8:0] \$46 ;
+  wire [8:0] \$47 ;
+  wire [11:0] \$48 ;
+  wire [9:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  reg [18:0] \$52 ;
-  reg [16:0] \$53 ;
-  reg [35:0] \$54 ;
-  reg \$55 ;
-  reg [33:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg \$58 ;
-  reg \$59 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire [3:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  reg [18:0] \$66 ;
+  reg [16:0] \$67 ;
+  reg [35:0] \$68 ;
+  reg \$69 ;
   wire [3:0] \$7 ;
+  reg [33:0] \$70 ;
+  reg [31:0] \$71 ;
+  reg \$72 ;
+  reg \$73 ;
   wire \$8 ;
   wire [1:0] \$9 ;
   reg [3:0] a_exp;
@@ -154,6 +168,20 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   wire w_pot_magnitude;
   wire [1:0] w_pot_mant;
   reg w_type_error;
+  assign \$21  = - w_pot_magnitude;
+  assign w_pot_mant = i__payload[7] ? \$21  : { 1'h0, w_pot_magnitude };
+  assign \$22  = | i__payload[6:4];
+  assign \$23  = i__payload[6:4] - 1'h1;
+  assign \$24  = \$22  ? \$23  : 4'h0;
+  assign \$25  = | i__payload[6:4];
+  assign w_float_magnitude = \$25  ? 1'h1 : 1'h0;
+  assign \$26  = - w_float_magnitude;
+  assign w_float_mant = i__payload[7] ? \$26  : { 1'h0, w_float_magnitude };
+  assign \$27  = i__payload[4] ? 2'h1 : 2'h2;
+  assign w_flint_lzd = i__payload[5] ? 2'h0 : \$27 ;
+  assign \$28  = ! i__payload[5:4];
+  assign \$29  = 2'h2 * w_flint_lzd;
+  assign \$30  = \$29  + 1'h1;
   assign \$31  = \$28  ? 5'h04 : \$30 ;
   assign \$32  = i__payload[6] ? \$31  : 5'h00;
   assign \$33  = ! i__payload[5:4];
@@ -162,39 +190,47 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign \$35  = - w_flint_magnitude;
   assign w_flint_mant = i__payload[7] ? \$35  : { 1'h0, w_flint_magnitude };
   assign shift = decoded[6:3] + decoded[14:12];
-  assign mant = $signed(decoded[11:7]) * $signed(decoded[18:15]);
+  assign \$36  = { decoded[11], decoded[11], decoded[11], decoded[11], decoded[11:7] } & { decoded[15], decoded[15], decoded[15], decoded[15], decoded[15], decoded[15], decoded[15], decoded[15], decoded[15] };
+  assign \$38  = { decoded[11], decoded[11], decoded[11], decoded[11], decoded[11:7] } & { decoded[16], decoded[16], decoded[16], decoded[16], decoded[16], decoded[16], decoded[16], decoded[16], decoded[16] };
+  assign \$40  = \$37 [8:0] + \$39 [8:0];
+  assign \$41  = { decoded[11], decoded[11], decoded[11], decoded[11], decoded[11:7] } & { decoded[17], decoded[17], decoded[17], decoded[17], decoded[17], decoded[17], decoded[17], decoded[17], decoded[17] };
+  assign \$44  = \$42 [8:0] + \$43 ;
+  assign \$45  = \$40 [8:0] + \$44 [8:0];
+  assign \$46  = { decoded[11], decoded[11], decoded[11], decoded[11], decoded[11:7] } & { decoded[18], decoded[18], decoded[18], decoded[18], decoded[18], decoded[18], decoded[18], decoded[18], decoded[18] };
+  assign \$47  = \$46  ^ { decoded[18], decoded[18], decoded[18], decoded[18], decoded[18], decoded[18], decoded[18], decoded[18], decoded[18] };
+  assign \$49  = \$45 [8:0] + \$48 [8:0];
   assign product_shifted = $signed(multiplied[11:3]) << multiplied[16:12];
-  assign \$36  = | multiplied[11:3];
-  assign \$37  = ! product_shifted[39:31];
-  assign \$38  = product_shifted[39:31] == 9'h1ff;
-  assign \$39  = \$37  | \$38 ;
-  assign \$40  = ~ \$39 ;
+  assign \$50  = | multiplied[11:3];
+  assign \$51  = ! product_shifted[39:31];
+  assign \$52  = product_shifted[39:31] == 9'h1ff;
+  assign \$53  = \$51  | \$52 ;
+  assign \$54  = ~ \$53 ;
   assign total = $signed(acc) + $signed(product[34:3]);
-  assign \$44  = total[32] != total[31];
-  assign beat_out_of_range = \$43  | \$44 ;
-  assign \$45  = a_type_error | w_type_error;
-  assign \$46  = product[0] & product[1];
-  assign \$47  = product[0] & product[1];
-  assign \$48  = acc_overflow | beat_out_of_range;
-  assign \$49  = acc_error | product[2];
-  assign \$50  = acc_overflow | beat_out_of_range;
-  assign \$51  = acc_error | product[2];
+  assign \$58  = total[32] != total[31];
+  assign beat_out_of_range = \$57  | \$58 ;
+  assign \$59  = a_type_error | w_type_error;
+  assign \$60  = product[0] & product[1];
+  assign \$61  = product[0] & product[1];
+  assign \$62  = acc_overflow | beat_out_of_range;
+  assign \$63  = acc_error | product[2];
+  assign \$64  = acc_overflow | beat_out_of_range;
+  assign \$65  = acc_error | product[2];
   always @(posedge clk)
-    decoded <= \$52 ;
+    decoded <= \$66 ;
   always @(posedge clk)
-    multiplied <= \$53 ;
+    multiplied <= \$67 ;
   always @(posedge clk)
-    product <= \$54 ;
+    product <= \$68 ;
   always @(posedge clk)
-    o__valid <= \$55 ;
+    o__valid <= \$69 ;
   always @(posedge clk)
-    o__payload <= \$56 ;
+    o__payload <= \$70 ;
   always @(posedge clk)
-    acc <= \$57 ;
+    acc <= \$71 ;
   always @(posedge clk)
-    acc_overflow <= \$58 ;
+    acc_overflow <= \$72 ;
   always @(posedge clk)
-    acc_error <= \$59 ;
+    acc_error <= \$73 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$2  = | i__payload[3:0];
@@ -221,20 +257,6 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign \$19  = i__payload[6:4] - 1'h1;
   assign \$20  = \$18  ? \$19  : 4'h0;
   assign w_pot_magnitude = | i__payload[6:4];
-  assign \$21  = - w_pot_magnitude;
-  assign w_pot_mant = i__payload[7] ? \$21  : { 1'h0, w_pot_magnitude };
-  assign \$22  = | i__payload[6:4];
-  assign \$23  = i__payload[6:4] - 1'h1;
-  assign \$24  = \$22  ? \$23  : 4'h0;
-  assign \$25  = | i__payload[6:4];
-  assign w_float_magnitude = \$25  ? 1'h1 : 1'h0;
-  assign \$26  = - w_float_magnitude;
-  assign w_float_mant = i__payload[7] ? \$26  : { 1'h0, w_float_magnitude };
-  assign \$27  = i__payload[4] ? 2'h1 : 2'h2;
-  assign w_flint_lzd = i__payload[5] ? 2'h0 : \$27 ;
-  assign \$28  = ! i__payload[5:4];
-  assign \$29  = 2'h2 * w_flint_lzd;
-  assign \$30  = \$29  + 1'h1;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -321,112 +343,112 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = decoded;
+    \$66  = decoded;
     if (i__ready) begin
-      \$52 [0] = i__valid;
-      \$52 [1] = i__payload[12];
-      \$52 [2] = \$45 ;
-      \$52 [6:3] = a_exp;
-      \$52 [11:7] = a_mant;
-      \$52 [14:12] = w_exp;
-      \$52 [18:15] = w_mant;
+      \$66 [0] = i__valid;
+      \$66 [1] = i__payload[12];
+      \$66 [2] = \$59 ;
+      \$66 [6:3] = a_exp;
+      \$66 [11:7] = a_mant;
+      \$66 [14:12] = w_exp;
+      \$66 [18:15] = w_mant;
     end
     if (rst) begin
-      \$52  = 19'h00000;
+      \$66  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = multiplied;
+    \$67  = multiplied;
     if (i__ready) begin
-      \$53 [0] = decoded[0];
-      \$53 [1] = decoded[1];
-      \$53 [2] = decoded[2];
-      \$53 [11:3] = mant;
-      \$53 [16:12] = shift;
+      \$67 [0] = decoded[0];
+      \$67 [1] = decoded[1];
+      \$67 [2] = decoded[2];
+      \$67 [11:3] = \$49 [8:0];
+      \$67 [16:12] = shift;
     end
     if (rst) begin
-      \$53  = 17'h00000;
+      \$67  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = product;
+    \$68  = product;
     if (i__ready) begin
-      \$54 [0] = multiplied[0];
-      \$54 [1] = multiplied[1];
-      \$54 [2] = multiplied[2];
-      \$54 [34:3] = product_value;
-      \$54 [35] = product_out_of_range;
+      \$68 [0] = multiplied[0];
+      \$68 [1] = multiplied[1];
+      \$68 [2] = multiplied[2];
+      \$68 [34:3] = product_value;
+      \$68 [35] = product_out_of_range;
     end
     if (rst) begin
-      \$54  = 36'h000000000;
+      \$68  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = o__valid;
+    \$69  = o__valid;
     if (i__ready) begin
-      \$55  = \$46 ;
+      \$69  = \$60 ;
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = o__payload;
+    \$70  = o__payload;
     if (i__ready) begin
-      if (\$47 ) begin
-        \$56 [31:0] = total[31:0];
-        \$56 [32] = \$48 ;
-        \$56 [33] = \$49 ;
+      if (\$61 ) begin
+        \$70 [31:0] = total[31:0];
+        \$70 [32] = \$62 ;
+        \$70 [33] = \$63 ;
       end
     end
     if (rst) begin
-      \$56  = 34'h000000000;
+      \$70  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = acc;
+    \$71  = acc;
     if (i__ready) begin
-      if (\$47 ) begin
-        \$57  = 32'd0;
+      if (\$61 ) begin
+        \$71  = 32'd0;
       end else if (product[0]) begin
-        \$57  = total[31:0];
+        \$71  = total[31:0];
       end
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$71  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = acc_overflow;
+    \$72  = acc_overflow;
     if (i__ready) begin
-      if (\$47 ) begin
-        \$58  = 1'h0;
+      if (\$61 ) begin
+        \$72  = 1'h0;
       end else if (product[0]) begin
-        \$58  = \$50 ;
+        \$72  = \$64 ;
       end
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = acc_error;
+    \$73  = acc_error;
     if (i__ready) begin
-      if (\$47 ) begin
-        \$59  = 1'h0;
+      if (\$61 ) begin
+        \$73  = 1'h0;
       end else if (product[0]) begin
-        \$59  = \$51 ;
+        \$73  = \$65 ;
       end
     end
     if (rst) begin
-      \$59  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   assign advance = i__ready;
@@ -443,6 +465,7 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign w_pot_exp = \$20 [2:0];
   assign w_float_exp = \$24 [2:0];
   assign w_flint_exp = \$32 [2:0];
+  assign mant = \$49 [8:0];
   assign step = { product[34], product[34:3] };
   assign step_wrapped = product[34:3];
   assign result = total[31:0];
@@ -471,9 +494,14 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign \product.error  = product[2];
   assign \product.value  = product[34:3];
   assign \product.out  = product[35];
+  assign \$37  = { 1'h0, \$36  };
+  assign \$39  = { \$38 , 1'h0 };
+  assign \$42  = { 1'h0, \$41 , 2'h0 };
+  assign \$43  = { decoded[18], 3'h0 };
+  assign \$48  = { \$47 , 3'h0 };
   assign product_value = product_shifted[31:0];
-  assign product_out_of_range = \$40 ;
-  assign \$41  = product[35];
-  assign \$42  = 1'h0;
-  assign \$43  = product[35];
+  assign product_out_of_range = \$54 ;
+  assign \$55  = product[35];
+  assign \$56  = 1'h0;
+  assign \$57  = product[35];
 endmodule

@@ -36,8 +36,8 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire [7:0] \$33 ;
   wire [7:0] \$34 ;
   wire [7:0] \$35 ;
-  wire [15:0] \$36 ;
-  wire [15:0] \$37 ;
+  wire [16:0] \$36 ;
+  wire [16:0] \$37 ;
   wire [3:0] \$38 ;
   wire [7:0] \$39 ;
   wire [7:0] \$4 ;
@@ -64,12 +64,42 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire \$59 ;
   wire [7:0] \$6 ;
   wire \$60 ;
-  reg [15:0] \$61 ;
-  reg \$62 ;
-  reg [127:0] \$63 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire [1:0] \$7 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire [1:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [1:0] \$9 ;
+  wire \$90 ;
+  reg [15:0] \$91 ;
+  reg \$92 ;
+  reg [127:0] \$93 ;
   (* init = 1'h0 *)
   wire busy;
   input clk;
@@ -112,6 +142,36 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire l1_0_any;
   wire [3:0] l1_0_index;
   wire [7:0] l1_0_value;
+  wire more_l0_0_any;
+  wire more_l0_0_several;
+  wire more_l0_1_any;
+  wire more_l0_1_several;
+  wire more_l0_2_any;
+  wire more_l0_2_several;
+  wire more_l0_3_any;
+  wire more_l0_3_several;
+  wire more_l0_4_any;
+  wire more_l0_4_several;
+  wire more_l0_5_any;
+  wire more_l0_5_several;
+  wire more_l0_6_any;
+  wire more_l0_6_several;
+  wire more_l0_7_any;
+  wire more_l0_7_several;
+  wire more_l1_0_any;
+  wire more_l1_0_several;
+  wire more_l1_1_any;
+  wire more_l1_1_several;
+  wire more_l1_2_any;
+  wire more_l1_2_several;
+  wire more_l1_3_any;
+  wire more_l1_3_several;
+  wire more_l2_0_any;
+  wire more_l2_0_several;
+  wire more_l2_1_any;
+  wire more_l2_1_several;
+  wire more_l3_0_any;
+  wire more_l3_0_several;
   output [13:0] o__payload;
   wire [13:0] o__payload;
   wire [3:0] \o__payload.index ;
@@ -143,58 +203,6 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire [7:0] \vector[7] ;
   wire [7:0] \vector[8] ;
   wire [7:0] \vector[9] ;
-  assign l1_0_any = | { l0_3_any, l0_2_any, l0_1_any, l0_0_any };
-  assign \$25  = 1'h0 + l0_0_index;
-  assign \$26  = 3'h4 + l0_1_index;
-  assign \$27  = 4'h8 + l0_2_index;
-  assign \$28  = 4'hc + l0_3_index;
-  assign \$29  = l0_3_any ? \$28  : 5'h00;
-  assign \$30  = l0_2_any ? \$27  : \$29 ;
-  assign \$31  = l0_1_any ? { 1'h0, \$26  } : \$30 ;
-  assign \$32  = l0_0_any ? { 2'h0, \$25  } : \$31 ;
-  assign \$33  = l0_3_any ? l0_3_value : 8'h00;
-  assign \$34  = l0_2_any ? l0_2_value : \$33 ;
-  assign \$35  = l0_1_any ? l0_1_value : \$34 ;
-  assign l1_0_value = l0_0_any ? l0_0_value : \$35 ;
-  assign \$36  = l1_0_any << \$32 [3:0];
-  assign \$37  = ~ \$36 ;
-  assign rest = remaining & \$37 ;
-  assign \$38  = l1_0_any ? \$32 [3:0] : 4'h0;
-  assign \$39  = l1_0_any ? l1_0_value : 8'h00;
-  assign \$40  = ! rest;
-  assign \$41  = ~ o__valid;
-  assign \$42  = o__ready & o__payload[13];
-  assign i__ready = \$41  | \$42 ;
-  assign \$43  = o__valid & o__ready;
-  assign \$44  = i__valid & i__ready;
-  assign \$45  = | i__payload[7:0];
-  assign \$46  = | i__payload[15:8];
-  assign \$47  = | i__payload[23:16];
-  assign \$48  = | i__payload[31:24];
-  assign \$49  = | i__payload[39:32];
-  assign \$50  = | i__payload[47:40];
-  assign \$51  = | i__payload[55:48];
-  assign \$52  = | i__payload[63:56];
-  assign \$53  = | i__payload[71:64];
-  assign \$54  = | i__payload[79:72];
-  assign \$55  = | i__payload[87:80];
-  assign \$56  = | i__payload[95:88];
-  assign \$57  = | i__payload[103:96];
-  assign \$58  = | i__payload[111:104];
-  assign \$59  = | i__payload[119:112];
-  assign \$60  = | i__payload[127:120];
-  always @(posedge clk)
-    remaining <= \$61 ;
-  always @(posedge clk)
-    o__valid <= \$62 ;
-  always @(posedge clk)
-    vector <= \$63 ;
-  assign l0_0_any = | remaining[3:0];
-  assign \$1  = remaining[3] ? 2'h3 : 2'h0;
-  assign \$2  = remaining[2] ? 2'h2 : \$1 ;
-  assign \$3  = remaining[1] ? 2'h1 : \$2 ;
-  assign l0_0_index = remaining[0] ? 2'h0 : \$3 ;
-  assign \$4  = remaining[3] ? vector[31:24] : 8'h00;
   assign \$5  = remaining[2] ? vector[23:16] : \$4 ;
   assign \$6  = remaining[1] ? vector[15:8] : \$5 ;
   assign l0_0_value = remaining[0] ? vector[7:0] : \$6 ;
@@ -225,45 +233,141 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   assign \$23  = remaining[14] ? vector[119:112] : \$22 ;
   assign \$24  = remaining[13] ? vector[111:104] : \$23 ;
   assign l0_3_value = remaining[12] ? vector[103:96] : \$24 ;
+  assign l1_0_any = | { l0_3_any, l0_2_any, l0_1_any, l0_0_any };
+  assign \$25  = 1'h0 + l0_0_index;
+  assign \$26  = 3'h4 + l0_1_index;
+  assign \$27  = 4'h8 + l0_2_index;
+  assign \$28  = 4'hc + l0_3_index;
+  assign \$29  = l0_3_any ? \$28  : 5'h00;
+  assign \$30  = l0_2_any ? \$27  : \$29 ;
+  assign \$31  = l0_1_any ? { 1'h0, \$26  } : \$30 ;
+  assign \$32  = l0_0_any ? { 2'h0, \$25  } : \$31 ;
+  assign \$33  = l0_3_any ? l0_3_value : 8'h00;
+  assign \$34  = l0_2_any ? l0_2_value : \$33 ;
+  assign \$35  = l0_1_any ? l0_1_value : \$34 ;
+  assign l1_0_value = l0_0_any ? l0_0_value : \$35 ;
+  assign \$36  = remaining - 1'h1;
+  assign \$37  = { 1'h0, remaining } & \$36 ;
+  assign \$38  = l1_0_any ? \$32 [3:0] : 4'h0;
+  assign \$39  = l1_0_any ? l1_0_value : 8'h00;
+  assign more_l0_0_any = remaining[0] | remaining[1];
+  assign \$41  = remaining[0] & remaining[1];
+  assign more_l0_1_any = remaining[2] | remaining[3];
+  assign \$43  = remaining[2] & remaining[3];
+  assign more_l0_2_any = remaining[4] | remaining[5];
+  assign \$45  = remaining[4] & remaining[5];
+  assign more_l0_3_any = remaining[6] | remaining[7];
+  assign \$47  = remaining[6] & remaining[7];
+  assign more_l0_4_any = remaining[8] | remaining[9];
+  assign \$49  = remaining[8] & remaining[9];
+  assign more_l0_5_any = remaining[10] | remaining[11];
+  assign \$51  = remaining[10] & remaining[11];
+  assign more_l0_6_any = remaining[12] | remaining[13];
+  assign \$53  = remaining[12] & remaining[13];
+  assign more_l0_7_any = remaining[14] | remaining[15];
+  assign \$55  = remaining[14] & remaining[15];
+  assign more_l1_0_any = more_l0_0_any | more_l0_1_any;
+  assign \$56  = more_l0_0_several | more_l0_1_several;
+  assign \$57  = more_l0_0_any & more_l0_1_any;
+  assign more_l1_0_several = \$56  | \$57 ;
+  assign more_l1_1_any = more_l0_2_any | more_l0_3_any;
+  assign \$58  = more_l0_2_several | more_l0_3_several;
+  assign \$59  = more_l0_2_any & more_l0_3_any;
+  assign more_l1_1_several = \$58  | \$59 ;
+  assign more_l1_2_any = more_l0_4_any | more_l0_5_any;
+  assign \$60  = more_l0_4_several | more_l0_5_several;
+  assign \$61  = more_l0_4_any & more_l0_5_any;
+  assign more_l1_2_several = \$60  | \$61 ;
+  assign more_l1_3_any = more_l0_6_any | more_l0_7_any;
+  assign \$62  = more_l0_6_several | more_l0_7_several;
+  assign \$63  = more_l0_6_any & more_l0_7_any;
+  assign more_l1_3_several = \$62  | \$63 ;
+  assign more_l2_0_any = more_l1_0_any | more_l1_1_any;
+  assign \$64  = more_l1_0_several | more_l1_1_several;
+  assign \$65  = more_l1_0_any & more_l1_1_any;
+  assign more_l2_0_several = \$64  | \$65 ;
+  assign more_l2_1_any = more_l1_2_any | more_l1_3_any;
+  assign \$66  = more_l1_2_several | more_l1_3_several;
+  assign \$67  = more_l1_2_any & more_l1_3_any;
+  assign more_l2_1_several = \$66  | \$67 ;
+  assign more_l3_0_any = more_l2_0_any | more_l2_1_any;
+  assign \$68  = more_l2_0_several | more_l2_1_several;
+  assign \$69  = more_l2_0_any & more_l2_1_any;
+  assign more_l3_0_several = \$68  | \$69 ;
+  assign \$70  = ~ more_l3_0_several;
+  assign \$71  = ~ o__valid;
+  assign \$72  = o__ready & o__payload[13];
+  assign i__ready = \$71  | \$72 ;
+  assign \$73  = o__valid & o__ready;
+  assign \$74  = i__valid & i__ready;
+  assign \$75  = | i__payload[7:0];
+  assign \$76  = | i__payload[15:8];
+  assign \$77  = | i__payload[23:16];
+  assign \$78  = | i__payload[31:24];
+  assign \$79  = | i__payload[39:32];
+  assign \$80  = | i__payload[47:40];
+  assign \$81  = | i__payload[55:48];
+  assign \$82  = | i__payload[63:56];
+  assign \$83  = | i__payload[71:64];
+  assign \$84  = | i__payload[79:72];
+  assign \$85  = | i__payload[87:80];
+  assign \$86  = | i__payload[95:88];
+  assign \$87  = | i__payload[103:96];
+  assign \$88  = | i__payload[111:104];
+  assign \$89  = | i__payload[119:112];
+  assign \$90  = | i__payload[127:120];
+  always @(posedge clk)
+    remaining <= \$91 ;
+  always @(posedge clk)
+    o__valid <= \$92 ;
+  always @(posedge clk)
+    vector <= \$93 ;
+  assign l0_0_any = | remaining[3:0];
+  assign \$1  = remaining[3] ? 2'h3 : 2'h0;
+  assign \$2  = remaining[2] ? 2'h2 : \$1 ;
+  assign \$3  = remaining[1] ? 2'h1 : \$2 ;
+  assign l0_0_index = remaining[0] ? 2'h0 : \$3 ;
+  assign \$4  = remaining[3] ? vector[31:24] : 8'h00;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = remaining;
-    if (\$43 ) begin
-      \$61  = rest;
+    \$91  = remaining;
+    if (\$73 ) begin
+      \$91  = \$37 [15:0];
     end
-    if (\$44 ) begin
-      \$61  = { \$60 , \$59 , \$58 , \$57 , \$56 , \$55 , \$54 , \$53 , \$52 , \$51 , \$50 , \$49 , \$48 , \$47 , \$46 , \$45  };
+    if (\$74 ) begin
+      \$91  = { \$90 , \$89 , \$88 , \$87 , \$86 , \$85 , \$84 , \$83 , \$82 , \$81 , \$80 , \$79 , \$78 , \$77 , \$76 , \$75  };
     end
     if (rst) begin
-      \$61  = 16'h0000;
+      \$91  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = o__valid;
-    if (\$43 ) begin
+    \$92  = o__valid;
+    if (\$73 ) begin
       if (o__payload[13]) begin
-        \$62  = 1'h0;
+        \$92  = 1'h0;
       end
     end
-    if (\$44 ) begin
-      \$62  = 1'h1;
+    if (\$74 ) begin
+      \$92  = 1'h1;
     end
     if (rst) begin
-      \$62  = 1'h0;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = vector;
-    if (\$44 ) begin
-      \$63  = i__payload;
+    \$93  = vector;
+    if (\$74 ) begin
+      \$93  = i__payload;
     end
     if (rst) begin
-      \$63  = 128'h00000000000000000000000000000000;
+      \$93  = 128'h00000000000000000000000000000000;
     end
   end
   assign l1_0_index = \$32 [3:0];
+  assign rest = \$37 [15:0];
   assign busy = o__valid;
   assign \i__payload.data  = i__payload;
   assign \i__payload.data[0]  = i__payload[7:0];
@@ -302,8 +406,24 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   assign \vector[13]  = vector[111:104];
   assign \vector[14]  = vector[119:112];
   assign \vector[15]  = vector[127:120];
-  assign o__payload[13] = \$40 ;
+  assign o__payload[13] = \$70 ;
   assign o__payload[12] = l1_0_any;
   assign o__payload[11:4] = \$39 ;
   assign o__payload[3:0] = \$38 ;
+  assign \$40  = 1'h0;
+  assign more_l0_0_several = \$41 ;
+  assign \$42  = 1'h0;
+  assign more_l0_1_several = \$43 ;
+  assign \$44  = 1'h0;
+  assign more_l0_2_several = \$45 ;
+  assign \$46  = 1'h0;
+  assign more_l0_3_several = \$47 ;
+  assign \$48  = 1'h0;
+  assign more_l0_4_several = \$49 ;
+  assign \$50  = 1'h0;
+  assign more_l0_5_several = \$51 ;
+  assign \$52  = 1'h0;
+  assign more_l0_6_several = \$53 ;
+  assign \$54  = 1'h0;
+  assign more_l0_7_several = \$55 ;
 endmodule

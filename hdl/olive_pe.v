@@ -25,39 +25,67 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   wire [1:0] \$23 ;
   wire [3:0] \$24 ;
   wire [3:0] \$25 ;
-  wire [22:0] \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [7:0] \$26 ;
+  wire [8:0] \$27 ;
+  wire [7:0] \$28 ;
+  wire [8:0] \$29 ;
   wire [2:0] \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [22:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [8:0] \$30 ;
+  wire [7:0] \$31 ;
+  wire [10:0] \$32 ;
+  wire [3:0] \$33 ;
+  wire [8:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [7:0] \$36 ;
+  wire [7:0] \$37 ;
+  wire [10:0] \$38 ;
+  wire [8:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  reg [29:0] \$46 ;
-  reg [25:0] \$47 ;
-  reg [67:0] \$48 ;
-  reg \$49 ;
+  wire [7:0] \$40 ;
+  wire [8:0] \$41 ;
+  wire [7:0] \$42 ;
+  wire [8:0] \$43 ;
+  wire [8:0] \$44 ;
+  wire [7:0] \$45 ;
+  wire [10:0] \$46 ;
+  wire [3:0] \$47 ;
+  wire [8:0] \$48 ;
+  wire [8:0] \$49 ;
   wire [1:0] \$5 ;
-  reg [32:0] \$50 ;
-  reg [31:0] \$51 ;
-  reg \$52 ;
+  wire [7:0] \$50 ;
+  wire [7:0] \$51 ;
+  wire [10:0] \$52 ;
+  wire [8:0] \$53 ;
+  wire [22:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire [3:0] \$6 ;
+  wire [22:0] \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire [3:0] \$7 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  reg [29:0] \$74 ;
+  reg [25:0] \$75 ;
+  reg [67:0] \$76 ;
+  reg \$77 ;
+  reg [32:0] \$78 ;
+  reg [31:0] \$79 ;
   wire \$8 ;
+  reg \$80 ;
   wire [2:0] \$9 ;
   wire [2:0] a_e0_ab_exp;
   wire [2:0] a_e0_ab_magnitude;
@@ -151,33 +179,72 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   wire [3:0] w_e1_normal_mant;
   wire w_id0;
   wire w_id1;
-  assign \$33  = | multiplied[21:14];
-  assign \$34  = ~ $signed(\$32 [22]);
+  assign w_id1 = i__payload[15:12] == 4'h8;
+  assign \$14  = | i__payload[10:8];
+  assign \$15  = i__payload[10:9] + 2'h2;
+  assign w_e0_ab_exp = \$14  ? \$15  : 3'h0;
+  assign \$16  = | i__payload[10:8];
+  assign \$17  = \$16  ? { 1'h1, i__payload[8] } : 2'h0;
+  assign \$18  = - \$17 ;
+  assign \$19  = i__payload[11] ? \$18  : { 2'h0, \$17  };
+  assign \$20  = | i__payload[14:12];
+  assign \$21  = i__payload[14:13] + 2'h2;
+  assign w_e1_ab_exp = \$20  ? \$21  : 3'h0;
+  assign \$22  = | i__payload[14:12];
+  assign \$23  = \$22  ? { 1'h1, i__payload[12] } : 2'h0;
+  assign \$24  = - \$23 ;
+  assign \$25  = i__payload[15] ? \$24  : { 2'h0, \$23  };
+  assign \$26  = { decoded[8], decoded[8], decoded[8], decoded[8], decoded[8:5] } & { decoded[19], decoded[19], decoded[19], decoded[19], decoded[19], decoded[19], decoded[19], decoded[19] };
+  assign \$28  = { decoded[8], decoded[8], decoded[8], decoded[8], decoded[8:5] } & { decoded[20], decoded[20], decoded[20], decoded[20], decoded[20], decoded[20], decoded[20], decoded[20] };
+  assign \$30  = \$27 [7:0] + \$29 [7:0];
+  assign \$31  = { decoded[8], decoded[8], decoded[8], decoded[8], decoded[8:5] } & { decoded[21], decoded[21], decoded[21], decoded[21], decoded[21], decoded[21], decoded[21], decoded[21] };
+  assign \$34  = \$32 [7:0] + \$33 ;
+  assign \$35  = \$30 [7:0] + \$34 [7:0];
+  assign \$36  = { decoded[8], decoded[8], decoded[8], decoded[8], decoded[8:5] } & { decoded[22], decoded[22], decoded[22], decoded[22], decoded[22], decoded[22], decoded[22], decoded[22] };
+  assign \$37  = \$36  ^ { decoded[22], decoded[22], decoded[22], decoded[22], decoded[22], decoded[22], decoded[22], decoded[22] };
+  assign \$39  = \$35 [7:0] + \$38 [7:0];
+  assign shift0 = decoded[4:2] + decoded[18:16];
+  assign \$40  = { decoded[15], decoded[15], decoded[15], decoded[15], decoded[15:12] } & { decoded[26], decoded[26], decoded[26], decoded[26], decoded[26], decoded[26], decoded[26], decoded[26] };
+  assign \$42  = { decoded[15], decoded[15], decoded[15], decoded[15], decoded[15:12] } & { decoded[27], decoded[27], decoded[27], decoded[27], decoded[27], decoded[27], decoded[27], decoded[27] };
+  assign \$44  = \$41 [7:0] + \$43 [7:0];
+  assign \$45  = { decoded[15], decoded[15], decoded[15], decoded[15], decoded[15:12] } & { decoded[28], decoded[28], decoded[28], decoded[28], decoded[28], decoded[28], decoded[28], decoded[28] };
+  assign \$48  = \$46 [7:0] + \$47 ;
+  assign \$49  = \$44 [7:0] + \$48 [7:0];
+  assign \$50  = { decoded[15], decoded[15], decoded[15], decoded[15], decoded[15:12] } & { decoded[29], decoded[29], decoded[29], decoded[29], decoded[29], decoded[29], decoded[29], decoded[29] };
+  assign \$51  = \$50  ^ { decoded[29], decoded[29], decoded[29], decoded[29], decoded[29], decoded[29], decoded[29], decoded[29] };
+  assign \$53  = \$49 [7:0] + \$52 [7:0];
+  assign shift1 = decoded[11:9] + decoded[25:23];
+  assign \$54  = $signed(multiplied[9:2]) << multiplied[13:10];
+  assign \$55  = | multiplied[9:2];
+  assign \$56  = ~ $signed(\$54 [22]);
+  assign \$60  = $signed(multiplied[21:14]) << multiplied[25:22];
+  assign \$61  = | multiplied[21:14];
+  assign \$62  = ~ $signed(\$60 [22]);
   assign step = $signed(product[33:2]) + $signed(product[65:34]);
   assign total = $signed(acc) + $signed(step[31:0]);
-  assign \$38  = | product[67:66];
-  assign \$39  = step[32] != step[31];
-  assign \$40  = \$38  | \$39 ;
-  assign \$41  = total[32] != total[31];
-  assign beat_out_of_range = \$40  | \$41 ;
-  assign \$42  = product[0] & product[1];
-  assign \$43  = product[0] & product[1];
-  assign \$44  = acc_overflow | beat_out_of_range;
-  assign \$45  = acc_overflow | beat_out_of_range;
+  assign \$66  = | product[67:66];
+  assign \$67  = step[32] != step[31];
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = total[32] != total[31];
+  assign beat_out_of_range = \$68  | \$69 ;
+  assign \$70  = product[0] & product[1];
+  assign \$71  = product[0] & product[1];
+  assign \$72  = acc_overflow | beat_out_of_range;
+  assign \$73  = acc_overflow | beat_out_of_range;
   always @(posedge clk)
-    decoded <= \$46 ;
+    decoded <= \$74 ;
   always @(posedge clk)
-    multiplied <= \$47 ;
+    multiplied <= \$75 ;
   always @(posedge clk)
-    product <= \$48 ;
+    product <= \$76 ;
   always @(posedge clk)
-    o__valid <= \$49 ;
+    o__valid <= \$77 ;
   always @(posedge clk)
-    o__payload <= \$50 ;
+    o__payload <= \$78 ;
   always @(posedge clk)
-    acc <= \$51 ;
+    acc <= \$79 ;
   always @(posedge clk)
-    acc_overflow <= \$52 ;
+    acc_overflow <= \$80 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign a_id0 = i__payload[3:0] == 4'h8;
@@ -197,29 +264,6 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   assign \$12  = - \$11 ;
   assign \$13  = i__payload[7] ? \$12  : { 2'h0, \$11  };
   assign w_id0 = i__payload[11:8] == 4'h8;
-  assign w_id1 = i__payload[15:12] == 4'h8;
-  assign \$14  = | i__payload[10:8];
-  assign \$15  = i__payload[10:9] + 2'h2;
-  assign w_e0_ab_exp = \$14  ? \$15  : 3'h0;
-  assign \$16  = | i__payload[10:8];
-  assign \$17  = \$16  ? { 1'h1, i__payload[8] } : 2'h0;
-  assign \$18  = - \$17 ;
-  assign \$19  = i__payload[11] ? \$18  : { 2'h0, \$17  };
-  assign \$20  = | i__payload[14:12];
-  assign \$21  = i__payload[14:13] + 2'h2;
-  assign w_e1_ab_exp = \$20  ? \$21  : 3'h0;
-  assign \$22  = | i__payload[14:12];
-  assign \$23  = \$22  ? { 1'h1, i__payload[12] } : 2'h0;
-  assign \$24  = - \$23 ;
-  assign \$25  = i__payload[15] ? \$24  : { 2'h0, \$23  };
-  assign mant0 = $signed(decoded[8:5]) * $signed(decoded[22:19]);
-  assign shift0 = decoded[4:2] + decoded[18:16];
-  assign mant1 = $signed(decoded[15:12]) * $signed(decoded[29:26]);
-  assign shift1 = decoded[11:9] + decoded[25:23];
-  assign \$26  = $signed(multiplied[9:2]) << multiplied[13:10];
-  assign \$27  = | multiplied[9:2];
-  assign \$28  = ~ $signed(\$26 [22]);
-  assign \$32  = $signed(multiplied[21:14]) << multiplied[25:22];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -310,102 +354,102 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = decoded;
+    \$74  = decoded;
     if (i__ready) begin
-      \$46 [0] = i__valid;
-      \$46 [1] = i__payload[16];
-      \$46 [4:2] = a_e0_exp;
-      \$46 [8:5] = a_e0_mant;
-      \$46 [11:9] = a_e1_exp;
-      \$46 [15:12] = a_e1_mant;
-      \$46 [18:16] = w_e0_exp;
-      \$46 [22:19] = w_e0_mant;
-      \$46 [25:23] = w_e1_exp;
-      \$46 [29:26] = w_e1_mant;
+      \$74 [0] = i__valid;
+      \$74 [1] = i__payload[16];
+      \$74 [4:2] = a_e0_exp;
+      \$74 [8:5] = a_e0_mant;
+      \$74 [11:9] = a_e1_exp;
+      \$74 [15:12] = a_e1_mant;
+      \$74 [18:16] = w_e0_exp;
+      \$74 [22:19] = w_e0_mant;
+      \$74 [25:23] = w_e1_exp;
+      \$74 [29:26] = w_e1_mant;
     end
     if (rst) begin
-      \$46  = 30'h00000000;
+      \$74  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = multiplied;
+    \$75  = multiplied;
     if (i__ready) begin
-      \$47 [0] = decoded[0];
-      \$47 [1] = decoded[1];
-      \$47 [9:2] = mant0;
-      \$47 [13:10] = shift0;
-      \$47 [21:14] = mant1;
-      \$47 [25:22] = shift1;
+      \$75 [0] = decoded[0];
+      \$75 [1] = decoded[1];
+      \$75 [9:2] = \$39 [7:0];
+      \$75 [13:10] = shift0;
+      \$75 [21:14] = \$53 [7:0];
+      \$75 [25:22] = shift1;
     end
     if (rst) begin
-      \$47  = 26'h0000000;
+      \$75  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = product;
+    \$76  = product;
     if (i__ready) begin
-      \$48 [0] = multiplied[0];
-      \$48 [1] = multiplied[1];
-      \$48 [33:2] = product0_value;
-      \$48 [65:34] = product1_value;
-      \$48 [66] = product0_out_of_range;
-      \$48 [67] = product1_out_of_range;
+      \$76 [0] = multiplied[0];
+      \$76 [1] = multiplied[1];
+      \$76 [33:2] = product0_value;
+      \$76 [65:34] = product1_value;
+      \$76 [66] = product0_out_of_range;
+      \$76 [67] = product1_out_of_range;
     end
     if (rst) begin
-      \$48  = 68'h00000000000000000;
+      \$76  = 68'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = o__valid;
+    \$77  = o__valid;
     if (i__ready) begin
-      \$49  = \$42 ;
+      \$77  = \$70 ;
     end
     if (rst) begin
-      \$49  = 1'h0;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = o__payload;
+    \$78  = o__payload;
     if (i__ready) begin
-      if (\$43 ) begin
-        \$50 [31:0] = total[31:0];
-        \$50 [32] = \$44 ;
+      if (\$71 ) begin
+        \$78 [31:0] = total[31:0];
+        \$78 [32] = \$72 ;
       end
     end
     if (rst) begin
-      \$50  = 33'h000000000;
+      \$78  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = acc;
+    \$79  = acc;
     if (i__ready) begin
-      if (\$43 ) begin
-        \$51  = 32'd0;
+      if (\$71 ) begin
+        \$79  = 32'd0;
       end else if (product[0]) begin
-        \$51  = total[31:0];
+        \$79  = total[31:0];
       end
     end
     if (rst) begin
-      \$51  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = acc_overflow;
+    \$80  = acc_overflow;
     if (i__ready) begin
-      if (\$43 ) begin
-        \$52  = 1'h0;
+      if (\$71 ) begin
+        \$80  = 1'h0;
       end else if (product[0]) begin
-        \$52  = \$45 ;
+        \$80  = \$73 ;
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$80  = 1'h0;
     end
   end
   assign advance = i__ready;
@@ -421,8 +465,10 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   assign w_e1_normal_exp = 1'h0;
   assign w_e1_normal_mant = i__payload[15:12];
   assign w_e1_ab_magnitude = { 1'h0, \$23  };
-  assign product0_shifted = { \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26  };
-  assign product1_shifted = { \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32  };
+  assign mant0 = \$39 [7:0];
+  assign mant1 = \$53 [7:0];
+  assign product0_shifted = { \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54  };
+  assign product1_shifted = { \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60  };
   assign step_wrapped = step[31:0];
   assign result = total[31:0];
   assign \i__payload.a  = i__payload[7:0];
@@ -452,14 +498,24 @@ module olive_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i_
   assign \product.v1  = product[65:34];
   assign \product.o0  = product[66];
   assign \product.o1  = product[67];
-  assign product0_value = { \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26 [22], \$26  };
-  assign \$29  = \$26 [22];
-  assign product0_out_of_range = \$31 ;
-  assign product1_value = { \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32  };
-  assign \$35  = \$32 [22];
-  assign product1_out_of_range = \$37 ;
-  assign \$30  = 1'h1;
-  assign \$31  = 1'h0;
-  assign \$36  = 1'h1;
-  assign \$37  = 1'h0;
+  assign \$27  = { 1'h0, \$26  };
+  assign \$29  = { \$28 , 1'h0 };
+  assign \$32  = { 1'h0, \$31 , 2'h0 };
+  assign \$33  = { decoded[22], 3'h0 };
+  assign \$38  = { \$37 , 3'h0 };
+  assign \$41  = { 1'h0, \$40  };
+  assign \$43  = { \$42 , 1'h0 };
+  assign \$46  = { 1'h0, \$45 , 2'h0 };
+  assign \$47  = { decoded[29], 3'h0 };
+  assign \$52  = { \$51 , 3'h0 };
+  assign product0_value = { \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54 [22], \$54  };
+  assign \$57  = \$54 [22];
+  assign product0_out_of_range = \$59 ;
+  assign product1_value = { \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60 [22], \$60  };
+  assign \$63  = \$60 [22];
+  assign product1_out_of_range = \$65 ;
+  assign \$58  = 1'h1;
+  assign \$59  = 1'h0;
+  assign \$64  = 1'h1;
+  assign \$65  = 1'h0;
 endmodule

@@ -114,12 +114,12 @@ def check_against_reference(p, cols):
     ({"lanes": 33}, ValueError, r"^mx_dot lanes must be an integer from 1 to 32, not 33$"),
     ({"block": 30}, ValueError, r"^mx_dot lanes = 8 must divide block = 30$"),
     ({"out": "bf16"}, ValueError, r"^mx_dot out must be one of 'exact', 'fp32', not 'bf16'$"),
-    ({"pipeline": 5}, ValueError,
-     r"^mx_dot pipeline must be an integer from 0 to 4 for out='exact', not 5$"),
-    ({"out": "fp32", "pipeline": 9}, ValueError,
-     r"^mx_dot pipeline must be an integer from 0 to 8 for out='fp32', not 9$"),
+    ({"pipeline": 6}, ValueError,
+     r"^mx_dot pipeline must be an integer from 0 to 5 for out='exact', not 6$"),
+    ({"out": "fp32", "pipeline": 11}, ValueError,
+     r"^mx_dot pipeline must be an integer from 0 to 10 for out='fp32', not 11$"),
     ({"pipeline": -1}, ValueError,
-     r"^mx_dot pipeline must be an integer from 0 to 4 for out='exact', not -1$"),
+     r"^mx_dot pipeline must be an integer from 0 to 5 for out='exact', not -1$"),
     ({"pipeline": True}, TypeError, r"^mx_dot pipeline must be an integer, not True$"),
 ])
 def test_parameter_errors(kwargs, error, message):
@@ -203,15 +203,18 @@ def test_scales_are_read_on_the_first_beat_only():
 # default and small presets, sweep1; tests/test_regression.py) does not: fp32
 # of a wide sum (56 bits: E4M3 x E5M2, with its infinities and ties) with no cut,
 # fp32 with three cuts (the scale/round cut without the multiplier cut),
-# fp32 with every cut (the rounder's own two included), one lane, and sweep0 (E5M2 infinities, two cuts, three lanes), whose
-# Verilator run waits for ACCELGEN_STRESS=2 as the rest do.
+# fp32 with every cut (the rounder's own and the adder tree's middle included),
+# one lane, five lanes with the tree's middle cut (an odd term moving up), and
+# sweep0 (E5M2 infinities, two cuts, three lanes), whose Verilator run waits
+# for ACCELGEN_STRESS=2 as the rest do.
 _HEAVY = pytest.mark.skipif(STRESS < 2, reason=HEAVY_REASON)
 SIM_CONFIGS = [
     Params(a_fmt="e4m3", b_fmt="e5m2", block=8, lanes=8, out="fp32", pipeline=0),
     Params(a_fmt="e4m3", b_fmt="e2m1", block=3, lanes=1, out="fp32", pipeline=3),
     Params(a_fmt="e5m2", b_fmt="int8", block=12, lanes=3, pipeline=2),
-    Params(a_fmt="e5m2", b_fmt="e4m3", block=4, lanes=2, out="fp32", pipeline=8),
-    pytest.param(Params(), marks=_HEAVY),
+    Params(a_fmt="e5m2", b_fmt="e4m3", block=4, lanes=2, out="fp32", pipeline=10),
+    Params(a_fmt="e5m2", b_fmt="e4m3", block=10, lanes=5, pipeline=5),
+    pytest.param(Params(pipeline=4), marks=_HEAVY),
     pytest.param(Params(a_fmt="e2m1", b_fmt="e2m1", block=4, lanes=2, pipeline=0),
                  marks=_HEAVY),
     pytest.param(Params(a_fmt="e5m2", b_fmt="e2m1", block=16, lanes=8, pipeline=1),
@@ -231,6 +234,9 @@ def test_cuts_follow_the_documented_order():
     assert Params(pipeline=0).latency == 1 and Params(out="fp32", pipeline=5).latency == 6
     assert Params(out="fp32", pipeline=8).cuts[-3:] == ("magnitude", "normalize", "round")
     assert Params(out="fp32", pipeline=8).latency == 9
+    assert Params().cuts == ("products", "adder tree", "multiplier", "decode", "tree middle")
+    assert Params(out="fp32", pipeline=10).cuts[-2:] == ("tree middle", "count")
+    assert [Params(lanes=k, block=k).tree_levels for k in (1, 2, 3, 8, 9)] == [0, 1, 2, 3, 4]
 
 
 def _sim_id(p):

@@ -20,7 +20,7 @@ from accelgen.verif.testing import HEAVY_REASON, STRESS, configurations
     ({"groups": 0}, ValueError, r"^nm_sparse groups must be an integer from 1 to 16, not 0$"),
     ({"acc_width": 15}, ValueError,
      r"^nm_sparse acc_width must be an integer from a_width \+ w_width = 16 to 64, not 15$"),
-    ({"pipeline": 3}, ValueError, r"^nm_sparse pipeline must be an integer from 0 to 2, not 3$"),
+    ({"pipeline": 4}, ValueError, r"^nm_sparse pipeline must be an integer from 0 to 3, not 4$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):

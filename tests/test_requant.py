@@ -56,7 +56,10 @@ INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
     ({"out_signed": False, "zero_point": -1}, ValueError,
      r"^requant zero_point must be an integer from 0 to 255 for out_bits=8, "
      r"out_signed=False, not -1$"),
-    ({"pipeline": 5}, ValueError, r"^requant pipeline must be an integer from 0 to 4, not 5$"),
+    ({"pipeline": 6}, ValueError,
+     r"^requant pipeline must be an integer from 0 to 5 for mode='gemmlowp', not 6$"),
+    ({"mode": "even", "pipeline": 5}, ValueError,
+     r"^requant pipeline must be an integer from 0 to 4 for mode='even', not 5$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -396,13 +399,14 @@ SIM_CONFIGS = {
     "default": {},
     "p0_offset_zp": {"pipeline": 0, "in_offset": -12345, "zero_point": 9},
     "p4_lanes2_left": {"pipeline": 4, "lanes": 2, "shift": -3},
+    "p5_min_times_min": {"pipeline": 5, "multiplier": INT32_MIN, "shift": -2},
     "min_times_min": {"multiplier": INT32_MIN, "shift": 31, "out_bits": 16},
     "even_unsigned": {"mode": "even", "out_signed": False, "zero_point": 200, "pipeline": 1},
     "floor_left": {"mode": "floor", "shift": -5, "mult_bits": 16, "multiplier": -20000},
     "pot": {"mode": "pot", "in_bits": 16, "shift": 5, "pipeline": 2},
     "apot": {"mode": "apot", "shift": 20, "shift2": -2, "out_bits": 16},
     "narrow": {"in_bits": 10, "mult_bits": 6, "multiplier": -32, "shift": 2, "out_bits": 5},
-    "pc_gemmlowp": {"per_channel": True, "lanes": 2},
+    "pc_gemmlowp_p5": {"per_channel": True, "lanes": 2, "pipeline": 5},
     "pc_even": {"per_channel": True, "mode": "even", "pipeline": 0},
     "pc_floor": {"per_channel": True, "mode": "floor", "in_bits": 20, "mult_bits": 12},
     "pc_pot": {"per_channel": True, "mode": "pot", "out_signed": False, "zero_point": 3},

@@ -5,6 +5,7 @@ import dataclasses
 
 from amaranth.hdl import Signal, Mux, Cat, signed, unsigned
 
+from accelgen.hw.multiply import narrow_product
 from accelgen.num.formats import Abfloat, OliveFormat, TYPE_CODE
 from accelgen.params import UnitParams, param, check_int, check_choice, require
 
@@ -192,7 +193,7 @@ def pair_step(m, a_pairs, w_pairs, width, prefix=""):
     for k, ((ea, ma), (ew, mw)) in enumerate(zip(a_pairs, w_pairs)):
         shift = Signal(max(len(ea), len(ew)) + 1, name=f"{prefix}shift{k}")
         m.d.comb += shift.eq(ea + ew)
-        value, out = shifted_product(m, ma * mw, shift, width, f"{prefix}product{k}_")
+        value, out = shifted_product(m, narrow_product(ma, mw), shift, width, f"{prefix}product{k}_")
         values.append(value)
         outs.append(out)
     return values, outs
@@ -206,7 +207,7 @@ def pair_multiply(m, a_pairs, w_pairs, prefix=""):
     for k, ((ea, ma), (ew, mw)) in enumerate(zip(a_pairs, w_pairs)):
         mant = Signal(signed(len(ma) + len(mw)), name=f"{prefix}mant{k}")
         shift = Signal(max(len(ea), len(ew)) + 1, name=f"{prefix}shift{k}")
-        m.d.comb += [mant.eq(ma * mw), shift.eq(ea + ew)]
+        m.d.comb += [mant.eq(narrow_product(ma, mw)), shift.eq(ea + ew)]
         out.append((mant, shift))
     return out
 

@@ -5,6 +5,7 @@ from amaranth.hdl import Signal, Mux, Cat, Const, signed
 
 from accelgen.hw.fp import decode_fp
 from accelgen.hw.fpround import round_to_float
+from accelgen.hw.multiply import narrow_product
 from accelgen.hw.pipeline import Carry
 from accelgen.num.fpformats import get_format
 
@@ -34,7 +35,9 @@ def fp_product(m, a_dec, b_dec, a_fmt, b_fmt, prefix=""):
     wider than the operands'. ``nan``: an operand is NaN, or infinity times
     zero; ``inf``: an operand is infinite and the product is not NaN (its sign
     is ``mant``'s: an infinite code's pair is its formula's, non-zero).
-    Combinational: one multiplier and one small adder."""
+    Combinational: one multiplier (partial-product logic for mantissas of at
+    most 6 bits, the FP8/FP6/FP4 ones: :func:`accelgen.hw.multiply.narrow_product`)
+    and one small adder."""
     a_fmt, b_fmt = _fmt(a_fmt), _fmt(b_fmt)
     ma, ea, na, ia = a_dec
     mb, eb, nb, ib = b_dec
@@ -43,7 +46,7 @@ def fp_product(m, a_dec, b_dec, a_fmt, b_fmt, prefix=""):
     nan = Signal(name=f"{prefix}nan")
     inf = Signal(name=f"{prefix}inf")
     m.d.comb += [
-        mant.eq(ma * mb),
+        mant.eq(narrow_product(ma, mb)),
         exp.eq(ea + eb),
         nan.eq(na | nb | (ia & (mb == 0)) | (ib & (ma == 0))),
         inf.eq((ia | ib) & ~nan),

@@ -58,7 +58,7 @@ def shift_left_window(m, x, amount, name):
 #: The register cuts :func:`round_to_float` can take, in pipeline order: after
 #: the magnitude (a negation's carry chain), after its leading-zero count, and
 #: after the normalizing shift.
-ROUND_CUTS = ("magnitude", "normalize", "round")
+ROUND_CUTS = ("magnitude", "count", "normalize", "round")
 
 
 def round_to_float(m, value, exp, fmt, *, prefix="", negative=None, cut=None):
@@ -87,9 +87,11 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None, cut=None):
 
     Registers: none unless ``cut`` is given. ``cut(name, **values)`` is called
     at each point of :data:`ROUND_CUTS` (``"magnitude"``: before the
-    leading-zero count, ``"normalize"``: after the shift amount, before the
-    shift, ``"round"``: before
-    the increment) with the rounder's values crossing that
+    leading-zero count, ``"count"``: after the leading- and trailing-zero
+    counts, before the comparisons and small adders that turn them into the
+    shift amount, the exponent and the sticky position, ``"normalize"``: after
+    the shift amount, before the shift, ``"round"``: before the increment)
+    with the rounder's values crossing that
     point, and returns their registered copies (a mapping); the caller's
     :class:`accelgen.hw.pipeline.Carry` registers them with its own signals.
     A ``cut`` that returns its arguments builds the combinational rounder.
@@ -134,6 +136,14 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None, cut=None):
     mag, negative, limit, tiny = v["mag"], v["negative"], v["limit"], v["tiny"]
     limit_shift = v["limit_shift"]
     lz = count_leading_zeros(m, mag, f"{prefix}lz")
+    # The sticky bit without waiting for the shift: the window holds mag << shift,
+    # so a bit below the guard is set iff the lowest set bit, at tz + shift, lands
+    # below it, i.e. shift < (win - 2 - man) - tz.
+    tz = count_leading_zeros(m, Cat(*reversed(list(mag))), f"{prefix}tz")
+    v = cut("count", mag=mag, negative=negative, limit=limit, tiny=tiny,
+            limit_shift=limit_shift, lz=lz, tz=tz)
+    mag, negative, limit, tiny = v["mag"], v["negative"], v["limit"], v["tiny"]
+    limit_shift, lz, tz = v["limit_shift"], v["lz"], v["tz"]
     # The shift's two candidates and the choice, each one small adder or
     # comparator after the count (in parallel); the choice is made after the cut.
     clamp = Signal(name=f"{prefix}clamp")
@@ -146,10 +156,6 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None, cut=None):
     m.d.comb += biased.eq(limit + 1 - lz)
     zero = Signal(name=f"{prefix}zero")
     m.d.comb += zero.eq(mag == 0)
-    # The sticky bit without waiting for the shift: the window holds mag << shift,
-    # so a bit below the guard is set iff the lowest set bit, at tz + shift, lands
-    # below it, i.e. shift < (win - 2 - man) - tz.
-    tz = count_leading_zeros(m, Cat(*reversed(list(mag))), f"{prefix}tz")
     sticky_at = Signal(signed(len(tz) + 2 + (win + 2).bit_length()), name=f"{prefix}sticky_at")
     m.d.comb += sticky_at.eq((win - 2 - man) - tz)
     v = cut("normalize", mag=mag, negative=negative, clamp=clamp, limit_shift=limit_shift,

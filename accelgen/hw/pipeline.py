@@ -78,17 +78,18 @@ class Carry:
         return {key: regs[key] for key in values}
 
 
-def drain_beats(m, i, o, remaining, rest, load):
+def drain_beats(m, i, o, remaining, rest, load, last=None):
     """Control of a unit that turns one input beat into several output beats
-    (``lnzd``, ``index_match``): ``remaining`` is a register holding the work
-    left of the beat being drained, ``rest`` what is left after the output beat
-    on offer; ``o.last`` is set when ``rest`` is empty. An input beat is taken
+    (``lnzd``): ``remaining`` is a register holding the work left of the beat
+    being drained, ``rest`` what is left after the output beat on offer;
+    ``o.last`` is ``last``, which must be high exactly when ``rest`` is empty
+    (``None``: ``rest == 0``; a unit passes a faster equivalent). An input beat is taken
     when the unit is idle or in the cycle its last output beat leaves
     (``i.ready = ~busy | (o.ready & o.last)``, combinational from ``o.ready``),
     and then the statements ``load`` (which set ``remaining`` and the beat's
     other registers) run. ``o.valid`` is the busy flag."""
     busy = Signal(name="busy")
-    m.d.comb += [o.valid.eq(busy), o.payload.last.eq(rest == 0),
+    m.d.comb += [o.valid.eq(busy), o.payload.last.eq(rest == 0 if last is None else last),
                  i.ready.eq(~busy | (o.ready & o.payload.last))]
     with m.If(o.valid & o.ready):
         m.d.sync += remaining.eq(rest)

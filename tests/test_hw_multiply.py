@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""accelgen.hw.multiply: the partial-product multiplier is exact over every pair of
+operands of every signedness, shaped like ``a * b``, and has no multiplier cell, so
+ECP5 synthesis maps it to no DSP block; ``narrow_product`` keeps ``*`` past its bound."""
+
+from types import SimpleNamespace
+
+import pytest
+from amaranth.back import rtlil
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from accelgen.flow.synth import synthesize
+from accelgen.hw.multiply import LOGIC_PRODUCT_MAX_BITS, logic_product, narrow_product
+
+__all__ = []
+
+
+def _shape(width, is_signed):
+    return signed(width) if is_signed else unsigned(width)
+
+
+def _range(shape):
+    if shape.signed:
+        return range(-(1 << (shape.width - 1)), 1 << (shape.width - 1))
+    return range(1 << shape.width)
+
+
+class _Product(wiring.Component):
+    """``y = build(a, b)`` of two operands of the given shapes, combinational."""
+
+    def __init__(self, a_shape, b_shape, build=logic_product):
+        self.build = build
+        super().__init__({"a": In(a_shape), "b": In(b_shape),
+                          "y": Out((Signal(a_shape) * Signal(b_shape)).shape())})
+
+    def elaborate(self, platform):
+        m = Module()
+        product = self.build(self.a, self.b)
+        assert product.shape() == self.y.shape(), (product.shape(), self.y.shape())
+        m.d.comb += self.y.eq(product)
+        return m
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("a_signed", [False, True], ids=["ua", "sa"])
+@pytest.mark.parametrize("b_signed", [False, True], ids=["ub", "sb"])
+@pytest.mark.parametrize("widths", [(1, 1), (1, 4), (4, 1), (2, 5), (3, 3), (6, 6)],
+                         ids=lambda w: f"{w[0]}x{w[1]}")
+def test_logic_product_is_exact_over_every_operand_pair(widths, a_signed, b_signed):
+    """Exhaustive: every ``a`` and ``b`` of the shapes (up to 2**12 pairs)."""
+    a_shape, b_shape = _shape(widths[0], a_signed), _shape(widths[1], b_signed)
+    dut = _Product(a_shape, b_shape)
+    wrong = []
+
+    async def testbench(ctx):
+        for x in _range(a_shape):
+            for z in _range(b_shape):
+                ctx.set(dut.a, x)
+                ctx.set(dut.b, z)
+                if ctx.get(dut.y) != x * z:
+                    wrong.append((x, z, ctx.get(dut.y)))
+
+    sim = Simulator(dut)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert not wrong, f"{a_shape} x {b_shape}: (a, b, got) {wrong[:5]}"
+
+
+def test_narrow_product_has_no_multiplier_cell_up_to_its_bound():
+    """The RTLIL of ``narrow_product`` has a ``$mul`` cell only past the bound."""
+    bound = LOGIC_PRODUCT_MAX_BITS
+    for width, cells in ((bound, 0), (bound + 1, 1)):
+        dut = _Product(signed(width), signed(width), build=narrow_product)
+        assert rtlil.convert(dut, name="probe").count("cell $mul ") == cells, width
+
+
+@pytest.mark.synth
+def test_logic_product_maps_to_no_dsp_block(tmp_path):
+    """A signed 6x6 product through ``*`` takes an ECP5 MULT18X18D; as
+    ``logic_product`` it takes none."""
+    counts = {}
+    for build in (logic_product, lambda a, b: a * b):
+        dut = _Product(signed(6), signed(6), build=build)
+        emitted = SimpleNamespace(module="product_probe", verilog="", manifest_text="")
+        counts[build is logic_product] = synthesize(emitted, dut, "ecp5",
+                                                    tmp_path / str(len(counts)))["DSP"]
+    assert counts == {True: 0, False: 1}, counts

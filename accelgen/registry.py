@@ -693,7 +693,7 @@ UNITS = MappingProxyType({u.name: u for u in [
         # then the same block through every register cut, two slots.
         formal=Formal(configs=(("small", {"length": 2, "index_width": 2}),
                                ("small", {"length": 2, "index_width": 2, "pairs": 2,
-                                          "pipeline": 3})),
+                                          "pipeline": 4})),
                       beats=lambda p: (1, -(-(p.length if p.sorted else p.length ** 2)
                                             // p.pairs))),
         accuracy=None,

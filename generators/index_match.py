@@ -9,12 +9,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_bool, require
-from accelgen.hw.pipeline import register_stage
+from accelgen.hw.pipeline import register_stage, register_values
 from accelgen.hw.reduce import several_set
 from accelgen.hw.stream import DRAIN, stall_advance
 
-__all__ = ["Params", "IndexMatch", "lowest_set", "drop_lowest", "encode_onehot",
-           "select_onehot", "rank_classes"]
+__all__ = ["Params", "IndexMatch", "lowest_set", "drop_lowest", "SEGMENT_BITS",
+           "encode_onehot", "select_onehot", "rank_classes"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -29,17 +29,18 @@ class Params(UnitParams):
     sorted: bool = param(False, "indices are unique on each side, as in sorted sparse "
                                 "formats: one match per weight at most, a cheaper "
                                 "encoder (else every equal pair is a match)", abbr="s")
-    pipeline: int = param(3, "register cuts (0..3): 1 holds the selected matches one-hot "
+    pipeline: int = param(4, "register cuts (0..4): 1 holds the selected matches one-hot "
                              "(positions decoded after the register), 2 also registers "
-                             "the comparison matrix, 3 also the rank classes; latency "
-                             "1 + (pipeline >= 2) + (pipeline >= 3)", abbr="pl")
+                             "the comparison matrix, 3 also the rank classes, 4 also "
+                             "the rank prefix halfway; latency 1 + (pipeline >= 2) + "
+                             "(pipeline >= 3) + (pipeline >= 4)", abbr="pl")
 
     def __post_init__(self):
         check_int(self, "length", min=2, max=32)
         check_int(self, "index_width", min=1, max=16)
         check_int(self, "pairs", min=1, max=8)
         check_bool(self, "sorted")
-        check_int(self, "pipeline", min=0, max=3)
+        check_int(self, "pipeline", min=0, max=4)
         if self.sorted:
             need = (self.length - 1).bit_length()
             require(self, self.index_width >= need,
@@ -50,8 +51,9 @@ class Params(UnitParams):
     def latency(self):
         """Cycles from accepting a block to its first output beat: 1, plus one per
         register before the beat register (the comparison matrix at ``pipeline >=
-        2``, the rank classes at ``pipeline >= 3``)."""
-        return 1 + (self.pipeline >= 2) + (self.pipeline >= 3)
+        2``, the rank classes at ``pipeline >= 3``, the rank prefix halfway at
+        ``pipeline >= 4``)."""
+        return 1 + (self.pipeline >= 2) + (self.pipeline >= 3) + (self.pipeline >= 4)
 
     @property
     def throughput(self):
@@ -101,15 +103,29 @@ def lowest_set(m, bits, name):
     return found, (index if index is not None else 0)
 
 
-def drop_lowest(m, bits, name):
+#: :func:`drop_lowest` subtracts in segments of at most this many bits.
+SEGMENT_BITS = 16
+
+
+def drop_lowest(m, bits, name, segment=SEGMENT_BITS):
     """``(rest, empty)``: ``bits`` with its lowest set bit cleared (``bits & (bits -
-    1)``) and ``bits == 0``, both read off one subtraction (a carry chain on
-    FPGAs; ``empty`` is its borrow out)."""
+    1)``) and ``bits == 0``. Each ``segment``-bit slice clears its own lowest
+    set bit with one subtraction (a carry chain on FPGAs; its borrow out says
+    the slice is empty), and a slice keeps that result only when every slice
+    below it is empty: chains of ``segment`` bits, side by side, instead of one
+    ``len(bits)`` long."""
     n = len(bits)
-    less = Signal(n + 1, name=f"{name}_dec")
     rest = Signal(n, name=f"{name}_rest")
-    m.d.comb += [less.eq(bits - 1), rest.eq(bits & less[:n])]
-    return rest, less[n]
+    below_empty = C(1, 1)
+    for at in range(0, n, segment):
+        part = bits[at:at + segment]
+        less = Signal(len(part) + 1, name=f"{name}_dec{at // segment}")
+        m.d.comb += [less.eq(part - 1),
+                     rest[at:at + segment].eq(Mux(below_empty, part & less[:len(part)], part))]
+        below_empty = below_empty & less[len(part)] if at else less[len(part)]
+    empty = Signal(name=f"{name}_empty")
+    m.d.comb += empty.eq(below_empty)
+    return rest, empty
 
 
 def encode_onehot(m, onehot, name):
@@ -133,13 +149,18 @@ def select_onehot(m, onehot, values, name):
     return out
 
 
-def rank_classes(m, bits, classes, name):
+def rank_classes(m, bits, classes, name, cut=None):
     """``classes`` masks of ``bits``: mask ``s`` holds the set bits whose rank
     (set bits below them) is ``s`` modulo ``classes``. The ranks come from a
-    parallel prefix (depth ``log2(len(bits))``) of one-hot counts modulo
-    ``classes``."""
-    if classes == 1:
-        return [bits]
+    parallel prefix (depth ``ceil(log2(len(bits)))``) of one-hot counts modulo
+    ``classes``.
+
+    ``cut``, when given, registers the prefix halfway: it is called once with a
+    dict of values (``bits`` and the counts within blocks of
+    ``2**floor(depth/2)`` bits, the prefix's lower levels) and returns their
+    registered copies under the same keys; the upper levels and the masks
+    are built on those."""
+    n = len(bits)
     count = 0
 
     def combine(lo, hi):
@@ -150,22 +171,45 @@ def rank_classes(m, bits, classes, name):
                                .any()) for k in range(classes)]
         return out
 
-    def scan(lo, hi):
+    def scan(lo, hi, blocks):
+        if (lo, hi) in blocks:
+            return [blocks[lo, hi][j] for j in range(hi - lo)]
         if hi - lo == 1:
             return [Cat(~bits[lo], bits[lo], C(0, classes - 2))]
         mid = (lo + hi) // 2
-        left, right = scan(lo, mid), scan(mid, hi)
+        left, right = scan(lo, mid, blocks), scan(mid, hi, blocks)
         return left + [combine(left[-1], r) for r in right]
 
-    inclusive = scan(0, len(bits))
+    def block_spans(lo, hi, size):
+        if hi - lo <= size:
+            return [(lo, hi)]
+        mid = (lo + hi) // 2
+        return block_spans(lo, mid, size) + block_spans(mid, hi, size)
+
+    if cut is not None:
+        size = 1 << ((n - 1).bit_length() // 2)
+        spans = block_spans(0, n, size)
+        local = {} if classes == 1 else {
+            f"p{lo + j}": value for lo, hi in spans
+            for j, value in enumerate(scan(lo, hi, {}))}
+        registered = cut({"bits": bits, **local})
+        bits = registered["bits"]
+        blocks = {} if classes == 1 else {
+            (lo, hi): [registered[f"p{k}"] for k in range(lo, hi)] for lo, hi in spans}
+    else:
+        blocks = {}
+    if classes == 1:
+        return [bits]
+    inclusive = scan(0, n, blocks)
     below = [C(1, classes)] + inclusive[:-1]
-    return [Cat(*(bits[j] & below[j][s] for j in range(len(bits)))) for s in range(classes)]
+    return [Cat(*(bits[j] & below[j][s] for j in range(n))) for s in range(classes)]
 
 
 #: The register cuts of each ``pipeline`` setting: (comparison matrix, rank
-#: classes, one-hot selection).
-_CUTS = {0: (False, False, False), 1: (False, False, True), 2: (True, False, True),
-         3: (True, True, True)}
+#: prefix halfway, rank classes, one-hot selection).
+_CUTS = {0: (False, False, False, False), 1: (False, False, False, True),
+         2: (True, False, False, True), 3: (True, False, True, True),
+         4: (True, True, True, True)}
 
 
 class IndexMatch(wiring.Component):
@@ -182,9 +226,8 @@ class IndexMatch(wiring.Component):
 
     Selection: the matches are split by rank (matches before them in the
     order) modulo ``pairs``, a parallel prefix count; slot ``s`` then takes,
-    beat after beat, the lowest match of its class (one carry chain per slot:
-    ``x & (x - 1)`` clears it), since emitting ``pairs`` matches leaves every
-    class as it was.
+    beat after beat, the lowest match of its class (``x & (x - 1)`` clears
+    it), since emitting ``pairs`` matches leaves every class as it was.
 
     With ``sorted=True`` the indices on each side are unique (a sorted sparse
     format's guarantee), so a weight matches at most one activation: the
@@ -199,28 +242,34 @@ class IndexMatch(wiring.Component):
     ``ceil(length**2 / pairs)`` beats.
 
     Timing: the first beat of a block is valid ``latency = 1 + (pipeline >= 2) +
-    (pipeline >= 3)`` cycles after it is accepted; a block with ``k`` matches
-    takes ``max(1, ceil(k / pairs))`` cycles, and the next block is accepted in
-    its last one (``i.ready = ~o.valid | (o.ready & o.last)``), so blocks of at
-    most ``pairs`` matches stream at one per cycle at every ``pipeline``.
-    Synchronous reset drops the blocks in progress.
+    (pipeline >= 3) + (pipeline >= 4)`` cycles after it is accepted; a block
+    with ``k`` matches takes ``max(1, ceil(k / pairs))`` cycles, and the next
+    block is accepted in its last one (``i.ready = ~o.valid | (o.ready &
+    o.last)``), so blocks of at most ``pairs`` matches stream at one per cycle
+    at every ``pipeline``. Synchronous reset drops the blocks in progress.
 
     Pipeline: the beat register (``o.valid``, the slots, the matches left per
     slot) is always there; ``pipeline`` adds, in this order, (1) the selected
     matches held one-hot, their positions decoded after the register (no
     latency); (2) a register of the comparison matrix; (3) a register of the
-    rank classes. The registers before the beat register load with the block
-    taken (``i.ready``). The beat register also holds whether slot 0 has
-    matches left after its beat (two or more set bits in its class, a tree
-    beside the selection), so ``o.last`` is a flip-flop's output and the
-    handshake (``i.ready``, the beat register's choice) starts at one. As
-    nextpnr reports it on the ECP5 (``accelgen synth index_match --target ecp5
-    --pnr``), the critical path of the default (``pipeline=3``) runs from the
-    rank-class register through that tree into the beat register; on the
-    iCE40 UP5K, from the comparison register through the rank prefix into the
-    rank-class register; at ``pipeline=2`` it runs from the comparison register
-    through the rank prefix and a slot's carry chain into the beat register;
-    at 0 and 1, from the input through the comparators as well.
+    rank classes; (4) a register halfway through the rank prefix (the counts
+    within blocks of ``2**floor(depth/2)`` flags). The registers before the
+    beat register load with the block taken (``i.ready``). The beat register
+    also holds whether slot 0 has matches left after its beat (two or more set
+    bits in its class, a tree beside the selection), so ``o.last`` is a
+    flip-flop's output and the handshake (``i.ready``, the beat register's
+    choice) starts at one. A slot clears its lowest match with subtractions
+    of :data:`SEGMENT_BITS` bits side by side (:func:`drop_lowest`), not one
+    carry chain across the ``length**2`` flags. As nextpnr reports it on the
+    ECP5 (``accelgen synth index_match --target ecp5 --pnr``), the critical
+    path of the default (``pipeline=4``) runs from the rank-class register
+    through a slot's subtraction into the beat register, and on the iCE40
+    UP5K the same way; at ``pipeline=3`` it runs from the comparison register
+    through the rank prefix (on the UP5K, Yosys' ABC maps that prefix to a
+    chain twice its depth) or from the rank-class register through the tree
+    above; at ``pipeline=2`` from the comparison register through the rank
+    prefix and a slot's subtraction into the beat register; at 0 and 1, from
+    the input through the comparators as well.
 
     Members
     -------
@@ -241,7 +290,7 @@ class IndexMatch(wiring.Component):
         p = self.params
         m = Module()
         n = p.length
-        compare_cut, split_cut, onehot_cut = _CUTS[p.pipeline]
+        compare_cut, prefix_cut, split_cut, onehot_cut = _CUTS[p.pipeline]
         i = self.i.payload
         # The comparator array, on the incoming block.
         equal = Signal(n * n, name="equal")
@@ -280,7 +329,15 @@ class IndexMatch(wiring.Component):
         # in the order) is s modulo `pairs`: emitting a beat removes `pairs`
         # matches and leaves every rank's class as it was, so each slot drains
         # its own set, one match per beat, the lowest first.
-        split = rank_classes(m, incoming, p.pairs, "rank")
+        def halfway(values):
+            nonlocal src_valid, incoming_a
+            regs = register_values(m, take, "prefix",
+                                   {"valid": src_valid, "a": incoming_a, **values})
+            src_valid, incoming_a = regs.pop("valid"), regs.pop("a")
+            return regs
+
+        split = rank_classes(m, incoming, p.pairs, "rank",
+                             cut=halfway if prefix_cut else None)
         if split_cut:
             s2 = register_stage(m, take, "split", valid=src_valid, a=incoming_a,
                                 **{f"m{s}": mask for s, mask in enumerate(split)})

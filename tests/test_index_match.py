@@ -6,10 +6,10 @@ index_match and int_mac; the Verilator regression is in tests/test_regression.py
 import numpy as np
 import pytest
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Signal, Value
 from amaranth.sim import Simulator
 
-from accelgen.generators.index_match import IndexMatch, Params, rank_classes
+from accelgen.generators.index_match import IndexMatch, Params, rank_classes, drop_lowest
 from accelgen.generators.int_mac import IntMAC, Params as MACParams
 from accelgen.golden.index_match import (index_match, matches, beats_per_block, to_csr,
                                          to_csc, block_of, sparse_dot)
@@ -23,8 +23,8 @@ from accelgen.verif.index_match import run_index_match
      r"^index_match index_width must be an integer from 1 to 16, not 17$"),
     ({"pairs": 0}, ValueError, r"^index_match pairs must be an integer from 1 to 8, not 0$"),
     ({"sorted": 1}, TypeError, r"^index_match sorted must be a bool, not 1$"),
-    ({"pipeline": 4}, ValueError,
-     r"^index_match pipeline must be an integer from 0 to 3, not 4$"),
+    ({"pipeline": 5}, ValueError,
+     r"^index_match pipeline must be an integer from 0 to 4, not 5$"),
     ({"sorted": True, "index_width": 2}, ValueError,
      r"^index_match index_width must be at least 3 with sorted=True \(8 unique indices per "
      r"block\), not 2$"),
@@ -84,9 +84,10 @@ def test_csr_and_csc():
                                     Params(length=3, pairs=4, index_width=1, pipeline=1),
                                     Params(length=8, index_width=5, pairs=2, sorted=True,
                                            pipeline=2),
-                                    Params(length=6, index_width=3, pairs=2, sorted=True)],
+                                    Params(length=6, index_width=3, pairs=2, sorted=True),
+                                    Params(length=7, index_width=2, pairs=2, pipeline=3)],
                          ids=["l4_p3_dups", "l5_p1_pl0", "l3_p4_iw1_pl1", "l8_p2_sorted_pl2",
-                              "l6_sorted_with_dups"])
+                              "l6_sorted_with_dups", "l7_p2_pl3"])
 def test_amaranth_simulator_under_stalls(params, request):
     seed = 61
     rng = np.random.default_rng(seed)
@@ -108,15 +109,31 @@ def test_amaranth_simulator_under_stalls(params, request):
     assert got == index_match(params, blocks), f"seed {seed}"
 
 
-@pytest.mark.parametrize("classes", [2, 3])
-def test_rank_classes_against_ranks(classes):
-    """The rank split read back from the simulator against ranks counted in Python."""
-    width, seed = 12, 5
+@pytest.mark.parametrize("classes", [1, 2, 3])
+@pytest.mark.parametrize("width", [12, 64])
+@pytest.mark.parametrize("halfway", [False, True], ids=["whole", "halfway"])
+def test_rank_classes_against_ranks(classes, width, halfway):
+    """The rank split read back from the simulator against ranks counted in Python,
+    the prefix whole or cut halfway (the cut here a wire: the values handed to
+    ``cut`` must come back unchanged)."""
+    seed = 5
     rng = np.random.default_rng(seed)
     m = Module()
     bits = Signal(width)
-    masks = rank_classes(m, bits, classes, "rank")
-    words = [int(x) for x in rng.integers(0, 1 << width, 40)] + [0, (1 << width) - 1]
+    handed = {}
+
+    def wire(values):
+        handed.update(values)
+        copies = {key: Signal.like(Value.cast(value), name=f"cut_{key}")
+                  for key, value in values.items()}
+        m.d.comb += [copies[key].eq(value) for key, value in values.items()]
+        return copies
+
+    masks = rank_classes(m, bits, classes, "rank", cut=wire if halfway else None)
+    assert bool(handed) == halfway and (not halfway or "bits" in handed)
+    words = [int(x) for x in rng.integers(0, 1 << min(width, 62), 40)]
+    words += [w << (width - 62) for w in words[:10] if width > 62]
+    words += [0, (1 << width) - 1]
 
     async def bench(ctx):
         for word in words:
@@ -132,8 +149,34 @@ def test_rank_classes_against_ranks(classes):
     sim.run()
 
 
+@pytest.mark.parametrize("width,segment", [(12, 16), (64, 16), (40, 16), (9, 4), (7, 1)])
+def test_drop_lowest_in_segments(width, segment):
+    """``bits & (bits - 1)`` and ``bits == 0`` from segmented subtractions, read
+    back from the simulator against Python: random words, words whose lowest set
+    bit sits at each position (every segment boundary), zero and all ones."""
+    seed = 11
+    rng = np.random.default_rng(seed)
+    m = Module()
+    bits = Signal(width)
+    rest, empty = drop_lowest(m, bits, "drop", segment=segment)
+    words = [int(x) for x in rng.integers(0, 1 << min(width, 62), 30)]
+    words += [((int(rng.integers(0, 1 << 62)) << k) | (1 << k)) % (1 << width)
+              for k in range(width)]
+    words += [0, (1 << width) - 1]
+
+    async def bench(ctx):
+        for word in words:
+            ctx.set(bits, word)
+            assert (ctx.get(rest), ctx.get(empty)) == (word & (word - 1), int(word == 0)), \
+                f"seed {seed}, word {word:#x}"
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 @pytest.mark.sim
-@pytest.mark.parametrize("pipeline", [0, 1, 2, 3])
+@pytest.mark.parametrize("pipeline", [0, 1, 2, 3, 4])
 def test_latency_and_one_block_per_cycle(pipeline):
     """Blocks of one match each, no stalls: the first beat comes ``latency`` cycles
     after the first block is taken, then one beat per cycle."""

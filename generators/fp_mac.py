@@ -207,8 +207,9 @@ class FpMAC(wiring.Component):
     after the packet's exact sum (before the rounder), then inside the
     rounder, before its leading-zero count, before its normalizing shift and
     before its increment; then after the decoders; last (rounding only), inside
-    the rounder after its zero counts. The accumulation itself (the FP32 adder with its alignment, normalization and rounding, or the
-    fixed-point adder) closes in one cycle, so one product is taken per cycle.
+    the rounder after its zero counts. The accumulation itself (the FP32 adder
+    with its alignment, normalization and rounding, or the fixed-point adder)
+    closes in one cycle, so one product is taken per cycle.
     The pipeline stalls as a whole while ``o.valid & ~o.ready``, and ``i.ready =
     ~o.valid | o.ready``. Synchronous reset clears the accumulator and every
     in-flight beat.

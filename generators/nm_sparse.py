@@ -185,7 +185,8 @@ class NMSparse(wiring.Component):
         for g in range(p.groups):
             for k in range(p.n):
                 product = Signal(signed(p.a_width + p.w_width + 1), name=f"product{g}_{k}")
-                m.d.comb += product.eq(narrow_product(getattr(s, f"a{g}_{k}"), getattr(s, f"w{g}_{k}")))
+                m.d.comb += product.eq(narrow_product(getattr(s, f"a{g}_{k}"),
+                                                      getattr(s, f"w{g}_{k}")))
                 products[f"p{g}_{k}"] = product
         s = SimpleNamespace(valid=s.valid, last=s.last, error=s.error, **products)
         if p.pipeline >= 1:

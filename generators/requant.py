@@ -283,9 +283,9 @@ class Requant(wiring.Component):
     (before the zero point and saturation), ``>= 3`` also after the sum of the
     partial products, ``>= 4`` also before the multipliers (after the offset and
     the left shift), ``5`` (``gemmlowp`` only) also between the high
-    multiply's rounding and the divide's. The pipeline stalls as a whole while ``o.valid & ~o.ready``;
-    ``i.ready = ~o.valid | o.ready``. Synchronous reset drops every beat in
-    flight.
+    multiply's rounding and the divide's. The pipeline stalls as a whole while
+    ``o.valid & ~o.ready``; ``i.ready = ~o.valid | o.ready``. Synchronous reset
+    drops every beat in flight.
 
     Parameters
     ----------

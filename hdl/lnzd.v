@@ -9,8 +9,32 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire [1:0] \$1 ;
   wire [7:0] \$10 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire [7:0] \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire \$119 ;
   wire [7:0] \$12 ;
+  wire \$120 ;
+  reg [15:0] \$121 ;
+  reg \$122 ;
+  reg [127:0] \$123 ;
   wire [1:0] \$13 ;
   wire [1:0] \$14 ;
   wire [1:0] \$15 ;
@@ -97,9 +121,15 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire \$89 ;
   wire [1:0] \$9 ;
   wire \$90 ;
-  reg [15:0] \$91 ;
-  reg \$92 ;
-  reg [127:0] \$93 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   (* init = 1'h0 *)
   wire busy;
   input clk;
@@ -142,36 +172,21 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire l1_0_any;
   wire [3:0] l1_0_index;
   wire [7:0] l1_0_value;
-  wire more_l0_0_any;
-  wire more_l0_0_several;
-  wire more_l0_1_any;
-  wire more_l0_1_several;
-  wire more_l0_2_any;
-  wire more_l0_2_several;
-  wire more_l0_3_any;
-  wire more_l0_3_several;
-  wire more_l0_4_any;
-  wire more_l0_4_several;
-  wire more_l0_5_any;
-  wire more_l0_5_several;
-  wire more_l0_6_any;
-  wire more_l0_6_several;
-  wire more_l0_7_any;
-  wire more_l0_7_several;
-  wire more_l1_0_any;
-  wire more_l1_0_several;
-  wire more_l1_1_any;
-  wire more_l1_1_several;
-  wire more_l1_2_any;
-  wire more_l1_2_several;
-  wire more_l1_3_any;
-  wire more_l1_3_several;
-  wire more_l2_0_any;
-  wire more_l2_0_several;
-  wire more_l2_1_any;
-  wire more_l2_1_several;
-  wire more_l3_0_any;
-  wire more_l3_0_several;
+  wire [1:0] more0_0;
+  wire [1:0] more0_1;
+  wire [1:0] more0_2;
+  wire [1:0] more0_3;
+  wire [1:0] more0_4;
+  wire [1:0] more0_5;
+  wire [1:0] more0_6;
+  wire [1:0] more0_7;
+  wire [1:0] more1_0;
+  wire [1:0] more1_1;
+  wire [1:0] more1_2;
+  wire [1:0] more1_3;
+  wire [1:0] more2_0;
+  wire [1:0] more2_1;
+  wire [1:0] more3_0;
   output [13:0] o__payload;
   wire [13:0] o__payload;
   wire [3:0] \o__payload.index ;
@@ -203,6 +218,12 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   wire [7:0] \vector[7] ;
   wire [7:0] \vector[8] ;
   wire [7:0] \vector[9] ;
+  assign l0_0_any = | remaining[3:0];
+  assign \$1  = remaining[3] ? 2'h3 : 2'h0;
+  assign \$2  = remaining[2] ? 2'h2 : \$1 ;
+  assign \$3  = remaining[1] ? 2'h1 : \$2 ;
+  assign l0_0_index = remaining[0] ? 2'h0 : \$3 ;
+  assign \$4  = remaining[3] ? vector[31:24] : 8'h00;
   assign \$5  = remaining[2] ? vector[23:16] : \$4 ;
   assign \$6  = remaining[1] ? vector[15:8] : \$5 ;
   assign l0_0_value = remaining[0] ? vector[7:0] : \$6 ;
@@ -250,124 +271,133 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   assign \$37  = { 1'h0, remaining } & \$36 ;
   assign \$38  = l1_0_any ? \$32 [3:0] : 4'h0;
   assign \$39  = l1_0_any ? l1_0_value : 8'h00;
-  assign more_l0_0_any = remaining[0] | remaining[1];
-  assign \$41  = remaining[0] & remaining[1];
-  assign more_l0_1_any = remaining[2] | remaining[3];
-  assign \$43  = remaining[2] & remaining[3];
-  assign more_l0_2_any = remaining[4] | remaining[5];
-  assign \$45  = remaining[4] & remaining[5];
-  assign more_l0_3_any = remaining[6] | remaining[7];
-  assign \$47  = remaining[6] & remaining[7];
-  assign more_l0_4_any = remaining[8] | remaining[9];
-  assign \$49  = remaining[8] & remaining[9];
-  assign more_l0_5_any = remaining[10] | remaining[11];
-  assign \$51  = remaining[10] & remaining[11];
-  assign more_l0_6_any = remaining[12] | remaining[13];
-  assign \$53  = remaining[12] & remaining[13];
-  assign more_l0_7_any = remaining[14] | remaining[15];
-  assign \$55  = remaining[14] & remaining[15];
-  assign more_l1_0_any = more_l0_0_any | more_l0_1_any;
-  assign \$56  = more_l0_0_several | more_l0_1_several;
-  assign \$57  = more_l0_0_any & more_l0_1_any;
-  assign more_l1_0_several = \$56  | \$57 ;
-  assign more_l1_1_any = more_l0_2_any | more_l0_3_any;
-  assign \$58  = more_l0_2_several | more_l0_3_several;
-  assign \$59  = more_l0_2_any & more_l0_3_any;
-  assign more_l1_1_several = \$58  | \$59 ;
-  assign more_l1_2_any = more_l0_4_any | more_l0_5_any;
-  assign \$60  = more_l0_4_several | more_l0_5_several;
-  assign \$61  = more_l0_4_any & more_l0_5_any;
-  assign more_l1_2_several = \$60  | \$61 ;
-  assign more_l1_3_any = more_l0_6_any | more_l0_7_any;
-  assign \$62  = more_l0_6_several | more_l0_7_several;
-  assign \$63  = more_l0_6_any & more_l0_7_any;
-  assign more_l1_3_several = \$62  | \$63 ;
-  assign more_l2_0_any = more_l1_0_any | more_l1_1_any;
-  assign \$64  = more_l1_0_several | more_l1_1_several;
-  assign \$65  = more_l1_0_any & more_l1_1_any;
-  assign more_l2_0_several = \$64  | \$65 ;
-  assign more_l2_1_any = more_l1_2_any | more_l1_3_any;
-  assign \$66  = more_l1_2_several | more_l1_3_several;
-  assign \$67  = more_l1_2_any & more_l1_3_any;
-  assign more_l2_1_several = \$66  | \$67 ;
-  assign more_l3_0_any = more_l2_0_any | more_l2_1_any;
-  assign \$68  = more_l2_0_several | more_l2_1_several;
-  assign \$69  = more_l2_0_any & more_l2_1_any;
-  assign more_l3_0_several = \$68  | \$69 ;
-  assign \$70  = ~ more_l3_0_several;
-  assign \$71  = ~ o__valid;
-  assign \$72  = o__ready & o__payload[13];
-  assign i__ready = \$71  | \$72 ;
-  assign \$73  = o__valid & o__ready;
-  assign \$74  = i__valid & i__ready;
-  assign \$75  = | i__payload[7:0];
-  assign \$76  = | i__payload[15:8];
-  assign \$77  = | i__payload[23:16];
-  assign \$78  = | i__payload[31:24];
-  assign \$79  = | i__payload[39:32];
-  assign \$80  = | i__payload[47:40];
-  assign \$81  = | i__payload[55:48];
-  assign \$82  = | i__payload[63:56];
-  assign \$83  = | i__payload[71:64];
-  assign \$84  = | i__payload[79:72];
-  assign \$85  = | i__payload[87:80];
-  assign \$86  = | i__payload[95:88];
-  assign \$87  = | i__payload[103:96];
-  assign \$88  = | i__payload[111:104];
-  assign \$89  = | i__payload[119:112];
-  assign \$90  = | i__payload[127:120];
+  assign \$40  = remaining[0] | remaining[1];
+  assign \$42  = remaining[0] & remaining[1];
+  assign \$44  = remaining[2] | remaining[3];
+  assign \$46  = remaining[2] & remaining[3];
+  assign \$48  = remaining[4] | remaining[5];
+  assign \$50  = remaining[4] & remaining[5];
+  assign \$52  = remaining[6] | remaining[7];
+  assign \$54  = remaining[6] & remaining[7];
+  assign \$56  = remaining[8] | remaining[9];
+  assign \$58  = remaining[8] & remaining[9];
+  assign \$60  = remaining[10] | remaining[11];
+  assign \$62  = remaining[10] & remaining[11];
+  assign \$64  = remaining[12] | remaining[13];
+  assign \$66  = remaining[12] & remaining[13];
+  assign \$68  = remaining[14] | remaining[15];
+  assign \$70  = remaining[14] & remaining[15];
+  assign \$72  = \$40  | \$44 ;
+  assign \$73  = \$43  | \$47 ;
+  assign \$74  = \$40  & \$44 ;
+  assign \$75  = \$73  | \$74 ;
+  assign \$76  = \$48  | \$52 ;
+  assign \$77  = \$51  | \$55 ;
+  assign \$78  = \$48  & \$52 ;
+  assign \$79  = \$77  | \$78 ;
+  assign \$80  = \$56  | \$60 ;
+  assign \$81  = \$59  | \$63 ;
+  assign \$82  = \$56  & \$60 ;
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \$64  | \$68 ;
+  assign \$85  = \$67  | \$71 ;
+  assign \$86  = \$64  & \$68 ;
+  assign \$87  = \$85  | \$86 ;
+  assign \$88  = \$72  | \$76 ;
+  assign \$89  = \$75  | \$79 ;
+  assign \$90  = \$72  & \$76 ;
+  assign \$91  = \$89  | \$90 ;
+  assign \$92  = \$80  | \$84 ;
+  assign \$93  = \$83  | \$87 ;
+  assign \$94  = \$80  & \$84 ;
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \$88  | \$92 ;
+  assign \$97  = \$91  | \$95 ;
+  assign \$98  = \$88  & \$92 ;
+  assign \$99  = \$97  | \$98 ;
+  assign \$100  = ~ \$99 ;
+  assign \$101  = ~ o__valid;
+  assign \$102  = o__ready & o__payload[13];
+  assign i__ready = \$101  | \$102 ;
+  assign \$103  = o__valid & o__ready;
+  assign \$104  = i__valid & i__ready;
+  assign \$105  = | i__payload[7:0];
+  assign \$106  = | i__payload[15:8];
+  assign \$107  = | i__payload[23:16];
+  assign \$108  = | i__payload[31:24];
+  assign \$109  = | i__payload[39:32];
+  assign \$110  = | i__payload[47:40];
+  assign \$111  = | i__payload[55:48];
+  assign \$112  = | i__payload[63:56];
+  assign \$113  = | i__payload[71:64];
+  assign \$114  = | i__payload[79:72];
+  assign \$115  = | i__payload[87:80];
+  assign \$116  = | i__payload[95:88];
+  assign \$117  = | i__payload[103:96];
+  assign \$118  = | i__payload[111:104];
+  assign \$119  = | i__payload[119:112];
+  assign \$120  = | i__payload[127:120];
   always @(posedge clk)
-    remaining <= \$91 ;
+    remaining <= \$121 ;
   always @(posedge clk)
-    o__valid <= \$92 ;
+    o__valid <= \$122 ;
   always @(posedge clk)
-    vector <= \$93 ;
-  assign l0_0_any = | remaining[3:0];
-  assign \$1  = remaining[3] ? 2'h3 : 2'h0;
-  assign \$2  = remaining[2] ? 2'h2 : \$1 ;
-  assign \$3  = remaining[1] ? 2'h1 : \$2 ;
-  assign l0_0_index = remaining[0] ? 2'h0 : \$3 ;
-  assign \$4  = remaining[3] ? vector[31:24] : 8'h00;
+    vector <= \$123 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = remaining;
-    if (\$73 ) begin
-      \$91  = \$37 [15:0];
+    \$121  = remaining;
+    if (\$103 ) begin
+      \$121  = \$37 [15:0];
     end
-    if (\$74 ) begin
-      \$91  = { \$90 , \$89 , \$88 , \$87 , \$86 , \$85 , \$84 , \$83 , \$82 , \$81 , \$80 , \$79 , \$78 , \$77 , \$76 , \$75  };
+    if (\$104 ) begin
+      \$121  = { \$120 , \$119 , \$118 , \$117 , \$116 , \$115 , \$114 , \$113 , \$112 , \$111 , \$110 , \$109 , \$108 , \$107 , \$106 , \$105  };
     end
     if (rst) begin
-      \$91  = 16'h0000;
+      \$121  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = o__valid;
-    if (\$73 ) begin
+    \$122  = o__valid;
+    if (\$103 ) begin
       if (o__payload[13]) begin
-        \$92  = 1'h0;
+        \$122  = 1'h0;
       end
     end
-    if (\$74 ) begin
-      \$92  = 1'h1;
+    if (\$104 ) begin
+      \$122  = 1'h1;
     end
     if (rst) begin
-      \$92  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = vector;
-    if (\$74 ) begin
-      \$93  = i__payload;
+    \$123  = vector;
+    if (\$104 ) begin
+      \$123  = i__payload;
     end
     if (rst) begin
-      \$93  = 128'h00000000000000000000000000000000;
+      \$123  = 128'h00000000000000000000000000000000;
     end
   end
   assign l1_0_index = \$32 [3:0];
   assign rest = \$37 [15:0];
+  assign more0_0 = { \$43 , \$40  };
+  assign more0_1 = { \$47 , \$44  };
+  assign more0_2 = { \$51 , \$48  };
+  assign more0_3 = { \$55 , \$52  };
+  assign more0_4 = { \$59 , \$56  };
+  assign more0_5 = { \$63 , \$60  };
+  assign more0_6 = { \$67 , \$64  };
+  assign more0_7 = { \$71 , \$68  };
+  assign more1_0 = { \$75 , \$72  };
+  assign more1_1 = { \$79 , \$76  };
+  assign more1_2 = { \$83 , \$80  };
+  assign more1_3 = { \$87 , \$84  };
+  assign more2_0 = { \$91 , \$88  };
+  assign more2_1 = { \$95 , \$92  };
+  assign more3_0 = { \$99 , \$96  };
   assign busy = o__valid;
   assign \i__payload.data  = i__payload;
   assign \i__payload.data[0]  = i__payload[7:0];
@@ -406,24 +436,24 @@ module lnzd(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__pay
   assign \vector[13]  = vector[111:104];
   assign \vector[14]  = vector[119:112];
   assign \vector[15]  = vector[127:120];
-  assign o__payload[13] = \$70 ;
+  assign o__payload[13] = \$100 ;
   assign o__payload[12] = l1_0_any;
   assign o__payload[11:4] = \$39 ;
   assign o__payload[3:0] = \$38 ;
-  assign \$40  = 1'h0;
-  assign more_l0_0_several = \$41 ;
-  assign \$42  = 1'h0;
-  assign more_l0_1_several = \$43 ;
-  assign \$44  = 1'h0;
-  assign more_l0_2_several = \$45 ;
-  assign \$46  = 1'h0;
-  assign more_l0_3_several = \$47 ;
-  assign \$48  = 1'h0;
-  assign more_l0_4_several = \$49 ;
-  assign \$50  = 1'h0;
-  assign more_l0_5_several = \$51 ;
-  assign \$52  = 1'h0;
-  assign more_l0_6_several = \$53 ;
-  assign \$54  = 1'h0;
-  assign more_l0_7_several = \$55 ;
+  assign \$41  = 1'h0;
+  assign \$43  = \$42 ;
+  assign \$45  = 1'h0;
+  assign \$47  = \$46 ;
+  assign \$49  = 1'h0;
+  assign \$51  = \$50 ;
+  assign \$53  = 1'h0;
+  assign \$55  = \$54 ;
+  assign \$57  = 1'h0;
+  assign \$59  = \$58 ;
+  assign \$61  = 1'h0;
+  assign \$63  = \$62 ;
+  assign \$65  = 1'h0;
+  assign \$67  = \$66 ;
+  assign \$69  = 1'h0;
+  assign \$71  = \$70 ;
 endmodule

@@ -193,7 +193,8 @@ def pair_step(m, a_pairs, w_pairs, width, prefix=""):
     for k, ((ea, ma), (ew, mw)) in enumerate(zip(a_pairs, w_pairs)):
         shift = Signal(max(len(ea), len(ew)) + 1, name=f"{prefix}shift{k}")
         m.d.comb += shift.eq(ea + ew)
-        value, out = shifted_product(m, narrow_product(ma, mw), shift, width, f"{prefix}product{k}_")
+        value, out = shifted_product(m, narrow_product(ma, mw), shift, width,
+                                     f"{prefix}product{k}_")
         values.append(value)
         outs.append(out)
     return values, outs

@@ -2,7 +2,7 @@
 """Balanced reduction trees of named signals (sums, maxima, bit counts), shared by the
 generators."""
 
-from amaranth.hdl import C, Signal
+from amaranth.hdl import C, Cat, Signal
 
 __all__ = ["reduce_tree", "reduce_levels", "several_set"]
 
@@ -42,22 +42,11 @@ def reduce_tree(m, values, op, name):
 
 def several_set(m, bits, name):
     """``1`` when two or more bits of ``bits`` are set, so that clearing the
-    lowest set bit (``bits & (bits - 1)``) leaves some: a tree of ``(any,
-    several)`` nodes, ``several = several_lo | several_hi | (any_lo & any_hi)``,
-    ``ceil(log2(len(bits)))`` levels deep, which runs beside that subtraction
-    instead of testing its result for zero after its carry chain.
+    lowest set bit (``bits & (bits - 1)``) leaves some: a :func:`reduce_tree` of
+    ``(any, several)`` pairs, ``several = several_lo | several_hi | (any_lo &
+    any_hi)``, ``ceil(log2(len(bits)))`` levels deep, which runs beside that
+    subtraction instead of testing its result for zero after its carry chain.
     Combinational; a constant 0 for a single bit."""
-    nodes = [(bits[k], C(0, 1)) for k in range(len(bits))]
-    level = 0
-    while len(nodes) > 1:
-        parents = []
-        for p in range(0, len(nodes) - 1, 2):
-            (lo_any, lo_several), (hi_any, hi_several) = nodes[p], nodes[p + 1]
-            found = Signal(name=f"{name}_l{level}_{p // 2}_any")
-            several = Signal(name=f"{name}_l{level}_{p // 2}_several")
-            m.d.comb += [found.eq(lo_any | hi_any),
-                         several.eq(lo_several | hi_several | (lo_any & hi_any))]
-            parents.append((found, several))
-        nodes = parents + nodes[len(nodes) - len(nodes) % 2:]
-        level += 1
-    return nodes[0][1]
+    def merge(lo, hi):
+        return Cat(lo[0] | hi[0], lo[1] | hi[1] | (lo[0] & hi[0]))
+    return reduce_tree(m, [Cat(bits[k], C(0, 1)) for k in range(len(bits))], merge, name)[1]

@@ -103,8 +103,9 @@ def lowest_set(m, bits, name):
     return found, (index if index is not None else 0)
 
 
-#: :func:`drop_lowest` subtracts in segments of at most this many bits.
-SEGMENT_BITS = 16
+#: :func:`drop_lowest` subtracts in segments of at most this many bits (past
+#: twice as many).
+SEGMENT_BITS = 12
 
 
 def drop_lowest(m, bits, name, segment=SEGMENT_BITS):
@@ -113,8 +114,11 @@ def drop_lowest(m, bits, name, segment=SEGMENT_BITS):
     set bit with one subtraction (a carry chain on FPGAs; its borrow out says
     the slice is empty), and a slice keeps that result only when every slice
     below it is empty: chains of ``segment`` bits, side by side, instead of one
-    ``len(bits)`` long."""
+    ``len(bits)`` long. Up to ``2 * segment`` bits the chain is not split (its
+    slices' multiplexers would cost more LUTs than the shorter chain saves)."""
     n = len(bits)
+    if n <= 2 * segment:
+        segment = n
     rest = Signal(n, name=f"{name}_rest")
     below_empty = C(1, 1)
     for at in range(0, n, segment):

@@ -149,7 +149,8 @@ def test_rank_classes_against_ranks(classes, width, halfway):
     sim.run()
 
 
-@pytest.mark.parametrize("width,segment", [(12, 16), (64, 16), (40, 16), (9, 4), (7, 1)])
+@pytest.mark.parametrize("width,segment", [(12, 4), (64, 16), (64, 12), (40, 16), (9, 4),
+                                           (7, 1), (16, 12)])
 def test_drop_lowest_in_segments(width, segment):
     """``bits & (bits - 1)`` and ``bits == 0`` from segmented subtractions, read
     back from the simulator against Python: random words, words whose lowest set

@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from accelgen.params import UnitParams, param, check_int, check_choice, require
 from accelgen.hw.accumulate import accumulate_packets
+from accelgen.hw.adders import split_add
 from accelgen.hw.fparith import (decode_pair, fp_product, product_to_fp32, fp32_add,
                                  align_exact, exact_lsb, exact_product_width, exact_to_fp32)
 from accelgen.hw.fpround import ROUND_CUTS
@@ -32,9 +33,11 @@ OUTPUTS = ("fp32", "exact")
 #: ``magnitude``, ``normalize``, ``round`` and ``count`` are built only where the
 #: exact sum is rounded (``acc='exact', out='fp32'``): the packet's exact sum
 #: before the rounder, then the rounder's own cuts
-#: (:data:`accelgen.hw.fpround.ROUND_CUTS`; ``count``, after its zero counts,
-#: comes last so that the settings before it keep their meaning).
-CUTS = ("product", "align", "result", "magnitude", "normalize", "round", "decode", "count")
+#: (:data:`accelgen.hw.fpround.ROUND_CUTS`; ``count``, after its zero counts, and
+#: ``shift``, halfway through its normalizing shift, come last so that the
+#: settings before them keep their meaning).
+CUTS = ("product", "align", "result", "magnitude", "normalize", "round", "decode", "count",
+        "shift")
 _FP32_ONLY = ("result",) + ROUND_CUTS
 
 
@@ -56,10 +59,10 @@ class Params(UnitParams):
     out: str = param("fp32", "result form: 'fp32' (an FP32 code: acc='exact' rounds its "
                              "exact sum once, nearest even) or 'exact' (acc='exact' only: the "
                              "fixed-point sum with flags)", abbr="o")
-    pipeline: int = param(8, "register cuts (0..8 when the exact sum is rounded, else 0..3), "
+    pipeline: int = param(9, "register cuts (0..9 when the exact sum is rounded, else 0..3), "
                              "added in the order product, align, result, magnitude, "
-                             "normalize, round (rounding only), decode, count (rounding "
-                             "only)", abbr="p")
+                             "normalize, round (rounding only), decode, count, shift "
+                             "(rounding only)", abbr="p")
 
     def __post_init__(self):
         check_choice(self, "a_fmt", OPERAND_FORMATS)
@@ -207,7 +210,8 @@ class FpMAC(wiring.Component):
     after the packet's exact sum (before the rounder), then inside the
     rounder, before its leading-zero count, before its normalizing shift and
     before its increment; then after the decoders; last (rounding only), inside
-    the rounder after its zero counts. The accumulation itself (the FP32 adder
+    the rounder after its zero counts and halfway through its normalizing
+    shift. The accumulation itself (the FP32 adder
     with its alignment, normalization and rounding, or the fixed-point adder)
     closes in one cycle, so one product is taken per cycle.
     The pipeline stalls as a whole while ``o.valid & ~o.ready``, and ``i.ready =
@@ -279,7 +283,8 @@ class FpMAC(wiring.Component):
         total = Signal(signed(w + 1), name="total")
         result = Signal(signed(w), name="result")
         out = Signal(name="out_of_range")
-        m.d.comb += [total.eq(acc + fixed), result.eq(total[:w]),
+        # The running sum, a carry select: it closes the accumulator's one-cycle loop.
+        m.d.comb += [total.eq(split_add(m, acc, fixed, w + 1, "acc_sum")), result.eq(total[:w]),
                      out.eq(total[w] != total[w - 1])]
         flags = {name: Signal(name=f"acc_{name}") for name in ("overflow", "nan", "pos_inf",
                                                                "neg_inf")}

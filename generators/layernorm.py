@@ -247,9 +247,8 @@ class LayerNorm(wiring.Component):
     lane): with ``pipeline == 2``, from the input through stage 0's square (a
     multiplier) and the running sum of squares to its register; with
     ``pipeline == 3``, from cut 1 through the multiplier by the factor to cut
-    2; with ``pipeline == 4`` (the default), from stage 2's buffer pointer
-    through the ring's control (whether the stage owns its buffer and moves
-    on) to the block RAM's read address.
+    2; with ``pipeline == 4`` (the default), a multiplier alone between
+    registers (a DSP block: stage 0's square or a stage-2 slice product).
 
     Timing: a vector every ``vector_cycles = max(words, stats_cycles + 1)``
     cycles in steady state; ``latency = stats_cycles + 3 + pipeline`` cycles

@@ -32,7 +32,7 @@ OUTPUTS = ("exact", "fp32")
 #: zero counts) comes last, so that the settings before it keep their meaning.
 CUTS = ("products", "adder tree", "scale/round", "multiplier", "decode", "magnitude",
         "normalize", "round", "tree middle", "count")
-_FP32_ONLY = ("scale/round",) + ROUND_CUTS
+_FP32_ONLY = tuple(c for c in ("scale/round",) + ROUND_CUTS if c in CUTS)
 
 #: The FP32 code of a NaN result (the canonical quiet NaN, sign clear).
 FP32_NAN = 0x7FC00000

@@ -45,10 +45,11 @@ class Params(UnitParams):
     in_offset: int = param(0, "added to x before the multiply (in_bits range; the sum "
                               "saturates to in_bits)", abbr="io")
     zero_point: int = param(0, "output zero point, within the output range", abbr="zp")
-    pipeline: int = param(3, "register cuts inside the datapath (0..4; 0..5 for gemmlowp): "
-                             "1 after the partial products, 2 also after the rounding, 3 "
-                             "also after their sum, 4 also before the multipliers, 5 "
-                             "(gemmlowp) also between its two roundings", abbr="p")
+    pipeline: int = param(5, "register cuts inside the datapath (0..5): 1 after the partial "
+                             "products, 2 also after the rounding, 3 also after their sum, "
+                             "4 also before the multipliers, 5 also between gemmlowp's two "
+                             "roundings (other modes: before the rounding's increment)",
+                          abbr="p")
 
     def __post_init__(self):
         check_choice(self, "mode", MODES)
@@ -75,13 +76,7 @@ class Params(UnitParams):
         lo, hi = self.out_range
         check_int(self, "zero_point", min=lo, max=hi,
                   when=f"out_bits={self.out_bits}, out_signed={self.out_signed}")
-        check_int(self, "pipeline", min=0, max=self.max_pipeline, when=f"mode={self.mode!r}")
-
-    @property
-    def max_pipeline(self):
-        """The deepest ``pipeline``: 5 for ``gemmlowp`` (a cut between its two
-        roundings), 4 for the modes that round once."""
-        return 5 if self.mode == "gemmlowp" else 4
+        check_int(self, "pipeline", min=0, max=5)
 
     @property
     def shift_bits(self):
@@ -228,9 +223,15 @@ def _round(m, name, value, position, rule):
     even; ``up``: halves toward +infinity; ``away``: halves away from zero), for a
     constant ``position >= 0``. The result is a signed signal one bit wider than
     ``value >> position`` (the increment may carry)."""
+    return _add_parts(m, name, _round_parts(m, name, value, position, rule))
+
+
+def _round_parts(m, name, value, position, rule):
+    """:func:`_round` before its sum: ``{"floor": value >> position, "inc": 0 or
+    1}`` (the whole ``value`` and 0 when ``position == 0``)."""
     width = len(value)
     if position == 0:
-        return value
+        return {"floor": value, "inc": Const(0, 1)}
     if position >= width:
         # every bit is below the point: floor is 0 or -1
         value = _wire(m, f"{name}_ext", value, signed(position + 1))
@@ -241,7 +242,15 @@ def _round(m, name, value, position, rule):
     negative = floor[-1]
     inc = {"floor": Const(0, 1), "even": half & (rest | floor[0]), "up": half,
            "away": half & (rest | ~negative)}[rule]
-    return _wire(m, f"{name}_rounded", floor + inc, signed(width - position + 1))
+    return {"floor": floor, "inc": _wire(m, f"{name}_inc", inc, unsigned(1))}
+
+
+def _add_parts(m, name, parts):
+    """``floor + inc`` of :func:`_round_parts`, one bit wider than ``floor``."""
+    floor = parts["floor"]
+    if isinstance(parts["inc"], Const) and parts["inc"].value == 0:
+        return floor
+    return _wire(m, f"{name}_rounded", floor + parts["inc"], signed(len(floor) + 1))
 
 
 class Requant(wiring.Component):
@@ -282,8 +291,9 @@ class Requant(wiring.Component):
     (``pot``/``apot``: the shifted values), ``>= 2`` also after the rounding
     (before the zero point and saturation), ``>= 3`` also after the sum of the
     partial products, ``>= 4`` also before the multipliers (after the offset and
-    the left shift), ``5`` (``gemmlowp`` only) also between the high
-    multiply's rounding and the divide's. The pipeline stalls as a whole while
+    the left shift), ``5`` (the default) also between the high multiply's
+    rounding and the divide's (``gemmlowp``) or, in the modes that round once,
+    between the rounding's floor and increment and their sum. The pipeline stalls as a whole while
     ``o.valid & ~o.ready``; ``i.ready = ~o.valid | o.ready``. Synchronous reset
     drops every beat in flight.
 
@@ -334,7 +344,12 @@ class Requant(wiring.Component):
             lanes = [self._high_multiply(m, k, lane) for k, lane in enumerate(lanes)]
             if p.pipeline >= 5:
                 valid, last, lanes = self._stage(m, advance, "high", valid, last, lanes)
-        lanes = [{"q": self._rounding(m, k, lane)} for k, lane in enumerate(lanes)]
+        if p.mode == "gemmlowp" or p.pipeline < 5:
+            lanes = [{"q": self._rounding(m, k, lane)} for k, lane in enumerate(lanes)]
+        else:
+            lanes = [self._rounding(m, k, lane, parts=True) for k, lane in enumerate(lanes)]
+            valid, last, lanes = self._stage(m, advance, "halves", valid, last, lanes)
+            lanes = [{"q": _add_parts(m, f"lane{k}", lane)} for k, lane in enumerate(lanes)]
         if p.pipeline >= 2:
             valid, last, lanes = self._stage(m, advance, "rounded", valid, last, lanes)
         lo, hi = p.out_range
@@ -446,8 +461,10 @@ class Requant(wiring.Component):
                              signed(p.in_bits))
         return lane
 
-    def _rounding(self, m, k, lane):
-        """The rounded, unsaturated result (before the zero point)."""
+    def _rounding(self, m, k, lane, parts=False):
+        """The rounded, unsaturated result (before the zero point); with ``parts``
+        (the modes that round once), its floor and increment before their sum."""
+        rnd = _round_parts if parts else _round
         p = self.params
         lo, hi = p.shift_range
         name = f"lane{k}"
@@ -464,16 +481,17 @@ class Requant(wiring.Component):
             if not p.per_channel:
                 point = p.mult_bits - 1 + p.shift
                 if point < 0:
-                    return _wire(m, f"{name}_up", product << -point,
-                                 signed(len(product) - point))
-                return _round(m, name, product, point, p.mode)
+                    up = _wire(m, f"{name}_up", product << -point,
+                               signed(len(product) - point))
+                    return {"floor": up, "inc": Const(0, 1)} if parts else up
+                return rnd(m, name, product, point, p.mode)
             amount = _wire(m, f"{name}_up_by", hi - lane["shift"], unsigned(p.shift_bits))
             wide = _wire(m, f"{name}_aligned", product << amount,
                          signed(len(product) + hi - lo))
-            return _round(m, name, wide, p.mult_bits - 1 + hi, p.mode)
+            return rnd(m, name, wide, p.mult_bits - 1 + hi, p.mode)
         if not p.per_channel:
             shifts = [p.shift] + ([p.shift2] if p.mode == "apot" else [])
             point = max(0, *shifts)
         else:
             point = hi
-        return _round(m, name, lane["sum"], point, "even")
+        return rnd(m, name, lane["sum"], point, "even")

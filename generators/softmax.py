@@ -286,11 +286,15 @@ class Softmax(wiring.Component):
         m.d.comb += taken.eq(self.i.valid & self.i.ready)
         if p.pipeline >= 4:
             # The buffer's maximum is stored a cycle after its last beat, from the
-            # running maximum's register; ``fresh`` marks a vector's first beat.
-            fresh = Signal(init=1, name="max_fresh")
-            m.d.comb += new_max.eq(Mux(fresh | (beat_max > running), beat_max, running))
+            # running maximum's register. A beat is compared with ``base``: the
+            # running maximum, or the smallest code before a vector's first beat
+            # (then the beat wins, or equals it), so that one multiplexer follows
+            # the comparison.
+            smallest = -(1 << (p.in_bits - 1))
+            base = Signal(p.in_shape(), name="max_base", init=smallest)
+            m.d.comb += new_max.eq(Mux(beat_max > base, beat_max, base))
             with m.If(taken):
-                m.d.sync += fresh.eq(ring.last_word(0))
+                m.d.sync += base.eq(Mux(ring.last_word(0), smallest, new_max))
             pending = register_stage(m, 1, "max_store", go=taken & ring.last_word(0),
                                      buffer=ring.pointer[0])
             with m.If(pending.go):

@@ -8,7 +8,7 @@
 module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [2:0] \$10 ;
+  wire [6:0] \$10 ;
   wire [29:0] \$100 ;
   wire [23:0] \$101 ;
   wire [31:0] \$102 ;
@@ -18,113 +18,129 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   wire [40:0] \$106 ;
   wire [40:0] \$107 ;
   wire \$108 ;
-  wire [2:0] \$109 ;
-  wire \$11 ;
-  wire [2:0] \$110 ;
+  wire \$109 ;
+  wire [6:0] \$11 ;
+  wire \$110 ;
   wire \$111 ;
-  wire [2:0] \$112 ;
-  wire [2:0] \$113 ;
+  wire \$112 ;
+  wire \$113 ;
   wire \$114 ;
-  wire [2:0] \$115 ;
-  wire [2:0] \$116 ;
+  wire \$115 ;
+  wire \$116 ;
   wire \$117 ;
   wire \$118 ;
-  wire [14:0] \$119 ;
-  wire \$12 ;
+  wire \$119 ;
+  wire [6:0] \$12 ;
   wire \$120 ;
-  wire [14:0] \$121 ;
+  wire \$121 ;
   wire \$122 ;
-  wire [14:0] \$123 ;
+  wire [6:0] \$123 ;
   wire \$124 ;
-  wire [21:0] \$125 ;
-  wire \$126 ;
-  wire [21:0] \$127 ;
-  wire \$128 ;
-  wire [21:0] \$129 ;
+  wire [2:0] \$125 ;
+  wire [2:0] \$126 ;
+  wire \$127 ;
+  wire [14:0] \$128 ;
+  wire \$129 ;
   wire \$13 ;
   wire [14:0] \$130 ;
-  wire [21:0] \$131 ;
-  wire [5:0] \$132 ;
+  wire \$131 ;
+  wire [14:0] \$132 ;
   wire \$133 ;
-  wire [58:0] \$134 ;
-  wire [50:0] \$135 ;
-  wire [5:0] \$136 ;
+  wire [21:0] \$134 ;
+  wire \$135 ;
+  wire [21:0] \$136 ;
   wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
-  wire [6:0] \$14 ;
-  wire \$140 ;
-  wire \$141 ;
+  wire [21:0] \$138 ;
+  wire [14:0] \$139 ;
+  wire [2:0] \$14 ;
+  wire [21:0] \$140 ;
+  wire [5:0] \$141 ;
   wire \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire [21:0] \$145 ;
-  wire [21:0] \$146 ;
-  reg [5:0] \$147 ;
-  reg [1:0] \$148 ;
-  reg [5:0] \$149 ;
-  wire [6:0] \$15 ;
-  reg [1:0] \$150 ;
-  reg [5:0] \$151 ;
-  reg [1:0] \$152 ;
-  reg [1:0] \$153 ;
-  reg [1:0] \$154 ;
-  reg [1:0] \$155 ;
-  reg [26:0] \$156 ;
-  reg [13:0] \$157 ;
-  reg [13:0] \$158 ;
-  reg [13:0] \$159 ;
-  wire [6:0] \$16 ;
-  reg [20:0] \$160 ;
-  reg [20:0] \$161 ;
-  reg [20:0] \$162 ;
-  reg [13:0] \$163 ;
-  reg [20:0] \$164 ;
-  reg [34:0] \$165 ;
-  reg \$166 ;
+  wire [58:0] \$143 ;
+  wire [50:0] \$144 ;
+  wire [5:0] \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
+  wire [2:0] \$15 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire [21:0] \$153 ;
+  wire [21:0] \$154 ;
+  reg [5:0] \$155 ;
+  reg [1:0] \$156 ;
+  reg \$157 ;
+  reg [5:0] \$158 ;
+  reg [1:0] \$159 ;
+  wire [2:0] \$16 ;
+  reg \$160 ;
+  reg [5:0] \$161 ;
+  reg [1:0] \$162 ;
+  reg \$163 ;
+  reg [1:0] \$164 ;
+  reg [1:0] \$165 ;
+  reg [1:0] \$166 ;
   reg \$167 ;
   reg \$168 ;
-  reg [26:0] \$169 ;
+  reg \$169 ;
   wire \$17 ;
-  reg [26:0] \$170 ;
-  reg \$171 ;
-  reg [4:0] \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg [47:0] \$175 ;
-  reg [26:0] \$176 ;
-  reg [23:0] \$177 ;
-  reg \$178 ;
-  reg [4:0] \$179 ;
-  wire [2:0] \$18 ;
-  reg \$180 ;
-  reg \$181 ;
-  reg [25:0] \$182 ;
-  reg [23:0] \$183 ;
+  reg [5:0] \$170 ;
+  reg [1:0] \$171 ;
+  reg [26:0] \$172 ;
+  reg [13:0] \$173 ;
+  reg [13:0] \$174 ;
+  reg [13:0] \$175 ;
+  reg [20:0] \$176 ;
+  reg [20:0] \$177 ;
+  reg [20:0] \$178 ;
+  reg [13:0] \$179 ;
+  wire [6:0] \$18 ;
+  reg [20:0] \$180 ;
+  reg [34:0] \$181 ;
+  reg \$182 ;
+  reg \$183 ;
   reg \$184 ;
-  reg [23:0] \$185 ;
-  reg [23:0] \$186 ;
-  reg [23:0] \$187 ;
-  reg [47:0] \$188 ;
-  reg [40:0] \$189 ;
-  wire [2:0] \$19 ;
-  reg [57:0] \$190 ;
-  reg [41:0] \$191 ;
-  reg \$192 ;
-  reg [8:0] \$193 ;
-  wire \$2 ;
-  wire [2:0] \$20 ;
+  reg [26:0] \$185 ;
+  reg [26:0] \$186 ;
+  reg \$187 ;
+  reg [4:0] \$188 ;
+  reg \$189 ;
+  wire [6:0] \$19 ;
+  reg \$190 ;
+  reg [47:0] \$191 ;
+  reg [26:0] \$192 ;
+  reg [23:0] \$193 ;
+  reg \$194 ;
+  reg [4:0] \$195 ;
+  reg \$196 ;
+  reg \$197 ;
+  reg [25:0] \$198 ;
+  reg [23:0] \$199 ;
+  wire [6:0] \$2 ;
+  wire [6:0] \$20 ;
+  reg \$200 ;
+  reg [23:0] \$201 ;
+  reg [23:0] \$202 ;
+  reg [23:0] \$203 ;
+  reg [47:0] \$204 ;
+  reg [40:0] \$205 ;
+  reg [57:0] \$206 ;
+  reg [41:0] \$207 ;
+  reg \$208 ;
+  reg [8:0] \$209 ;
   wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [6:0] \$24 ;
-  wire [6:0] \$25 ;
-  wire [6:0] \$26 ;
+  wire [2:0] \$22 ;
+  wire [2:0] \$23 ;
+  wire [2:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
   wire \$27 ;
-  wire [2:0] \$28 ;
-  wire [2:0] \$29 ;
-  wire \$3 ;
-  wire [2:0] \$30 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire [6:0] \$3 ;
+  wire \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -132,10 +148,10 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [2:0] \$38 ;
+  wire [2:0] \$39 ;
   wire [6:0] \$4 ;
-  wire \$40 ;
+  wire [2:0] \$40 ;
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
@@ -145,18 +161,18 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [6:0] \$5 ;
+  wire \$5 ;
   wire \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [2:0] \$54 ;
+  wire [2:0] \$55 ;
+  wire [2:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  wire [6:0] \$6 ;
+  wire [2:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -167,13 +183,13 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
+  wire [2:0] \$7 ;
+  wire [2:0] \$70 ;
+  wire [2:0] \$71 ;
+  wire [2:0] \$72 ;
+  wire [5:0] \$73 ;
+  wire [5:0] \$74 ;
+  wire [1:0] \$75 ;
   wire [15:0] \$76 ;
   wire \$77 ;
   wire \$78 ;
@@ -189,7 +205,7 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   wire \$87 ;
   wire [26:0] \$88 ;
   wire [26:0] \$89 ;
-  wire [2:0] \$9 ;
+  wire \$9 ;
   wire [26:0] \$90 ;
   wire \$91 ;
   wire \$92 ;
@@ -208,24 +224,34 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   wire [1:0] buf_next_ptr0;
   wire [1:0] buf_next_ptr1;
   wire [1:0] buf_next_ptr2;
+  wire [1:0] buf_next_state0;
+  wire [1:0] buf_next_state1;
+  wire [1:0] buf_next_state2;
   wire [5:0] buf_next_word0;
   wire [5:0] buf_next_word1;
   wire [5:0] buf_next_word2;
   reg [1:0] buf_ptr0 = 2'h0;
   reg [1:0] buf_ptr1 = 2'h0;
   reg [1:0] buf_ptr2 = 2'h0;
+  (* init = 1'h1 *)
   wire buf_stage0_active;
   wire buf_stage0_done;
   wire buf_stage0_finish;
+  reg buf_stage0_last = 1'h0;
   reg buf_stage0_step;
-  wire buf_stage1_active;
+  reg buf_stage1_active = 1'h0;
   wire buf_stage1_done;
   reg buf_stage1_finish;
+  reg buf_stage1_last = 1'h0;
   wire buf_stage1_step;
-  wire buf_stage2_active;
+  reg buf_stage2_active = 1'h0;
+  wire [7:0] buf_stage2_address;
+  reg [5:0] buf_stage2_ahead = 6'h01;
   wire buf_stage2_done;
   wire buf_stage2_finish;
+  reg buf_stage2_last = 1'h0;
   reg buf_stage2_step;
+  reg [1:0] buf_stage2_wrapped = 2'h1;
   reg [1:0] buf_state0 = 2'h0;
   reg [1:0] buf_state1 = 2'h0;
   reg [1:0] buf_state2 = 2'h0;
@@ -253,7 +279,7 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   wire [7:0] \i__payload.x ;
   wire [7:0] \i__payload.x[0] ;
   output i__ready;
-  wire i__ready;
+  reg i__ready = 1'h1;
   input i__valid;
   wire i__valid;
   reg isqrt_busy = 1'h0;
@@ -544,86 +570,83 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
     if (write_port__en)
       buf_mem[{ buf_ptr0, buf_word0 }] <= write_port__data;
   end
-  assign port__data = buf_mem[{ \$30 [1:0], \$26 [5:0] }];
-  assign \$1  = buf_word0 == 6'h3f;
-  assign \$2  = buf_stage0_step & \$1 ;
-  assign \$3  = buf_word0 == 6'h3f;
-  assign \$4  = buf_word0 + 1'h1;
-  assign \$5  = \$3  ? 7'h00 : \$4 ;
-  assign \$6  = buf_stage0_step ? \$5  : { 1'h0, buf_word0 };
-  assign \$7  = buf_ptr0 == 2'h2;
-  assign \$8  = buf_ptr0 + 1'h1;
-  assign \$9  = \$7  ? 3'h0 : \$8 ;
-  assign \$10  = buf_stage0_done ? \$9  : { 1'h0, buf_ptr0 };
-  assign \$11  = buf_word1 == 6'h3f;
-  assign \$13  = buf_word1 == 6'h3f;
-  assign \$14  = buf_word1 + 1'h1;
-  assign \$15  = \$13  ? 7'h00 : \$14 ;
-  assign \$17  = buf_ptr1 == 2'h2;
-  assign \$18  = buf_ptr1 + 1'h1;
-  assign \$19  = \$17  ? 3'h0 : \$18 ;
-  assign \$20  = buf_stage1_done ? \$19  : { 1'h0, buf_ptr1 };
-  assign \$21  = buf_word2 == 6'h3f;
-  assign \$22  = buf_stage2_step & \$21 ;
-  assign \$23  = buf_word2 == 6'h3f;
-  assign \$24  = buf_word2 + 1'h1;
-  assign \$25  = \$23  ? 7'h00 : \$24 ;
-  assign \$26  = buf_stage2_step ? \$25  : { 1'h0, buf_word2 };
-  assign \$27  = buf_ptr2 == 2'h2;
-  assign \$28  = buf_ptr2 + 1'h1;
-  assign \$29  = \$27  ? 3'h0 : \$28 ;
-  assign \$30  = buf_stage2_done ? \$29  : { 1'h0, buf_ptr2 };
-  assign \$31  = ! buf_ptr0;
-  assign \$32  = buf_stage0_done & \$31 ;
-  assign \$33  = ! buf_state0;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = ! buf_ptr1;
-  assign \$36  = buf_stage1_done & \$35 ;
-  assign \$37  = buf_state0 == 1'h1;
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! buf_ptr2;
-  assign \$40  = buf_stage2_done & \$39 ;
-  assign \$41  = buf_state0 == 2'h2;
-  assign \$42  = \$40  & \$41 ;
-  assign buf_buffer0_handed = | { \$42 , \$38 , \$34  };
-  assign \$43  = buf_ptr0 == 1'h1;
-  assign \$44  = buf_stage0_done & \$43 ;
-  assign \$45  = ! buf_state1;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = buf_ptr1 == 1'h1;
-  assign \$48  = buf_stage1_done & \$47 ;
-  assign \$49  = buf_state1 == 1'h1;
-  assign \$50  = \$48  & \$49 ;
-  assign \$51  = buf_ptr2 == 1'h1;
-  assign \$52  = buf_stage2_done & \$51 ;
+  assign port__data = buf_mem[{ \$75 , \$74  }];
+  assign \$1  = buf_stage0_step & buf_stage0_last;
+  assign \$2  = buf_word0 + 1'h1;
+  assign \$3  = buf_stage0_last ? 7'h00 : \$2 ;
+  assign \$4  = buf_stage0_step ? \$3  : { 1'h0, buf_word0 };
+  assign \$5  = buf_ptr0 == 2'h2;
+  assign \$6  = buf_ptr0 + 1'h1;
+  assign \$7  = \$5  ? 3'h0 : \$6 ;
+  assign \$8  = buf_stage0_done ? \$7  : { 1'h0, buf_ptr0 };
+  assign \$10  = buf_word1 + 1'h1;
+  assign \$11  = buf_stage1_last ? 7'h00 : \$10 ;
+  assign \$13  = buf_ptr1 == 2'h2;
+  assign \$14  = buf_ptr1 + 1'h1;
+  assign \$15  = \$13  ? 3'h0 : \$14 ;
+  assign \$16  = buf_stage1_done ? \$15  : { 1'h0, buf_ptr1 };
+  assign \$17  = buf_stage2_step & buf_stage2_last;
+  assign \$18  = buf_word2 + 1'h1;
+  assign \$19  = buf_stage2_last ? 7'h00 : \$18 ;
+  assign \$20  = buf_stage2_step ? \$19  : { 1'h0, buf_word2 };
+  assign \$21  = buf_ptr2 == 2'h2;
+  assign \$22  = buf_ptr2 + 1'h1;
+  assign \$23  = \$21  ? 3'h0 : \$22 ;
+  assign \$24  = buf_stage2_done ? \$23  : { 1'h0, buf_ptr2 };
+  assign \$25  = ! buf_ptr0;
+  assign \$26  = buf_stage0_done & \$25 ;
+  assign \$27  = ! buf_state0;
+  assign \$28  = \$26  & \$27 ;
+  assign \$29  = ! buf_ptr1;
+  assign \$30  = buf_stage1_done & \$29 ;
+  assign \$31  = buf_state0 == 1'h1;
+  assign \$32  = \$30  & \$31 ;
+  assign \$33  = ! buf_ptr2;
+  assign \$34  = buf_stage2_done & \$33 ;
+  assign \$35  = buf_state0 == 2'h2;
+  assign \$36  = \$34  & \$35 ;
+  assign buf_buffer0_handed = | { \$36 , \$32 , \$28  };
+  assign \$37  = buf_state0 == 2'h2;
+  assign \$38  = buf_state0 + 1'h1;
+  assign \$39  = \$37  ? 3'h0 : \$38 ;
+  assign \$40  = buf_buffer0_handed ? \$39  : { 1'h0, buf_state0 };
+  assign \$41  = buf_ptr0 == 1'h1;
+  assign \$42  = buf_stage0_done & \$41 ;
+  assign \$43  = ! buf_state1;
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = buf_ptr1 == 1'h1;
+  assign \$46  = buf_stage1_done & \$45 ;
+  assign \$47  = buf_state1 == 1'h1;
+  assign \$48  = \$46  & \$47 ;
+  assign \$49  = buf_ptr2 == 1'h1;
+  assign \$50  = buf_stage2_done & \$49 ;
+  assign \$51  = buf_state1 == 2'h2;
+  assign \$52  = \$50  & \$51 ;
+  assign buf_buffer1_handed = | { \$52 , \$48 , \$44  };
   assign \$53  = buf_state1 == 2'h2;
-  assign \$54  = \$52  & \$53 ;
-  assign buf_buffer1_handed = | { \$54 , \$50 , \$46  };
-  assign \$55  = buf_ptr0 == 2'h2;
-  assign \$56  = buf_stage0_done & \$55 ;
-  assign \$57  = ! buf_state2;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = buf_ptr1 == 2'h2;
-  assign \$60  = buf_stage1_done & \$59 ;
-  assign \$61  = buf_state2 == 1'h1;
-  assign \$62  = \$60  & \$61 ;
-  assign \$63  = buf_ptr2 == 2'h2;
-  assign \$64  = buf_stage2_done & \$63 ;
-  assign \$65  = buf_state2 == 2'h2;
-  assign \$66  = \$64  & \$65 ;
-  assign buf_buffer2_handed = | { \$66 , \$62 , \$58  };
-  assign \$67  = ! buf_state0;
-  assign \$68  = ! buf_state1;
-  assign \$69  = ! buf_state2;
-  assign i__ready = { \$69 , \$68 , \$67  } >> buf_ptr0;
-  assign \$70  = buf_state0 == 1'h1;
-  assign \$71  = buf_state1 == 1'h1;
-  assign \$72  = buf_state2 == 1'h1;
-  assign buf_stage1_active = { \$72 , \$71 , \$70  } >> buf_ptr1;
-  assign \$73  = buf_state0 == 2'h2;
-  assign \$74  = buf_state1 == 2'h2;
-  assign \$75  = buf_state2 == 2'h2;
-  assign buf_stage2_active = { \$75 , \$74 , \$73  } >> buf_ptr2;
+  assign \$54  = buf_state1 + 1'h1;
+  assign \$55  = \$53  ? 3'h0 : \$54 ;
+  assign \$56  = buf_buffer1_handed ? \$55  : { 1'h0, buf_state1 };
+  assign \$57  = buf_ptr0 == 2'h2;
+  assign \$58  = buf_stage0_done & \$57 ;
+  assign \$59  = ! buf_state2;
+  assign \$60  = \$58  & \$59 ;
+  assign \$61  = buf_ptr1 == 2'h2;
+  assign \$62  = buf_stage1_done & \$61 ;
+  assign \$63  = buf_state2 == 1'h1;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = buf_ptr2 == 2'h2;
+  assign \$66  = buf_stage2_done & \$65 ;
+  assign \$67  = buf_state2 == 2'h2;
+  assign \$68  = \$66  & \$67 ;
+  assign buf_buffer2_handed = | { \$68 , \$64 , \$60  };
+  assign \$69  = buf_state2 == 2'h2;
+  assign \$70  = buf_state2 + 1'h1;
+  assign \$71  = \$69  ? 3'h0 : \$70 ;
+  assign \$72  = buf_buffer2_handed ? \$71  : { 1'h0, buf_state2 };
+  assign \$73  = buf_stage2_last ? 6'h00 : buf_stage2_ahead;
+  assign \$74  = buf_stage2_step ? \$73  : buf_word2;
+  assign \$75  = buf_stage2_done ? buf_stage2_wrapped : buf_ptr2;
   assign \$76  = $signed(i__payload) * $signed(i__payload);
   assign taken = i__valid & i__ready;
   assign \$77  = buf_ptr1 == 1'h1;
@@ -658,139 +681,163 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   assign \$103  = $signed(1'h0) + $signed(\$102 );
   assign \$105  = $signed(\$103 ) + $signed(\$104 );
   assign \$106  = $signed(cut2[41:2]) + $signed(20'h40000);
-  assign \$108  = buf_state0 == 2'h2;
-  assign \$109  = buf_state0 + 1'h1;
-  assign \$110  = \$108  ? 3'h0 : \$109 ;
-  assign \$111  = buf_state1 == 2'h2;
-  assign \$112  = buf_state1 + 1'h1;
-  assign \$113  = \$111  ? 3'h0 : \$112 ;
-  assign \$114  = buf_state2 == 2'h2;
-  assign \$115  = buf_state2 + 1'h1;
-  assign \$116  = \$114  ? 3'h0 : \$115 ;
-  assign \$117  = buf_word0 == 6'h3f;
-  assign \$118  = ! load_cut[3:2];
-  assign \$119  = $signed(running_sum) + $signed(load_cut[11:4]);
-  assign \$120  = load_cut[3:2] == 1'h1;
-  assign \$121  = $signed(running_sum) + $signed(load_cut[11:4]);
-  assign \$122  = load_cut[3:2] == 2'h2;
-  assign \$123  = $signed(running_sum) + $signed(load_cut[11:4]);
-  assign \$124  = ! load_cut[3:2];
-  assign \$125  = running_square_sum + load_cut[26:12];
-  assign \$126  = load_cut[3:2] == 1'h1;
-  assign \$127  = running_square_sum + load_cut[26:12];
-  assign \$128  = load_cut[3:2] == 2'h2;
-  assign \$129  = running_square_sum + load_cut[26:12];
+  assign \$108  = \$4 [5:0] == 6'h3f;
+  assign \$109  = \$12 [5:0] == 6'h3f;
+  assign \$110  = \$20 [5:0] == 6'h3f;
+  assign \$111  = ! \$40 [1:0];
+  assign \$112  = ! \$56 [1:0];
+  assign \$113  = ! \$72 [1:0];
+  assign \$114  = { \$113 , \$112 , \$111  } >> \$8 [1:0];
+  assign \$115  = \$40 [1:0] == 1'h1;
+  assign \$116  = \$56 [1:0] == 1'h1;
+  assign \$117  = \$72 [1:0] == 1'h1;
+  assign \$118  = { \$117 , \$116 , \$115  } >> \$16 [1:0];
+  assign \$119  = \$40 [1:0] == 2'h2;
+  assign \$120  = \$56 [1:0] == 2'h2;
+  assign \$121  = \$72 [1:0] == 2'h2;
+  assign \$122  = { \$121 , \$120 , \$119  } >> \$24 [1:0];
+  assign \$123  = \$20 [5:0] + 1'h1;
+  assign \$124  = \$24 [1:0] == 2'h2;
+  assign \$125  = \$24 [1:0] + 1'h1;
+  assign \$126  = \$124  ? 3'h0 : \$125 ;
+  assign \$127  = ! load_cut[3:2];
+  assign \$128  = $signed(running_sum) + $signed(load_cut[11:4]);
+  assign \$129  = load_cut[3:2] == 1'h1;
   assign \$130  = $signed(running_sum) + $signed(load_cut[11:4]);
-  assign \$131  = running_square_sum + load_cut[26:12];
-  assign \$132  = isqrt_count + 1'h1;
-  assign \$133  = isqrt_count == 5'h16;
-  assign \$136  = recip_count + 1'h1;
-  assign \$137  = recip_count == 5'h16;
-  assign \$138  = ~ \$90 [25];
-  assign \$139  = ! buf_ptr1;
-  assign \$140  = buf_ptr1 == 1'h1;
-  assign \$141  = buf_ptr1 == 2'h2;
-  assign \$142  = buf_word2 == 6'h3f;
-  assign \$143  = $signed(\$107 [21:0]) > $signed(8'h7f);
-  assign \$144  = $signed(\$107 [21:0]) < $signed(8'h80);
-  assign \$145  = \$144  ? 22'h3fff80 : \$107 [21:0];
-  assign \$146  = \$143  ? 22'h00007f : \$145 ;
+  assign \$131  = load_cut[3:2] == 2'h2;
+  assign \$132  = $signed(running_sum) + $signed(load_cut[11:4]);
+  assign \$133  = ! load_cut[3:2];
+  assign \$134  = running_square_sum + load_cut[26:12];
+  assign \$135  = load_cut[3:2] == 1'h1;
+  assign \$136  = running_square_sum + load_cut[26:12];
+  assign \$137  = load_cut[3:2] == 2'h2;
+  assign \$138  = running_square_sum + load_cut[26:12];
+  assign \$139  = $signed(running_sum) + $signed(load_cut[11:4]);
+  assign \$140  = running_square_sum + load_cut[26:12];
+  assign \$141  = isqrt_count + 1'h1;
+  assign \$142  = isqrt_count == 5'h16;
+  assign \$145  = recip_count + 1'h1;
+  assign \$146  = recip_count == 5'h16;
+  assign \$147  = ~ \$90 [25];
+  assign \$148  = ! buf_ptr1;
+  assign \$149  = buf_ptr1 == 1'h1;
+  assign \$150  = buf_ptr1 == 2'h2;
+  assign \$151  = $signed(\$107 [21:0]) > $signed(8'h7f);
+  assign \$152  = $signed(\$107 [21:0]) < $signed(8'h80);
+  assign \$153  = \$152  ? 22'h3fff80 : \$107 [21:0];
+  assign \$154  = \$151  ? 22'h00007f : \$153 ;
   always @(posedge clk)
-    buf_word0 <= \$147 ;
+    buf_word0 <= \$155 ;
   always @(posedge clk)
-    buf_ptr0 <= \$148 ;
+    buf_ptr0 <= \$156 ;
   always @(posedge clk)
-    buf_word1 <= \$149 ;
+    buf_stage0_last <= \$157 ;
   always @(posedge clk)
-    buf_ptr1 <= \$150 ;
+    buf_word1 <= \$158 ;
   always @(posedge clk)
-    buf_word2 <= \$151 ;
+    buf_ptr1 <= \$159 ;
   always @(posedge clk)
-    buf_ptr2 <= \$152 ;
+    buf_stage1_last <= \$160 ;
   always @(posedge clk)
-    buf_state0 <= \$153 ;
+    buf_word2 <= \$161 ;
   always @(posedge clk)
-    buf_state1 <= \$154 ;
+    buf_ptr2 <= \$162 ;
   always @(posedge clk)
-    buf_state2 <= \$155 ;
+    buf_stage2_last <= \$163 ;
+  always @(posedge clk)
+    buf_state0 <= \$164 ;
+  always @(posedge clk)
+    buf_state1 <= \$165 ;
+  always @(posedge clk)
+    buf_state2 <= \$166 ;
+  always @(posedge clk)
+    i__ready <= \$167 ;
+  always @(posedge clk)
+    buf_stage1_active <= \$168 ;
+  always @(posedge clk)
+    buf_stage2_active <= \$169 ;
+  always @(posedge clk)
+    buf_stage2_ahead <= \$170 ;
+  always @(posedge clk)
+    buf_stage2_wrapped <= \$171 ;
   always @(posedge clk)
     buf_data2 <= port__data;
   always @(posedge clk)
-    load_cut <= \$156 ;
+    load_cut <= \$172 ;
   always @(posedge clk)
-    sum0 <= \$157 ;
+    sum0 <= \$173 ;
   always @(posedge clk)
-    sum1 <= \$158 ;
+    sum1 <= \$174 ;
   always @(posedge clk)
-    sum2 <= \$159 ;
+    sum2 <= \$175 ;
   always @(posedge clk)
-    square_sum0 <= \$160 ;
+    square_sum0 <= \$176 ;
   always @(posedge clk)
-    square_sum1 <= \$161 ;
+    square_sum1 <= \$177 ;
   always @(posedge clk)
-    square_sum2 <= \$162 ;
+    square_sum2 <= \$178 ;
   always @(posedge clk)
-    running_sum <= \$163 ;
+    running_sum <= \$179 ;
   always @(posedge clk)
-    running_square_sum <= \$164 ;
+    running_square_sum <= \$180 ;
   always @(posedge clk)
-    sums_cut <= \$165 ;
+    sums_cut <= \$181 ;
   always @(posedge clk)
-    stats_started <= \$166 ;
+    stats_started <= \$182 ;
   always @(posedge clk)
-    stats_wait_d1 <= \$167 ;
+    stats_wait_d1 <= \$183 ;
   always @(posedge clk)
-    stats_wait_d2 <= \$168 ;
+    stats_wait_d2 <= \$184 ;
   always @(posedge clk)
-    scaled_square_sum_cut <= \$169 ;
+    scaled_square_sum_cut <= \$185 ;
   always @(posedge clk)
-    sum_square_cut <= \$170 ;
+    sum_square_cut <= \$186 ;
   always @(posedge clk)
-    stats_start <= \$171 ;
+    stats_start <= \$187 ;
   always @(posedge clk)
-    isqrt_count <= \$172 ;
+    isqrt_count <= \$188 ;
   always @(posedge clk)
-    isqrt_busy <= \$173 ;
+    isqrt_busy <= \$189 ;
   always @(posedge clk)
-    isqrt_done <= \$174 ;
+    isqrt_done <= \$190 ;
   always @(posedge clk)
-    isqrt_radicand <= \$175 ;
+    isqrt_radicand <= \$191 ;
   always @(posedge clk)
-    isqrt_rem <= \$176 ;
+    isqrt_rem <= \$192 ;
   always @(posedge clk)
-    isqrt_root <= \$177 ;
+    isqrt_root <= \$193 ;
   always @(posedge clk)
-    isqrt_done_late <= \$178 ;
+    isqrt_done_late <= \$194 ;
   always @(posedge clk)
-    recip_count <= \$179 ;
+    recip_count <= \$195 ;
   always @(posedge clk)
-    recip_busy <= \$180 ;
+    recip_busy <= \$196 ;
   always @(posedge clk)
-    recip_done <= \$181 ;
+    recip_done <= \$197 ;
   always @(posedge clk)
-    recip_rem <= \$182 ;
+    recip_rem <= \$198 ;
   always @(posedge clk)
-    recip_result <= \$183 ;
+    recip_result <= \$199 ;
   always @(posedge clk)
-    stats_done <= \$184 ;
+    stats_done <= \$200 ;
   always @(posedge clk)
-    factor0 <= \$185 ;
+    factor0 <= \$201 ;
   always @(posedge clk)
-    factor1 <= \$186 ;
+    factor1 <= \$202 ;
   always @(posedge clk)
-    factor2 <= \$187 ;
+    factor2 <= \$203 ;
   always @(posedge clk)
-    word_cut <= \$188 ;
+    word_cut <= \$204 ;
   always @(posedge clk)
-    cut1 <= \$189 ;
+    cut1 <= \$205 ;
   always @(posedge clk)
-    product_cut <= \$190 ;
+    product_cut <= \$206 ;
   always @(posedge clk)
-    cut2 <= \$191 ;
+    cut2 <= \$207 ;
   always @(posedge clk)
-    o__valid <= \$192 ;
+    o__valid <= \$208 ;
   always @(posedge clk)
-    o__payload <= \$193 ;
+    o__payload <= \$209 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     write_port__data = 8'h00;
@@ -868,535 +915,586 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = \$6 [5:0];
+    \$155  = \$4 [5:0];
     if (rst) begin
-      \$147  = 6'h00;
+      \$155  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = \$10 [1:0];
+    \$156  = \$8 [1:0];
     if (rst) begin
-      \$148  = 2'h0;
+      \$156  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = \$16 [5:0];
+    \$157  = \$108 ;
     if (rst) begin
-      \$149  = 6'h00;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = \$20 [1:0];
+    \$158  = \$12 [5:0];
     if (rst) begin
-      \$150  = 2'h0;
+      \$158  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = \$26 [5:0];
+    \$159  = \$16 [1:0];
     if (rst) begin
-      \$151  = 6'h00;
+      \$159  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = \$30 [1:0];
+    \$160  = \$109 ;
     if (rst) begin
-      \$152  = 2'h0;
+      \$160  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = buf_state0;
-    if (buf_buffer0_handed) begin
-      \$153  = \$110 [1:0];
-    end
+    \$161  = \$20 [5:0];
     if (rst) begin
-      \$153  = 2'h0;
+      \$161  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = buf_state1;
-    if (buf_buffer1_handed) begin
-      \$154  = \$113 [1:0];
-    end
+    \$162  = \$24 [1:0];
     if (rst) begin
-      \$154  = 2'h0;
+      \$162  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = buf_state2;
-    if (buf_buffer2_handed) begin
-      \$155  = \$116 [1:0];
-    end
+    \$163  = \$110 ;
     if (rst) begin
-      \$155  = 2'h0;
+      \$163  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156 [0] = taken;
-    \$156 [1] = \$117 ;
-    \$156 [3:2] = buf_ptr0;
-    \$156 [11:4] = i__payload;
-    \$156 [26:12] = \$76 [14:0];
+    \$164  = \$40 [1:0];
     if (rst) begin
-      \$156  = 27'h0000000;
+      \$164  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = sum0;
-    if (load_cut[0]) begin
-      if (load_cut[1]) begin
-        if (\$118 ) begin
-          \$157  = \$119 [13:0];
-        end
-      end
-    end
+    \$165  = \$56 [1:0];
     if (rst) begin
-      \$157  = 14'h0000;
+      \$165  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = sum1;
-    if (load_cut[0]) begin
-      if (load_cut[1]) begin
-        if (\$120 ) begin
-          \$158  = \$121 [13:0];
-        end
-      end
-    end
+    \$166  = \$72 [1:0];
     if (rst) begin
-      \$158  = 14'h0000;
+      \$166  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = sum2;
-    if (load_cut[0]) begin
-      if (load_cut[1]) begin
-        if (\$122 ) begin
-          \$159  = \$123 [13:0];
-        end
-      end
-    end
+    \$167  = \$114 ;
     if (rst) begin
-      \$159  = 14'h0000;
+      \$167  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = square_sum0;
-    if (load_cut[0]) begin
-      if (load_cut[1]) begin
-        if (\$124 ) begin
-          \$160  = \$125 [20:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$160  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = square_sum1;
-    if (load_cut[0]) begin
-      if (load_cut[1]) begin
-        if (\$126 ) begin
-          \$161  = \$127 [20:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$161  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = square_sum2;
-    if (load_cut[0]) begin
-      if (load_cut[1]) begin
-        if (\$128 ) begin
-          \$162  = \$129 [20:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$162  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = running_sum;
-    if (load_cut[0]) begin
-      (* full_case = 32'd1 *)
-      if (load_cut[1]) begin
-        \$163  = 14'h0000;
-      end else begin
-        \$163  = \$130 [13:0];
-      end
-    end
-    if (rst) begin
-      \$163  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = running_square_sum;
-    if (load_cut[0]) begin
-      (* full_case = 32'd1 *)
-      if (load_cut[1]) begin
-        \$164  = 21'h000000;
-      end else begin
-        \$164  = \$131 [20:0];
-      end
-    end
-    if (rst) begin
-      \$164  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165 [13:0] = sum_stage1;
-    \$165 [34:14] = square_sum_stage1;
-    if (rst) begin
-      \$165  = 35'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = stats_started;
-    if (stats_first) begin
-      \$166  = 1'h1;
-    end
-    if (stats_done) begin
-      \$166  = 1'h0;
-    end
-    if (rst) begin
-      \$166  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = stats_first;
-    if (rst) begin
-      \$167  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = stats_wait_d1;
+    \$168  = \$118 ;
     if (rst) begin
       \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = \$81 [26:0];
+    \$169  = \$122 ;
     if (rst) begin
-      \$169  = 27'h0000000;
+      \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = \$82 [26:0];
+    \$170  = \$123 [5:0];
     if (rst) begin
-      \$170  = 27'h0000000;
+      \$170  = 6'h01;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = stats_wait_d2;
+    \$171  = \$126 [1:0];
     if (rst) begin
-      \$171  = 1'h0;
+      \$171  = 2'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = isqrt_count;
-    if (stats_start) begin
-      \$172  = 5'h00;
-    end else if (isqrt_busy) begin
-      \$172  = \$132 [4:0];
-    end
+    \$172 [0] = taken;
+    \$172 [1] = buf_stage0_last;
+    \$172 [3:2] = buf_ptr0;
+    \$172 [11:4] = i__payload;
+    \$172 [26:12] = \$76 [14:0];
     if (rst) begin
-      \$172  = 5'h00;
+      \$172  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = isqrt_busy;
-    if (stats_start) begin
-      \$173  = 1'h1;
-    end else if (isqrt_busy) begin
-      if (isqrt_done) begin
-        \$173  = 1'h0;
+    \$173  = sum0;
+    if (load_cut[0]) begin
+      if (load_cut[1]) begin
+        if (\$127 ) begin
+          \$173  = \$128 [13:0];
+        end
       end
     end
     if (rst) begin
-      \$173  = 1'h0;
+      \$173  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = isqrt_done;
-    if (stats_start) begin
-      \$174  = 1'h0;
-    end else if (isqrt_busy) begin
-      \$174  = \$133 ;
-      if (isqrt_done) begin
-        \$174  = 1'h0;
+    \$174  = sum1;
+    if (load_cut[0]) begin
+      if (load_cut[1]) begin
+        if (\$129 ) begin
+          \$174  = \$130 [13:0];
+        end
       end
     end
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = isqrt_radicand;
-    if (stats_start) begin
-      \$175  = \$134 [47:0];
-    end else if (isqrt_busy) begin
-      \$175  = \$135 [47:0];
-    end
-    if (rst) begin
-      \$175  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = isqrt_rem;
-    if (stats_start) begin
-      \$176  = 27'h0000000;
-    end else if (isqrt_busy) begin
-      \$176  = \$86 [26:0];
-    end
-    if (rst) begin
-      \$176  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = isqrt_root;
-    if (stats_start) begin
-      \$177  = 24'h000000;
-    end else if (isqrt_busy) begin
-      \$177  = { isqrt_root[22:0], \$87  };
-    end
-    if (rst) begin
-      \$177  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = isqrt_done;
-    if (rst) begin
-      \$178  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = recip_count;
-    if (isqrt_done_late) begin
-      \$179  = 5'h00;
-    end else if (recip_busy) begin
-      \$179  = \$136 [4:0];
-    end
-    if (rst) begin
-      \$179  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = recip_busy;
-    if (isqrt_done_late) begin
-      \$180  = 1'h1;
-    end else if (recip_busy) begin
-      if (recip_done) begin
-        \$180  = 1'h0;
+    \$175  = sum2;
+    if (load_cut[0]) begin
+      if (load_cut[1]) begin
+        if (\$131 ) begin
+          \$175  = \$132 [13:0];
+        end
       end
     end
     if (rst) begin
-      \$180  = 1'h0;
+      \$175  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = recip_done;
-    if (isqrt_done_late) begin
-      \$181  = 1'h0;
-    end else if (recip_busy) begin
-      \$181  = \$137 ;
-      if (recip_done) begin
-        \$181  = 1'h0;
+    \$176  = square_sum0;
+    if (load_cut[0]) begin
+      if (load_cut[1]) begin
+        if (\$133 ) begin
+          \$176  = \$134 [20:0];
+        end
       end
     end
     if (rst) begin
-      \$181  = 1'h0;
+      \$176  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = recip_rem;
-    if (isqrt_done_late) begin
-      \$182  = 26'h0000200;
-    end else if (recip_busy) begin
-      \$182  = \$90 [25:0];
+    \$177  = square_sum1;
+    if (load_cut[0]) begin
+      if (load_cut[1]) begin
+        if (\$135 ) begin
+          \$177  = \$136 [20:0];
+        end
+      end
     end
     if (rst) begin
-      \$182  = 26'h0000000;
+      \$177  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = recip_result;
-    if (isqrt_done_late) begin
-      \$183  = 24'h000000;
-    end else if (recip_busy) begin
-      \$183  = { recip_result[22:0], \$138  };
+    \$178  = square_sum2;
+    if (load_cut[0]) begin
+      if (load_cut[1]) begin
+        if (\$137 ) begin
+          \$178  = \$138 [20:0];
+        end
+      end
     end
     if (rst) begin
-      \$183  = 24'h000000;
+      \$178  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = recip_done;
+    \$179  = running_sum;
+    if (load_cut[0]) begin
+      (* full_case = 32'd1 *)
+      if (load_cut[1]) begin
+        \$179  = 14'h0000;
+      end else begin
+        \$179  = \$139 [13:0];
+      end
+    end
+    if (rst) begin
+      \$179  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = running_square_sum;
+    if (load_cut[0]) begin
+      (* full_case = 32'd1 *)
+      if (load_cut[1]) begin
+        \$180  = 21'h000000;
+      end else begin
+        \$180  = \$140 [20:0];
+      end
+    end
+    if (rst) begin
+      \$180  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181 [13:0] = sum_stage1;
+    \$181 [34:14] = square_sum_stage1;
+    if (rst) begin
+      \$181  = 35'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = stats_started;
+    if (stats_first) begin
+      \$182  = 1'h1;
+    end
+    if (stats_done) begin
+      \$182  = 1'h0;
+    end
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = stats_first;
+    if (rst) begin
+      \$183  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = stats_wait_d1;
     if (rst) begin
       \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = factor0;
-    if (stats_done) begin
-      if (\$139 ) begin
-        \$185  = factor;
+    \$185  = \$81 [26:0];
+    if (rst) begin
+      \$185  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = \$82 [26:0];
+    if (rst) begin
+      \$186  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = stats_wait_d2;
+    if (rst) begin
+      \$187  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = isqrt_count;
+    if (stats_start) begin
+      \$188  = 5'h00;
+    end else if (isqrt_busy) begin
+      \$188  = \$141 [4:0];
+    end
+    if (rst) begin
+      \$188  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = isqrt_busy;
+    if (stats_start) begin
+      \$189  = 1'h1;
+    end else if (isqrt_busy) begin
+      if (isqrt_done) begin
+        \$189  = 1'h0;
       end
     end
     if (rst) begin
-      \$185  = 24'h000000;
+      \$189  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = factor1;
-    if (stats_done) begin
-      if (\$140 ) begin
-        \$186  = factor;
+    \$190  = isqrt_done;
+    if (stats_start) begin
+      \$190  = 1'h0;
+    end else if (isqrt_busy) begin
+      \$190  = \$142 ;
+      if (isqrt_done) begin
+        \$190  = 1'h0;
       end
     end
     if (rst) begin
-      \$186  = 24'h000000;
+      \$190  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = factor2;
-    if (stats_done) begin
-      if (\$141 ) begin
-        \$187  = factor;
+    \$191  = isqrt_radicand;
+    if (stats_start) begin
+      \$191  = \$143 [47:0];
+    end else if (isqrt_busy) begin
+      \$191  = \$144 [47:0];
+    end
+    if (rst) begin
+      \$191  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = isqrt_rem;
+    if (stats_start) begin
+      \$192  = 27'h0000000;
+    end else if (isqrt_busy) begin
+      \$192  = \$86 [26:0];
+    end
+    if (rst) begin
+      \$192  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = isqrt_root;
+    if (stats_start) begin
+      \$193  = 24'h000000;
+    end else if (isqrt_busy) begin
+      \$193  = { isqrt_root[22:0], \$87  };
+    end
+    if (rst) begin
+      \$193  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = isqrt_done;
+    if (rst) begin
+      \$194  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = recip_count;
+    if (isqrt_done_late) begin
+      \$195  = 5'h00;
+    end else if (recip_busy) begin
+      \$195  = \$145 [4:0];
+    end
+    if (rst) begin
+      \$195  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = recip_busy;
+    if (isqrt_done_late) begin
+      \$196  = 1'h1;
+    end else if (recip_busy) begin
+      if (recip_done) begin
+        \$196  = 1'h0;
       end
     end
     if (rst) begin
-      \$187  = 24'h000000;
+      \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = word_cut;
-    if (advance) begin
-      \$188 [0] = buf_stage2_active;
-      \$188 [1] = \$142 ;
-      \$188 [25:2] = factor_stage2;
-      \$188 [33:26] = buf_data2;
-      \$188 [47:34] = sum_stage2;
+    \$197  = recip_done;
+    if (isqrt_done_late) begin
+      \$197  = 1'h0;
+    end else if (recip_busy) begin
+      \$197  = \$146 ;
+      if (recip_done) begin
+        \$197  = 1'h0;
+      end
     end
     if (rst) begin
-      \$188  = 48'h000000000000;
+      \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = cut1;
-    if (advance) begin
-      \$189 [0] = word_cut[0];
-      \$189 [1] = word_cut[1];
-      \$189 [25:2] = word_cut[25:2];
-      \$189 [40:26] = \$99 [14:0];
+    \$198  = recip_rem;
+    if (isqrt_done_late) begin
+      \$198  = 26'h0000200;
+    end else if (recip_busy) begin
+      \$198  = \$90 [25:0];
     end
     if (rst) begin
-      \$189  = 41'h00000000000;
+      \$198  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = product_cut;
-    if (advance) begin
-      \$190 [0] = cut1[0];
-      \$190 [1] = cut1[1];
-      \$190 [32:2] = { \$100 [29], \$100  };
-      \$190 [57:33] = { \$101 [23], \$101  };
+    \$199  = recip_result;
+    if (isqrt_done_late) begin
+      \$199  = 24'h000000;
+    end else if (recip_busy) begin
+      \$199  = { recip_result[22:0], \$147  };
     end
     if (rst) begin
-      \$190  = 58'h000000000000000;
+      \$199  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = cut2;
-    if (advance) begin
-      \$191 [0] = product_cut[0];
-      \$191 [1] = product_cut[1];
-      \$191 [41:2] = \$105 [39:0];
-    end
+    \$200  = recip_done;
     if (rst) begin
-      \$191  = 42'h00000000000;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = o__valid;
-    if (advance) begin
-      \$192  = cut2[0];
+    \$201  = factor0;
+    if (stats_done) begin
+      if (\$148 ) begin
+        \$201  = factor;
+      end
     end
     if (rst) begin
-      \$192  = 1'h0;
+      \$201  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = o__payload;
-    if (advance) begin
-      \$193 [8] = cut2[1];
-    end
-    if (advance) begin
-      \$193 [7:0] = \$146 [7:0];
+    \$202  = factor1;
+    if (stats_done) begin
+      if (\$149 ) begin
+        \$202  = factor;
+      end
     end
     if (rst) begin
-      \$193  = 9'h000;
+      \$202  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = factor2;
+    if (stats_done) begin
+      if (\$150 ) begin
+        \$203  = factor;
+      end
+    end
+    if (rst) begin
+      \$203  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = word_cut;
+    if (advance) begin
+      \$204 [0] = buf_stage2_active;
+      \$204 [1] = buf_stage2_last;
+      \$204 [25:2] = factor_stage2;
+      \$204 [33:26] = buf_data2;
+      \$204 [47:34] = sum_stage2;
+    end
+    if (rst) begin
+      \$204  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = cut1;
+    if (advance) begin
+      \$205 [0] = word_cut[0];
+      \$205 [1] = word_cut[1];
+      \$205 [25:2] = word_cut[25:2];
+      \$205 [40:26] = \$99 [14:0];
+    end
+    if (rst) begin
+      \$205  = 41'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = product_cut;
+    if (advance) begin
+      \$206 [0] = cut1[0];
+      \$206 [1] = cut1[1];
+      \$206 [32:2] = { \$100 [29], \$100  };
+      \$206 [57:33] = { \$101 [23], \$101  };
+    end
+    if (rst) begin
+      \$206  = 58'h000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = cut2;
+    if (advance) begin
+      \$207 [0] = product_cut[0];
+      \$207 [1] = product_cut[1];
+      \$207 [41:2] = \$105 [39:0];
+    end
+    if (rst) begin
+      \$207  = 42'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$208  = o__valid;
+    if (advance) begin
+      \$208  = cut2[0];
+    end
+    if (rst) begin
+      \$208  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = o__payload;
+    if (advance) begin
+      \$209 [8] = cut2[1];
+    end
+    if (advance) begin
+      \$209 [7:0] = \$154 [7:0];
+    end
+    if (rst) begin
+      \$209  = 9'h000;
     end
   end
   assign buf_stage0_finish = 1'h0;
-  assign buf_next_word0 = \$6 [5:0];
-  assign buf_next_ptr0 = \$10 [1:0];
+  assign buf_next_word0 = \$4 [5:0];
+  assign buf_next_ptr0 = \$8 [1:0];
   assign buf_stage1_step = 1'h0;
-  assign buf_next_word1 = \$16 [5:0];
-  assign buf_next_ptr1 = \$20 [1:0];
+  assign buf_next_word1 = \$12 [5:0];
+  assign buf_next_ptr1 = \$16 [1:0];
   assign buf_stage2_finish = 1'h0;
-  assign buf_next_word2 = \$26 [5:0];
-  assign buf_next_ptr2 = \$30 [1:0];
+  assign buf_next_word2 = \$20 [5:0];
+  assign buf_next_ptr2 = \$24 [1:0];
+  assign buf_next_state0 = \$40 [1:0];
+  assign buf_next_state1 = \$56 [1:0];
+  assign buf_next_state2 = \$72 [1:0];
   assign write_port__addr = { buf_ptr0, buf_word0 };
-  assign port__addr = { \$30 [1:0], \$26 [5:0] };
+  assign buf_stage2_address = { \$75 , \$74  };
+  assign port__addr = { \$75 , \$74  };
   assign buf_stage0_active = i__ready;
   assign square0 = \$76 [14:0];
   assign scaled_square_sum = \$81 [26:0];
@@ -1442,14 +1540,14 @@ module layernorm(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i
   assign \load_cut.buffer  = load_cut[3:2];
   assign \load_cut.beat_sum  = load_cut[11:4];
   assign \load_cut.beat_squares  = load_cut[26:12];
-  assign buf_stage0_done = \$2 ;
-  assign \$12  = 1'h0;
+  assign buf_stage0_done = \$1 ;
+  assign \$9  = 1'h0;
   assign buf_stage1_done = buf_stage1_finish;
-  assign \$16  = { 1'h0, buf_word1 };
-  assign buf_stage2_done = \$22 ;
+  assign \$12  = { 1'h0, buf_word1 };
+  assign buf_stage2_done = \$17 ;
   assign \$102  = { product_cut[32], product_cut[32:2] };
   assign \$104  = { product_cut[57:33], 15'h0000 };
   assign \$107  = { \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40], \$106 [40:19] };
-  assign \$134  = { 11'h000, variance, 20'h00000 };
-  assign \$135  = { 1'h0, isqrt_radicand, 2'h0 };
+  assign \$143  = { 11'h000, variance, 20'h00000 };
+  assign \$144  = { 1'h0, isqrt_radicand, 2'h0 };
 endmodule

@@ -8,7 +8,7 @@
 module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [2:0] \$10 ;
+  wire [6:0] \$10 ;
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
@@ -19,62 +19,62 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire \$107 ;
   wire \$108 ;
   wire \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire \$117 ;
-  wire \$118 ;
+  wire [6:0] \$11 ;
+  wire [2:0] \$110 ;
+  wire [2:0] \$111 ;
+  wire [2:0] \$112 ;
+  wire [5:0] \$113 ;
+  wire [5:0] \$114 ;
+  wire [1:0] \$115 ;
+  wire [5:0] \$116 ;
+  wire [5:0] \$117 ;
+  wire [1:0] \$118 ;
   wire \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
+  wire [6:0] \$12 ;
+  reg [7:0] \$120 ;
+  wire [8:0] \$121 ;
   wire \$122 ;
-  reg [7:0] \$123 ;
-  wire [8:0] \$124 ;
+  reg [16:0] \$123 ;
+  wire \$124 ;
   wire \$125 ;
-  reg [16:0] \$126 ;
+  wire \$126 ;
   wire \$127 ;
-  wire \$128 ;
-  wire \$129 ;
+  wire [25:0] \$128 ;
+  wire [25:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [25:0] \$131 ;
-  wire [25:0] \$132 ;
-  wire [25:0] \$133 ;
+  wire [25:0] \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire \$133 ;
   wire \$134 ;
   wire \$135 ;
   wire \$136 ;
   wire \$137 ;
   wire \$138 ;
   wire \$139 ;
-  wire [6:0] \$14 ;
-  wire \$140 ;
+  wire [2:0] \$14 ;
+  wire [8:0] \$140 ;
   wire \$141 ;
-  wire \$142 ;
-  wire [8:0] \$143 ;
-  wire \$144 ;
-  reg [16:0] \$145 ;
-  wire [34:0] \$146 ;
-  wire [34:0] \$147 ;
+  reg [16:0] \$142 ;
+  wire [34:0] \$143 ;
+  wire [34:0] \$144 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire \$147 ;
   wire \$148 ;
-  wire [2:0] \$149 ;
-  wire [6:0] \$15 ;
-  wire [2:0] \$150 ;
+  wire \$149 ;
+  wire [2:0] \$15 ;
+  wire \$150 ;
   wire \$151 ;
-  wire [2:0] \$152 ;
-  wire [2:0] \$153 ;
+  wire \$152 ;
+  wire \$153 ;
   wire \$154 ;
-  wire [2:0] \$155 ;
-  wire [2:0] \$156 ;
+  wire \$155 ;
+  wire \$156 ;
   wire \$157 ;
-  wire [2:0] \$158 ;
-  wire [2:0] \$159 ;
-  wire [6:0] \$16 ;
+  wire \$158 ;
+  wire \$159 ;
+  wire [2:0] \$16 ;
   wire \$160 ;
   wire \$161 ;
   wire \$162 ;
@@ -84,98 +84,124 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire \$166 ;
   wire \$167 ;
   wire \$168 ;
-  wire [23:0] \$169 ;
+  wire [6:0] \$169 ;
   wire \$17 ;
   wire \$170 ;
-  wire [23:0] \$171 ;
-  wire \$172 ;
-  wire [23:0] \$173 ;
+  wire [2:0] \$171 ;
+  wire [2:0] \$172 ;
+  wire [6:0] \$173 ;
   wire \$174 ;
-  wire [23:0] \$175 ;
-  wire [23:0] \$176 ;
-  wire [5:0] \$177 ;
+  wire [2:0] \$175 ;
+  wire [2:0] \$176 ;
+  wire [7:0] \$177 ;
   wire \$178 ;
   wire \$179 ;
-  wire [2:0] \$18 ;
+  wire [6:0] \$18 ;
   wire \$180 ;
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire \$184 ;
+  wire [23:0] \$184 ;
   wire \$185 ;
-  wire [10:0] \$186 ;
-  reg [5:0] \$187 ;
-  reg [1:0] \$188 ;
-  reg [5:0] \$189 ;
-  wire [2:0] \$19 ;
-  reg [1:0] \$190 ;
-  reg [5:0] \$191 ;
-  reg [1:0] \$192 ;
-  reg [5:0] \$193 ;
-  reg [1:0] \$194 ;
-  reg [1:0] \$195 ;
-  reg [1:0] \$196 ;
-  reg [1:0] \$197 ;
-  reg [1:0] \$198 ;
-  reg \$199 ;
-  wire \$2 ;
-  wire [2:0] \$20 ;
-  reg [2:0] \$200 ;
-  reg [7:0] \$201 ;
-  reg [7:0] \$202 ;
-  reg [7:0] \$203 ;
-  reg [7:0] \$204 ;
-  reg [7:0] \$205 ;
-  reg [11:0] \$206 ;
-  reg [20:0] \$207 ;
-  reg [20:0] \$208 ;
-  reg [22:0] \$209 ;
+  wire [23:0] \$186 ;
+  wire \$187 ;
+  wire [23:0] \$188 ;
+  wire \$189 ;
+  wire [6:0] \$19 ;
+  wire [23:0] \$190 ;
+  wire [23:0] \$191 ;
+  wire [5:0] \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
+  wire [6:0] \$2 ;
+  wire [6:0] \$20 ;
+  wire [10:0] \$200 ;
+  reg [5:0] \$201 ;
+  reg [1:0] \$202 ;
+  reg \$203 ;
+  reg [5:0] \$204 ;
+  reg [1:0] \$205 ;
+  reg \$206 ;
+  reg [5:0] \$207 ;
+  reg [1:0] \$208 ;
+  reg \$209 ;
   wire \$21 ;
-  reg [22:0] \$210 ;
-  reg [22:0] \$211 ;
-  reg [22:0] \$212 ;
-  reg [22:0] \$213 ;
-  reg \$214 ;
-  reg \$215 ;
-  reg \$216 ;
-  reg [22:0] \$217 ;
-  reg [4:0] \$218 ;
+  reg [5:0] \$210 ;
+  reg [1:0] \$211 ;
+  reg \$212 ;
+  reg [1:0] \$213 ;
+  reg [1:0] \$214 ;
+  reg [1:0] \$215 ;
+  reg [1:0] \$216 ;
+  reg \$217 ;
+  reg \$218 ;
   reg \$219 ;
-  wire \$22 ;
+  wire [2:0] \$22 ;
   reg \$220 ;
-  reg [24:0] \$221 ;
-  reg [16:0] \$222 ;
-  reg \$223 ;
-  reg [16:0] \$224 ;
-  reg [16:0] \$225 ;
-  reg [16:0] \$226 ;
-  reg [16:0] \$227 ;
-  reg [34:0] \$228 ;
-  reg [35:0] \$229 ;
-  wire \$23 ;
-  reg [35:0] \$230 ;
-  reg [35:0] \$231 ;
-  reg \$232 ;
-  reg [8:0] \$233 ;
-  wire [6:0] \$24 ;
-  wire [6:0] \$25 ;
+  reg [5:0] \$221 ;
+  reg [1:0] \$222 ;
+  reg [5:0] \$223 ;
+  reg [1:0] \$224 ;
+  reg [7:0] \$225 ;
+  reg [2:0] \$226 ;
+  reg [7:0] \$227 ;
+  reg [7:0] \$228 ;
+  reg [7:0] \$229 ;
+  wire [2:0] \$23 ;
+  reg [7:0] \$230 ;
+  reg [7:0] \$231 ;
+  reg [11:0] \$232 ;
+  reg [20:0] \$233 ;
+  reg [20:0] \$234 ;
+  reg [22:0] \$235 ;
+  reg [22:0] \$236 ;
+  reg [22:0] \$237 ;
+  reg [22:0] \$238 ;
+  reg [22:0] \$239 ;
+  wire [2:0] \$24 ;
+  reg \$240 ;
+  reg \$241 ;
+  reg \$242 ;
+  reg [22:0] \$243 ;
+  reg [4:0] \$244 ;
+  reg \$245 ;
+  reg \$246 ;
+  reg [24:0] \$247 ;
+  reg [16:0] \$248 ;
+  reg \$249 ;
+  wire \$25 ;
+  reg [16:0] \$250 ;
+  reg [16:0] \$251 ;
+  reg [16:0] \$252 ;
+  reg [16:0] \$253 ;
+  reg [34:0] \$254 ;
+  reg [35:0] \$255 ;
+  reg [35:0] \$256 ;
+  reg [35:0] \$257 ;
+  reg \$258 ;
+  reg [8:0] \$259 ;
   wire [6:0] \$26 ;
-  wire \$27 ;
-  wire [2:0] \$28 ;
-  wire [2:0] \$29 ;
-  wire \$3 ;
+  wire [6:0] \$27 ;
+  wire [6:0] \$28 ;
+  wire \$29 ;
+  wire [6:0] \$3 ;
   wire [2:0] \$30 ;
-  wire \$31 ;
-  wire \$32 ;
+  wire [2:0] \$31 ;
+  wire [2:0] \$32 ;
   wire \$33 ;
-  wire [6:0] \$34 ;
-  wire [6:0] \$35 ;
-  wire [6:0] \$36 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
   wire \$37 ;
-  wire [2:0] \$38 ;
-  wire [2:0] \$39 ;
+  wire \$38 ;
+  wire \$39 ;
   wire [6:0] \$4 ;
-  wire [2:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
@@ -185,10 +211,10 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [6:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
+  wire \$5 ;
+  wire [2:0] \$50 ;
+  wire [2:0] \$51 ;
+  wire [2:0] \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
@@ -196,7 +222,7 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  wire [6:0] \$6 ;
+  wire [2:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -207,10 +233,10 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
+  wire [2:0] \$7 ;
+  wire [2:0] \$70 ;
+  wire [2:0] \$71 ;
+  wire [2:0] \$72 ;
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
@@ -229,10 +255,10 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire \$87 ;
   wire \$88 ;
   wire \$89 ;
-  wire [2:0] \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
+  wire \$9 ;
+  wire [2:0] \$90 ;
+  wire [2:0] \$91 ;
+  wire [2:0] \$92 ;
   wire \$93 ;
   wire \$94 ;
   wire \$95 ;
@@ -251,6 +277,10 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire [1:0] buf_next_ptr1;
   wire [1:0] buf_next_ptr2;
   wire [1:0] buf_next_ptr3;
+  wire [1:0] buf_next_state0;
+  wire [1:0] buf_next_state1;
+  wire [1:0] buf_next_state2;
+  wire [1:0] buf_next_state3;
   wire [5:0] buf_next_word0;
   wire [5:0] buf_next_word1;
   wire [5:0] buf_next_word2;
@@ -259,22 +289,33 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   reg [1:0] buf_ptr1 = 2'h0;
   reg [1:0] buf_ptr2 = 2'h0;
   reg [1:0] buf_ptr3 = 2'h0;
+  (* init = 1'h1 *)
   wire buf_stage0_active;
   wire buf_stage0_done;
   wire buf_stage0_finish;
+  reg buf_stage0_last = 1'h0;
   reg buf_stage0_step;
-  wire buf_stage1_active;
+  reg buf_stage1_active = 1'h0;
+  wire [7:0] buf_stage1_address;
+  reg [5:0] buf_stage1_ahead = 6'h01;
   wire buf_stage1_done;
   wire buf_stage1_finish;
+  reg buf_stage1_last = 1'h0;
   reg buf_stage1_step;
-  wire buf_stage2_active;
+  reg [1:0] buf_stage1_wrapped = 2'h1;
+  reg buf_stage2_active = 1'h0;
   wire buf_stage2_done;
   reg buf_stage2_finish;
+  reg buf_stage2_last = 1'h0;
   wire buf_stage2_step;
-  wire buf_stage3_active;
+  reg buf_stage3_active = 1'h0;
+  wire [7:0] buf_stage3_address;
+  reg [5:0] buf_stage3_ahead = 6'h01;
   wire buf_stage3_done;
   wire buf_stage3_finish;
+  reg buf_stage3_last = 1'h0;
   reg buf_stage3_step;
+  reg [1:0] buf_stage3_wrapped = 2'h1;
   reg [1:0] buf_state0 = 2'h0;
   reg [1:0] buf_state1 = 2'h0;
   reg [1:0] buf_state2 = 2'h0;
@@ -305,10 +346,10 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire [7:0] \i__payload.x ;
   wire [7:0] \i__payload.x[0] ;
   output i__ready;
-  wire i__ready;
+  reg i__ready = 1'h1;
   input i__valid;
   wire i__valid;
-  reg max_fresh = 1'h1;
+  reg [7:0] max_base = 8'h80;
   reg [2:0] max_store = 3'h0;
   wire [1:0] \max_store.buffer ;
   wire \max_store.go ;
@@ -323,9 +364,9 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   output o__valid;
   reg o__valid = 1'h0;
   wire [7:0] port__addr;
-  wire [7:0] \port__addr$46 ;
+  wire [7:0] \port__addr$60 ;
   wire [7:0] port__data;
-  wire [7:0] \port__data$96 ;
+  wire [7:0] \port__data$109 ;
   reg [16:0] recip0 = 17'h00000;
   reg [16:0] recip1 = 17'h00000;
   reg [16:0] recip2 = 17'h00000;
@@ -654,80 +695,80 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
     if (write_port__en)
       buf_mem[{ buf_ptr0, buf_word0 }] <= write_port__data;
   end
-  assign \port__data$96  = buf_mem[{ \$40 [1:0], \$36 [5:0] }];
-  assign port__data = buf_mem[{ \$20 [1:0], \$16 [5:0] }];
-  assign \$1  = buf_word0 == 6'h3f;
-  assign \$2  = buf_stage0_step & \$1 ;
-  assign \$3  = buf_word0 == 6'h3f;
-  assign \$4  = buf_word0 + 1'h1;
-  assign \$5  = \$3  ? 7'h00 : \$4 ;
-  assign \$6  = buf_stage0_step ? \$5  : { 1'h0, buf_word0 };
-  assign \$7  = buf_ptr0 == 2'h3;
-  assign \$8  = buf_ptr0 + 1'h1;
-  assign \$9  = \$7  ? 3'h0 : \$8 ;
-  assign \$10  = buf_stage0_done ? \$9  : { 1'h0, buf_ptr0 };
-  assign \$11  = buf_word1 == 6'h3f;
-  assign \$12  = buf_stage1_step & \$11 ;
-  assign \$13  = buf_word1 == 6'h3f;
-  assign \$14  = buf_word1 + 1'h1;
-  assign \$15  = \$13  ? 7'h00 : \$14 ;
-  assign \$16  = buf_stage1_step ? \$15  : { 1'h0, buf_word1 };
-  assign \$17  = buf_ptr1 == 2'h3;
-  assign \$18  = buf_ptr1 + 1'h1;
-  assign \$19  = \$17  ? 3'h0 : \$18 ;
-  assign \$20  = buf_stage1_done ? \$19  : { 1'h0, buf_ptr1 };
-  assign \$21  = buf_word2 == 6'h3f;
-  assign \$23  = buf_word2 == 6'h3f;
-  assign \$24  = buf_word2 + 1'h1;
-  assign \$25  = \$23  ? 7'h00 : \$24 ;
-  assign \$27  = buf_ptr2 == 2'h3;
-  assign \$28  = buf_ptr2 + 1'h1;
-  assign \$29  = \$27  ? 3'h0 : \$28 ;
-  assign \$30  = buf_stage2_done ? \$29  : { 1'h0, buf_ptr2 };
-  assign \$31  = buf_word3 == 6'h3f;
-  assign \$32  = buf_stage3_step & \$31 ;
-  assign \$33  = buf_word3 == 6'h3f;
-  assign \$34  = buf_word3 + 1'h1;
-  assign \$35  = \$33  ? 7'h00 : \$34 ;
-  assign \$36  = buf_stage3_step ? \$35  : { 1'h0, buf_word3 };
-  assign \$37  = buf_ptr3 == 2'h3;
-  assign \$38  = buf_ptr3 + 1'h1;
-  assign \$39  = \$37  ? 3'h0 : \$38 ;
-  assign \$40  = buf_stage3_done ? \$39  : { 1'h0, buf_ptr3 };
-  assign \$41  = ! buf_ptr0;
-  assign \$42  = buf_stage0_done & \$41 ;
-  assign \$43  = ! buf_state0;
+  assign \port__data$109  = buf_mem[{ \$118 , \$117  }];
+  assign port__data = buf_mem[{ \$115 , \$114  }];
+  assign \$1  = buf_stage0_step & buf_stage0_last;
+  assign \$2  = buf_word0 + 1'h1;
+  assign \$3  = buf_stage0_last ? 7'h00 : \$2 ;
+  assign \$4  = buf_stage0_step ? \$3  : { 1'h0, buf_word0 };
+  assign \$5  = buf_ptr0 == 2'h3;
+  assign \$6  = buf_ptr0 + 1'h1;
+  assign \$7  = \$5  ? 3'h0 : \$6 ;
+  assign \$8  = buf_stage0_done ? \$7  : { 1'h0, buf_ptr0 };
+  assign \$9  = buf_stage1_step & buf_stage1_last;
+  assign \$10  = buf_word1 + 1'h1;
+  assign \$11  = buf_stage1_last ? 7'h00 : \$10 ;
+  assign \$12  = buf_stage1_step ? \$11  : { 1'h0, buf_word1 };
+  assign \$13  = buf_ptr1 == 2'h3;
+  assign \$14  = buf_ptr1 + 1'h1;
+  assign \$15  = \$13  ? 3'h0 : \$14 ;
+  assign \$16  = buf_stage1_done ? \$15  : { 1'h0, buf_ptr1 };
+  assign \$18  = buf_word2 + 1'h1;
+  assign \$19  = buf_stage2_last ? 7'h00 : \$18 ;
+  assign \$21  = buf_ptr2 == 2'h3;
+  assign \$22  = buf_ptr2 + 1'h1;
+  assign \$23  = \$21  ? 3'h0 : \$22 ;
+  assign \$24  = buf_stage2_done ? \$23  : { 1'h0, buf_ptr2 };
+  assign \$25  = buf_stage3_step & buf_stage3_last;
+  assign \$26  = buf_word3 + 1'h1;
+  assign \$27  = buf_stage3_last ? 7'h00 : \$26 ;
+  assign \$28  = buf_stage3_step ? \$27  : { 1'h0, buf_word3 };
+  assign \$29  = buf_ptr3 == 2'h3;
+  assign \$30  = buf_ptr3 + 1'h1;
+  assign \$31  = \$29  ? 3'h0 : \$30 ;
+  assign \$32  = buf_stage3_done ? \$31  : { 1'h0, buf_ptr3 };
+  assign \$33  = ! buf_ptr0;
+  assign \$34  = buf_stage0_done & \$33 ;
+  assign \$35  = ! buf_state0;
+  assign \$36  = \$34  & \$35 ;
+  assign \$37  = ! buf_ptr1;
+  assign \$38  = buf_stage1_done & \$37 ;
+  assign \$39  = buf_state0 == 1'h1;
+  assign \$40  = \$38  & \$39 ;
+  assign \$41  = ! buf_ptr2;
+  assign \$42  = buf_stage2_done & \$41 ;
+  assign \$43  = buf_state0 == 2'h2;
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = ! buf_ptr1;
-  assign \$46  = buf_stage1_done & \$45 ;
-  assign \$47  = buf_state0 == 1'h1;
+  assign \$45  = ! buf_ptr3;
+  assign \$46  = buf_stage3_done & \$45 ;
+  assign \$47  = buf_state0 == 2'h3;
   assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! buf_ptr2;
-  assign \$50  = buf_stage2_done & \$49 ;
-  assign \$51  = buf_state0 == 2'h2;
-  assign \$52  = \$50  & \$51 ;
-  assign \$53  = ! buf_ptr3;
-  assign \$54  = buf_stage3_done & \$53 ;
-  assign \$55  = buf_state0 == 2'h3;
+  assign buf_buffer0_handed = | { \$48 , \$44 , \$40 , \$36  };
+  assign \$49  = buf_state0 == 2'h3;
+  assign \$50  = buf_state0 + 1'h1;
+  assign \$51  = \$49  ? 3'h0 : \$50 ;
+  assign \$52  = buf_buffer0_handed ? \$51  : { 1'h0, buf_state0 };
+  assign \$53  = buf_ptr0 == 1'h1;
+  assign \$54  = buf_stage0_done & \$53 ;
+  assign \$55  = ! buf_state1;
   assign \$56  = \$54  & \$55 ;
-  assign buf_buffer0_handed = | { \$56 , \$52 , \$48 , \$44  };
-  assign \$57  = buf_ptr0 == 1'h1;
-  assign \$58  = buf_stage0_done & \$57 ;
-  assign \$59  = ! buf_state1;
+  assign \$57  = buf_ptr1 == 1'h1;
+  assign \$58  = buf_stage1_done & \$57 ;
+  assign \$59  = buf_state1 == 1'h1;
   assign \$60  = \$58  & \$59 ;
-  assign \$61  = buf_ptr1 == 1'h1;
-  assign \$62  = buf_stage1_done & \$61 ;
-  assign \$63  = buf_state1 == 1'h1;
+  assign \$61  = buf_ptr2 == 1'h1;
+  assign \$62  = buf_stage2_done & \$61 ;
+  assign \$63  = buf_state1 == 2'h2;
   assign \$64  = \$62  & \$63 ;
-  assign \$65  = buf_ptr2 == 1'h1;
-  assign \$66  = buf_stage2_done & \$65 ;
-  assign \$67  = buf_state1 == 2'h2;
+  assign \$65  = buf_ptr3 == 1'h1;
+  assign \$66  = buf_stage3_done & \$65 ;
+  assign \$67  = buf_state1 == 2'h3;
   assign \$68  = \$66  & \$67 ;
-  assign \$69  = buf_ptr3 == 1'h1;
-  assign \$70  = buf_stage3_done & \$69 ;
-  assign \$71  = buf_state1 == 2'h3;
-  assign \$72  = \$70  & \$71 ;
-  assign buf_buffer1_handed = | { \$72 , \$68 , \$64 , \$60  };
+  assign buf_buffer1_handed = | { \$68 , \$64 , \$60 , \$56  };
+  assign \$69  = buf_state1 == 2'h3;
+  assign \$70  = buf_state1 + 1'h1;
+  assign \$71  = \$69  ? 3'h0 : \$70 ;
+  assign \$72  = buf_buffer1_handed ? \$71  : { 1'h0, buf_state1 };
   assign \$73  = buf_ptr0 == 2'h2;
   assign \$74  = buf_stage0_done & \$73 ;
   assign \$75  = ! buf_state2;
@@ -745,222 +786,256 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   assign \$87  = buf_state2 == 2'h3;
   assign \$88  = \$86  & \$87 ;
   assign buf_buffer2_handed = | { \$88 , \$84 , \$80 , \$76  };
-  assign \$89  = buf_ptr0 == 2'h3;
-  assign \$90  = buf_stage0_done & \$89 ;
-  assign \$91  = ! buf_state3;
-  assign \$92  = \$90  & \$91 ;
-  assign \$93  = buf_ptr1 == 2'h3;
-  assign \$94  = buf_stage1_done & \$93 ;
-  assign \$95  = buf_state3 == 1'h1;
+  assign \$89  = buf_state2 == 2'h3;
+  assign \$90  = buf_state2 + 1'h1;
+  assign \$91  = \$89  ? 3'h0 : \$90 ;
+  assign \$92  = buf_buffer2_handed ? \$91  : { 1'h0, buf_state2 };
+  assign \$93  = buf_ptr0 == 2'h3;
+  assign \$94  = buf_stage0_done & \$93 ;
+  assign \$95  = ! buf_state3;
   assign \$96  = \$94  & \$95 ;
-  assign \$97  = buf_ptr2 == 2'h3;
-  assign \$98  = buf_stage2_done & \$97 ;
-  assign \$99  = buf_state3 == 2'h2;
+  assign \$97  = buf_ptr1 == 2'h3;
+  assign \$98  = buf_stage1_done & \$97 ;
+  assign \$99  = buf_state3 == 1'h1;
   assign \$100  = \$98  & \$99 ;
-  assign \$101  = buf_ptr3 == 2'h3;
-  assign \$102  = buf_stage3_done & \$101 ;
-  assign \$103  = buf_state3 == 2'h3;
+  assign \$101  = buf_ptr2 == 2'h3;
+  assign \$102  = buf_stage2_done & \$101 ;
+  assign \$103  = buf_state3 == 2'h2;
   assign \$104  = \$102  & \$103 ;
-  assign buf_buffer3_handed = | { \$104 , \$100 , \$96 , \$92  };
-  assign \$105  = ! buf_state0;
-  assign \$106  = ! buf_state1;
-  assign \$107  = ! buf_state2;
-  assign \$108  = ! buf_state3;
-  assign i__ready = { \$108 , \$107 , \$106 , \$105  } >> buf_ptr0;
-  assign \$109  = buf_state0 == 1'h1;
-  assign \$110  = buf_state1 == 1'h1;
-  assign \$111  = buf_state2 == 1'h1;
-  assign \$112  = buf_state3 == 1'h1;
-  assign buf_stage1_active = { \$112 , \$111 , \$110 , \$109  } >> buf_ptr1;
-  assign \$113  = buf_state0 == 2'h2;
-  assign \$114  = buf_state1 == 2'h2;
-  assign \$115  = buf_state2 == 2'h2;
-  assign \$116  = buf_state3 == 2'h2;
-  assign buf_stage2_active = { \$116 , \$115 , \$114 , \$113  } >> buf_ptr2;
-  assign \$117  = buf_state0 == 2'h3;
-  assign \$118  = buf_state1 == 2'h3;
-  assign \$119  = buf_state2 == 2'h3;
-  assign \$120  = buf_state3 == 2'h3;
-  assign buf_stage3_active = { \$120 , \$119 , \$118 , \$117  } >> buf_ptr3;
+  assign \$105  = buf_ptr3 == 2'h3;
+  assign \$106  = buf_stage3_done & \$105 ;
+  assign \$107  = buf_state3 == 2'h3;
+  assign \$108  = \$106  & \$107 ;
+  assign buf_buffer3_handed = | { \$108 , \$104 , \$100 , \$96  };
+  assign \$109  = buf_state3 == 2'h3;
+  assign \$110  = buf_state3 + 1'h1;
+  assign \$111  = \$109  ? 3'h0 : \$110 ;
+  assign \$112  = buf_buffer3_handed ? \$111  : { 1'h0, buf_state3 };
+  assign \$113  = buf_stage1_last ? 6'h00 : buf_stage1_ahead;
+  assign \$114  = buf_stage1_step ? \$113  : buf_word1;
+  assign \$115  = buf_stage1_done ? buf_stage1_wrapped : buf_ptr1;
+  assign \$116  = buf_stage3_last ? 6'h00 : buf_stage3_ahead;
+  assign \$117  = buf_stage3_step ? \$116  : buf_word3;
+  assign \$118  = buf_stage3_done ? buf_stage3_wrapped : buf_ptr3;
   assign taken = i__valid & i__ready;
-  assign \$121  = $signed(i__payload) > $signed(running_max);
-  assign \$122  = max_fresh | \$121 ;
-  assign new_max = \$122  ? i__payload : running_max;
-  assign \$124  = $signed(\$123 ) - $signed(sum_word_cut[11:4]);
-  assign \$125  = s1_lane0_index < 9'h100;
-  assign s1_lane0_exp = \$125  ? \$126  : 17'h00000;
-  assign \$127  = ~ recip_started;
-  assign recip_start = buf_stage2_active & \$127 ;
-  assign \$128  = buf_ptr2 == 1'h1;
-  assign \$129  = buf_ptr2 == 2'h2;
-  assign \$130  = buf_ptr2 == 2'h3;
-  assign \$131  = $signed({ recip_rem[23:0], 1'h0 }) + $signed({ 1'h0, recip_divisor });
-  assign \$132  = $signed({ recip_rem[23:0], 1'h0 }) - $signed({ 1'h0, recip_divisor });
-  assign \$133  = recip_rem[24] ? \$131  : \$132 ;
-  assign \$134  = ~ \$133 [24];
-  assign \$135  = ~ o__valid;
-  assign advance = \$135  | o__ready;
-  assign \$136  = advance & buf_stage3_active;
+  assign \$119  = $signed(i__payload) > $signed(max_base);
+  assign new_max = \$119  ? i__payload : max_base;
+  assign \$121  = $signed(\$120 ) - $signed(sum_word_cut[11:4]);
+  assign \$122  = s1_lane0_index < 9'h100;
+  assign s1_lane0_exp = \$122  ? \$123  : 17'h00000;
+  assign \$124  = ~ recip_started;
+  assign recip_start = buf_stage2_active & \$124 ;
+  assign \$125  = buf_ptr2 == 1'h1;
+  assign \$126  = buf_ptr2 == 2'h2;
+  assign \$127  = buf_ptr2 == 2'h3;
+  assign \$128  = $signed({ recip_rem[23:0], 1'h0 }) + $signed({ 1'h0, recip_divisor });
+  assign \$129  = $signed({ recip_rem[23:0], 1'h0 }) - $signed({ 1'h0, recip_divisor });
+  assign \$130  = recip_rem[24] ? \$128  : \$129 ;
+  assign \$131  = ~ \$130 [24];
+  assign \$132  = ~ o__valid;
+  assign advance = \$132  | o__ready;
+  assign \$133  = advance & buf_stage3_active;
+  assign \$134  = buf_ptr3 == 1'h1;
+  assign \$135  = buf_ptr3 == 2'h2;
+  assign \$136  = buf_ptr3 == 2'h3;
   assign \$137  = buf_ptr3 == 1'h1;
   assign \$138  = buf_ptr3 == 2'h2;
   assign \$139  = buf_ptr3 == 2'h3;
-  assign \$140  = buf_ptr3 == 1'h1;
-  assign \$141  = buf_ptr3 == 2'h2;
-  assign \$142  = buf_ptr3 == 2'h3;
-  assign \$143  = $signed(word_cut[34:27]) - $signed(word_cut[26:19]);
-  assign \$144  = s3_lane0_index < 9'h100;
-  assign s3_lane0_exp = \$144  ? \$145  : 17'h00000;
+  assign \$140  = $signed(word_cut[34:27]) - $signed(word_cut[26:19]);
+  assign \$141  = s3_lane0_index < 9'h100;
+  assign s3_lane0_exp = \$141  ? \$142  : 17'h00000;
   assign scaled0 = exp_cut[35:19] * exp_cut[18:2];
-  assign \$146  = cut2[35:2] + 24'h800000;
-  assign \$148  = buf_state0 == 2'h3;
-  assign \$149  = buf_state0 + 1'h1;
-  assign \$150  = \$148  ? 3'h0 : \$149 ;
-  assign \$151  = buf_state1 == 2'h3;
-  assign \$152  = buf_state1 + 1'h1;
-  assign \$153  = \$151  ? 3'h0 : \$152 ;
-  assign \$154  = buf_state2 == 2'h3;
-  assign \$155  = buf_state2 + 1'h1;
-  assign \$156  = \$154  ? 3'h0 : \$155 ;
-  assign \$157  = buf_state3 == 2'h3;
-  assign \$158  = buf_state3 + 1'h1;
-  assign \$159  = \$157  ? 3'h0 : \$158 ;
-  assign \$160  = buf_word0 == 6'h3f;
-  assign \$161  = buf_word0 == 6'h3f;
-  assign \$162  = taken & \$161 ;
-  assign \$163  = ! max_store[2:1];
-  assign \$164  = max_store[2:1] == 1'h1;
-  assign \$165  = max_store[2:1] == 2'h2;
-  assign \$166  = max_store[2:1] == 2'h3;
-  assign \$167  = buf_word1 == 6'h3f;
-  assign \$168  = ! sum_cut[3:2];
-  assign \$169  = exp_sum + sum_cut[20:4];
-  assign \$170  = sum_cut[3:2] == 1'h1;
-  assign \$171  = exp_sum + sum_cut[20:4];
-  assign \$172  = sum_cut[3:2] == 2'h2;
-  assign \$173  = exp_sum + sum_cut[20:4];
-  assign \$174  = sum_cut[3:2] == 2'h3;
-  assign \$175  = exp_sum + sum_cut[20:4];
-  assign \$176  = exp_sum + sum_cut[20:4];
-  assign \$177  = recip_count + 1'h1;
-  assign \$178  = recip_count == 4'hf;
-  assign \$179  = ~ \$133 [24];
-  assign \$180  = ! buf_ptr2;
-  assign \$181  = buf_ptr2 == 1'h1;
-  assign \$182  = buf_ptr2 == 2'h2;
-  assign \$183  = buf_ptr2 == 2'h3;
-  assign \$184  = buf_word3 == 6'h3f;
-  assign \$185  = \$147 [10:0] > 8'hff;
-  assign \$186  = \$185  ? 11'h0ff : \$147 [10:0];
+  assign \$143  = cut2[35:2] + 24'h800000;
+  assign \$145  = \$4 [5:0] == 6'h3f;
+  assign \$146  = \$12 [5:0] == 6'h3f;
+  assign \$147  = \$20 [5:0] == 6'h3f;
+  assign \$148  = \$28 [5:0] == 6'h3f;
+  assign \$149  = ! \$52 [1:0];
+  assign \$150  = ! \$72 [1:0];
+  assign \$151  = ! \$92 [1:0];
+  assign \$152  = ! \$112 [1:0];
+  assign \$153  = { \$152 , \$151 , \$150 , \$149  } >> \$8 [1:0];
+  assign \$154  = \$52 [1:0] == 1'h1;
+  assign \$155  = \$72 [1:0] == 1'h1;
+  assign \$156  = \$92 [1:0] == 1'h1;
+  assign \$157  = \$112 [1:0] == 1'h1;
+  assign \$158  = { \$157 , \$156 , \$155 , \$154  } >> \$16 [1:0];
+  assign \$159  = \$52 [1:0] == 2'h2;
+  assign \$160  = \$72 [1:0] == 2'h2;
+  assign \$161  = \$92 [1:0] == 2'h2;
+  assign \$162  = \$112 [1:0] == 2'h2;
+  assign \$163  = { \$162 , \$161 , \$160 , \$159  } >> \$24 [1:0];
+  assign \$164  = \$52 [1:0] == 2'h3;
+  assign \$165  = \$72 [1:0] == 2'h3;
+  assign \$166  = \$92 [1:0] == 2'h3;
+  assign \$167  = \$112 [1:0] == 2'h3;
+  assign \$168  = { \$167 , \$166 , \$165 , \$164  } >> \$32 [1:0];
+  assign \$169  = \$12 [5:0] + 1'h1;
+  assign \$170  = \$16 [1:0] == 2'h3;
+  assign \$171  = \$16 [1:0] + 1'h1;
+  assign \$172  = \$170  ? 3'h0 : \$171 ;
+  assign \$173  = \$28 [5:0] + 1'h1;
+  assign \$174  = \$32 [1:0] == 2'h3;
+  assign \$175  = \$32 [1:0] + 1'h1;
+  assign \$176  = \$174  ? 3'h0 : \$175 ;
+  assign \$177  = buf_stage0_last ? 8'h80 : new_max;
+  assign \$178  = taken & buf_stage0_last;
+  assign \$179  = ! max_store[2:1];
+  assign \$180  = max_store[2:1] == 1'h1;
+  assign \$181  = max_store[2:1] == 2'h2;
+  assign \$182  = max_store[2:1] == 2'h3;
+  assign \$183  = ! sum_cut[3:2];
+  assign \$184  = exp_sum + sum_cut[20:4];
+  assign \$185  = sum_cut[3:2] == 1'h1;
+  assign \$186  = exp_sum + sum_cut[20:4];
+  assign \$187  = sum_cut[3:2] == 2'h2;
+  assign \$188  = exp_sum + sum_cut[20:4];
+  assign \$189  = sum_cut[3:2] == 2'h3;
+  assign \$190  = exp_sum + sum_cut[20:4];
+  assign \$191  = exp_sum + sum_cut[20:4];
+  assign \$192  = recip_count + 1'h1;
+  assign \$193  = recip_count == 4'hf;
+  assign \$194  = ~ \$130 [24];
+  assign \$195  = ! buf_ptr2;
+  assign \$196  = buf_ptr2 == 1'h1;
+  assign \$197  = buf_ptr2 == 2'h2;
+  assign \$198  = buf_ptr2 == 2'h3;
+  assign \$199  = \$144 [10:0] > 8'hff;
+  assign \$200  = \$199  ? 11'h0ff : \$144 [10:0];
   always @(posedge clk)
-    buf_word0 <= \$187 ;
+    buf_word0 <= \$201 ;
   always @(posedge clk)
-    buf_ptr0 <= \$188 ;
+    buf_ptr0 <= \$202 ;
   always @(posedge clk)
-    buf_word1 <= \$189 ;
+    buf_stage0_last <= \$203 ;
   always @(posedge clk)
-    buf_ptr1 <= \$190 ;
+    buf_word1 <= \$204 ;
   always @(posedge clk)
-    buf_word2 <= \$191 ;
+    buf_ptr1 <= \$205 ;
   always @(posedge clk)
-    buf_ptr2 <= \$192 ;
+    buf_stage1_last <= \$206 ;
   always @(posedge clk)
-    buf_word3 <= \$193 ;
+    buf_word2 <= \$207 ;
   always @(posedge clk)
-    buf_ptr3 <= \$194 ;
+    buf_ptr2 <= \$208 ;
   always @(posedge clk)
-    buf_state0 <= \$195 ;
+    buf_stage2_last <= \$209 ;
   always @(posedge clk)
-    buf_state1 <= \$196 ;
+    buf_word3 <= \$210 ;
   always @(posedge clk)
-    buf_state2 <= \$197 ;
+    buf_ptr3 <= \$211 ;
   always @(posedge clk)
-    buf_state3 <= \$198 ;
+    buf_stage3_last <= \$212 ;
+  always @(posedge clk)
+    buf_state0 <= \$213 ;
+  always @(posedge clk)
+    buf_state1 <= \$214 ;
+  always @(posedge clk)
+    buf_state2 <= \$215 ;
+  always @(posedge clk)
+    buf_state3 <= \$216 ;
+  always @(posedge clk)
+    i__ready <= \$217 ;
+  always @(posedge clk)
+    buf_stage1_active <= \$218 ;
+  always @(posedge clk)
+    buf_stage2_active <= \$219 ;
+  always @(posedge clk)
+    buf_stage3_active <= \$220 ;
+  always @(posedge clk)
+    buf_stage1_ahead <= \$221 ;
+  always @(posedge clk)
+    buf_stage1_wrapped <= \$222 ;
   always @(posedge clk)
     buf_data1 <= port__data;
   always @(posedge clk)
-    buf_data3 <= \port__data$96 ;
+    buf_stage3_ahead <= \$223 ;
   always @(posedge clk)
-    max_fresh <= \$199 ;
+    buf_stage3_wrapped <= \$224 ;
   always @(posedge clk)
-    max_store <= \$200 ;
+    buf_data3 <= \port__data$109 ;
   always @(posedge clk)
-    vmax0 <= \$201 ;
+    max_base <= \$225 ;
   always @(posedge clk)
-    vmax1 <= \$202 ;
+    max_store <= \$226 ;
   always @(posedge clk)
-    vmax2 <= \$203 ;
+    vmax0 <= \$227 ;
   always @(posedge clk)
-    vmax3 <= \$204 ;
+    vmax1 <= \$228 ;
   always @(posedge clk)
-    running_max <= \$205 ;
+    vmax2 <= \$229 ;
   always @(posedge clk)
-    sum_word_cut <= \$206 ;
+    vmax3 <= \$230 ;
   always @(posedge clk)
-    sum_exp_cut <= \$207 ;
+    running_max <= \$231 ;
   always @(posedge clk)
-    sum_cut <= \$208 ;
+    sum_word_cut <= \$232 ;
   always @(posedge clk)
-    vsum0 <= \$209 ;
+    sum_exp_cut <= \$233 ;
   always @(posedge clk)
-    vsum1 <= \$210 ;
+    sum_cut <= \$234 ;
   always @(posedge clk)
-    vsum2 <= \$211 ;
+    vsum0 <= \$235 ;
   always @(posedge clk)
-    vsum3 <= \$212 ;
+    vsum1 <= \$236 ;
   always @(posedge clk)
-    exp_sum <= \$213 ;
+    vsum2 <= \$237 ;
   always @(posedge clk)
-    recip_wait_d1 <= \$214 ;
+    vsum3 <= \$238 ;
   always @(posedge clk)
-    recip_wait_d2 <= \$215 ;
+    exp_sum <= \$239 ;
   always @(posedge clk)
-    recip_wait_d3 <= \$216 ;
+    recip_wait_d1 <= \$240 ;
   always @(posedge clk)
-    recip_divisor <= \$217 ;
+    recip_wait_d2 <= \$241 ;
   always @(posedge clk)
-    recip_count <= \$218 ;
+    recip_wait_d3 <= \$242 ;
   always @(posedge clk)
-    recip_busy <= \$219 ;
+    recip_divisor <= \$243 ;
   always @(posedge clk)
-    recip_done <= \$220 ;
+    recip_count <= \$244 ;
   always @(posedge clk)
-    recip_rem <= \$221 ;
+    recip_busy <= \$245 ;
   always @(posedge clk)
-    recip_quotient <= \$222 ;
+    recip_done <= \$246 ;
   always @(posedge clk)
-    recip_started <= \$223 ;
+    recip_rem <= \$247 ;
   always @(posedge clk)
-    recip0 <= \$224 ;
+    recip_quotient <= \$248 ;
   always @(posedge clk)
-    recip1 <= \$225 ;
+    recip_started <= \$249 ;
   always @(posedge clk)
-    recip2 <= \$226 ;
+    recip0 <= \$250 ;
   always @(posedge clk)
-    recip3 <= \$227 ;
+    recip1 <= \$251 ;
   always @(posedge clk)
-    word_cut <= \$228 ;
+    recip2 <= \$252 ;
   always @(posedge clk)
-    cut1 <= \$229 ;
+    recip3 <= \$253 ;
   always @(posedge clk)
-    exp_cut <= \$230 ;
+    word_cut <= \$254 ;
   always @(posedge clk)
-    cut2 <= \$231 ;
+    cut1 <= \$255 ;
   always @(posedge clk)
-    o__valid <= \$232 ;
+    exp_cut <= \$256 ;
   always @(posedge clk)
-    o__payload <= \$233 ;
+    cut2 <= \$257 ;
+  always @(posedge clk)
+    o__valid <= \$258 ;
+  always @(posedge clk)
+    o__payload <= \$259 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     casez (sum_word_cut[3:2])
       2'h0:
-          \$123  = vmax0;
+          \$120  = vmax0;
       2'h1:
-          \$123  = vmax1;
+          \$120  = vmax1;
       2'h2:
-          \$123  = vmax2;
+          \$120  = vmax2;
       2'h3:
-          \$123  = vmax3;
+          \$120  = vmax3;
     endcase
   end
   always @* begin
@@ -968,517 +1043,517 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
     (* full_case = 32'd1 *)
     casez (s1_lane0_index)
       8'h00:
-          \$126  = 17'h10000;
+          \$123  = 17'h10000;
       8'h01:
-          \$126  = 17'h0f07d;
+          \$123  = 17'h0f07d;
       8'h02:
-          \$126  = 17'h0e1eb;
+          \$123  = 17'h0e1eb;
       8'h03:
-          \$126  = 17'h0d43b;
+          \$123  = 17'h0d43b;
       8'h04:
-          \$126  = 17'h0c75f;
+          \$123  = 17'h0c75f;
       8'h05:
-          \$126  = 17'h0bb4b;
+          \$123  = 17'h0bb4b;
       8'h06:
-          \$126  = 17'h0aff2;
+          \$123  = 17'h0aff2;
       8'h07:
-          \$126  = 17'h0a549;
+          \$123  = 17'h0a549;
       8'h08:
-          \$126  = 17'h09b46;
+          \$123  = 17'h09b46;
       8'h09:
-          \$126  = 17'h091dd;
+          \$123  = 17'h091dd;
       8'h0a:
-          \$126  = 17'h08907;
+          \$123  = 17'h08907;
       8'h0b:
-          \$126  = 17'h080ba;
+          \$123  = 17'h080ba;
       8'h0c:
-          \$126  = 17'h078ed;
+          \$123  = 17'h078ed;
       8'h0d:
-          \$126  = 17'h07199;
+          \$123  = 17'h07199;
       8'h0e:
-          \$126  = 17'h06ab7;
+          \$123  = 17'h06ab7;
       8'h0f:
-          \$126  = 17'h06440;
+          \$123  = 17'h06440;
       8'h10:
-          \$126  = 17'h05e2d;
+          \$123  = 17'h05e2d;
       8'h11:
-          \$126  = 17'h05879;
+          \$123  = 17'h05879;
       8'h12:
-          \$126  = 17'h0531c;
+          \$123  = 17'h0531c;
       8'h13:
-          \$126  = 17'h04e13;
+          \$123  = 17'h04e13;
       8'h14:
-          \$126  = 17'h04958;
+          \$123  = 17'h04958;
       8'h15:
-          \$126  = 17'h044e7;
+          \$123  = 17'h044e7;
       8'h16:
-          \$126  = 17'h040ba;
+          \$123  = 17'h040ba;
       8'h17:
-          \$126  = 17'h03cce;
+          \$123  = 17'h03cce;
       8'h18:
-          \$126  = 17'h0391f;
+          \$123  = 17'h0391f;
       8'h19:
-          \$126  = 17'h035a9;
+          \$123  = 17'h035a9;
       8'h1a:
-          \$126  = 17'h03269;
+          \$123  = 17'h03269;
       8'h1b:
-          \$126  = 17'h02f5b;
+          \$123  = 17'h02f5b;
       8'h1c:
-          \$126  = 17'h02c7c;
+          \$123  = 17'h02c7c;
       8'h1d:
-          \$126  = 17'h029ca;
+          \$123  = 17'h029ca;
       8'h1e:
-          \$126  = 17'h02742;
+          \$123  = 17'h02742;
       8'h1f:
-          \$126  = 17'h024e1;
+          \$123  = 17'h024e1;
       8'h20:
-          \$126  = 17'h022a5;
+          \$123  = 17'h022a5;
       8'h21:
-          \$126  = 17'h0208c;
+          \$123  = 17'h0208c;
       8'h22:
-          \$126  = 17'h01e93;
+          \$123  = 17'h01e93;
       8'h23:
-          \$126  = 17'h01cb9;
+          \$123  = 17'h01cb9;
       8'h24:
-          \$126  = 17'h01afb;
+          \$123  = 17'h01afb;
       8'h25:
-          \$126  = 17'h01959;
+          \$123  = 17'h01959;
       8'h26:
-          \$126  = 17'h017d0;
+          \$123  = 17'h017d0;
       8'h27:
-          \$126  = 17'h0165e;
+          \$123  = 17'h0165e;
       8'h28:
-          \$126  = 17'h01504;
+          \$123  = 17'h01504;
       8'h29:
-          \$126  = 17'h013be;
+          \$123  = 17'h013be;
       8'h2a:
-          \$126  = 17'h0128b;
+          \$123  = 17'h0128b;
       8'h2b:
-          \$126  = 17'h0116c;
+          \$123  = 17'h0116c;
       8'h2c:
-          \$126  = 17'h0105e;
+          \$123  = 17'h0105e;
       8'h2d:
-          \$126  = 17'h00f60;
+          \$123  = 17'h00f60;
       8'h2e:
-          \$126  = 17'h00e71;
+          \$123  = 17'h00e71;
       8'h2f:
-          \$126  = 17'h00d91;
+          \$123  = 17'h00d91;
       8'h30:
-          \$126  = 17'h00cbf;
+          \$123  = 17'h00cbf;
       8'h31:
-          \$126  = 17'h00bf9;
+          \$123  = 17'h00bf9;
       8'h32:
-          \$126  = 17'h00b3f;
+          \$123  = 17'h00b3f;
       8'h33:
-          \$126  = 17'h00a91;
+          \$123  = 17'h00a91;
       8'h34:
-          \$126  = 17'h009ed;
+          \$123  = 17'h009ed;
       8'h35:
-          \$126  = 17'h00953;
+          \$123  = 17'h00953;
       8'h36:
-          \$126  = 17'h008c3;
+          \$123  = 17'h008c3;
       8'h37:
-          \$126  = 17'h0083b;
+          \$123  = 17'h0083b;
       8'h38:
-          \$126  = 17'h007bb;
+          \$123  = 17'h007bb;
       8'h39:
-          \$126  = 17'h00743;
+          \$123  = 17'h00743;
       8'h3a:
-          \$126  = 17'h006d2;
+          \$123  = 17'h006d2;
       8'h3b:
-          \$126  = 17'h00669;
+          \$123  = 17'h00669;
       8'h3c:
-          \$126  = 17'h00605;
+          \$123  = 17'h00605;
       8'h3d:
-          \$126  = 17'h005a8;
+          \$123  = 17'h005a8;
       8'h3e:
-          \$126  = 17'h00550;
+          \$123  = 17'h00550;
       8'h3f:
-          \$126  = 17'h004fe;
+          \$123  = 17'h004fe;
       8'h40:
-          \$126  = 17'h004b0;
+          \$123  = 17'h004b0;
       8'h41:
-          \$126  = 17'h00468;
+          \$123  = 17'h00468;
       8'h42:
-          \$126  = 17'h00423;
+          \$123  = 17'h00423;
       8'h43:
-          \$126  = 17'h003e3;
+          \$123  = 17'h003e3;
       8'h44:
-          \$126  = 17'h003a7;
+          \$123  = 17'h003a7;
       8'h45:
-          \$126  = 17'h0036e;
+          \$123  = 17'h0036e;
       8'h46:
-          \$126  = 17'h00339;
+          \$123  = 17'h00339;
       8'h47:
-          \$126  = 17'h00307;
+          \$123  = 17'h00307;
       8'h48:
-          \$126  = 17'h002d8;
+          \$123  = 17'h002d8;
       8'h49:
-          \$126  = 17'h002ac;
+          \$123  = 17'h002ac;
       8'h4a:
-          \$126  = 17'h00282;
+          \$123  = 17'h00282;
       8'h4b:
-          \$126  = 17'h0025c;
+          \$123  = 17'h0025c;
       8'h4c:
-          \$126  = 17'h00237;
+          \$123  = 17'h00237;
       8'h4d:
-          \$126  = 17'h00215;
+          \$123  = 17'h00215;
       8'h4e:
-          \$126  = 17'h001f4;
+          \$123  = 17'h001f4;
       8'h4f:
-          \$126  = 17'h001d6;
+          \$123  = 17'h001d6;
       8'h50:
-          \$126  = 17'h001ba;
+          \$123  = 17'h001ba;
       8'h51:
-          \$126  = 17'h0019f;
+          \$123  = 17'h0019f;
       8'h52:
-          \$126  = 17'h00186;
+          \$123  = 17'h00186;
       8'h53:
-          \$126  = 17'h0016e;
+          \$123  = 17'h0016e;
       8'h54:
-          \$126  = 17'h00158;
+          \$123  = 17'h00158;
       8'h55:
-          \$126  = 17'h00143;
+          \$123  = 17'h00143;
       8'h56:
-          \$126  = 17'h0012f;
+          \$123  = 17'h0012f;
       8'h57:
-          \$126  = 17'h0011d;
+          \$123  = 17'h0011d;
       8'h58:
-          \$126  = 17'h0010c;
+          \$123  = 17'h0010c;
       8'h59:
-          \$126  = 17'h000fc;
+          \$123  = 17'h000fc;
       8'h5a:
-          \$126  = 17'h000ec;
+          \$123  = 17'h000ec;
       8'h5b:
-          \$126  = 17'h000de;
+          \$123  = 17'h000de;
       8'h5c:
-          \$126  = 17'h000d1;
+          \$123  = 17'h000d1;
       8'h5d:
-          \$126  = 17'h000c4;
+          \$123  = 17'h000c4;
       8'h5e:
-          \$126  = 17'h000b8;
+          \$123  = 17'h000b8;
       8'h5f:
-          \$126  = 17'h000ad;
+          \$123  = 17'h000ad;
       8'h60:
-          \$126  = 17'h000a2;
+          \$123  = 17'h000a2;
       8'h61:
-          \$126  = 17'h00099;
+          \$123  = 17'h00099;
       8'h62:
-          \$126  = 17'h0008f;
+          \$123  = 17'h0008f;
       8'h63:
-          \$126  = 17'h00087;
+          \$123  = 17'h00087;
       8'h64:
-          \$126  = 17'h0007f;
+          \$123  = 17'h0007f;
       8'h65:
-          \$126  = 17'h00077;
+          \$123  = 17'h00077;
       8'h66:
-          \$126  = 17'h00070;
+          \$123  = 17'h00070;
       8'h67:
-          \$126  = 17'h00069;
+          \$123  = 17'h00069;
       8'h68:
-          \$126  = 17'h00063;
+          \$123  = 17'h00063;
       8'h69:
-          \$126  = 17'h0005d;
+          \$123  = 17'h0005d;
       8'h6a:
-          \$126  = 17'h00057;
+          \$123  = 17'h00057;
       8'h6b:
-          \$126  = 17'h00052;
+          \$123  = 17'h00052;
       8'h6c:
-          \$126  = 17'h0004d;
+          \$123  = 17'h0004d;
       8'h6d:
-          \$126  = 17'h00048;
+          \$123  = 17'h00048;
       8'h6e:
-          \$126  = 17'h00044;
+          \$123  = 17'h00044;
       8'h6f:
-          \$126  = 17'h00040;
+          \$123  = 17'h00040;
       8'h70:
-          \$126  = 17'h0003c;
+          \$123  = 17'h0003c;
       8'h71:
-          \$126  = 17'h00038;
+          \$123  = 17'h00038;
       8'h72:
-          \$126  = 17'h00035;
+          \$123  = 17'h00035;
       8'h73:
-          \$126  = 17'h00032;
+          \$123  = 17'h00032;
       8'h74:
-          \$126  = 17'h0002f;
+          \$123  = 17'h0002f;
       8'h75:
-          \$126  = 17'h0002c;
+          \$123  = 17'h0002c;
       8'h76:
-          \$126  = 17'h00029;
+          \$123  = 17'h00029;
       8'h77:
-          \$126  = 17'h00027;
+          \$123  = 17'h00027;
       8'h78:
-          \$126  = 17'h00024;
+          \$123  = 17'h00024;
       8'h79:
-          \$126  = 17'h00022;
+          \$123  = 17'h00022;
       8'h7a:
-          \$126  = 17'h00020;
+          \$123  = 17'h00020;
       8'h7b:
-          \$126  = 17'h0001e;
+          \$123  = 17'h0001e;
       8'h7c:
-          \$126  = 17'h0001c;
+          \$123  = 17'h0001c;
       8'h7d:
-          \$126  = 17'h0001b;
+          \$123  = 17'h0001b;
       8'h7e:
-          \$126  = 17'h00019;
+          \$123  = 17'h00019;
       8'h7f:
-          \$126  = 17'h00017;
+          \$123  = 17'h00017;
       8'h80:
-          \$126  = 17'h00016;
+          \$123  = 17'h00016;
       8'h81:
-          \$126  = 17'h00015;
+          \$123  = 17'h00015;
       8'h82:
-          \$126  = 17'h00013;
+          \$123  = 17'h00013;
       8'h83:
-          \$126  = 17'h00012;
+          \$123  = 17'h00012;
       8'h84:
-          \$126  = 17'h00011;
+          \$123  = 17'h00011;
       8'h85:
-          \$126  = 17'h00010;
+          \$123  = 17'h00010;
       8'h86:
-          \$126  = 17'h0000f;
+          \$123  = 17'h0000f;
       8'h87:
-          \$126  = 17'h0000e;
+          \$123  = 17'h0000e;
       8'h88:
-          \$126  = 17'h0000d;
+          \$123  = 17'h0000d;
       8'h89:
-          \$126  = 17'h0000d;
+          \$123  = 17'h0000d;
       8'h8a:
-          \$126  = 17'h0000c;
+          \$123  = 17'h0000c;
       8'h8b:
-          \$126  = 17'h0000b;
+          \$123  = 17'h0000b;
       8'h8c:
-          \$126  = 17'h0000a;
+          \$123  = 17'h0000a;
       8'h8d:
-          \$126  = 17'h0000a;
+          \$123  = 17'h0000a;
       8'h8e:
-          \$126  = 17'h00009;
+          \$123  = 17'h00009;
       8'h8f:
-          \$126  = 17'h00009;
+          \$123  = 17'h00009;
       8'h90:
-          \$126  = 17'h00008;
+          \$123  = 17'h00008;
       8'h91:
-          \$126  = 17'h00008;
+          \$123  = 17'h00008;
       8'h92:
-          \$126  = 17'h00007;
+          \$123  = 17'h00007;
       8'h93:
-          \$126  = 17'h00007;
+          \$123  = 17'h00007;
       8'h94:
-          \$126  = 17'h00006;
+          \$123  = 17'h00006;
       8'h95:
-          \$126  = 17'h00006;
+          \$123  = 17'h00006;
       8'h96:
-          \$126  = 17'h00006;
+          \$123  = 17'h00006;
       8'h97:
-          \$126  = 17'h00005;
+          \$123  = 17'h00005;
       8'h98:
-          \$126  = 17'h00005;
+          \$123  = 17'h00005;
       8'h99:
-          \$126  = 17'h00005;
+          \$123  = 17'h00005;
       8'h9a:
-          \$126  = 17'h00004;
+          \$123  = 17'h00004;
       8'h9b:
-          \$126  = 17'h00004;
+          \$123  = 17'h00004;
       8'h9c:
-          \$126  = 17'h00004;
+          \$123  = 17'h00004;
       8'h9d:
-          \$126  = 17'h00004;
+          \$123  = 17'h00004;
       8'h9e:
-          \$126  = 17'h00003;
+          \$123  = 17'h00003;
       8'h9f:
-          \$126  = 17'h00003;
+          \$123  = 17'h00003;
       8'ha0:
-          \$126  = 17'h00003;
+          \$123  = 17'h00003;
       8'ha1:
-          \$126  = 17'h00003;
+          \$123  = 17'h00003;
       8'ha2:
-          \$126  = 17'h00003;
+          \$123  = 17'h00003;
       8'ha3:
-          \$126  = 17'h00002;
+          \$123  = 17'h00002;
       8'ha4:
-          \$126  = 17'h00002;
+          \$123  = 17'h00002;
       8'ha5:
-          \$126  = 17'h00002;
+          \$123  = 17'h00002;
       8'ha6:
-          \$126  = 17'h00002;
+          \$123  = 17'h00002;
       8'ha7:
-          \$126  = 17'h00002;
+          \$123  = 17'h00002;
       8'ha8:
-          \$126  = 17'h00002;
+          \$123  = 17'h00002;
       8'ha9:
-          \$126  = 17'h00002;
+          \$123  = 17'h00002;
       8'haa:
-          \$126  = 17'h00002;
+          \$123  = 17'h00002;
       8'hab:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hac:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'had:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hae:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'haf:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb0:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb1:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb2:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb3:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb4:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb5:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb6:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb7:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb8:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hb9:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hba:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hbb:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hbc:
-          \$126  = 17'h00001;
+          \$123  = 17'h00001;
       8'hbd:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hbe:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hbf:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc0:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc1:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc2:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc3:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc4:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc5:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc6:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc7:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc8:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hc9:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hca:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hcb:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hcc:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hcd:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hce:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hcf:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd0:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd1:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd2:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd3:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd4:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd5:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd6:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd7:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd8:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hd9:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hda:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hdb:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hdc:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hdd:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hde:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hdf:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he0:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he1:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he2:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he3:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he4:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he5:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he6:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he7:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he8:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'he9:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hea:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'heb:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hec:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hed:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hee:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hef:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf0:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf1:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf2:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf3:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf4:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf5:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf6:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf7:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf8:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hf9:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hfa:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hfb:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hfc:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hfd:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hfe:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
       8'hff:
-          \$126  = 17'h00000;
+          \$123  = 17'h00000;
     endcase
   end
   always @* begin
@@ -1486,517 +1561,517 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
     (* full_case = 32'd1 *)
     casez (s3_lane0_index)
       8'h00:
-          \$145  = 17'h10000;
+          \$142  = 17'h10000;
       8'h01:
-          \$145  = 17'h0f07d;
+          \$142  = 17'h0f07d;
       8'h02:
-          \$145  = 17'h0e1eb;
+          \$142  = 17'h0e1eb;
       8'h03:
-          \$145  = 17'h0d43b;
+          \$142  = 17'h0d43b;
       8'h04:
-          \$145  = 17'h0c75f;
+          \$142  = 17'h0c75f;
       8'h05:
-          \$145  = 17'h0bb4b;
+          \$142  = 17'h0bb4b;
       8'h06:
-          \$145  = 17'h0aff2;
+          \$142  = 17'h0aff2;
       8'h07:
-          \$145  = 17'h0a549;
+          \$142  = 17'h0a549;
       8'h08:
-          \$145  = 17'h09b46;
+          \$142  = 17'h09b46;
       8'h09:
-          \$145  = 17'h091dd;
+          \$142  = 17'h091dd;
       8'h0a:
-          \$145  = 17'h08907;
+          \$142  = 17'h08907;
       8'h0b:
-          \$145  = 17'h080ba;
+          \$142  = 17'h080ba;
       8'h0c:
-          \$145  = 17'h078ed;
+          \$142  = 17'h078ed;
       8'h0d:
-          \$145  = 17'h07199;
+          \$142  = 17'h07199;
       8'h0e:
-          \$145  = 17'h06ab7;
+          \$142  = 17'h06ab7;
       8'h0f:
-          \$145  = 17'h06440;
+          \$142  = 17'h06440;
       8'h10:
-          \$145  = 17'h05e2d;
+          \$142  = 17'h05e2d;
       8'h11:
-          \$145  = 17'h05879;
+          \$142  = 17'h05879;
       8'h12:
-          \$145  = 17'h0531c;
+          \$142  = 17'h0531c;
       8'h13:
-          \$145  = 17'h04e13;
+          \$142  = 17'h04e13;
       8'h14:
-          \$145  = 17'h04958;
+          \$142  = 17'h04958;
       8'h15:
-          \$145  = 17'h044e7;
+          \$142  = 17'h044e7;
       8'h16:
-          \$145  = 17'h040ba;
+          \$142  = 17'h040ba;
       8'h17:
-          \$145  = 17'h03cce;
+          \$142  = 17'h03cce;
       8'h18:
-          \$145  = 17'h0391f;
+          \$142  = 17'h0391f;
       8'h19:
-          \$145  = 17'h035a9;
+          \$142  = 17'h035a9;
       8'h1a:
-          \$145  = 17'h03269;
+          \$142  = 17'h03269;
       8'h1b:
-          \$145  = 17'h02f5b;
+          \$142  = 17'h02f5b;
       8'h1c:
-          \$145  = 17'h02c7c;
+          \$142  = 17'h02c7c;
       8'h1d:
-          \$145  = 17'h029ca;
+          \$142  = 17'h029ca;
       8'h1e:
-          \$145  = 17'h02742;
+          \$142  = 17'h02742;
       8'h1f:
-          \$145  = 17'h024e1;
+          \$142  = 17'h024e1;
       8'h20:
-          \$145  = 17'h022a5;
+          \$142  = 17'h022a5;
       8'h21:
-          \$145  = 17'h0208c;
+          \$142  = 17'h0208c;
       8'h22:
-          \$145  = 17'h01e93;
+          \$142  = 17'h01e93;
       8'h23:
-          \$145  = 17'h01cb9;
+          \$142  = 17'h01cb9;
       8'h24:
-          \$145  = 17'h01afb;
+          \$142  = 17'h01afb;
       8'h25:
-          \$145  = 17'h01959;
+          \$142  = 17'h01959;
       8'h26:
-          \$145  = 17'h017d0;
+          \$142  = 17'h017d0;
       8'h27:
-          \$145  = 17'h0165e;
+          \$142  = 17'h0165e;
       8'h28:
-          \$145  = 17'h01504;
+          \$142  = 17'h01504;
       8'h29:
-          \$145  = 17'h013be;
+          \$142  = 17'h013be;
       8'h2a:
-          \$145  = 17'h0128b;
+          \$142  = 17'h0128b;
       8'h2b:
-          \$145  = 17'h0116c;
+          \$142  = 17'h0116c;
       8'h2c:
-          \$145  = 17'h0105e;
+          \$142  = 17'h0105e;
       8'h2d:
-          \$145  = 17'h00f60;
+          \$142  = 17'h00f60;
       8'h2e:
-          \$145  = 17'h00e71;
+          \$142  = 17'h00e71;
       8'h2f:
-          \$145  = 17'h00d91;
+          \$142  = 17'h00d91;
       8'h30:
-          \$145  = 17'h00cbf;
+          \$142  = 17'h00cbf;
       8'h31:
-          \$145  = 17'h00bf9;
+          \$142  = 17'h00bf9;
       8'h32:
-          \$145  = 17'h00b3f;
+          \$142  = 17'h00b3f;
       8'h33:
-          \$145  = 17'h00a91;
+          \$142  = 17'h00a91;
       8'h34:
-          \$145  = 17'h009ed;
+          \$142  = 17'h009ed;
       8'h35:
-          \$145  = 17'h00953;
+          \$142  = 17'h00953;
       8'h36:
-          \$145  = 17'h008c3;
+          \$142  = 17'h008c3;
       8'h37:
-          \$145  = 17'h0083b;
+          \$142  = 17'h0083b;
       8'h38:
-          \$145  = 17'h007bb;
+          \$142  = 17'h007bb;
       8'h39:
-          \$145  = 17'h00743;
+          \$142  = 17'h00743;
       8'h3a:
-          \$145  = 17'h006d2;
+          \$142  = 17'h006d2;
       8'h3b:
-          \$145  = 17'h00669;
+          \$142  = 17'h00669;
       8'h3c:
-          \$145  = 17'h00605;
+          \$142  = 17'h00605;
       8'h3d:
-          \$145  = 17'h005a8;
+          \$142  = 17'h005a8;
       8'h3e:
-          \$145  = 17'h00550;
+          \$142  = 17'h00550;
       8'h3f:
-          \$145  = 17'h004fe;
+          \$142  = 17'h004fe;
       8'h40:
-          \$145  = 17'h004b0;
+          \$142  = 17'h004b0;
       8'h41:
-          \$145  = 17'h00468;
+          \$142  = 17'h00468;
       8'h42:
-          \$145  = 17'h00423;
+          \$142  = 17'h00423;
       8'h43:
-          \$145  = 17'h003e3;
+          \$142  = 17'h003e3;
       8'h44:
-          \$145  = 17'h003a7;
+          \$142  = 17'h003a7;
       8'h45:
-          \$145  = 17'h0036e;
+          \$142  = 17'h0036e;
       8'h46:
-          \$145  = 17'h00339;
+          \$142  = 17'h00339;
       8'h47:
-          \$145  = 17'h00307;
+          \$142  = 17'h00307;
       8'h48:
-          \$145  = 17'h002d8;
+          \$142  = 17'h002d8;
       8'h49:
-          \$145  = 17'h002ac;
+          \$142  = 17'h002ac;
       8'h4a:
-          \$145  = 17'h00282;
+          \$142  = 17'h00282;
       8'h4b:
-          \$145  = 17'h0025c;
+          \$142  = 17'h0025c;
       8'h4c:
-          \$145  = 17'h00237;
+          \$142  = 17'h00237;
       8'h4d:
-          \$145  = 17'h00215;
+          \$142  = 17'h00215;
       8'h4e:
-          \$145  = 17'h001f4;
+          \$142  = 17'h001f4;
       8'h4f:
-          \$145  = 17'h001d6;
+          \$142  = 17'h001d6;
       8'h50:
-          \$145  = 17'h001ba;
+          \$142  = 17'h001ba;
       8'h51:
-          \$145  = 17'h0019f;
+          \$142  = 17'h0019f;
       8'h52:
-          \$145  = 17'h00186;
+          \$142  = 17'h00186;
       8'h53:
-          \$145  = 17'h0016e;
+          \$142  = 17'h0016e;
       8'h54:
-          \$145  = 17'h00158;
+          \$142  = 17'h00158;
       8'h55:
-          \$145  = 17'h00143;
+          \$142  = 17'h00143;
       8'h56:
-          \$145  = 17'h0012f;
+          \$142  = 17'h0012f;
       8'h57:
-          \$145  = 17'h0011d;
+          \$142  = 17'h0011d;
       8'h58:
-          \$145  = 17'h0010c;
+          \$142  = 17'h0010c;
       8'h59:
-          \$145  = 17'h000fc;
+          \$142  = 17'h000fc;
       8'h5a:
-          \$145  = 17'h000ec;
+          \$142  = 17'h000ec;
       8'h5b:
-          \$145  = 17'h000de;
+          \$142  = 17'h000de;
       8'h5c:
-          \$145  = 17'h000d1;
+          \$142  = 17'h000d1;
       8'h5d:
-          \$145  = 17'h000c4;
+          \$142  = 17'h000c4;
       8'h5e:
-          \$145  = 17'h000b8;
+          \$142  = 17'h000b8;
       8'h5f:
-          \$145  = 17'h000ad;
+          \$142  = 17'h000ad;
       8'h60:
-          \$145  = 17'h000a2;
+          \$142  = 17'h000a2;
       8'h61:
-          \$145  = 17'h00099;
+          \$142  = 17'h00099;
       8'h62:
-          \$145  = 17'h0008f;
+          \$142  = 17'h0008f;
       8'h63:
-          \$145  = 17'h00087;
+          \$142  = 17'h00087;
       8'h64:
-          \$145  = 17'h0007f;
+          \$142  = 17'h0007f;
       8'h65:
-          \$145  = 17'h00077;
+          \$142  = 17'h00077;
       8'h66:
-          \$145  = 17'h00070;
+          \$142  = 17'h00070;
       8'h67:
-          \$145  = 17'h00069;
+          \$142  = 17'h00069;
       8'h68:
-          \$145  = 17'h00063;
+          \$142  = 17'h00063;
       8'h69:
-          \$145  = 17'h0005d;
+          \$142  = 17'h0005d;
       8'h6a:
-          \$145  = 17'h00057;
+          \$142  = 17'h00057;
       8'h6b:
-          \$145  = 17'h00052;
+          \$142  = 17'h00052;
       8'h6c:
-          \$145  = 17'h0004d;
+          \$142  = 17'h0004d;
       8'h6d:
-          \$145  = 17'h00048;
+          \$142  = 17'h00048;
       8'h6e:
-          \$145  = 17'h00044;
+          \$142  = 17'h00044;
       8'h6f:
-          \$145  = 17'h00040;
+          \$142  = 17'h00040;
       8'h70:
-          \$145  = 17'h0003c;
+          \$142  = 17'h0003c;
       8'h71:
-          \$145  = 17'h00038;
+          \$142  = 17'h00038;
       8'h72:
-          \$145  = 17'h00035;
+          \$142  = 17'h00035;
       8'h73:
-          \$145  = 17'h00032;
+          \$142  = 17'h00032;
       8'h74:
-          \$145  = 17'h0002f;
+          \$142  = 17'h0002f;
       8'h75:
-          \$145  = 17'h0002c;
+          \$142  = 17'h0002c;
       8'h76:
-          \$145  = 17'h00029;
+          \$142  = 17'h00029;
       8'h77:
-          \$145  = 17'h00027;
+          \$142  = 17'h00027;
       8'h78:
-          \$145  = 17'h00024;
+          \$142  = 17'h00024;
       8'h79:
-          \$145  = 17'h00022;
+          \$142  = 17'h00022;
       8'h7a:
-          \$145  = 17'h00020;
+          \$142  = 17'h00020;
       8'h7b:
-          \$145  = 17'h0001e;
+          \$142  = 17'h0001e;
       8'h7c:
-          \$145  = 17'h0001c;
+          \$142  = 17'h0001c;
       8'h7d:
-          \$145  = 17'h0001b;
+          \$142  = 17'h0001b;
       8'h7e:
-          \$145  = 17'h00019;
+          \$142  = 17'h00019;
       8'h7f:
-          \$145  = 17'h00017;
+          \$142  = 17'h00017;
       8'h80:
-          \$145  = 17'h00016;
+          \$142  = 17'h00016;
       8'h81:
-          \$145  = 17'h00015;
+          \$142  = 17'h00015;
       8'h82:
-          \$145  = 17'h00013;
+          \$142  = 17'h00013;
       8'h83:
-          \$145  = 17'h00012;
+          \$142  = 17'h00012;
       8'h84:
-          \$145  = 17'h00011;
+          \$142  = 17'h00011;
       8'h85:
-          \$145  = 17'h00010;
+          \$142  = 17'h00010;
       8'h86:
-          \$145  = 17'h0000f;
+          \$142  = 17'h0000f;
       8'h87:
-          \$145  = 17'h0000e;
+          \$142  = 17'h0000e;
       8'h88:
-          \$145  = 17'h0000d;
+          \$142  = 17'h0000d;
       8'h89:
-          \$145  = 17'h0000d;
+          \$142  = 17'h0000d;
       8'h8a:
-          \$145  = 17'h0000c;
+          \$142  = 17'h0000c;
       8'h8b:
-          \$145  = 17'h0000b;
+          \$142  = 17'h0000b;
       8'h8c:
-          \$145  = 17'h0000a;
+          \$142  = 17'h0000a;
       8'h8d:
-          \$145  = 17'h0000a;
+          \$142  = 17'h0000a;
       8'h8e:
-          \$145  = 17'h00009;
+          \$142  = 17'h00009;
       8'h8f:
-          \$145  = 17'h00009;
+          \$142  = 17'h00009;
       8'h90:
-          \$145  = 17'h00008;
+          \$142  = 17'h00008;
       8'h91:
-          \$145  = 17'h00008;
+          \$142  = 17'h00008;
       8'h92:
-          \$145  = 17'h00007;
+          \$142  = 17'h00007;
       8'h93:
-          \$145  = 17'h00007;
+          \$142  = 17'h00007;
       8'h94:
-          \$145  = 17'h00006;
+          \$142  = 17'h00006;
       8'h95:
-          \$145  = 17'h00006;
+          \$142  = 17'h00006;
       8'h96:
-          \$145  = 17'h00006;
+          \$142  = 17'h00006;
       8'h97:
-          \$145  = 17'h00005;
+          \$142  = 17'h00005;
       8'h98:
-          \$145  = 17'h00005;
+          \$142  = 17'h00005;
       8'h99:
-          \$145  = 17'h00005;
+          \$142  = 17'h00005;
       8'h9a:
-          \$145  = 17'h00004;
+          \$142  = 17'h00004;
       8'h9b:
-          \$145  = 17'h00004;
+          \$142  = 17'h00004;
       8'h9c:
-          \$145  = 17'h00004;
+          \$142  = 17'h00004;
       8'h9d:
-          \$145  = 17'h00004;
+          \$142  = 17'h00004;
       8'h9e:
-          \$145  = 17'h00003;
+          \$142  = 17'h00003;
       8'h9f:
-          \$145  = 17'h00003;
+          \$142  = 17'h00003;
       8'ha0:
-          \$145  = 17'h00003;
+          \$142  = 17'h00003;
       8'ha1:
-          \$145  = 17'h00003;
+          \$142  = 17'h00003;
       8'ha2:
-          \$145  = 17'h00003;
+          \$142  = 17'h00003;
       8'ha3:
-          \$145  = 17'h00002;
+          \$142  = 17'h00002;
       8'ha4:
-          \$145  = 17'h00002;
+          \$142  = 17'h00002;
       8'ha5:
-          \$145  = 17'h00002;
+          \$142  = 17'h00002;
       8'ha6:
-          \$145  = 17'h00002;
+          \$142  = 17'h00002;
       8'ha7:
-          \$145  = 17'h00002;
+          \$142  = 17'h00002;
       8'ha8:
-          \$145  = 17'h00002;
+          \$142  = 17'h00002;
       8'ha9:
-          \$145  = 17'h00002;
+          \$142  = 17'h00002;
       8'haa:
-          \$145  = 17'h00002;
+          \$142  = 17'h00002;
       8'hab:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hac:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'had:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hae:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'haf:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb0:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb1:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb2:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb3:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb4:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb5:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb6:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb7:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb8:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hb9:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hba:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hbb:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hbc:
-          \$145  = 17'h00001;
+          \$142  = 17'h00001;
       8'hbd:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hbe:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hbf:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc0:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc1:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc2:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc3:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc4:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc5:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc6:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc7:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc8:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hc9:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hca:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hcb:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hcc:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hcd:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hce:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hcf:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd0:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd1:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd2:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd3:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd4:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd5:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd6:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd7:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd8:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hd9:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hda:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hdb:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hdc:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hdd:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hde:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hdf:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he0:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he1:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he2:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he3:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he4:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he5:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he6:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he7:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he8:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'he9:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hea:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'heb:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hec:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hed:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hee:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hef:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf0:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf1:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf2:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf3:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf4:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf5:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf6:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf7:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf8:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hf9:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hfa:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hfb:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hfc:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hfd:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hfe:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
       8'hff:
-          \$145  = 17'h00000;
+          \$142  = 17'h00000;
     endcase
   end
   always @* begin
@@ -2030,13 +2105,13 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     vsum_stage2 = vsum0;
-    if (\$128 ) begin
+    if (\$125 ) begin
       vsum_stage2 = vsum1;
     end
-    if (\$129 ) begin
+    if (\$126 ) begin
       vsum_stage2 = vsum2;
     end
-    if (\$130 ) begin
+    if (\$127 ) begin
       vsum_stage2 = vsum3;
     end
   end
@@ -2050,559 +2125,637 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     buf_stage3_step = 1'h0;
-    if (\$136 ) begin
+    if (\$133 ) begin
       buf_stage3_step = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_stage3 = recip0;
-    if (\$137 ) begin
+    if (\$134 ) begin
       recip_stage3 = recip1;
     end
-    if (\$138 ) begin
+    if (\$135 ) begin
       recip_stage3 = recip2;
     end
-    if (\$139 ) begin
+    if (\$136 ) begin
       recip_stage3 = recip3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     vmax_stage3 = vmax0;
-    if (\$140 ) begin
+    if (\$137 ) begin
       vmax_stage3 = vmax1;
     end
-    if (\$141 ) begin
+    if (\$138 ) begin
       vmax_stage3 = vmax2;
     end
-    if (\$142 ) begin
+    if (\$139 ) begin
       vmax_stage3 = vmax3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = \$6 [5:0];
+    \$201  = \$4 [5:0];
     if (rst) begin
-      \$187  = 6'h00;
+      \$201  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = \$10 [1:0];
+    \$202  = \$8 [1:0];
     if (rst) begin
-      \$188  = 2'h0;
+      \$202  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = \$16 [5:0];
+    \$203  = \$145 ;
     if (rst) begin
-      \$189  = 6'h00;
+      \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = \$20 [1:0];
+    \$204  = \$12 [5:0];
     if (rst) begin
-      \$190  = 2'h0;
+      \$204  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = \$26 [5:0];
+    \$205  = \$16 [1:0];
     if (rst) begin
-      \$191  = 6'h00;
+      \$205  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = \$30 [1:0];
+    \$206  = \$146 ;
     if (rst) begin
-      \$192  = 2'h0;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = \$36 [5:0];
+    \$207  = \$20 [5:0];
     if (rst) begin
-      \$193  = 6'h00;
+      \$207  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = \$40 [1:0];
+    \$208  = \$24 [1:0];
     if (rst) begin
-      \$194  = 2'h0;
+      \$208  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = buf_state0;
-    if (buf_buffer0_handed) begin
-      \$195  = \$150 [1:0];
-    end
+    \$209  = \$147 ;
     if (rst) begin
-      \$195  = 2'h0;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = buf_state1;
-    if (buf_buffer1_handed) begin
-      \$196  = \$153 [1:0];
-    end
+    \$210  = \$28 [5:0];
     if (rst) begin
-      \$196  = 2'h0;
+      \$210  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = buf_state2;
-    if (buf_buffer2_handed) begin
-      \$197  = \$156 [1:0];
-    end
+    \$211  = \$32 [1:0];
     if (rst) begin
-      \$197  = 2'h0;
+      \$211  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = buf_state3;
-    if (buf_buffer3_handed) begin
-      \$198  = \$159 [1:0];
-    end
+    \$212  = \$148 ;
     if (rst) begin
-      \$198  = 2'h0;
+      \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = max_fresh;
-    if (taken) begin
-      \$199  = \$160 ;
-    end
+    \$213  = \$52 [1:0];
     if (rst) begin
-      \$199  = 1'h1;
+      \$213  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200 [0] = \$162 ;
-    \$200 [2:1] = buf_ptr0;
+    \$214  = \$72 [1:0];
     if (rst) begin
-      \$200  = 3'h0;
+      \$214  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = vmax0;
-    if (max_store[0]) begin
-      if (\$163 ) begin
-        \$201  = running_max;
-      end
-    end
+    \$215  = \$92 [1:0];
     if (rst) begin
-      \$201  = 8'h00;
+      \$215  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = vmax1;
-    if (max_store[0]) begin
-      if (\$164 ) begin
-        \$202  = running_max;
-      end
-    end
+    \$216  = \$112 [1:0];
     if (rst) begin
-      \$202  = 8'h00;
+      \$216  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = vmax2;
-    if (max_store[0]) begin
-      if (\$165 ) begin
-        \$203  = running_max;
-      end
-    end
+    \$217  = \$153 ;
     if (rst) begin
-      \$203  = 8'h00;
+      \$217  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = vmax3;
-    if (max_store[0]) begin
-      if (\$166 ) begin
-        \$204  = running_max;
-      end
-    end
+    \$218  = \$158 ;
     if (rst) begin
-      \$204  = 8'h00;
+      \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = running_max;
-    if (taken) begin
-      \$205  = new_max;
-    end
-    if (rst) begin
-      \$205  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206 [0] = buf_stage1_active;
-    \$206 [1] = \$167 ;
-    \$206 [3:2] = buf_ptr1;
-    \$206 [11:4] = buf_data1;
-    if (rst) begin
-      \$206  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207 [0] = sum_word_cut[0];
-    \$207 [1] = sum_word_cut[1];
-    \$207 [3:2] = sum_word_cut[3:2];
-    \$207 [20:4] = s1_lane0_exp;
-    if (rst) begin
-      \$207  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208 [0] = sum_exp_cut[0];
-    \$208 [1] = sum_exp_cut[1];
-    \$208 [3:2] = sum_exp_cut[3:2];
-    \$208 [20:4] = sum_exp_cut[20:4];
-    if (rst) begin
-      \$208  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = vsum0;
-    if (sum_cut[0]) begin
-      if (sum_cut[1]) begin
-        if (\$168 ) begin
-          \$209  = \$169 [22:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$209  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = vsum1;
-    if (sum_cut[0]) begin
-      if (sum_cut[1]) begin
-        if (\$170 ) begin
-          \$210  = \$171 [22:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$210  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = vsum2;
-    if (sum_cut[0]) begin
-      if (sum_cut[1]) begin
-        if (\$172 ) begin
-          \$211  = \$173 [22:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$211  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = vsum3;
-    if (sum_cut[0]) begin
-      if (sum_cut[1]) begin
-        if (\$174 ) begin
-          \$212  = \$175 [22:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$212  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = exp_sum;
-    if (sum_cut[0]) begin
-      (* full_case = 32'd1 *)
-      if (sum_cut[1]) begin
-        \$213  = 23'h000000;
-      end else begin
-        \$213  = \$176 [22:0];
-      end
-    end
-    if (rst) begin
-      \$213  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = recip_start;
-    if (rst) begin
-      \$214  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = recip_wait_d1;
-    if (rst) begin
-      \$215  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = recip_wait_d2;
-    if (rst) begin
-      \$216  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = vsum_stage2;
-    if (rst) begin
-      \$217  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = recip_count;
-    if (recip_wait_d3) begin
-      \$218  = 5'h00;
-    end else if (recip_busy) begin
-      \$218  = \$177 [4:0];
-    end
-    if (rst) begin
-      \$218  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = recip_busy;
-    if (recip_wait_d3) begin
-      \$219  = 1'h1;
-    end else if (recip_busy) begin
-      if (recip_done) begin
-        \$219  = 1'h0;
-      end
-    end
+    \$219  = \$163 ;
     if (rst) begin
       \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = recip_done;
-    if (recip_wait_d3) begin
+    \$220  = \$168 ;
+    if (rst) begin
       \$220  = 1'h0;
-    end else if (recip_busy) begin
-      \$220  = \$178 ;
-      if (recip_done) begin
-        \$220  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$221  = \$169 [5:0];
+    if (rst) begin
+      \$221  = 6'h01;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$222  = \$172 [1:0];
+    if (rst) begin
+      \$222  = 2'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$223  = \$173 [5:0];
+    if (rst) begin
+      \$223  = 6'h01;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$224  = \$176 [1:0];
+    if (rst) begin
+      \$224  = 2'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$225  = max_base;
+    if (taken) begin
+      \$225  = \$177 ;
+    end
+    if (rst) begin
+      \$225  = 8'h80;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$226 [0] = \$178 ;
+    \$226 [2:1] = buf_ptr0;
+    if (rst) begin
+      \$226  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$227  = vmax0;
+    if (max_store[0]) begin
+      if (\$179 ) begin
+        \$227  = running_max;
       end
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$227  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = recip_rem;
-    if (recip_wait_d3) begin
-      \$221  = 25'h0008000;
-    end else if (recip_busy) begin
-      \$221  = \$133 [24:0];
-    end
-    if (rst) begin
-      \$221  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = recip_quotient;
-    if (recip_wait_d3) begin
-      \$222  = 17'h00000;
-    end else if (recip_busy) begin
-      \$222  = { recip_quotient[15:0], \$179  };
-    end
-    if (rst) begin
-      \$222  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = recip_started;
-    if (recip_start) begin
-      \$223  = 1'h1;
-    end
-    if (recip_done) begin
-      \$223  = 1'h0;
-    end
-    if (rst) begin
-      \$223  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = recip0;
-    if (recip_done) begin
+    \$228  = vmax1;
+    if (max_store[0]) begin
       if (\$180 ) begin
-        \$224  = { recip_quotient[15:0], \$134  };
+        \$228  = running_max;
       end
     end
     if (rst) begin
-      \$224  = 17'h00000;
+      \$228  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = recip1;
-    if (recip_done) begin
+    \$229  = vmax2;
+    if (max_store[0]) begin
       if (\$181 ) begin
-        \$225  = { recip_quotient[15:0], \$134  };
+        \$229  = running_max;
       end
     end
     if (rst) begin
-      \$225  = 17'h00000;
+      \$229  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = recip2;
-    if (recip_done) begin
+    \$230  = vmax3;
+    if (max_store[0]) begin
       if (\$182 ) begin
-        \$226  = { recip_quotient[15:0], \$134  };
+        \$230  = running_max;
       end
     end
     if (rst) begin
-      \$226  = 17'h00000;
+      \$230  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = recip3;
+    \$231  = running_max;
+    if (taken) begin
+      \$231  = new_max;
+    end
+    if (rst) begin
+      \$231  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$232 [0] = buf_stage1_active;
+    \$232 [1] = buf_stage1_last;
+    \$232 [3:2] = buf_ptr1;
+    \$232 [11:4] = buf_data1;
+    if (rst) begin
+      \$232  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$233 [0] = sum_word_cut[0];
+    \$233 [1] = sum_word_cut[1];
+    \$233 [3:2] = sum_word_cut[3:2];
+    \$233 [20:4] = s1_lane0_exp;
+    if (rst) begin
+      \$233  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$234 [0] = sum_exp_cut[0];
+    \$234 [1] = sum_exp_cut[1];
+    \$234 [3:2] = sum_exp_cut[3:2];
+    \$234 [20:4] = sum_exp_cut[20:4];
+    if (rst) begin
+      \$234  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$235  = vsum0;
+    if (sum_cut[0]) begin
+      if (sum_cut[1]) begin
+        if (\$183 ) begin
+          \$235  = \$184 [22:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$235  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$236  = vsum1;
+    if (sum_cut[0]) begin
+      if (sum_cut[1]) begin
+        if (\$185 ) begin
+          \$236  = \$186 [22:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$236  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$237  = vsum2;
+    if (sum_cut[0]) begin
+      if (sum_cut[1]) begin
+        if (\$187 ) begin
+          \$237  = \$188 [22:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$237  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$238  = vsum3;
+    if (sum_cut[0]) begin
+      if (sum_cut[1]) begin
+        if (\$189 ) begin
+          \$238  = \$190 [22:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$238  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$239  = exp_sum;
+    if (sum_cut[0]) begin
+      (* full_case = 32'd1 *)
+      if (sum_cut[1]) begin
+        \$239  = 23'h000000;
+      end else begin
+        \$239  = \$191 [22:0];
+      end
+    end
+    if (rst) begin
+      \$239  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$240  = recip_start;
+    if (rst) begin
+      \$240  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$241  = recip_wait_d1;
+    if (rst) begin
+      \$241  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$242  = recip_wait_d2;
+    if (rst) begin
+      \$242  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$243  = vsum_stage2;
+    if (rst) begin
+      \$243  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = recip_count;
+    if (recip_wait_d3) begin
+      \$244  = 5'h00;
+    end else if (recip_busy) begin
+      \$244  = \$192 [4:0];
+    end
+    if (rst) begin
+      \$244  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = recip_busy;
+    if (recip_wait_d3) begin
+      \$245  = 1'h1;
+    end else if (recip_busy) begin
+      if (recip_done) begin
+        \$245  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$245  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$246  = recip_done;
+    if (recip_wait_d3) begin
+      \$246  = 1'h0;
+    end else if (recip_busy) begin
+      \$246  = \$193 ;
+      if (recip_done) begin
+        \$246  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$246  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$247  = recip_rem;
+    if (recip_wait_d3) begin
+      \$247  = 25'h0008000;
+    end else if (recip_busy) begin
+      \$247  = \$130 [24:0];
+    end
+    if (rst) begin
+      \$247  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = recip_quotient;
+    if (recip_wait_d3) begin
+      \$248  = 17'h00000;
+    end else if (recip_busy) begin
+      \$248  = { recip_quotient[15:0], \$194  };
+    end
+    if (rst) begin
+      \$248  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$249  = recip_started;
+    if (recip_start) begin
+      \$249  = 1'h1;
+    end
     if (recip_done) begin
-      if (\$183 ) begin
-        \$227  = { recip_quotient[15:0], \$134  };
+      \$249  = 1'h0;
+    end
+    if (rst) begin
+      \$249  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$250  = recip0;
+    if (recip_done) begin
+      if (\$195 ) begin
+        \$250  = { recip_quotient[15:0], \$131  };
       end
     end
     if (rst) begin
-      \$227  = 17'h00000;
+      \$250  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = word_cut;
-    if (advance) begin
-      \$228 [0] = buf_stage3_active;
-      \$228 [1] = \$184 ;
-      \$228 [18:2] = recip_stage3;
-      \$228 [26:19] = buf_data3;
-      \$228 [34:27] = vmax_stage3;
+    \$251  = recip1;
+    if (recip_done) begin
+      if (\$196 ) begin
+        \$251  = { recip_quotient[15:0], \$131  };
+      end
     end
     if (rst) begin
-      \$228  = 35'h000000000;
+      \$251  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = cut1;
-    if (advance) begin
-      \$229 [0] = word_cut[0];
-      \$229 [1] = word_cut[1];
-      \$229 [18:2] = word_cut[18:2];
-      \$229 [35:19] = s3_lane0_exp;
+    \$252  = recip2;
+    if (recip_done) begin
+      if (\$197 ) begin
+        \$252  = { recip_quotient[15:0], \$131  };
+      end
     end
     if (rst) begin
-      \$229  = 36'h000000000;
+      \$252  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = exp_cut;
-    if (advance) begin
-      \$230 [0] = cut1[0];
-      \$230 [1] = cut1[1];
-      \$230 [18:2] = cut1[18:2];
-      \$230 [35:19] = cut1[35:19];
+    \$253  = recip3;
+    if (recip_done) begin
+      if (\$198 ) begin
+        \$253  = { recip_quotient[15:0], \$131  };
+      end
     end
     if (rst) begin
-      \$230  = 36'h000000000;
+      \$253  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = cut2;
+    \$254  = word_cut;
     if (advance) begin
-      \$231 [0] = exp_cut[0];
-      \$231 [1] = exp_cut[1];
-      \$231 [35:2] = scaled0;
+      \$254 [0] = buf_stage3_active;
+      \$254 [1] = buf_stage3_last;
+      \$254 [18:2] = recip_stage3;
+      \$254 [26:19] = buf_data3;
+      \$254 [34:27] = vmax_stage3;
     end
     if (rst) begin
-      \$231  = 36'h000000000;
+      \$254  = 35'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = o__valid;
+    \$255  = cut1;
     if (advance) begin
-      \$232  = cut2[0];
+      \$255 [0] = word_cut[0];
+      \$255 [1] = word_cut[1];
+      \$255 [18:2] = word_cut[18:2];
+      \$255 [35:19] = s3_lane0_exp;
     end
     if (rst) begin
-      \$232  = 1'h0;
+      \$255  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = o__payload;
+    \$256  = exp_cut;
     if (advance) begin
-      \$233 [8] = cut2[1];
-    end
-    if (advance) begin
-      \$233 [7:0] = \$186 [7:0];
+      \$256 [0] = cut1[0];
+      \$256 [1] = cut1[1];
+      \$256 [18:2] = cut1[18:2];
+      \$256 [35:19] = cut1[35:19];
     end
     if (rst) begin
-      \$233  = 9'h000;
+      \$256  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$257  = cut2;
+    if (advance) begin
+      \$257 [0] = exp_cut[0];
+      \$257 [1] = exp_cut[1];
+      \$257 [35:2] = scaled0;
+    end
+    if (rst) begin
+      \$257  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$258  = o__valid;
+    if (advance) begin
+      \$258  = cut2[0];
+    end
+    if (rst) begin
+      \$258  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$259  = o__payload;
+    if (advance) begin
+      \$259 [8] = cut2[1];
+    end
+    if (advance) begin
+      \$259 [7:0] = \$200 [7:0];
+    end
+    if (rst) begin
+      \$259  = 9'h000;
     end
   end
   assign buf_stage0_finish = 1'h0;
-  assign buf_next_word0 = \$6 [5:0];
-  assign buf_next_ptr0 = \$10 [1:0];
+  assign buf_next_word0 = \$4 [5:0];
+  assign buf_next_ptr0 = \$8 [1:0];
   assign buf_stage1_finish = 1'h0;
-  assign buf_next_word1 = \$16 [5:0];
-  assign buf_next_ptr1 = \$20 [1:0];
+  assign buf_next_word1 = \$12 [5:0];
+  assign buf_next_ptr1 = \$16 [1:0];
   assign buf_stage2_step = 1'h0;
-  assign buf_next_word2 = \$26 [5:0];
-  assign buf_next_ptr2 = \$30 [1:0];
+  assign buf_next_word2 = \$20 [5:0];
+  assign buf_next_ptr2 = \$24 [1:0];
   assign buf_stage3_finish = 1'h0;
-  assign buf_next_word3 = \$36 [5:0];
-  assign buf_next_ptr3 = \$40 [1:0];
+  assign buf_next_word3 = \$28 [5:0];
+  assign buf_next_ptr3 = \$32 [1:0];
+  assign buf_next_state0 = \$52 [1:0];
+  assign buf_next_state1 = \$72 [1:0];
+  assign buf_next_state2 = \$92 [1:0];
+  assign buf_next_state3 = \$112 [1:0];
   assign write_port__addr = { buf_ptr0, buf_word0 };
-  assign port__addr = { \$20 [1:0], \$16 [5:0] };
-  assign \port__addr$46  = { \$40 [1:0], \$36 [5:0] };
+  assign buf_stage1_address = { \$115 , \$114  };
+  assign port__addr = { \$115 , \$114  };
+  assign buf_stage3_address = { \$118 , \$117  };
+  assign \port__addr$60  = { \$118 , \$117  };
   assign buf_stage0_active = i__ready;
-  assign s1_diff0 = \$124 [7:0];
-  assign recip_rem0 = \$133 [24:0];
-  assign recip_result = { recip_quotient[15:0], \$134  };
-  assign s3_diff0 = \$143 [7:0];
-  assign y0 = \$147 [10:0];
+  assign s1_diff0 = \$121 [7:0];
+  assign recip_rem0 = \$130 [24:0];
+  assign recip_result = { recip_quotient[15:0], \$131  };
+  assign s3_diff0 = \$140 [7:0];
+  assign y0 = \$144 [10:0];
   assign \i__payload.x  = i__payload;
   assign \i__payload.x[0]  = i__payload;
   assign \o__payload.y  = o__payload[7:0];
@@ -2638,13 +2791,13 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   assign \cut1.last  = cut1[1];
   assign \cut1.factor  = cut1[18:2];
   assign \cut1.exp0  = cut1[35:19];
-  assign buf_stage0_done = \$2 ;
-  assign buf_stage1_done = \$12 ;
-  assign \$22  = 1'h0;
+  assign buf_stage0_done = \$1 ;
+  assign buf_stage1_done = \$9 ;
+  assign \$17  = 1'h0;
   assign buf_stage2_done = buf_stage2_finish;
-  assign \$26  = { 1'h0, buf_word2 };
-  assign buf_stage3_done = \$32 ;
-  assign s1_lane0_index = \$124 [7:0];
-  assign s3_lane0_index = \$143 [7:0];
-  assign \$147  = { 24'h000000, \$146 [34:24] };
+  assign \$20  = { 1'h0, buf_word2 };
+  assign buf_stage3_done = \$25 ;
+  assign s1_lane0_index = \$121 [7:0];
+  assign s3_lane0_index = \$140 [7:0];
+  assign \$144  = { 24'h000000, \$143 [34:24] };
 endmodule

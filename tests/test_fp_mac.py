@@ -39,14 +39,14 @@ ML_DTYPES = {"e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2,
      r"^fp_mac pipeline must be an integer from 0 to 3 for acc='fp32', not 4$"),
     ({"out": "exact", "pipeline": 7}, ValueError,
      r"^fp_mac pipeline must be an integer from 0 to 3 for out='exact', not 7$"),
-    ({"pipeline": -1}, ValueError, r"^fp_mac pipeline must be an integer from 0 to 8 for "
+    ({"pipeline": -1}, ValueError, r"^fp_mac pipeline must be an integer from 0 to 9 for "
                                    r"acc='exact', out='fp32', not -1$"),
     ({"out": "fp16"}, ValueError, r"^fp_mac out must be one of 'fp32', 'exact', not 'fp16'$"),
     ({"out": "exact", "acc": "fp32", "pipeline": 2}, ValueError,
      r"^fp_mac out 'exact' needs acc='exact', not 'fp32' \(the FP32 accumulator's result "
      r"is an FP32 code: out='fp32'\)$"),
-    ({"pipeline": 9}, ValueError, r"^fp_mac pipeline must be an integer from 0 to 8 for "
-                                  r"acc='exact', out='fp32', not 9$"),
+    ({"pipeline": 10}, ValueError, r"^fp_mac pipeline must be an integer from 0 to 9 for "
+                                   r"acc='exact', out='fp32', not 10$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -67,8 +67,9 @@ def test_derived_values():
     assert (f.latency, f.cuts, f.acc_width) == (3, ("product", "align"), 32)
     assert Params(acc="fp32", pipeline=3).cuts == ("product", "align", "decode")
     assert Params().cuts == (
-        "product", "align", "result", "magnitude", "normalize", "round", "decode", "count")
-    assert Params().latency == 9 and Params(pipeline=6).latency == 7
+        "product", "align", "result", "magnitude", "normalize", "round", "decode", "count",
+        "shift")
+    assert Params().latency == 10 and Params(pipeline=6).latency == 7
     assert Params(out="exact", pipeline=1).cuts == ("product",)
     assert Params(pipeline=0).cuts == ()
     assert Params().manifest_extra()["lsb_exp"] == -18
@@ -352,8 +353,9 @@ def test_fp32_adder_matches_numpy():
     ({"pipeline": 0}, 80),
     ({"a_fmt": "e5m2", "b_fmt": "e4m3", "guard": 1, "pipeline": 3}, 60),
     ({"pipeline": 7}, 40),
+    ({"pipeline": 8}, 40),
 ], ids=["default", "fp32_acc", "e5m2_e4m3_fp32_acc_p3", "fp16_p0", "e5m2_exact_g1_p1",
-        "exact_p3", "rounded_p0", "e5m2_e4m3_rounded_g1_p3", "rounded_p7"])
+        "exact_p3", "rounded_p0", "e5m2_e4m3_rounded_g1_p3", "rounded_p7", "rounded_p8"])
 def test_amaranth_simulator_under_stalls(kwargs, beats):
     p = Params(**kwargs)
     seed = 2024

@@ -33,8 +33,8 @@ class _Rounder(wiring.Component):
 
 
 class _PipelinedRounder(wiring.Component):
-    """:func:`round_to_float` with both register cuts: ``value``/``exp`` in,
-    ``code`` two cycles later (and ``valid`` carried beside it)."""
+    """:func:`round_to_float` with every register cut: ``value``/``exp`` in,
+    ``code`` ``len(ROUND_CUTS)`` cycles later (and ``valid`` carried beside it)."""
 
     def __init__(self, fmt, width, exp_width=10):
         self.fmt = fmt
@@ -160,7 +160,8 @@ def test_rounder_matches_encode(name, width, exp, exp_width):
 @pytest.mark.sim
 @pytest.mark.parametrize("name,width", [("fp32", 30), ("e4m3", 12)])
 def test_pipelined_rounder_matches_encode(name, width):
-    """Every register cut: the same codes, three cycles later, one value per cycle."""
+    """Every register cut: the same codes, ``len(ROUND_CUTS)`` cycles later, one
+    value per cycle."""
     count = _check(get_format(name), width, None, 10, seed=width, randoms=60, pipelined=True)
     assert count > 200
 

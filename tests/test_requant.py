@@ -57,9 +57,9 @@ INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
      r"^requant zero_point must be an integer from 0 to 255 for out_bits=8, "
      r"out_signed=False, not -1$"),
     ({"pipeline": 6}, ValueError,
-     r"^requant pipeline must be an integer from 0 to 5 for mode='gemmlowp', not 6$"),
-    ({"mode": "even", "pipeline": 5}, ValueError,
-     r"^requant pipeline must be an integer from 0 to 4 for mode='even', not 5$"),
+     r"^requant pipeline must be an integer from 0 to 5, not 6$"),
+    ({"mode": "even", "pipeline": -1}, ValueError,
+     r"^requant pipeline must be an integer from 0 to 5, not -1$"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -83,7 +83,7 @@ def test_component_takes_only_its_params():
 def test_derived_values():
     p = Params()
     assert (p.shift_bits, p.shift_range, p.out_range, p.latency) == (6, (-32, 31),
-                                                                      (-128, 127), 4)
+                                                                      (-128, 127), 6)
     assert Params(in_bits=8, shift=3).shift_range == (-8, 7)
     assert Params(out_signed=False, out_bits=4).out_range == (0, 15)
     assert list(Params().input_layout().members) == ["x", "last"]
@@ -398,11 +398,14 @@ def test_even_matches_onnx_mul_and_quantize_linear(multiplier, shift, zero_point
 SIM_CONFIGS = {
     "default": {},
     "p0_offset_zp": {"pipeline": 0, "in_offset": -12345, "zero_point": 9},
+    "p3": {"pipeline": 3},
     "p4_lanes2_left": {"pipeline": 4, "lanes": 2, "shift": -3},
     "p5_min_times_min": {"pipeline": 5, "multiplier": INT32_MIN, "shift": -2},
     "min_times_min": {"multiplier": INT32_MIN, "shift": 31, "out_bits": 16},
     "even_unsigned": {"mode": "even", "out_signed": False, "zero_point": 200, "pipeline": 1},
     "floor_left": {"mode": "floor", "shift": -5, "mult_bits": 16, "multiplier": -20000},
+    "floor_p4": {"mode": "floor", "shift": 3, "pipeline": 4},
+    "even_p5": {"mode": "even", "shift": 7, "lanes": 2},
     "pot": {"mode": "pot", "in_bits": 16, "shift": 5, "pipeline": 2},
     "apot": {"mode": "apot", "shift": 20, "shift2": -2, "out_bits": 16},
     "narrow": {"in_bits": 10, "mult_bits": 6, "multiplier": -32, "shift": 2, "out_bits": 5},
@@ -411,6 +414,7 @@ SIM_CONFIGS = {
     "pc_floor": {"per_channel": True, "mode": "floor", "in_bits": 20, "mult_bits": 12},
     "pc_pot": {"per_channel": True, "mode": "pot", "out_signed": False, "zero_point": 3},
     "pc_apot": {"per_channel": True, "mode": "apot", "pipeline": 4},
+    "pc_even_p3": {"per_channel": True, "mode": "even", "pipeline": 3},
     "pc_small": {"per_channel": True, "in_bits": 10, "mult_bits": 6, "out_bits": 5,
                  "pipeline": 1, "in_offset": 3, "zero_point": -2, "lanes": 2},
 }

@@ -3,6 +3,7 @@
 
 from amaranth.hdl import Signal, Mux, Cat, Const, Value, signed
 
+from accelgen.hw.adders import split_negate
 from accelgen.num.fpformats import get_format
 
 __all__ = ["round_to_float", "shift_left_window", "count_leading_zeros", "ROUND_CUTS"]
@@ -40,14 +41,16 @@ def count_leading_zeros(m, r, name):
     return lz
 
 
-def shift_left_window(m, x, amount, name):
-    """``(x << amount)`` truncated to ``len(x)`` bits, as a logarithmic shifter of
-    ``len(amount)`` stages each ``len(x)`` wide (no wider intermediate). ``amount``
-    is unsigned; bits shifted past the top are lost. Combinational."""
+def shift_left_window(m, x, amount, name, *, weight=0):
+    """``(x << (amount << weight))`` truncated to ``len(x)`` bits, as a
+    logarithmic shifter of ``len(amount)`` stages each ``len(x)`` wide (no wider
+    intermediate). ``amount`` is unsigned; bits shifted past the top are lost.
+    ``weight`` lets a shift be split into stages of low and high amount bits.
+    Combinational."""
     width = len(x)
     cur = x
     for k in range(len(amount)):
-        step = 1 << k
+        step = 1 << (k + weight)
         nxt = Signal(width, name=f"{name}_s{k}")
         shifted = Cat(Const(0, step), cur[:width - step]) if step < width else Const(0, width)
         m.d.comb += nxt.eq(Mux(amount[k], shifted, cur))
@@ -56,9 +59,9 @@ def shift_left_window(m, x, amount, name):
 
 
 #: The register cuts :func:`round_to_float` can take, in pipeline order: after
-#: the magnitude (a negation's carry chain), after its leading-zero count, and
-#: after the normalizing shift.
-ROUND_CUTS = ("magnitude", "count", "normalize", "round")
+#: the magnitude (a negation's carry chain), after its leading-zero count, after
+#: the shift amount, halfway through the normalizing shift, and after it.
+ROUND_CUTS = ("magnitude", "count", "normalize", "shift", "round")
 
 
 def round_to_float(m, value, exp, fmt, *, prefix="", negative=None, cut=None):
@@ -117,7 +120,7 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None, cut=None):
         m.d.comb += mag.eq(value.as_unsigned())
     elif value.shape().signed:
         negative = value[-1]
-        m.d.comb += mag.eq(Mux(negative, -value, value))
+        m.d.comb += mag.eq(Mux(negative, split_negate(m, value, f"{prefix}neg"), value))
     else:
         negative = Const(0, 1)
         m.d.comb += mag.eq(value)
@@ -164,12 +167,18 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None, cut=None):
     biased, zero, sticky_at = v["biased"], v["zero"], v["sticky_at"]
     shift = Signal(range(win), name=f"{prefix}shift")
     m.d.comb += shift.eq(Mux(v["clamp"], v["limit_shift"], v["lz_shift"]))
-    window = shift_left_window(m, Cat(mag, Const(0, pad)), shift, f"{prefix}win")
+    sticky = Signal(name=f"{prefix}sticky")
+    m.d.comb += sticky.eq(~zero & (shift < sticky_at))
+    low = len(shift) // 2
+    partial = shift_left_window(m, Cat(mag, Const(0, pad)), shift[:low], f"{prefix}win_lo")
+    v = cut("shift", partial=partial, high=shift[low:], sticky=sticky, biased=biased,
+            tiny=tiny, zero=zero, negative=negative)
+    sticky, biased, tiny, zero, negative = (v["sticky"], v["biased"], v["tiny"], v["zero"],
+                                            v["negative"])
+    window = shift_left_window(m, v["partial"], v["high"], f"{prefix}win", weight=low)
 
     kept = window[win - 1 - man:win]          # man + 1 bits, the hidden bit on top
     guard = window[win - 2 - man]
-    sticky = Signal(name=f"{prefix}sticky")
-    m.d.comb += sticky.eq(~zero & (shift < sticky_at))
     v = cut("round", kept=kept, guard=guard, sticky=sticky, biased=biased, tiny=tiny,
             zero=zero, negative=negative)
     kept, guard, sticky, biased = v["kept"], v["guard"], v["sticky"], v["biased"]
@@ -190,13 +199,13 @@ def round_to_float(m, value, exp, fmt, *, prefix="", negative=None, cut=None):
         largest, special = ones - 1, ones
     else:
         largest = special = ones
+    # rounded > largest, decided from ``body`` beside the increment rather than
+    # after its carry: body > largest, or body == largest and rounding up.
+    above = Signal(name=f"{prefix}above_largest")
+    at_largest = Signal(name=f"{prefix}at_largest")
+    m.d.comb += [above.eq(body > largest), at_largest.eq(body == largest)]
     overflow = Signal(name=f"{prefix}overflow")
-    if fmt.specials == "ieee":
-        # rounded > largest <=> its exponent field (carry included) reaches top: no
-        # comparator after the increment.
-        m.d.comb += overflow.eq(rounded[man + ebits:].any() | rounded[man:man + ebits].all())
-    else:
-        m.d.comb += overflow.eq(rounded > largest)
+    m.d.comb += overflow.eq(above | (at_largest & up))
     code = Signal(fmt.width, name=f"{prefix}code")
     low = Mux(tiny, 0, Mux(overflow, special, rounded[:fmt.width - 1]))
     m.d.comb += code.eq(Mux(zero, 0, Cat(low, negative)))

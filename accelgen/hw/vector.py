@@ -56,7 +56,11 @@ class BufferRing:
     ring from the strobes :meth:`step` and :meth:`finish` raise, so callers
     call them under their own conditions, in any order, but only while the
     stage is :meth:`active` (a buffer's state moves on when the stage that
-    owns it is done with it).
+    owns it is done with it). :meth:`active` and :meth:`last_word` are
+    registers loaded with their next values, and a reader's next address is
+    chosen among registered candidates (the word it is at, the next word, the
+    next buffer's first word) by its strobes, so that only a multiplexer lies
+    between a stage's stall logic and the block RAM's read address.
     """
 
     def __init__(self, m, *, stages, words, word_width, readers, name="ring"):
@@ -68,30 +72,46 @@ class BufferRing:
         self.count = [Signal(self.word_bits, name=f"{name}_word{k}") for k in range(stages)]
         self.stepping = [Signal(name=f"{name}_stage{k}_step") for k in range(stages)]
         self.finishing = [Signal(name=f"{name}_stage{k}_finish") for k in range(stages)]
+        # Flags kept in registers, each loaded with its next value (so they
+        # equal their combinational definitions in every cycle): stage k is at
+        # its buffer's last word; stage k owns the buffer its pointer is at
+        # (after reset stage 0 owns every buffer, at word 0).
+        self.at_last = [Signal(name=f"{name}_stage{k}_last", init=int(words == 1))
+                        for k in range(stages)]
+        self.owns = [Signal(name=f"{name}_stage{k}_active", init=int(k == 0))
+                     for k in range(stages)]
         next_count = [Signal(self.word_bits, name=f"{name}_next_word{k}") for k in range(stages)]
         next_pointer = [Signal(range(stages), name=f"{name}_next_ptr{k}")
                         for k in range(stages)]
+        next_state = [Signal(range(stages), name=f"{name}_next_state{b}")
+                      for b in range(stages)]
         done = [Signal(name=f"{name}_stage{k}_done") for k in range(stages)]
         for k in range(stages):
             m.d.comb += [
-                done[k].eq(self.finishing[k] | (self.stepping[k] & self.last_word(k))),
+                done[k].eq(self.finishing[k] | (self.stepping[k] & self.at_last[k])),
                 next_count[k].eq(Mux(self.stepping[k],
-                                     Mux(self.last_word(k), 0, self.count[k] + 1),
+                                     Mux(self.at_last[k], 0, self.count[k] + 1),
                                      self.count[k])),
-                next_pointer[k].eq(Mux(done[k], Mux(self.pointer[k] == stages - 1, 0,
-                                                    self.pointer[k] + 1), self.pointer[k])),
+                next_pointer[k].eq(Mux(done[k], _following(self.pointer[k], stages),
+                                       self.pointer[k])),
             ]
-            m.d.sync += [self.count[k].eq(next_count[k]), self.pointer[k].eq(next_pointer[k])]
+            m.d.sync += [self.count[k].eq(next_count[k]), self.pointer[k].eq(next_pointer[k]),
+                         self.at_last[k].eq(next_count[k] == words - 1)]
         # Buffer ``b`` moves on when the stage that owns it is done with it: only
         # that stage can be (it steps or finishes only while active), so the
         # new state is ``state + 1``, with no priority among the stages.
         for b in range(stages):
             handed = Signal(name=f"{name}_buffer{b}_handed")
-            m.d.comb += handed.eq(Cat(*(done[k] & (self.pointer[k] == b) & (self.state[b] == k)
-                                        for k in range(stages))).any())
-            with m.If(handed):
-                m.d.sync += self.state[b].eq(Mux(self.state[b] == stages - 1, 0,
-                                                 self.state[b] + 1))
+            m.d.comb += [
+                handed.eq(Cat(*(done[k] & (self.pointer[k] == b) & (self.state[b] == k)
+                                for k in range(stages))).any()),
+                next_state[b].eq(Mux(handed, _following(self.state[b], stages),
+                                     self.state[b])),
+            ]
+            m.d.sync += self.state[b].eq(next_state[b])
+        for k in range(stages):
+            m.d.sync += self.owns[k].eq(Cat(*(next_state[b] == k for b in range(stages)))
+                                        .bit_select(next_pointer[k], 1))
         # ``no_rw_check``: no read samples a word in the cycle it is written but
         # the one-word case, which bypasses the memory (below), so synthesis need
         # not build collision logic after the block RAM's output.
@@ -104,27 +124,40 @@ class BufferRing:
         for k in readers:
             port = mem.read_port(domain="comb")
             data = Signal(word_width, name=f"{name}_data{k}", reset_less=True)
-            m.d.comb += port.addr.eq(Cat(next_count[k], next_pointer[k]))
+            m.d.comb += port.addr.eq(self._read_address(k, next_count[k], next_pointer[k],
+                                                        done[k], name))
             if words == 1 and k == 1:  # transparent: the write's data wins
                 m.d.sync += data.eq(Mux(write.en & (write.addr == port.addr),
                                         write.data, port.data))
             else:
                 m.d.sync += data.eq(port.data)
             self.read_data[k] = data
-        self.owns = []
-        for k in range(stages):
-            own = Signal(name=f"{name}_stage{k}_active")
-            m.d.comb += own.eq(Cat(*(self.state[b] == k for b in range(stages)))
-                               .bit_select(self.pointer[k], 1))
-            self.owns.append(own)
+
+    def _read_address(self, k, next_count, next_pointer, done, name):
+        """Reader ``k``'s prefetch address, ``Cat(next_count, next_pointer)``
+        rebuilt from registers (the word and buffer it is at, the next word, the
+        next buffer) so that only a multiplexer lies between the stage's
+        strobes and the block RAM's address."""
+        m = self.m
+        ahead = Signal(self.word_bits, name=f"{name}_stage{k}_ahead", init=1)
+        wrapped = Signal(range(self.stages), name=f"{name}_stage{k}_wrapped",
+                         init=int(self.stages > 1))
+        # Loaded with the candidates of the next cycle (reset: word 0 of buffer 0).
+        m.d.sync += [ahead.eq(next_count + 1),
+                     wrapped.eq(_following(next_pointer, self.stages))]
+        address = Signal(self.word_bits + self.buffer_bits, name=f"{name}_stage{k}_address")
+        m.d.comb += address.eq(Cat(Mux(self.stepping[k], Mux(self.at_last[k], 0, ahead),
+                                       self.count[k]),
+                                   Mux(done, wrapped, self.pointer[k])))
+        return address
 
     def active(self, k):
-        """High while stage ``k`` owns the buffer its pointer is at."""
+        """High while stage ``k`` owns the buffer its pointer is at (a register)."""
         return self.owns[k]
 
     def last_word(self, k):
-        """High while stage ``k`` is at the last word of its buffer."""
-        return self.count[k] == self.words - 1
+        """High while stage ``k`` is at the last word of its buffer (a register)."""
+        return self.at_last[k]
 
     def word(self, k):
         """The word stage ``k`` (a reader) is at: the registered output of its
@@ -168,6 +201,11 @@ class BufferRing:
         for b in range(self.stages):
             with self.m.If(at == b):
                 self.m.d.sync += regs[b].eq(value)
+
+
+def _following(value, count):
+    """``value + 1`` modulo ``count`` (a ring position)."""
+    return Mux(value == count - 1, 0, value + 1)
 
 
 def beat_rate(words, vector_cycles):

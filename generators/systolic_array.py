@@ -11,7 +11,8 @@ from accelgen.hw.bitfusion import FusionStep, Precision, StepOperands, OPERAND_B
 from accelgen.hw.formats import decode_pair, decode_typed, pair_step, shifted_product
 from accelgen.hw.fparith import (decode_pair as decode_fp_pair, fp_product, align_exact,
                                  exact_lsb, exact_product_width)
-from accelgen.hw.multiply import narrow_product
+from accelgen.hw.multiply import (LOGIC_PRODUCT_MAX_BITS, narrow_product, product_terms,
+                                  sum_terms)
 from accelgen.hw.pipeline import delay_chain, register_stage
 from accelgen.hw.stream import stall_advance
 from accelgen.num.formats import AntFormat, KINDS, default_olive_format
@@ -59,6 +60,16 @@ class IntMACPE:
         product = Signal(signed(len(a) + len(w) + 1), name=f"{prefix}product")
         m.d.comb += product.eq(narrow_product(a, w))
         return product, None
+
+    @staticmethod
+    def product_terms(params, a, w):
+        """The product as partial-product terms modulo ``2**acc_width``, for a
+        multiply-add in one carry-save sum (``None`` for operands wider than
+        :data:`accelgen.hw.multiply.LOGIC_PRODUCT_MAX_BITS`, which go through
+        ``*``)."""
+        if max(len(a), len(w)) > LOGIC_PRODUCT_MAX_BITS:
+            return None
+        return product_terms(a, w, params.acc_width)
 
 
 class FusionPE:
@@ -441,6 +452,24 @@ class SystolicArray(wiring.Component):
             product, error = s.product, s.error
         return product, error
 
+    def _multiply_add(self, m, prev, a, w, a_mode, w_mode, advance, prefix):
+        """``(prev + product, error)`` (``prev`` ``None``: the product alone), at
+        the accumulator's shape. With ``pipeline == 0`` and a PE that gives its
+        product as terms (narrow integer operands), the terms and ``prev`` are
+        summed together: carry-save levels and one carry chain, not one chain
+        for the product and another for the sum."""
+        p = self.params
+        get_terms = getattr(p.pe_type, "product_terms", None)
+        terms = get_terms(p, a, w) if get_terms and p.pipeline == 0 else None
+        total = Signal(p.acc_shape(), name=f"{prefix}sum")
+        if terms is not None:
+            m.d.comb += total.eq(sum_terms(terms + ([prev] if prev is not None else []),
+                                           p.acc_width))
+            return total, 0
+        product, error = self._product(m, a, w, a_mode, w_mode, advance, prefix)
+        m.d.comb += total.eq(product if prev is None else prev + product)
+        return total, error
+
     def _mode_bits(self, payload):
         """The PE's mode fields of a stream payload as one value (``C(0)`` if none)."""
         fields = self.params.pe_type.mode_fields
@@ -540,10 +569,11 @@ class SystolicArray(wiring.Component):
                     w = w.as_signed()
                 modes = (self._modes(m, a_mode[d], f"{prefix}a_mode"),
                          self._modes(m, selected[r, c][w_bits:], f"{prefix}w_mode"))
-                product, err = self._product(m, a_chain[d], w, *modes, advance, prefix)
+                total, err = self._multiply_add(m, psum[r - 1][c] if r else None, a_chain[d],
+                                                w, *modes, advance, prefix)
                 acc = psum[r][c] = Signal(p.acc_shape(), name=f"psum{r}_{c}")
                 with m.If(advance):
-                    m.d.sync += acc.eq((psum[r - 1][c] if r else 0) + product)
+                    m.d.sync += acc.eq(total)
                 # Errors flow down with the partial sums: per result, or (errors of
                 # per-row modes) in the last column only, whose flags stand for the row.
                 if p.pe_type.error_field and (per_column or c == cols - 1):
@@ -601,12 +631,10 @@ class SystolicArray(wiring.Component):
                 d, prefix = r + c, f"pe{r}_{c}_"
                 modes = (self._modes(m, a_mode[d], f"{prefix}a_mode"),
                          self._modes(m, w_mode[d], f"{prefix}w_mode"))
-                product, err = self._product(m, a_chains[r][d], w_chains[c][d], *modes,
-                                             always, prefix)
-                d += p.pipeline  # the depth at which the product is added
                 acc = Signal(p.acc_shape(), name=f"acc{r}_{c}")
-                total = Signal(p.acc_shape(), name=f"sum{r}_{c}")
-                m.d.comb += total.eq(acc + product)
+                total, err = self._multiply_add(m, acc, a_chains[r][d], w_chains[c][d], *modes,
+                                                always, prefix)
+                d += p.pipeline  # the depth at which the product is added
                 with m.If(valid[d] & last[d]):
                     m.d.sync += [shadow[r][c].eq(total), acc.eq(0)]
                 with m.Elif(valid[d]):

@@ -14,24 +14,24 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   wire [8:0] \$102 ;
   wire [8:0] \$103 ;
   wire [8:0] \$104 ;
-  wire [17:0] \$105 ;
-  wire [17:0] \$106 ;
-  wire [17:0] \$107 ;
-  wire [17:0] \$108 ;
-  wire [32:0] \$109 ;
+  wire [8:0] \$105 ;
+  wire [8:0] \$106 ;
+  wire [8:0] \$107 ;
+  wire [8:0] \$108 ;
+  wire [8:0] \$109 ;
   wire \$11 ;
-  wire [32:0] \$110 ;
-  wire [32:0] \$111 ;
-  wire [32:0] \$112 ;
-  wire [32:0] \$113 ;
-  wire [32:0] \$114 ;
-  wire [32:0] \$115 ;
-  wire [32:0] \$116 ;
-  wire [32:0] \$117 ;
-  wire [32:0] \$118 ;
-  wire [32:0] \$119 ;
+  wire [8:0] \$110 ;
+  wire [8:0] \$111 ;
+  wire [8:0] \$112 ;
+  wire [8:0] \$113 ;
+  wire [8:0] \$114 ;
+  wire [8:0] \$115 ;
+  wire [8:0] \$116 ;
+  reg \$117 ;
+  reg \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  wire [32:0] \$120 ;
+  reg \$120 ;
   reg \$121 ;
   reg \$122 ;
   reg \$123 ;
@@ -58,59 +58,59 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg \$142 ;
   reg \$143 ;
   reg \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg [7:0] \$149 ;
+  reg [7:0] \$145 ;
+  reg [7:0] \$146 ;
+  reg [7:0] \$147 ;
+  reg [7:0] \$148 ;
+  reg \$149 ;
   wire \$15 ;
   reg [7:0] \$150 ;
   reg [7:0] \$151 ;
   reg [7:0] \$152 ;
-  reg \$153 ;
-  reg [7:0] \$154 ;
+  reg [7:0] \$153 ;
+  reg \$154 ;
   reg [7:0] \$155 ;
   reg [7:0] \$156 ;
   reg [7:0] \$157 ;
-  reg \$158 ;
-  reg [7:0] \$159 ;
+  reg [7:0] \$158 ;
+  reg \$159 ;
   wire \$16 ;
   reg [7:0] \$160 ;
   reg [7:0] \$161 ;
   reg [7:0] \$162 ;
-  reg \$163 ;
-  reg [7:0] \$164 ;
+  reg [7:0] \$163 ;
+  reg \$164 ;
   reg [7:0] \$165 ;
   reg [7:0] \$166 ;
   reg [7:0] \$167 ;
-  reg \$168 ;
-  reg [7:0] \$169 ;
+  reg [7:0] \$168 ;
+  reg \$169 ;
   wire \$17 ;
   reg [7:0] \$170 ;
   reg [7:0] \$171 ;
   reg [7:0] \$172 ;
-  reg \$173 ;
-  reg [7:0] \$174 ;
+  reg [7:0] \$173 ;
+  reg \$174 ;
   reg [7:0] \$175 ;
   reg [7:0] \$176 ;
   reg [7:0] \$177 ;
-  reg \$178 ;
-  reg [7:0] \$179 ;
+  reg [7:0] \$178 ;
+  reg \$179 ;
   wire \$18 ;
   reg [7:0] \$180 ;
   reg [7:0] \$181 ;
   reg [7:0] \$182 ;
-  reg \$183 ;
-  reg [7:0] \$184 ;
-  reg [7:0] \$185 ;
-  reg [7:0] \$186 ;
-  reg [7:0] \$187 ;
+  reg [7:0] \$183 ;
+  reg \$184 ;
+  reg [1:0] \$185 ;
+  reg \$186 ;
+  reg [1:0] \$187 ;
   reg \$188 ;
-  reg [1:0] \$189 ;
+  reg [8:0] \$189 ;
   wire \$19 ;
-  reg \$190 ;
-  reg [1:0] \$191 ;
-  reg \$192 ;
+  reg [8:0] \$190 ;
+  reg [8:0] \$191 ;
+  reg [8:0] \$192 ;
   reg [8:0] \$193 ;
   reg [8:0] \$194 ;
   reg [8:0] \$195 ;
@@ -125,72 +125,68 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg [8:0] \$202 ;
   reg [8:0] \$203 ;
   reg [8:0] \$204 ;
-  reg [8:0] \$205 ;
-  reg [8:0] \$206 ;
-  reg [8:0] \$207 ;
-  reg [8:0] \$208 ;
-  reg [7:0] \$209 ;
+  reg [7:0] \$205 ;
+  reg [7:0] \$206 ;
+  reg [7:0] \$207 ;
+  reg [17:0] \$208 ;
+  reg [31:0] \$209 ;
   wire \$21 ;
-  reg [7:0] \$210 ;
-  reg [7:0] \$211 ;
+  reg [17:0] \$210 ;
+  reg [31:0] \$211 ;
   reg [17:0] \$212 ;
   reg [31:0] \$213 ;
   reg [17:0] \$214 ;
   reg [31:0] \$215 ;
-  reg [17:0] \$216 ;
-  reg [31:0] \$217 ;
-  reg [17:0] \$218 ;
-  reg [31:0] \$219 ;
+  reg [7:0] \$216 ;
+  reg [7:0] \$217 ;
+  reg [7:0] \$218 ;
+  reg [7:0] \$219 ;
   wire \$22 ;
-  reg [7:0] \$220 ;
-  reg [7:0] \$221 ;
-  reg [7:0] \$222 ;
-  reg [7:0] \$223 ;
+  reg [17:0] \$220 ;
+  reg [31:0] \$221 ;
+  reg [17:0] \$222 ;
+  reg [31:0] \$223 ;
   reg [17:0] \$224 ;
   reg [31:0] \$225 ;
   reg [17:0] \$226 ;
   reg [31:0] \$227 ;
-  reg [17:0] \$228 ;
-  reg [31:0] \$229 ;
+  reg [7:0] \$228 ;
+  reg [7:0] \$229 ;
   wire \$23 ;
-  reg [17:0] \$230 ;
-  reg [31:0] \$231 ;
+  reg [7:0] \$230 ;
+  reg [7:0] \$231 ;
   reg [7:0] \$232 ;
-  reg [7:0] \$233 ;
-  reg [7:0] \$234 ;
-  reg [7:0] \$235 ;
-  reg [7:0] \$236 ;
+  reg [17:0] \$233 ;
+  reg [31:0] \$234 ;
+  reg [17:0] \$235 ;
+  reg [31:0] \$236 ;
   reg [17:0] \$237 ;
   reg [31:0] \$238 ;
   reg [17:0] \$239 ;
   wire \$24 ;
   reg [31:0] \$240 ;
-  reg [17:0] \$241 ;
-  reg [31:0] \$242 ;
-  reg [17:0] \$243 ;
-  reg [31:0] \$244 ;
+  reg [7:0] \$241 ;
+  reg [7:0] \$242 ;
+  reg [7:0] \$243 ;
+  reg [7:0] \$244 ;
   reg [7:0] \$245 ;
   reg [7:0] \$246 ;
-  reg [7:0] \$247 ;
-  reg [7:0] \$248 ;
-  reg [7:0] \$249 ;
+  reg [17:0] \$247 ;
+  reg [31:0] \$248 ;
+  reg [17:0] \$249 ;
   wire \$25 ;
-  reg [7:0] \$250 ;
+  reg [31:0] \$250 ;
   reg [17:0] \$251 ;
   reg [31:0] \$252 ;
   reg [17:0] \$253 ;
   reg [31:0] \$254 ;
-  reg [17:0] \$255 ;
+  reg [31:0] \$255 ;
   reg [31:0] \$256 ;
-  reg [17:0] \$257 ;
+  reg [31:0] \$257 ;
   reg [31:0] \$258 ;
   reg [31:0] \$259 ;
   wire \$26 ;
   reg [31:0] \$260 ;
-  reg [31:0] \$261 ;
-  reg [31:0] \$262 ;
-  reg [31:0] \$263 ;
-  reg [31:0] \$264 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
@@ -201,31 +197,31 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   wire [15:0] \$33 ;
   wire [15:0] \$34 ;
   wire [15:0] \$35 ;
-  wire [15:0] \$36 ;
+  wire [32:0] \$36 ;
   wire [15:0] \$37 ;
-  wire [15:0] \$38 ;
+  wire [32:0] \$38 ;
   wire [15:0] \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
+  wire [32:0] \$40 ;
   wire [15:0] \$41 ;
-  wire [15:0] \$42 ;
+  wire [32:0] \$42 ;
   wire [15:0] \$43 ;
-  wire [15:0] \$44 ;
+  wire [32:0] \$44 ;
   wire [15:0] \$45 ;
-  wire [15:0] \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [32:0] \$46 ;
+  wire [15:0] \$47 ;
+  wire [32:0] \$48 ;
+  wire [15:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
+  wire [32:0] \$50 ;
+  wire [15:0] \$51 ;
+  wire [32:0] \$52 ;
+  wire [15:0] \$53 ;
+  wire [32:0] \$54 ;
+  wire [15:0] \$55 ;
+  wire [32:0] \$56 ;
+  wire [15:0] \$57 ;
+  wire [32:0] \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
@@ -243,7 +239,7 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
-  wire [2:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
   wire \$76 ;
   wire \$77 ;
@@ -256,23 +252,23 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   wire \$83 ;
   wire \$84 ;
   wire \$85 ;
-  wire \$86 ;
+  wire [2:0] \$86 ;
   wire \$87 ;
-  wire [8:0] \$88 ;
-  wire [8:0] \$89 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [8:0] \$90 ;
-  wire [8:0] \$91 ;
-  wire [8:0] \$92 ;
-  wire [8:0] \$93 ;
-  wire [8:0] \$94 ;
-  wire [8:0] \$95 ;
-  wire [8:0] \$96 ;
-  wire [8:0] \$97 ;
-  wire [8:0] \$98 ;
-  wire [8:0] \$99 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [1:0] \$signal$97  = 2'h0;
+  reg [1:0] \$signal$141  = 2'h0;
   reg [7:0] a0_d1 = 8'h00;
   reg [7:0] a0_d2 = 8'h00;
   reg [7:0] a0_d3 = 8'h00;
@@ -352,81 +348,97 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   reg [17:0] pe0_0_product_reg = 18'h00000;
   wire \pe0_0_product_reg.error ;
   wire [16:0] \pe0_0_product_reg.product ;
+  wire [31:0] pe0_0_sum;
   reg [8:0] pe0_0_weight = 9'h000;
   wire [16:0] pe0_1_product;
   reg [17:0] pe0_1_product_reg = 18'h00000;
   wire \pe0_1_product_reg.error ;
   wire [16:0] \pe0_1_product_reg.product ;
+  wire [31:0] pe0_1_sum;
   reg [8:0] pe0_1_weight = 9'h000;
   wire [16:0] pe0_2_product;
   reg [17:0] pe0_2_product_reg = 18'h00000;
   wire \pe0_2_product_reg.error ;
   wire [16:0] \pe0_2_product_reg.product ;
+  wire [31:0] pe0_2_sum;
   reg [8:0] pe0_2_weight = 9'h000;
   wire [16:0] pe0_3_product;
   reg [17:0] pe0_3_product_reg = 18'h00000;
   wire \pe0_3_product_reg.error ;
   wire [16:0] \pe0_3_product_reg.product ;
+  wire [31:0] pe0_3_sum;
   reg [8:0] pe0_3_weight = 9'h000;
   wire [16:0] pe1_0_product;
   reg [17:0] pe1_0_product_reg = 18'h00000;
   wire \pe1_0_product_reg.error ;
   wire [16:0] \pe1_0_product_reg.product ;
+  wire [31:0] pe1_0_sum;
   reg [8:0] pe1_0_weight = 9'h000;
   wire [16:0] pe1_1_product;
   reg [17:0] pe1_1_product_reg = 18'h00000;
   wire \pe1_1_product_reg.error ;
   wire [16:0] \pe1_1_product_reg.product ;
+  wire [31:0] pe1_1_sum;
   reg [8:0] pe1_1_weight = 9'h000;
   wire [16:0] pe1_2_product;
   reg [17:0] pe1_2_product_reg = 18'h00000;
   wire \pe1_2_product_reg.error ;
   wire [16:0] \pe1_2_product_reg.product ;
+  wire [31:0] pe1_2_sum;
   reg [8:0] pe1_2_weight = 9'h000;
   wire [16:0] pe1_3_product;
   reg [17:0] pe1_3_product_reg = 18'h00000;
   wire \pe1_3_product_reg.error ;
   wire [16:0] \pe1_3_product_reg.product ;
+  wire [31:0] pe1_3_sum;
   reg [8:0] pe1_3_weight = 9'h000;
   wire [16:0] pe2_0_product;
   reg [17:0] pe2_0_product_reg = 18'h00000;
   wire \pe2_0_product_reg.error ;
   wire [16:0] \pe2_0_product_reg.product ;
+  wire [31:0] pe2_0_sum;
   reg [8:0] pe2_0_weight = 9'h000;
   wire [16:0] pe2_1_product;
   reg [17:0] pe2_1_product_reg = 18'h00000;
   wire \pe2_1_product_reg.error ;
   wire [16:0] \pe2_1_product_reg.product ;
+  wire [31:0] pe2_1_sum;
   reg [8:0] pe2_1_weight = 9'h000;
   wire [16:0] pe2_2_product;
   reg [17:0] pe2_2_product_reg = 18'h00000;
   wire \pe2_2_product_reg.error ;
   wire [16:0] \pe2_2_product_reg.product ;
+  wire [31:0] pe2_2_sum;
   reg [8:0] pe2_2_weight = 9'h000;
   wire [16:0] pe2_3_product;
   reg [17:0] pe2_3_product_reg = 18'h00000;
   wire \pe2_3_product_reg.error ;
   wire [16:0] \pe2_3_product_reg.product ;
+  wire [31:0] pe2_3_sum;
   reg [8:0] pe2_3_weight = 9'h000;
   wire [16:0] pe3_0_product;
   reg [17:0] pe3_0_product_reg = 18'h00000;
   wire \pe3_0_product_reg.error ;
   wire [16:0] \pe3_0_product_reg.product ;
+  wire [31:0] pe3_0_sum;
   reg [8:0] pe3_0_weight = 9'h000;
   wire [16:0] pe3_1_product;
   reg [17:0] pe3_1_product_reg = 18'h00000;
   wire \pe3_1_product_reg.error ;
   wire [16:0] \pe3_1_product_reg.product ;
+  wire [31:0] pe3_1_sum;
   reg [8:0] pe3_1_weight = 9'h000;
   wire [16:0] pe3_2_product;
   reg [17:0] pe3_2_product_reg = 18'h00000;
   wire \pe3_2_product_reg.error ;
   wire [16:0] \pe3_2_product_reg.product ;
+  wire [31:0] pe3_2_sum;
   reg [8:0] pe3_2_weight = 9'h000;
   wire [16:0] pe3_3_product;
   reg [17:0] pe3_3_product_reg = 18'h00000;
   wire \pe3_3_product_reg.error ;
   wire [16:0] \pe3_3_product_reg.product ;
+  wire [31:0] pe3_3_sum;
   reg [8:0] pe3_3_weight = 9'h000;
   reg [31:0] psum0_0 = 32'd0;
   reg [31:0] psum0_1 = 32'd0;
@@ -542,380 +554,416 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   assign \$33  = $signed(a0_d2) * $signed(pe0_2_weight[7:0]);
   assign \$34  = $signed(a0_d3) * $signed(pe0_3_weight[7:0]);
   assign \$35  = $signed(a1_d1) * $signed(pe1_0_weight[7:0]);
-  assign \$36  = $signed(a1_d2) * $signed(pe1_1_weight[7:0]);
-  assign \$37  = $signed(a1_d3) * $signed(pe1_2_weight[7:0]);
-  assign \$38  = $signed(a1_d4) * $signed(pe1_3_weight[7:0]);
-  assign \$39  = $signed(a2_d2) * $signed(pe2_0_weight[7:0]);
-  assign \$40  = $signed(a2_d3) * $signed(pe2_1_weight[7:0]);
-  assign \$41  = $signed(a2_d4) * $signed(pe2_2_weight[7:0]);
-  assign \$42  = $signed(a2_d5) * $signed(pe2_3_weight[7:0]);
-  assign \$43  = $signed(a3_d3) * $signed(pe3_0_weight[7:0]);
-  assign \$44  = $signed(a3_d4) * $signed(pe3_1_weight[7:0]);
-  assign \$45  = $signed(a3_d5) * $signed(pe3_2_weight[7:0]);
-  assign \$46  = $signed(a3_d6) * $signed(pe3_3_weight[7:0]);
-  assign \$47  = w__valid & w__ready;
-  assign \$48  = ! \$signal ;
-  assign \$49  = ! \$signal$97 ;
-  assign \$50  = \$48  & \$49 ;
-  assign \$51  = ! \$signal ;
-  assign \$52  = \$signal$97  == 1'h1;
-  assign \$53  = \$51  & \$52 ;
-  assign \$54  = ! \$signal ;
-  assign \$55  = \$signal$97  == 2'h2;
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = ! \$signal ;
-  assign \$58  = \$signal$97  == 2'h3;
-  assign \$59  = \$57  & \$58 ;
-  assign \$61  = ! \$signal$97 ;
+  assign \$36  = $signed(psum0_0) + $signed(pe1_0_product_reg[16:0]);
+  assign \$37  = $signed(a1_d2) * $signed(pe1_1_weight[7:0]);
+  assign \$38  = $signed(psum0_1) + $signed(pe1_1_product_reg[16:0]);
+  assign \$39  = $signed(a1_d3) * $signed(pe1_2_weight[7:0]);
+  assign \$40  = $signed(psum0_2) + $signed(pe1_2_product_reg[16:0]);
+  assign \$41  = $signed(a1_d4) * $signed(pe1_3_weight[7:0]);
+  assign \$42  = $signed(psum0_3) + $signed(pe1_3_product_reg[16:0]);
+  assign \$43  = $signed(a2_d2) * $signed(pe2_0_weight[7:0]);
+  assign \$44  = $signed(psum1_0) + $signed(pe2_0_product_reg[16:0]);
+  assign \$45  = $signed(a2_d3) * $signed(pe2_1_weight[7:0]);
+  assign \$46  = $signed(psum1_1) + $signed(pe2_1_product_reg[16:0]);
+  assign \$47  = $signed(a2_d4) * $signed(pe2_2_weight[7:0]);
+  assign \$48  = $signed(psum1_2) + $signed(pe2_2_product_reg[16:0]);
+  assign \$49  = $signed(a2_d5) * $signed(pe2_3_weight[7:0]);
+  assign \$50  = $signed(psum1_3) + $signed(pe2_3_product_reg[16:0]);
+  assign \$51  = $signed(a3_d3) * $signed(pe3_0_weight[7:0]);
+  assign \$52  = $signed(psum2_0) + $signed(pe3_0_product_reg[16:0]);
+  assign \$53  = $signed(a3_d4) * $signed(pe3_1_weight[7:0]);
+  assign \$54  = $signed(psum2_1) + $signed(pe3_1_product_reg[16:0]);
+  assign \$55  = $signed(a3_d5) * $signed(pe3_2_weight[7:0]);
+  assign \$56  = $signed(psum2_2) + $signed(pe3_2_product_reg[16:0]);
+  assign \$57  = $signed(a3_d6) * $signed(pe3_3_weight[7:0]);
+  assign \$58  = $signed(psum2_3) + $signed(pe3_3_product_reg[16:0]);
+  assign \$59  = w__valid & w__ready;
+  assign \$60  = ! \$signal ;
+  assign \$61  = ! \$signal$141 ;
   assign \$62  = \$60  & \$61 ;
-  assign \$64  = \$signal$97  == 1'h1;
+  assign \$63  = ! \$signal ;
+  assign \$64  = \$signal$141  == 1'h1;
   assign \$65  = \$63  & \$64 ;
-  assign \$67  = \$signal$97  == 2'h2;
+  assign \$66  = ! \$signal ;
+  assign \$67  = \$signal$141  == 2'h2;
   assign \$68  = \$66  & \$67 ;
-  assign \$70  = \$signal$97  == 2'h3;
+  assign \$69  = ! \$signal ;
+  assign \$70  = \$signal$141  == 2'h3;
   assign \$71  = \$69  & \$70 ;
-  assign \$72  = \$signal$97  == 2'h3;
-  assign \$73  = ~ \$signal ;
-  assign \$74  = \$signal$97  + 1'h1;
-  assign \$75  = take_a & a__payload[32];
-  assign \$76  = ~ act_bank;
-  assign \$77  = w__valid & w__ready;
-  assign \$78  = take_a & a__payload[32];
-  assign \$79  = ~ act_bank;
-  assign \$80  = \$78  ? \$79  : act_bank;
-  assign \$81  = \$signal  == \$80 ;
-  assign \$82  = \$77  & \$81 ;
-  assign \$83  = ! \$signal$97 ;
-  assign \$84  = \$82  & \$83 ;
-  assign \$85  = take_a & a__payload[32];
-  assign \$86  = ~ act_bank;
-  assign \$87  = \$85  ? \$86  : act_bank;
-  assign \$88  = \$87  ? { w1_0_mode, w1_0_0 } : { w0_0_mode, w0_0_0 };
-  assign \$89  = \$84  ? { 1'h0, w__payload[7:0] } : \$88 ;
-  assign \$90  = act_bank ? { w1_0_mode, w1_0_1 } : { w0_0_mode, w0_0_1 };
-  assign \$91  = bank_d1 ? { w1_0_mode, w1_0_2 } : { w0_0_mode, w0_0_2 };
-  assign \$92  = bank_d2 ? { w1_0_mode, w1_0_3 } : { w0_0_mode, w0_0_3 };
-  assign \$93  = act_bank ? { w1_1_mode, w1_1_0 } : { w0_1_mode, w0_1_0 };
-  assign \$94  = bank_d1 ? { w1_1_mode, w1_1_1 } : { w0_1_mode, w0_1_1 };
-  assign \$95  = bank_d2 ? { w1_1_mode, w1_1_2 } : { w0_1_mode, w0_1_2 };
-  assign \$96  = bank_d3 ? { w1_1_mode, w1_1_3 } : { w0_1_mode, w0_1_3 };
-  assign \$97  = bank_d1 ? { w1_2_mode, w1_2_0 } : { w0_2_mode, w0_2_0 };
-  assign \$98  = bank_d2 ? { w1_2_mode, w1_2_1 } : { w0_2_mode, w0_2_1 };
-  assign \$99  = bank_d3 ? { w1_2_mode, w1_2_2 } : { w0_2_mode, w0_2_2 };
-  assign \$100  = bank_d4 ? { w1_2_mode, w1_2_3 } : { w0_2_mode, w0_2_3 };
-  assign \$101  = bank_d2 ? { w1_3_mode, w1_3_0 } : { w0_3_mode, w0_3_0 };
-  assign \$102  = bank_d3 ? { w1_3_mode, w1_3_1 } : { w0_3_mode, w0_3_1 };
-  assign \$103  = bank_d4 ? { w1_3_mode, w1_3_2 } : { w0_3_mode, w0_3_2 };
-  assign \$104  = bank_d5 ? { w1_3_mode, w1_3_3 } : { w0_3_mode, w0_3_3 };
-  assign \$105  = $signed(1'h0) + $signed(pe0_0_product_reg[16:0]);
-  assign \$106  = $signed(1'h0) + $signed(pe0_1_product_reg[16:0]);
-  assign \$107  = $signed(1'h0) + $signed(pe0_2_product_reg[16:0]);
-  assign \$108  = $signed(1'h0) + $signed(pe0_3_product_reg[16:0]);
-  assign \$109  = $signed(psum0_0) + $signed(pe1_0_product_reg[16:0]);
-  assign \$110  = $signed(psum0_1) + $signed(pe1_1_product_reg[16:0]);
-  assign \$111  = $signed(psum0_2) + $signed(pe1_2_product_reg[16:0]);
-  assign \$112  = $signed(psum0_3) + $signed(pe1_3_product_reg[16:0]);
-  assign \$113  = $signed(psum1_0) + $signed(pe2_0_product_reg[16:0]);
-  assign \$114  = $signed(psum1_1) + $signed(pe2_1_product_reg[16:0]);
-  assign \$115  = $signed(psum1_2) + $signed(pe2_2_product_reg[16:0]);
-  assign \$116  = $signed(psum1_3) + $signed(pe2_3_product_reg[16:0]);
-  assign \$117  = $signed(psum2_0) + $signed(pe3_0_product_reg[16:0]);
-  assign \$118  = $signed(psum2_1) + $signed(pe3_1_product_reg[16:0]);
-  assign \$119  = $signed(psum2_2) + $signed(pe3_2_product_reg[16:0]);
-  assign \$120  = $signed(psum2_3) + $signed(pe3_3_product_reg[16:0]);
+  assign \$73  = ! \$signal$141 ;
+  assign \$74  = \$72  & \$73 ;
+  assign \$76  = \$signal$141  == 1'h1;
+  assign \$77  = \$75  & \$76 ;
+  assign \$79  = \$signal$141  == 2'h2;
+  assign \$80  = \$78  & \$79 ;
+  assign \$82  = \$signal$141  == 2'h3;
+  assign \$83  = \$81  & \$82 ;
+  assign \$84  = \$signal$141  == 2'h3;
+  assign \$85  = ~ \$signal ;
+  assign \$86  = \$signal$141  + 1'h1;
+  assign \$87  = take_a & a__payload[32];
+  assign \$88  = ~ act_bank;
+  assign \$89  = w__valid & w__ready;
+  assign \$90  = take_a & a__payload[32];
+  assign \$91  = ~ act_bank;
+  assign \$92  = \$90  ? \$91  : act_bank;
+  assign \$93  = \$signal  == \$92 ;
+  assign \$94  = \$89  & \$93 ;
+  assign \$95  = ! \$signal$141 ;
+  assign \$96  = \$94  & \$95 ;
+  assign \$97  = take_a & a__payload[32];
+  assign \$98  = ~ act_bank;
+  assign \$99  = \$97  ? \$98  : act_bank;
+  assign \$100  = \$99  ? { w1_0_mode, w1_0_0 } : { w0_0_mode, w0_0_0 };
+  assign \$101  = \$96  ? { 1'h0, w__payload[7:0] } : \$100 ;
+  assign \$102  = act_bank ? { w1_0_mode, w1_0_1 } : { w0_0_mode, w0_0_1 };
+  assign \$103  = bank_d1 ? { w1_0_mode, w1_0_2 } : { w0_0_mode, w0_0_2 };
+  assign \$104  = bank_d2 ? { w1_0_mode, w1_0_3 } : { w0_0_mode, w0_0_3 };
+  assign \$105  = act_bank ? { w1_1_mode, w1_1_0 } : { w0_1_mode, w0_1_0 };
+  assign \$106  = bank_d1 ? { w1_1_mode, w1_1_1 } : { w0_1_mode, w0_1_1 };
+  assign \$107  = bank_d2 ? { w1_1_mode, w1_1_2 } : { w0_1_mode, w0_1_2 };
+  assign \$108  = bank_d3 ? { w1_1_mode, w1_1_3 } : { w0_1_mode, w0_1_3 };
+  assign \$109  = bank_d1 ? { w1_2_mode, w1_2_0 } : { w0_2_mode, w0_2_0 };
+  assign \$110  = bank_d2 ? { w1_2_mode, w1_2_1 } : { w0_2_mode, w0_2_1 };
+  assign \$111  = bank_d3 ? { w1_2_mode, w1_2_2 } : { w0_2_mode, w0_2_2 };
+  assign \$112  = bank_d4 ? { w1_2_mode, w1_2_3 } : { w0_2_mode, w0_2_3 };
+  assign \$113  = bank_d2 ? { w1_3_mode, w1_3_0 } : { w0_3_mode, w0_3_0 };
+  assign \$114  = bank_d3 ? { w1_3_mode, w1_3_1 } : { w0_3_mode, w0_3_1 };
+  assign \$115  = bank_d4 ? { w1_3_mode, w1_3_2 } : { w0_3_mode, w0_3_2 };
+  assign \$116  = bank_d5 ? { w1_3_mode, w1_3_3 } : { w0_3_mode, w0_3_3 };
   always @(posedge clk)
-    valid_d1 <= \$121 ;
+    valid_d1 <= \$117 ;
   always @(posedge clk)
-    valid_d2 <= \$122 ;
+    valid_d2 <= \$118 ;
   always @(posedge clk)
-    valid_d3 <= \$123 ;
+    valid_d3 <= \$119 ;
   always @(posedge clk)
-    valid_d4 <= \$124 ;
+    valid_d4 <= \$120 ;
   always @(posedge clk)
-    valid_d5 <= \$125 ;
+    valid_d5 <= \$121 ;
   always @(posedge clk)
-    valid_d6 <= \$126 ;
+    valid_d6 <= \$122 ;
   always @(posedge clk)
-    valid_d7 <= \$127 ;
+    valid_d7 <= \$123 ;
   always @(posedge clk)
-    o__valid <= \$128 ;
+    o__valid <= \$124 ;
   always @(posedge clk)
-    last_d1 <= \$129 ;
+    last_d1 <= \$125 ;
   always @(posedge clk)
-    last_d2 <= \$130 ;
+    last_d2 <= \$126 ;
   always @(posedge clk)
-    last_d3 <= \$131 ;
+    last_d3 <= \$127 ;
   always @(posedge clk)
-    last_d4 <= \$132 ;
+    last_d4 <= \$128 ;
   always @(posedge clk)
-    last_d5 <= \$133 ;
+    last_d5 <= \$129 ;
   always @(posedge clk)
-    last_d6 <= \$134 ;
+    last_d6 <= \$130 ;
   always @(posedge clk)
-    last_d7 <= \$135 ;
+    last_d7 <= \$131 ;
   always @(posedge clk)
-    last_d8 <= \$136 ;
+    last_d8 <= \$132 ;
   always @(posedge clk)
-    bank_d1 <= \$137 ;
+    bank_d1 <= \$133 ;
   always @(posedge clk)
-    bank_d2 <= \$138 ;
+    bank_d2 <= \$134 ;
   always @(posedge clk)
-    bank_d3 <= \$139 ;
+    bank_d3 <= \$135 ;
   always @(posedge clk)
-    bank_d4 <= \$140 ;
+    bank_d4 <= \$136 ;
   always @(posedge clk)
-    bank_d5 <= \$141 ;
+    bank_d5 <= \$137 ;
   always @(posedge clk)
-    bank_d6 <= \$142 ;
+    bank_d6 <= \$138 ;
   always @(posedge clk)
-    a_mode_d1 <= \$143 ;
+    a_mode_d1 <= \$139 ;
   always @(posedge clk)
-    a_mode_d2 <= \$144 ;
+    a_mode_d2 <= \$140 ;
   always @(posedge clk)
-    a_mode_d3 <= \$145 ;
+    a_mode_d3 <= \$141 ;
   always @(posedge clk)
-    a_mode_d4 <= \$146 ;
+    a_mode_d4 <= \$142 ;
   always @(posedge clk)
-    a_mode_d5 <= \$147 ;
+    a_mode_d5 <= \$143 ;
   always @(posedge clk)
-    a_mode_d6 <= \$148 ;
+    a_mode_d6 <= \$144 ;
   always @(posedge clk)
-    w0_0_0 <= \$149 ;
+    w0_0_0 <= \$145 ;
   always @(posedge clk)
-    w0_0_1 <= \$150 ;
+    w0_0_1 <= \$146 ;
   always @(posedge clk)
-    w0_0_2 <= \$151 ;
+    w0_0_2 <= \$147 ;
   always @(posedge clk)
-    w0_0_3 <= \$152 ;
+    w0_0_3 <= \$148 ;
   always @(posedge clk)
-    w0_0_mode <= \$153 ;
+    w0_0_mode <= \$149 ;
   always @(posedge clk)
-    w0_1_0 <= \$154 ;
+    w0_1_0 <= \$150 ;
   always @(posedge clk)
-    w0_1_1 <= \$155 ;
+    w0_1_1 <= \$151 ;
   always @(posedge clk)
-    w0_1_2 <= \$156 ;
+    w0_1_2 <= \$152 ;
   always @(posedge clk)
-    w0_1_3 <= \$157 ;
+    w0_1_3 <= \$153 ;
   always @(posedge clk)
-    w0_1_mode <= \$158 ;
+    w0_1_mode <= \$154 ;
   always @(posedge clk)
-    w0_2_0 <= \$159 ;
+    w0_2_0 <= \$155 ;
   always @(posedge clk)
-    w0_2_1 <= \$160 ;
+    w0_2_1 <= \$156 ;
   always @(posedge clk)
-    w0_2_2 <= \$161 ;
+    w0_2_2 <= \$157 ;
   always @(posedge clk)
-    w0_2_3 <= \$162 ;
+    w0_2_3 <= \$158 ;
   always @(posedge clk)
-    w0_2_mode <= \$163 ;
+    w0_2_mode <= \$159 ;
   always @(posedge clk)
-    w0_3_0 <= \$164 ;
+    w0_3_0 <= \$160 ;
   always @(posedge clk)
-    w0_3_1 <= \$165 ;
+    w0_3_1 <= \$161 ;
   always @(posedge clk)
-    w0_3_2 <= \$166 ;
+    w0_3_2 <= \$162 ;
   always @(posedge clk)
-    w0_3_3 <= \$167 ;
+    w0_3_3 <= \$163 ;
   always @(posedge clk)
-    w0_3_mode <= \$168 ;
+    w0_3_mode <= \$164 ;
   always @(posedge clk)
-    w1_0_0 <= \$169 ;
+    w1_0_0 <= \$165 ;
   always @(posedge clk)
-    w1_0_1 <= \$170 ;
+    w1_0_1 <= \$166 ;
   always @(posedge clk)
-    w1_0_2 <= \$171 ;
+    w1_0_2 <= \$167 ;
   always @(posedge clk)
-    w1_0_3 <= \$172 ;
+    w1_0_3 <= \$168 ;
   always @(posedge clk)
-    w1_0_mode <= \$173 ;
+    w1_0_mode <= \$169 ;
   always @(posedge clk)
-    w1_1_0 <= \$174 ;
+    w1_1_0 <= \$170 ;
   always @(posedge clk)
-    w1_1_1 <= \$175 ;
+    w1_1_1 <= \$171 ;
   always @(posedge clk)
-    w1_1_2 <= \$176 ;
+    w1_1_2 <= \$172 ;
   always @(posedge clk)
-    w1_1_3 <= \$177 ;
+    w1_1_3 <= \$173 ;
   always @(posedge clk)
-    w1_1_mode <= \$178 ;
+    w1_1_mode <= \$174 ;
   always @(posedge clk)
-    w1_2_0 <= \$179 ;
+    w1_2_0 <= \$175 ;
   always @(posedge clk)
-    w1_2_1 <= \$180 ;
+    w1_2_1 <= \$176 ;
   always @(posedge clk)
-    w1_2_2 <= \$181 ;
+    w1_2_2 <= \$177 ;
   always @(posedge clk)
-    w1_2_3 <= \$182 ;
+    w1_2_3 <= \$178 ;
   always @(posedge clk)
-    w1_2_mode <= \$183 ;
+    w1_2_mode <= \$179 ;
   always @(posedge clk)
-    w1_3_0 <= \$184 ;
+    w1_3_0 <= \$180 ;
   always @(posedge clk)
-    w1_3_1 <= \$185 ;
+    w1_3_1 <= \$181 ;
   always @(posedge clk)
-    w1_3_2 <= \$186 ;
+    w1_3_2 <= \$182 ;
   always @(posedge clk)
-    w1_3_3 <= \$187 ;
+    w1_3_3 <= \$183 ;
   always @(posedge clk)
-    w1_3_mode <= \$188 ;
+    w1_3_mode <= \$184 ;
   always @(posedge clk)
-    full <= \$189 ;
+    full <= \$185 ;
   always @(posedge clk)
-    \$signal  <= \$190 ;
+    \$signal  <= \$186 ;
   always @(posedge clk)
-    \$signal$97  <= \$191 ;
+    \$signal$141  <= \$187 ;
   always @(posedge clk)
-    act_bank <= \$192 ;
+    act_bank <= \$188 ;
   always @(posedge clk)
-    pe0_0_weight <= \$193 ;
+    pe0_0_weight <= \$189 ;
   always @(posedge clk)
-    pe0_1_weight <= \$194 ;
+    pe0_1_weight <= \$190 ;
   always @(posedge clk)
-    pe0_2_weight <= \$195 ;
+    pe0_2_weight <= \$191 ;
   always @(posedge clk)
-    pe0_3_weight <= \$196 ;
+    pe0_3_weight <= \$192 ;
   always @(posedge clk)
-    pe1_0_weight <= \$197 ;
+    pe1_0_weight <= \$193 ;
   always @(posedge clk)
-    pe1_1_weight <= \$198 ;
+    pe1_1_weight <= \$194 ;
   always @(posedge clk)
-    pe1_2_weight <= \$199 ;
+    pe1_2_weight <= \$195 ;
   always @(posedge clk)
-    pe1_3_weight <= \$200 ;
+    pe1_3_weight <= \$196 ;
   always @(posedge clk)
-    pe2_0_weight <= \$201 ;
+    pe2_0_weight <= \$197 ;
   always @(posedge clk)
-    pe2_1_weight <= \$202 ;
+    pe2_1_weight <= \$198 ;
   always @(posedge clk)
-    pe2_2_weight <= \$203 ;
+    pe2_2_weight <= \$199 ;
   always @(posedge clk)
-    pe2_3_weight <= \$204 ;
+    pe2_3_weight <= \$200 ;
   always @(posedge clk)
-    pe3_0_weight <= \$205 ;
+    pe3_0_weight <= \$201 ;
   always @(posedge clk)
-    pe3_1_weight <= \$206 ;
+    pe3_1_weight <= \$202 ;
   always @(posedge clk)
-    pe3_2_weight <= \$207 ;
+    pe3_2_weight <= \$203 ;
   always @(posedge clk)
-    pe3_3_weight <= \$208 ;
+    pe3_3_weight <= \$204 ;
   always @(posedge clk)
-    a0_d1 <= \$209 ;
+    a0_d1 <= \$205 ;
   always @(posedge clk)
-    a0_d2 <= \$210 ;
+    a0_d2 <= \$206 ;
   always @(posedge clk)
-    a0_d3 <= \$211 ;
+    a0_d3 <= \$207 ;
   always @(posedge clk)
-    pe0_0_product_reg <= \$212 ;
+    pe0_0_product_reg <= \$208 ;
   always @(posedge clk)
-    psum0_0 <= \$213 ;
+    psum0_0 <= \$209 ;
   always @(posedge clk)
-    pe0_1_product_reg <= \$214 ;
+    pe0_1_product_reg <= \$210 ;
   always @(posedge clk)
-    psum0_1 <= \$215 ;
+    psum0_1 <= \$211 ;
   always @(posedge clk)
-    pe0_2_product_reg <= \$216 ;
+    pe0_2_product_reg <= \$212 ;
   always @(posedge clk)
-    psum0_2 <= \$217 ;
+    psum0_2 <= \$213 ;
   always @(posedge clk)
-    pe0_3_product_reg <= \$218 ;
+    pe0_3_product_reg <= \$214 ;
   always @(posedge clk)
-    psum0_3 <= \$219 ;
+    psum0_3 <= \$215 ;
   always @(posedge clk)
-    a1_d1 <= \$220 ;
+    a1_d1 <= \$216 ;
   always @(posedge clk)
-    a1_d2 <= \$221 ;
+    a1_d2 <= \$217 ;
   always @(posedge clk)
-    a1_d3 <= \$222 ;
+    a1_d3 <= \$218 ;
   always @(posedge clk)
-    a1_d4 <= \$223 ;
+    a1_d4 <= \$219 ;
   always @(posedge clk)
-    pe1_0_product_reg <= \$224 ;
+    pe1_0_product_reg <= \$220 ;
   always @(posedge clk)
-    psum1_0 <= \$225 ;
+    psum1_0 <= \$221 ;
   always @(posedge clk)
-    pe1_1_product_reg <= \$226 ;
+    pe1_1_product_reg <= \$222 ;
   always @(posedge clk)
-    psum1_1 <= \$227 ;
+    psum1_1 <= \$223 ;
   always @(posedge clk)
-    pe1_2_product_reg <= \$228 ;
+    pe1_2_product_reg <= \$224 ;
   always @(posedge clk)
-    psum1_2 <= \$229 ;
+    psum1_2 <= \$225 ;
   always @(posedge clk)
-    pe1_3_product_reg <= \$230 ;
+    pe1_3_product_reg <= \$226 ;
   always @(posedge clk)
-    psum1_3 <= \$231 ;
+    psum1_3 <= \$227 ;
   always @(posedge clk)
-    a2_d1 <= \$232 ;
+    a2_d1 <= \$228 ;
   always @(posedge clk)
-    a2_d2 <= \$233 ;
+    a2_d2 <= \$229 ;
   always @(posedge clk)
-    a2_d3 <= \$234 ;
+    a2_d3 <= \$230 ;
   always @(posedge clk)
-    a2_d4 <= \$235 ;
+    a2_d4 <= \$231 ;
   always @(posedge clk)
-    a2_d5 <= \$236 ;
+    a2_d5 <= \$232 ;
   always @(posedge clk)
-    pe2_0_product_reg <= \$237 ;
+    pe2_0_product_reg <= \$233 ;
   always @(posedge clk)
-    psum2_0 <= \$238 ;
+    psum2_0 <= \$234 ;
   always @(posedge clk)
-    pe2_1_product_reg <= \$239 ;
+    pe2_1_product_reg <= \$235 ;
   always @(posedge clk)
-    psum2_1 <= \$240 ;
+    psum2_1 <= \$236 ;
   always @(posedge clk)
-    pe2_2_product_reg <= \$241 ;
+    pe2_2_product_reg <= \$237 ;
   always @(posedge clk)
-    psum2_2 <= \$242 ;
+    psum2_2 <= \$238 ;
   always @(posedge clk)
-    pe2_3_product_reg <= \$243 ;
+    pe2_3_product_reg <= \$239 ;
   always @(posedge clk)
-    psum2_3 <= \$244 ;
+    psum2_3 <= \$240 ;
   always @(posedge clk)
-    a3_d1 <= \$245 ;
+    a3_d1 <= \$241 ;
   always @(posedge clk)
-    a3_d2 <= \$246 ;
+    a3_d2 <= \$242 ;
   always @(posedge clk)
-    a3_d3 <= \$247 ;
+    a3_d3 <= \$243 ;
   always @(posedge clk)
-    a3_d4 <= \$248 ;
+    a3_d4 <= \$244 ;
   always @(posedge clk)
-    a3_d5 <= \$249 ;
+    a3_d5 <= \$245 ;
   always @(posedge clk)
-    a3_d6 <= \$250 ;
+    a3_d6 <= \$246 ;
   always @(posedge clk)
-    pe3_0_product_reg <= \$251 ;
+    pe3_0_product_reg <= \$247 ;
   always @(posedge clk)
-    psum3_0 <= \$252 ;
+    psum3_0 <= \$248 ;
   always @(posedge clk)
-    pe3_1_product_reg <= \$253 ;
+    pe3_1_product_reg <= \$249 ;
   always @(posedge clk)
-    psum3_1 <= \$254 ;
+    psum3_1 <= \$250 ;
   always @(posedge clk)
-    pe3_2_product_reg <= \$255 ;
+    pe3_2_product_reg <= \$251 ;
   always @(posedge clk)
-    psum3_2 <= \$256 ;
+    psum3_2 <= \$252 ;
   always @(posedge clk)
-    pe3_3_product_reg <= \$257 ;
+    pe3_3_product_reg <= \$253 ;
   always @(posedge clk)
-    psum3_3 <= \$258 ;
+    psum3_3 <= \$254 ;
   always @(posedge clk)
-    out0_d1 <= \$259 ;
+    out0_d1 <= \$255 ;
   always @(posedge clk)
-    out0_d2 <= \$260 ;
+    out0_d2 <= \$256 ;
   always @(posedge clk)
-    out0_d3 <= \$261 ;
+    out0_d3 <= \$257 ;
   always @(posedge clk)
-    out1_d1 <= \$262 ;
+    out1_d1 <= \$258 ;
   always @(posedge clk)
-    out1_d2 <= \$263 ;
+    out1_d2 <= \$259 ;
   always @(posedge clk)
-    out2_d1 <= \$264 ;
+    out2_d1 <= \$260 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = valid_d1;
+    \$117  = valid_d1;
     if (advance) begin
-      \$121  = take_a;
+      \$117  = take_a;
+    end
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = valid_d2;
+    if (advance) begin
+      \$118  = valid_d1;
+    end
+    if (rst) begin
+      \$118  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = valid_d3;
+    if (advance) begin
+      \$119  = valid_d2;
+    end
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = valid_d4;
+    if (advance) begin
+      \$120  = valid_d3;
+    end
+    if (rst) begin
+      \$120  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = valid_d5;
+    if (advance) begin
+      \$121  = valid_d4;
     end
     if (rst) begin
       \$121  = 1'h0;
@@ -923,9 +971,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = valid_d2;
+    \$122  = valid_d6;
     if (advance) begin
-      \$122  = valid_d1;
+      \$122  = valid_d5;
     end
     if (rst) begin
       \$122  = 1'h0;
@@ -933,9 +981,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = valid_d3;
+    \$123  = valid_d7;
     if (advance) begin
-      \$123  = valid_d2;
+      \$123  = valid_d6;
     end
     if (rst) begin
       \$123  = 1'h0;
@@ -943,9 +991,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = valid_d4;
+    \$124  = o__valid;
     if (advance) begin
-      \$124  = valid_d3;
+      \$124  = valid_d7;
     end
     if (rst) begin
       \$124  = 1'h0;
@@ -953,9 +1001,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = valid_d5;
+    \$125  = last_d1;
     if (advance) begin
-      \$125  = valid_d4;
+      \$125  = a__payload[32];
     end
     if (rst) begin
       \$125  = 1'h0;
@@ -963,9 +1011,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = valid_d6;
+    \$126  = last_d2;
     if (advance) begin
-      \$126  = valid_d5;
+      \$126  = last_d1;
     end
     if (rst) begin
       \$126  = 1'h0;
@@ -973,9 +1021,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = valid_d7;
+    \$127  = last_d3;
     if (advance) begin
-      \$127  = valid_d6;
+      \$127  = last_d2;
     end
     if (rst) begin
       \$127  = 1'h0;
@@ -983,9 +1031,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = o__valid;
+    \$128  = last_d4;
     if (advance) begin
-      \$128  = valid_d7;
+      \$128  = last_d3;
     end
     if (rst) begin
       \$128  = 1'h0;
@@ -993,9 +1041,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = last_d1;
+    \$129  = last_d5;
     if (advance) begin
-      \$129  = a__payload[32];
+      \$129  = last_d4;
     end
     if (rst) begin
       \$129  = 1'h0;
@@ -1003,9 +1051,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = last_d2;
+    \$130  = last_d6;
     if (advance) begin
-      \$130  = last_d1;
+      \$130  = last_d5;
     end
     if (rst) begin
       \$130  = 1'h0;
@@ -1013,9 +1061,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = last_d3;
+    \$131  = last_d7;
     if (advance) begin
-      \$131  = last_d2;
+      \$131  = last_d6;
     end
     if (rst) begin
       \$131  = 1'h0;
@@ -1023,9 +1071,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = last_d4;
+    \$132  = last_d8;
     if (advance) begin
-      \$132  = last_d3;
+      \$132  = last_d7;
     end
     if (rst) begin
       \$132  = 1'h0;
@@ -1033,9 +1081,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = last_d5;
+    \$133  = bank_d1;
     if (advance) begin
-      \$133  = last_d4;
+      \$133  = act_bank;
     end
     if (rst) begin
       \$133  = 1'h0;
@@ -1043,9 +1091,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = last_d6;
+    \$134  = bank_d2;
     if (advance) begin
-      \$134  = last_d5;
+      \$134  = bank_d1;
     end
     if (rst) begin
       \$134  = 1'h0;
@@ -1053,9 +1101,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = last_d7;
+    \$135  = bank_d3;
     if (advance) begin
-      \$135  = last_d6;
+      \$135  = bank_d2;
     end
     if (rst) begin
       \$135  = 1'h0;
@@ -1063,9 +1111,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = last_d8;
+    \$136  = bank_d4;
     if (advance) begin
-      \$136  = last_d7;
+      \$136  = bank_d3;
     end
     if (rst) begin
       \$136  = 1'h0;
@@ -1073,9 +1121,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = bank_d1;
+    \$137  = bank_d5;
     if (advance) begin
-      \$137  = act_bank;
+      \$137  = bank_d4;
     end
     if (rst) begin
       \$137  = 1'h0;
@@ -1083,9 +1131,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = bank_d2;
+    \$138  = bank_d6;
     if (advance) begin
-      \$138  = bank_d1;
+      \$138  = bank_d5;
     end
     if (rst) begin
       \$138  = 1'h0;
@@ -1093,9 +1141,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = bank_d3;
+    \$139  = a_mode_d1;
     if (advance) begin
-      \$139  = bank_d2;
+      \$139  = 1'h0;
     end
     if (rst) begin
       \$139  = 1'h0;
@@ -1103,9 +1151,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = bank_d4;
+    \$140  = a_mode_d2;
     if (advance) begin
-      \$140  = bank_d3;
+      \$140  = a_mode_d1;
     end
     if (rst) begin
       \$140  = 1'h0;
@@ -1113,9 +1161,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = bank_d5;
+    \$141  = a_mode_d3;
     if (advance) begin
-      \$141  = bank_d4;
+      \$141  = a_mode_d2;
     end
     if (rst) begin
       \$141  = 1'h0;
@@ -1123,9 +1171,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = bank_d6;
+    \$142  = a_mode_d4;
     if (advance) begin
-      \$142  = bank_d5;
+      \$142  = a_mode_d3;
     end
     if (rst) begin
       \$142  = 1'h0;
@@ -1133,9 +1181,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = a_mode_d1;
+    \$143  = a_mode_d5;
     if (advance) begin
-      \$143  = 1'h0;
+      \$143  = a_mode_d4;
     end
     if (rst) begin
       \$143  = 1'h0;
@@ -1143,9 +1191,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = a_mode_d2;
+    \$144  = a_mode_d6;
     if (advance) begin
-      \$144  = a_mode_d1;
+      \$144  = a_mode_d5;
     end
     if (rst) begin
       \$144  = 1'h0;
@@ -1153,62 +1201,70 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = a_mode_d3;
-    if (advance) begin
-      \$145  = a_mode_d2;
-    end
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = a_mode_d4;
-    if (advance) begin
-      \$146  = a_mode_d3;
-    end
-    if (rst) begin
-      \$146  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = a_mode_d5;
-    if (advance) begin
-      \$147  = a_mode_d4;
-    end
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = a_mode_d6;
-    if (advance) begin
-      \$148  = a_mode_d5;
-    end
-    if (rst) begin
-      \$148  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = w0_0_0;
-    if (\$47 ) begin
-      if (\$50 ) begin
-        \$149  = w__payload[7:0];
+    \$145  = w0_0_0;
+    if (\$59 ) begin
+      if (\$62 ) begin
+        \$145  = w__payload[7:0];
       end
     end
     if (rst) begin
-      \$149  = 8'h00;
+      \$145  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = w0_0_1;
-    if (\$47 ) begin
-      if (\$50 ) begin
-        \$150  = w__payload[15:8];
+    \$146  = w0_0_1;
+    if (\$59 ) begin
+      if (\$62 ) begin
+        \$146  = w__payload[15:8];
+      end
+    end
+    if (rst) begin
+      \$146  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$147  = w0_0_2;
+    if (\$59 ) begin
+      if (\$62 ) begin
+        \$147  = w__payload[23:16];
+      end
+    end
+    if (rst) begin
+      \$147  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = w0_0_3;
+    if (\$59 ) begin
+      if (\$62 ) begin
+        \$148  = w__payload[31:24];
+      end
+    end
+    if (rst) begin
+      \$148  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = w0_0_mode;
+    if (\$59 ) begin
+      if (\$62 ) begin
+        \$149  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = w0_1_0;
+    if (\$59 ) begin
+      if (\$65 ) begin
+        \$150  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1217,10 +1273,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = w0_0_2;
-    if (\$47 ) begin
-      if (\$50 ) begin
-        \$151  = w__payload[23:16];
+    \$151  = w0_1_1;
+    if (\$59 ) begin
+      if (\$65 ) begin
+        \$151  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1229,10 +1285,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = w0_0_3;
-    if (\$47 ) begin
-      if (\$50 ) begin
-        \$152  = w__payload[31:24];
+    \$152  = w0_1_2;
+    if (\$59 ) begin
+      if (\$65 ) begin
+        \$152  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1241,34 +1297,34 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = w0_0_mode;
-    if (\$47 ) begin
-      if (\$50 ) begin
-        \$153  = 1'h0;
+    \$153  = w0_1_3;
+    if (\$59 ) begin
+      if (\$65 ) begin
+        \$153  = w__payload[31:24];
       end
     end
     if (rst) begin
-      \$153  = 1'h0;
+      \$153  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = w0_1_0;
-    if (\$47 ) begin
-      if (\$53 ) begin
-        \$154  = w__payload[7:0];
+    \$154  = w0_1_mode;
+    if (\$59 ) begin
+      if (\$65 ) begin
+        \$154  = 1'h0;
       end
     end
     if (rst) begin
-      \$154  = 8'h00;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = w0_1_1;
-    if (\$47 ) begin
-      if (\$53 ) begin
-        \$155  = w__payload[15:8];
+    \$155  = w0_2_0;
+    if (\$59 ) begin
+      if (\$68 ) begin
+        \$155  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1277,10 +1333,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = w0_1_2;
-    if (\$47 ) begin
-      if (\$53 ) begin
-        \$156  = w__payload[23:16];
+    \$156  = w0_2_1;
+    if (\$59 ) begin
+      if (\$68 ) begin
+        \$156  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1289,10 +1345,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = w0_1_3;
-    if (\$47 ) begin
-      if (\$53 ) begin
-        \$157  = w__payload[31:24];
+    \$157  = w0_2_2;
+    if (\$59 ) begin
+      if (\$68 ) begin
+        \$157  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1301,34 +1357,34 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = w0_1_mode;
-    if (\$47 ) begin
-      if (\$53 ) begin
-        \$158  = 1'h0;
+    \$158  = w0_2_3;
+    if (\$59 ) begin
+      if (\$68 ) begin
+        \$158  = w__payload[31:24];
       end
     end
     if (rst) begin
-      \$158  = 1'h0;
+      \$158  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = w0_2_0;
-    if (\$47 ) begin
-      if (\$56 ) begin
-        \$159  = w__payload[7:0];
+    \$159  = w0_2_mode;
+    if (\$59 ) begin
+      if (\$68 ) begin
+        \$159  = 1'h0;
       end
     end
     if (rst) begin
-      \$159  = 8'h00;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = w0_2_1;
-    if (\$47 ) begin
-      if (\$56 ) begin
-        \$160  = w__payload[15:8];
+    \$160  = w0_3_0;
+    if (\$59 ) begin
+      if (\$71 ) begin
+        \$160  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1337,10 +1393,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = w0_2_2;
-    if (\$47 ) begin
-      if (\$56 ) begin
-        \$161  = w__payload[23:16];
+    \$161  = w0_3_1;
+    if (\$59 ) begin
+      if (\$71 ) begin
+        \$161  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1349,10 +1405,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = w0_2_3;
-    if (\$47 ) begin
-      if (\$56 ) begin
-        \$162  = w__payload[31:24];
+    \$162  = w0_3_2;
+    if (\$59 ) begin
+      if (\$71 ) begin
+        \$162  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1361,34 +1417,34 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = w0_2_mode;
-    if (\$47 ) begin
-      if (\$56 ) begin
-        \$163  = 1'h0;
+    \$163  = w0_3_3;
+    if (\$59 ) begin
+      if (\$71 ) begin
+        \$163  = w__payload[31:24];
       end
     end
     if (rst) begin
-      \$163  = 1'h0;
+      \$163  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = w0_3_0;
-    if (\$47 ) begin
-      if (\$59 ) begin
-        \$164  = w__payload[7:0];
+    \$164  = w0_3_mode;
+    if (\$59 ) begin
+      if (\$71 ) begin
+        \$164  = 1'h0;
       end
     end
     if (rst) begin
-      \$164  = 8'h00;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = w0_3_1;
-    if (\$47 ) begin
-      if (\$59 ) begin
-        \$165  = w__payload[15:8];
+    \$165  = w1_0_0;
+    if (\$59 ) begin
+      if (\$74 ) begin
+        \$165  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1397,10 +1453,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = w0_3_2;
-    if (\$47 ) begin
-      if (\$59 ) begin
-        \$166  = w__payload[23:16];
+    \$166  = w1_0_1;
+    if (\$59 ) begin
+      if (\$74 ) begin
+        \$166  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1409,10 +1465,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = w0_3_3;
-    if (\$47 ) begin
-      if (\$59 ) begin
-        \$167  = w__payload[31:24];
+    \$167  = w1_0_2;
+    if (\$59 ) begin
+      if (\$74 ) begin
+        \$167  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1421,34 +1477,34 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = w0_3_mode;
-    if (\$47 ) begin
-      if (\$59 ) begin
-        \$168  = 1'h0;
+    \$168  = w1_0_3;
+    if (\$59 ) begin
+      if (\$74 ) begin
+        \$168  = w__payload[31:24];
       end
     end
     if (rst) begin
-      \$168  = 1'h0;
+      \$168  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = w1_0_0;
-    if (\$47 ) begin
-      if (\$62 ) begin
-        \$169  = w__payload[7:0];
+    \$169  = w1_0_mode;
+    if (\$59 ) begin
+      if (\$74 ) begin
+        \$169  = 1'h0;
       end
     end
     if (rst) begin
-      \$169  = 8'h00;
+      \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = w1_0_1;
-    if (\$47 ) begin
-      if (\$62 ) begin
-        \$170  = w__payload[15:8];
+    \$170  = w1_1_0;
+    if (\$59 ) begin
+      if (\$77 ) begin
+        \$170  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1457,10 +1513,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = w1_0_2;
-    if (\$47 ) begin
-      if (\$62 ) begin
-        \$171  = w__payload[23:16];
+    \$171  = w1_1_1;
+    if (\$59 ) begin
+      if (\$77 ) begin
+        \$171  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1469,10 +1525,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = w1_0_3;
-    if (\$47 ) begin
-      if (\$62 ) begin
-        \$172  = w__payload[31:24];
+    \$172  = w1_1_2;
+    if (\$59 ) begin
+      if (\$77 ) begin
+        \$172  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1481,34 +1537,34 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = w1_0_mode;
-    if (\$47 ) begin
-      if (\$62 ) begin
-        \$173  = 1'h0;
+    \$173  = w1_1_3;
+    if (\$59 ) begin
+      if (\$77 ) begin
+        \$173  = w__payload[31:24];
       end
     end
     if (rst) begin
-      \$173  = 1'h0;
+      \$173  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = w1_1_0;
-    if (\$47 ) begin
-      if (\$65 ) begin
-        \$174  = w__payload[7:0];
+    \$174  = w1_1_mode;
+    if (\$59 ) begin
+      if (\$77 ) begin
+        \$174  = 1'h0;
       end
     end
     if (rst) begin
-      \$174  = 8'h00;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = w1_1_1;
-    if (\$47 ) begin
-      if (\$65 ) begin
-        \$175  = w__payload[15:8];
+    \$175  = w1_2_0;
+    if (\$59 ) begin
+      if (\$80 ) begin
+        \$175  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1517,10 +1573,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = w1_1_2;
-    if (\$47 ) begin
-      if (\$65 ) begin
-        \$176  = w__payload[23:16];
+    \$176  = w1_2_1;
+    if (\$59 ) begin
+      if (\$80 ) begin
+        \$176  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1529,10 +1585,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = w1_1_3;
-    if (\$47 ) begin
-      if (\$65 ) begin
-        \$177  = w__payload[31:24];
+    \$177  = w1_2_2;
+    if (\$59 ) begin
+      if (\$80 ) begin
+        \$177  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1541,34 +1597,34 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = w1_1_mode;
-    if (\$47 ) begin
-      if (\$65 ) begin
-        \$178  = 1'h0;
+    \$178  = w1_2_3;
+    if (\$59 ) begin
+      if (\$80 ) begin
+        \$178  = w__payload[31:24];
       end
     end
     if (rst) begin
-      \$178  = 1'h0;
+      \$178  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = w1_2_0;
-    if (\$47 ) begin
-      if (\$68 ) begin
-        \$179  = w__payload[7:0];
+    \$179  = w1_2_mode;
+    if (\$59 ) begin
+      if (\$80 ) begin
+        \$179  = 1'h0;
       end
     end
     if (rst) begin
-      \$179  = 8'h00;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = w1_2_1;
-    if (\$47 ) begin
-      if (\$68 ) begin
-        \$180  = w__payload[15:8];
+    \$180  = w1_3_0;
+    if (\$59 ) begin
+      if (\$83 ) begin
+        \$180  = w__payload[7:0];
       end
     end
     if (rst) begin
@@ -1577,10 +1633,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = w1_2_2;
-    if (\$47 ) begin
-      if (\$68 ) begin
-        \$181  = w__payload[23:16];
+    \$181  = w1_3_1;
+    if (\$59 ) begin
+      if (\$83 ) begin
+        \$181  = w__payload[15:8];
       end
     end
     if (rst) begin
@@ -1589,10 +1645,10 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = w1_2_3;
-    if (\$47 ) begin
-      if (\$68 ) begin
-        \$182  = w__payload[31:24];
+    \$182  = w1_3_2;
+    if (\$59 ) begin
+      if (\$83 ) begin
+        \$182  = w__payload[23:16];
       end
     end
     if (rst) begin
@@ -1601,71 +1657,87 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = w1_2_mode;
-    if (\$47 ) begin
-      if (\$68 ) begin
-        \$183  = 1'h0;
+    \$183  = w1_3_3;
+    if (\$59 ) begin
+      if (\$83 ) begin
+        \$183  = w__payload[31:24];
       end
     end
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = w1_3_0;
-    if (\$47 ) begin
-      if (\$71 ) begin
-        \$184  = w__payload[7:0];
+    \$184  = w1_3_mode;
+    if (\$59 ) begin
+      if (\$83 ) begin
+        \$184  = 1'h0;
       end
     end
     if (rst) begin
-      \$184  = 8'h00;
+      \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = w1_3_1;
-    if (\$47 ) begin
-      if (\$71 ) begin
-        \$185  = w__payload[15:8];
+    \$185  = full;
+    if (\$59 ) begin
+      if (\$84 ) begin
+        (* full_case = 32'd1 *)
+        casez (\$signal )
+          1'h0:
+              \$185 [0] = 1'h1;
+          1'h1:
+              \$185 [1] = 1'h1;
+        endcase
       end
     end
+    if (\$87 ) begin
+      (* full_case = 32'd1 *)
+      casez (act_bank)
+        1'h0:
+            \$185 [0] = 1'h0;
+        1'h1:
+            \$185 [1] = 1'h0;
+      endcase
+    end
     if (rst) begin
-      \$185  = 8'h00;
+      \$185  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = w1_3_2;
-    if (\$47 ) begin
-      if (\$71 ) begin
-        \$186  = w__payload[23:16];
+    \$186  = \$signal ;
+    if (\$59 ) begin
+      if (\$84 ) begin
+        \$186  = \$85 ;
       end
     end
     if (rst) begin
-      \$186  = 8'h00;
+      \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = w1_3_3;
-    if (\$47 ) begin
-      if (\$71 ) begin
-        \$187  = w__payload[31:24];
+    \$187  = \$signal$141 ;
+    if (\$59 ) begin
+      (* full_case = 32'd1 *)
+      if (\$84 ) begin
+        \$187  = 2'h0;
+      end else begin
+        \$187  = \$86 [1:0];
       end
     end
     if (rst) begin
-      \$187  = 8'h00;
+      \$187  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = w1_3_mode;
-    if (\$47 ) begin
-      if (\$71 ) begin
-        \$188  = 1'h0;
-      end
+    \$188  = act_bank;
+    if (\$87 ) begin
+      \$188  = \$88 ;
     end
     if (rst) begin
       \$188  = 1'h0;
@@ -1673,80 +1745,56 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = full;
-    if (\$47 ) begin
-      if (\$72 ) begin
-        (* full_case = 32'd1 *)
-        casez (\$signal )
-          1'h0:
-              \$189 [0] = 1'h1;
-          1'h1:
-              \$189 [1] = 1'h1;
-        endcase
-      end
-    end
-    if (\$75 ) begin
-      (* full_case = 32'd1 *)
-      casez (act_bank)
-        1'h0:
-            \$189 [0] = 1'h0;
-        1'h1:
-            \$189 [1] = 1'h0;
-      endcase
-    end
+    \$189  = \$101 ;
     if (rst) begin
-      \$189  = 2'h0;
+      \$189  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = \$signal ;
-    if (\$47 ) begin
-      if (\$72 ) begin
-        \$190  = \$73 ;
-      end
+    \$190  = pe0_1_weight;
+    if (advance) begin
+      \$190  = \$102 ;
     end
     if (rst) begin
-      \$190  = 1'h0;
+      \$190  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = \$signal$97 ;
-    if (\$47 ) begin
-      (* full_case = 32'd1 *)
-      if (\$72 ) begin
-        \$191  = 2'h0;
-      end else begin
-        \$191  = \$74 [1:0];
-      end
+    \$191  = pe0_2_weight;
+    if (advance) begin
+      \$191  = \$103 ;
     end
     if (rst) begin
-      \$191  = 2'h0;
+      \$191  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = act_bank;
-    if (\$75 ) begin
-      \$192  = \$76 ;
+    \$192  = pe0_3_weight;
+    if (advance) begin
+      \$192  = \$104 ;
     end
     if (rst) begin
-      \$192  = 1'h0;
+      \$192  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = \$89 ;
+    \$193  = pe1_0_weight;
+    if (advance) begin
+      \$193  = \$105 ;
+    end
     if (rst) begin
       \$193  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = pe0_1_weight;
+    \$194  = pe1_1_weight;
     if (advance) begin
-      \$194  = \$90 ;
+      \$194  = \$106 ;
     end
     if (rst) begin
       \$194  = 9'h000;
@@ -1754,9 +1802,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = pe0_2_weight;
+    \$195  = pe1_2_weight;
     if (advance) begin
-      \$195  = \$91 ;
+      \$195  = \$107 ;
     end
     if (rst) begin
       \$195  = 9'h000;
@@ -1764,9 +1812,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = pe0_3_weight;
+    \$196  = pe1_3_weight;
     if (advance) begin
-      \$196  = \$92 ;
+      \$196  = \$108 ;
     end
     if (rst) begin
       \$196  = 9'h000;
@@ -1774,9 +1822,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = pe1_0_weight;
+    \$197  = pe2_0_weight;
     if (advance) begin
-      \$197  = \$93 ;
+      \$197  = \$109 ;
     end
     if (rst) begin
       \$197  = 9'h000;
@@ -1784,9 +1832,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = pe1_1_weight;
+    \$198  = pe2_1_weight;
     if (advance) begin
-      \$198  = \$94 ;
+      \$198  = \$110 ;
     end
     if (rst) begin
       \$198  = 9'h000;
@@ -1794,9 +1842,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = pe1_2_weight;
+    \$199  = pe2_2_weight;
     if (advance) begin
-      \$199  = \$95 ;
+      \$199  = \$111 ;
     end
     if (rst) begin
       \$199  = 9'h000;
@@ -1804,9 +1852,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = pe1_3_weight;
+    \$200  = pe2_3_weight;
     if (advance) begin
-      \$200  = \$96 ;
+      \$200  = \$112 ;
     end
     if (rst) begin
       \$200  = 9'h000;
@@ -1814,9 +1862,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = pe2_0_weight;
+    \$201  = pe3_0_weight;
     if (advance) begin
-      \$201  = \$97 ;
+      \$201  = \$113 ;
     end
     if (rst) begin
       \$201  = 9'h000;
@@ -1824,9 +1872,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = pe2_1_weight;
+    \$202  = pe3_1_weight;
     if (advance) begin
-      \$202  = \$98 ;
+      \$202  = \$114 ;
     end
     if (rst) begin
       \$202  = 9'h000;
@@ -1834,9 +1882,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = pe2_2_weight;
+    \$203  = pe3_2_weight;
     if (advance) begin
-      \$203  = \$99 ;
+      \$203  = \$115 ;
     end
     if (rst) begin
       \$203  = 9'h000;
@@ -1844,9 +1892,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = pe2_3_weight;
+    \$204  = pe3_3_weight;
     if (advance) begin
-      \$204  = \$100 ;
+      \$204  = \$116 ;
     end
     if (rst) begin
       \$204  = 9'h000;
@@ -1854,79 +1902,81 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = pe3_0_weight;
+    \$205  = a0_d1;
     if (advance) begin
-      \$205  = \$101 ;
+      \$205  = a__payload[7:0];
     end
     if (rst) begin
-      \$205  = 9'h000;
+      \$205  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = pe3_1_weight;
+    \$206  = a0_d2;
     if (advance) begin
-      \$206  = \$102 ;
+      \$206  = a0_d1;
     end
     if (rst) begin
-      \$206  = 9'h000;
+      \$206  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = pe3_2_weight;
+    \$207  = a0_d3;
     if (advance) begin
-      \$207  = \$103 ;
+      \$207  = a0_d2;
     end
     if (rst) begin
-      \$207  = 9'h000;
+      \$207  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = pe3_3_weight;
+    \$208  = pe0_0_product_reg;
     if (advance) begin
-      \$208  = \$104 ;
+      \$208 [16:0] = { \$31 [15], \$31  };
+      \$208 [17] = 1'h0;
     end
     if (rst) begin
-      \$208  = 9'h000;
+      \$208  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = a0_d1;
+    \$209  = psum0_0;
     if (advance) begin
-      \$209  = a__payload[7:0];
+      \$209  = { pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16:0] };
     end
     if (rst) begin
-      \$209  = 8'h00;
+      \$209  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = a0_d2;
+    \$210  = pe0_1_product_reg;
     if (advance) begin
-      \$210  = a0_d1;
+      \$210 [16:0] = { \$32 [15], \$32  };
+      \$210 [17] = 1'h0;
     end
     if (rst) begin
-      \$210  = 8'h00;
+      \$210  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = a0_d3;
+    \$211  = psum0_1;
     if (advance) begin
-      \$211  = a0_d2;
+      \$211  = { pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16:0] };
     end
     if (rst) begin
-      \$211  = 8'h00;
+      \$211  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = pe0_0_product_reg;
+    \$212  = pe0_2_product_reg;
     if (advance) begin
-      \$212 [16:0] = { \$31 [15], \$31  };
+      \$212 [16:0] = { \$33 [15], \$33  };
       \$212 [17] = 1'h0;
     end
     if (rst) begin
@@ -1935,9 +1985,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = psum0_0;
+    \$213  = psum0_2;
     if (advance) begin
-      \$213  = { \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105  };
+      \$213  = { pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16:0] };
     end
     if (rst) begin
       \$213  = 32'd0;
@@ -1945,9 +1995,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = pe0_1_product_reg;
+    \$214  = pe0_3_product_reg;
     if (advance) begin
-      \$214 [16:0] = { \$32 [15], \$32  };
+      \$214 [16:0] = { \$34 [15], \$34  };
       \$214 [17] = 1'h0;
     end
     if (rst) begin
@@ -1956,9 +2006,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = psum0_1;
+    \$215  = psum0_3;
     if (advance) begin
-      \$215  = { \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106 [17], \$106  };
+      \$215  = { pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16:0] };
     end
     if (rst) begin
       \$215  = 32'd0;
@@ -1966,91 +2016,91 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = pe0_2_product_reg;
+    \$216  = a1_d1;
     if (advance) begin
-      \$216 [16:0] = { \$33 [15], \$33  };
-      \$216 [17] = 1'h0;
+      \$216  = a__payload[15:8];
     end
     if (rst) begin
-      \$216  = 18'h00000;
+      \$216  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = psum0_2;
+    \$217  = a1_d2;
     if (advance) begin
-      \$217  = { \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107 [17], \$107  };
+      \$217  = a1_d1;
     end
     if (rst) begin
-      \$217  = 32'd0;
+      \$217  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = pe0_3_product_reg;
+    \$218  = a1_d3;
     if (advance) begin
-      \$218 [16:0] = { \$34 [15], \$34  };
-      \$218 [17] = 1'h0;
+      \$218  = a1_d2;
     end
     if (rst) begin
-      \$218  = 18'h00000;
+      \$218  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = psum0_3;
+    \$219  = a1_d4;
     if (advance) begin
-      \$219  = { \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108 [17], \$108  };
+      \$219  = a1_d3;
     end
     if (rst) begin
-      \$219  = 32'd0;
+      \$219  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = a1_d1;
+    \$220  = pe1_0_product_reg;
     if (advance) begin
-      \$220  = a__payload[15:8];
+      \$220 [16:0] = { \$35 [15], \$35  };
+      \$220 [17] = 1'h0;
     end
     if (rst) begin
-      \$220  = 8'h00;
+      \$220  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = a1_d2;
+    \$221  = psum1_0;
     if (advance) begin
-      \$221  = a1_d1;
+      \$221  = \$36 [31:0];
     end
     if (rst) begin
-      \$221  = 8'h00;
+      \$221  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = a1_d3;
+    \$222  = pe1_1_product_reg;
     if (advance) begin
-      \$222  = a1_d2;
+      \$222 [16:0] = { \$37 [15], \$37  };
+      \$222 [17] = 1'h0;
     end
     if (rst) begin
-      \$222  = 8'h00;
+      \$222  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = a1_d4;
+    \$223  = psum1_1;
     if (advance) begin
-      \$223  = a1_d3;
+      \$223  = \$38 [31:0];
     end
     if (rst) begin
-      \$223  = 8'h00;
+      \$223  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = pe1_0_product_reg;
+    \$224  = pe1_2_product_reg;
     if (advance) begin
-      \$224 [16:0] = { \$35 [15], \$35  };
+      \$224 [16:0] = { \$39 [15], \$39  };
       \$224 [17] = 1'h0;
     end
     if (rst) begin
@@ -2059,9 +2109,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = psum1_0;
+    \$225  = psum1_2;
     if (advance) begin
-      \$225  = \$109 [31:0];
+      \$225  = \$40 [31:0];
     end
     if (rst) begin
       \$225  = 32'd0;
@@ -2069,9 +2119,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = pe1_1_product_reg;
+    \$226  = pe1_3_product_reg;
     if (advance) begin
-      \$226 [16:0] = { \$36 [15], \$36  };
+      \$226 [16:0] = { \$41 [15], \$41  };
       \$226 [17] = 1'h0;
     end
     if (rst) begin
@@ -2080,9 +2130,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = psum1_1;
+    \$227  = psum1_3;
     if (advance) begin
-      \$227  = \$110 [31:0];
+      \$227  = \$42 [31:0];
     end
     if (rst) begin
       \$227  = 32'd0;
@@ -2090,51 +2140,49 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = pe1_2_product_reg;
+    \$228  = a2_d1;
     if (advance) begin
-      \$228 [16:0] = { \$37 [15], \$37  };
-      \$228 [17] = 1'h0;
+      \$228  = a__payload[23:16];
     end
     if (rst) begin
-      \$228  = 18'h00000;
+      \$228  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = psum1_2;
+    \$229  = a2_d2;
     if (advance) begin
-      \$229  = \$111 [31:0];
+      \$229  = a2_d1;
     end
     if (rst) begin
-      \$229  = 32'd0;
+      \$229  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = pe1_3_product_reg;
+    \$230  = a2_d3;
     if (advance) begin
-      \$230 [16:0] = { \$38 [15], \$38  };
-      \$230 [17] = 1'h0;
+      \$230  = a2_d2;
     end
     if (rst) begin
-      \$230  = 18'h00000;
+      \$230  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = psum1_3;
+    \$231  = a2_d4;
     if (advance) begin
-      \$231  = \$112 [31:0];
+      \$231  = a2_d3;
     end
     if (rst) begin
-      \$231  = 32'd0;
+      \$231  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = a2_d1;
+    \$232  = a2_d5;
     if (advance) begin
-      \$232  = a__payload[23:16];
+      \$232  = a2_d4;
     end
     if (rst) begin
       \$232  = 8'h00;
@@ -2142,49 +2190,51 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = a2_d2;
+    \$233  = pe2_0_product_reg;
     if (advance) begin
-      \$233  = a2_d1;
+      \$233 [16:0] = { \$43 [15], \$43  };
+      \$233 [17] = 1'h0;
     end
     if (rst) begin
-      \$233  = 8'h00;
+      \$233  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = a2_d3;
+    \$234  = psum2_0;
     if (advance) begin
-      \$234  = a2_d2;
+      \$234  = \$44 [31:0];
     end
     if (rst) begin
-      \$234  = 8'h00;
+      \$234  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = a2_d4;
+    \$235  = pe2_1_product_reg;
     if (advance) begin
-      \$235  = a2_d3;
+      \$235 [16:0] = { \$45 [15], \$45  };
+      \$235 [17] = 1'h0;
     end
     if (rst) begin
-      \$235  = 8'h00;
+      \$235  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = a2_d5;
+    \$236  = psum2_1;
     if (advance) begin
-      \$236  = a2_d4;
+      \$236  = \$46 [31:0];
     end
     if (rst) begin
-      \$236  = 8'h00;
+      \$236  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = pe2_0_product_reg;
+    \$237  = pe2_2_product_reg;
     if (advance) begin
-      \$237 [16:0] = { \$39 [15], \$39  };
+      \$237 [16:0] = { \$47 [15], \$47  };
       \$237 [17] = 1'h0;
     end
     if (rst) begin
@@ -2193,9 +2243,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = psum2_0;
+    \$238  = psum2_2;
     if (advance) begin
-      \$238  = \$113 [31:0];
+      \$238  = \$48 [31:0];
     end
     if (rst) begin
       \$238  = 32'd0;
@@ -2203,9 +2253,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = pe2_1_product_reg;
+    \$239  = pe2_3_product_reg;
     if (advance) begin
-      \$239 [16:0] = { \$40 [15], \$40  };
+      \$239 [16:0] = { \$49 [15], \$49  };
       \$239 [17] = 1'h0;
     end
     if (rst) begin
@@ -2214,9 +2264,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = psum2_1;
+    \$240  = psum2_3;
     if (advance) begin
-      \$240  = \$114 [31:0];
+      \$240  = \$50 [31:0];
     end
     if (rst) begin
       \$240  = 32'd0;
@@ -2224,51 +2274,49 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = pe2_2_product_reg;
+    \$241  = a3_d1;
     if (advance) begin
-      \$241 [16:0] = { \$41 [15], \$41  };
-      \$241 [17] = 1'h0;
+      \$241  = a__payload[31:24];
     end
     if (rst) begin
-      \$241  = 18'h00000;
+      \$241  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = psum2_2;
+    \$242  = a3_d2;
     if (advance) begin
-      \$242  = \$115 [31:0];
+      \$242  = a3_d1;
     end
     if (rst) begin
-      \$242  = 32'd0;
+      \$242  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = pe2_3_product_reg;
+    \$243  = a3_d3;
     if (advance) begin
-      \$243 [16:0] = { \$42 [15], \$42  };
-      \$243 [17] = 1'h0;
+      \$243  = a3_d2;
     end
     if (rst) begin
-      \$243  = 18'h00000;
+      \$243  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = psum2_3;
+    \$244  = a3_d4;
     if (advance) begin
-      \$244  = \$116 [31:0];
+      \$244  = a3_d3;
     end
     if (rst) begin
-      \$244  = 32'd0;
+      \$244  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = a3_d1;
+    \$245  = a3_d5;
     if (advance) begin
-      \$245  = a__payload[31:24];
+      \$245  = a3_d4;
     end
     if (rst) begin
       \$245  = 8'h00;
@@ -2276,9 +2324,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = a3_d2;
+    \$246  = a3_d6;
     if (advance) begin
-      \$246  = a3_d1;
+      \$246  = a3_d5;
     end
     if (rst) begin
       \$246  = 8'h00;
@@ -2286,49 +2334,51 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = a3_d3;
+    \$247  = pe3_0_product_reg;
     if (advance) begin
-      \$247  = a3_d2;
+      \$247 [16:0] = { \$51 [15], \$51  };
+      \$247 [17] = 1'h0;
     end
     if (rst) begin
-      \$247  = 8'h00;
+      \$247  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = a3_d4;
+    \$248  = psum3_0;
     if (advance) begin
-      \$248  = a3_d3;
+      \$248  = \$52 [31:0];
     end
     if (rst) begin
-      \$248  = 8'h00;
+      \$248  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = a3_d5;
+    \$249  = pe3_1_product_reg;
     if (advance) begin
-      \$249  = a3_d4;
+      \$249 [16:0] = { \$53 [15], \$53  };
+      \$249 [17] = 1'h0;
     end
     if (rst) begin
-      \$249  = 8'h00;
+      \$249  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = a3_d6;
+    \$250  = psum3_1;
     if (advance) begin
-      \$250  = a3_d5;
+      \$250  = \$54 [31:0];
     end
     if (rst) begin
-      \$250  = 8'h00;
+      \$250  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = pe3_0_product_reg;
+    \$251  = pe3_2_product_reg;
     if (advance) begin
-      \$251 [16:0] = { \$43 [15], \$43  };
+      \$251 [16:0] = { \$55 [15], \$55  };
       \$251 [17] = 1'h0;
     end
     if (rst) begin
@@ -2337,9 +2387,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = psum3_0;
+    \$252  = psum3_2;
     if (advance) begin
-      \$252  = \$117 [31:0];
+      \$252  = \$56 [31:0];
     end
     if (rst) begin
       \$252  = 32'd0;
@@ -2347,9 +2397,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = pe3_1_product_reg;
+    \$253  = pe3_3_product_reg;
     if (advance) begin
-      \$253 [16:0] = { \$44 [15], \$44  };
+      \$253 [16:0] = { \$57 [15], \$57  };
       \$253 [17] = 1'h0;
     end
     if (rst) begin
@@ -2358,9 +2408,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = psum3_1;
+    \$254  = psum3_3;
     if (advance) begin
-      \$254  = \$118 [31:0];
+      \$254  = \$58 [31:0];
     end
     if (rst) begin
       \$254  = 32'd0;
@@ -2368,20 +2418,19 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = pe3_2_product_reg;
+    \$255  = out0_d1;
     if (advance) begin
-      \$255 [16:0] = { \$45 [15], \$45  };
-      \$255 [17] = 1'h0;
+      \$255  = psum3_0;
     end
     if (rst) begin
-      \$255  = 18'h00000;
+      \$255  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = psum3_2;
+    \$256  = out0_d2;
     if (advance) begin
-      \$256  = \$119 [31:0];
+      \$256  = out0_d1;
     end
     if (rst) begin
       \$256  = 32'd0;
@@ -2389,20 +2438,19 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = pe3_3_product_reg;
+    \$257  = out0_d3;
     if (advance) begin
-      \$257 [16:0] = { \$46 [15], \$46  };
-      \$257 [17] = 1'h0;
+      \$257  = out0_d2;
     end
     if (rst) begin
-      \$257  = 18'h00000;
+      \$257  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = psum3_3;
+    \$258  = out1_d1;
     if (advance) begin
-      \$258  = \$120 [31:0];
+      \$258  = psum3_1;
     end
     if (rst) begin
       \$258  = 32'd0;
@@ -2410,9 +2458,9 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = out0_d1;
+    \$259  = out1_d2;
     if (advance) begin
-      \$259  = psum3_0;
+      \$259  = out1_d1;
     end
     if (rst) begin
       \$259  = 32'd0;
@@ -2420,70 +2468,46 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = out0_d2;
+    \$260  = out2_d1;
     if (advance) begin
-      \$260  = out0_d1;
+      \$260  = psum3_2;
     end
     if (rst) begin
       \$260  = 32'd0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = out0_d3;
-    if (advance) begin
-      \$261  = out0_d2;
-    end
-    if (rst) begin
-      \$261  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = out1_d1;
-    if (advance) begin
-      \$262  = psum3_1;
-    end
-    if (rst) begin
-      \$262  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = out1_d2;
-    if (advance) begin
-      \$263  = out1_d1;
-    end
-    if (rst) begin
-      \$263  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = out2_d1;
-    if (advance) begin
-      \$264  = psum3_2;
-    end
-    if (rst) begin
-      \$264  = 32'd0;
-    end
-  end
   assign pe0_0_product = { \$31 [15], \$31  };
+  assign pe0_0_sum = { pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16], pe0_0_product_reg[16:0] };
   assign pe0_1_product = { \$32 [15], \$32  };
+  assign pe0_1_sum = { pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16], pe0_1_product_reg[16:0] };
   assign pe0_2_product = { \$33 [15], \$33  };
+  assign pe0_2_sum = { pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16], pe0_2_product_reg[16:0] };
   assign pe0_3_product = { \$34 [15], \$34  };
+  assign pe0_3_sum = { pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16], pe0_3_product_reg[16:0] };
   assign pe1_0_product = { \$35 [15], \$35  };
-  assign pe1_1_product = { \$36 [15], \$36  };
-  assign pe1_2_product = { \$37 [15], \$37  };
-  assign pe1_3_product = { \$38 [15], \$38  };
-  assign pe2_0_product = { \$39 [15], \$39  };
-  assign pe2_1_product = { \$40 [15], \$40  };
-  assign pe2_2_product = { \$41 [15], \$41  };
-  assign pe2_3_product = { \$42 [15], \$42  };
-  assign pe3_0_product = { \$43 [15], \$43  };
-  assign pe3_1_product = { \$44 [15], \$44  };
-  assign pe3_2_product = { \$45 [15], \$45  };
-  assign pe3_3_product = { \$46 [15], \$46  };
+  assign pe1_0_sum = \$36 [31:0];
+  assign pe1_1_product = { \$37 [15], \$37  };
+  assign pe1_1_sum = \$38 [31:0];
+  assign pe1_2_product = { \$39 [15], \$39  };
+  assign pe1_2_sum = \$40 [31:0];
+  assign pe1_3_product = { \$41 [15], \$41  };
+  assign pe1_3_sum = \$42 [31:0];
+  assign pe2_0_product = { \$43 [15], \$43  };
+  assign pe2_0_sum = \$44 [31:0];
+  assign pe2_1_product = { \$45 [15], \$45  };
+  assign pe2_1_sum = \$46 [31:0];
+  assign pe2_2_product = { \$47 [15], \$47  };
+  assign pe2_2_sum = \$48 [31:0];
+  assign pe2_3_product = { \$49 [15], \$49  };
+  assign pe2_3_sum = \$50 [31:0];
+  assign pe3_0_product = { \$51 [15], \$51  };
+  assign pe3_0_sum = \$52 [31:0];
+  assign pe3_1_product = { \$53 [15], \$53  };
+  assign pe3_1_sum = \$54 [31:0];
+  assign pe3_2_product = { \$55 [15], \$55  };
+  assign pe3_2_sum = \$56 [31:0];
+  assign pe3_3_product = { \$57 [15], \$57  };
+  assign pe3_3_sum = \$58 [31:0];
   assign valid_d8 = o__valid;
   assign \a__payload.data  = a__payload[31:0];
   assign \a__payload.data[0]  = a__payload[7:0];
@@ -2545,8 +2569,8 @@ module systolic_array(a__valid, w__payload, w__valid, o__ready, clk, rst, a__rea
   assign \$21  = bank_d4;
   assign \$23  = bank_d5;
   assign \$25  = bank_d6;
-  assign \$60  = \$signal ;
-  assign \$63  = \$signal ;
-  assign \$66  = \$signal ;
-  assign \$69  = \$signal ;
+  assign \$72  = \$signal ;
+  assign \$75  = \$signal ;
+  assign \$78  = \$signal ;
+  assign \$81  = \$signal ;
 endmodule

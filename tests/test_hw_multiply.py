@@ -13,7 +13,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from accelgen.flow.synth import synthesize
-from accelgen.hw.multiply import LOGIC_PRODUCT_MAX_BITS, logic_product, narrow_product
+from accelgen.hw.multiply import (LOGIC_PRODUCT_MAX_BITS, logic_product, narrow_product,
+                                  product_terms, sum_terms)
 
 __all__ = []
 
@@ -67,6 +68,52 @@ def test_logic_product_is_exact_over_every_operand_pair(widths, a_signed, b_sign
     sim.add_testbench(testbench)
     sim.run()
     assert not wrong, f"{a_shape} x {b_shape}: (a, b, got) {wrong[:5]}"
+
+
+class _MultiplyAdd(wiring.Component):
+    """``y = (a * b + c) mod 2**width`` from :func:`product_terms` and ``c`` in one
+    :func:`sum_terms`, combinational."""
+
+    def __init__(self, a_shape, b_shape, width):
+        self.width = width
+        super().__init__({"a": In(a_shape), "b": In(b_shape), "c": In(signed(width)),
+                          "y": Out(unsigned(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.y.eq(sum_terms(product_terms(self.a, self.b, self.width) + [self.c],
+                                        self.width))
+        return m
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("a_signed", [False, True], ids=["ua", "sa"])
+@pytest.mark.parametrize("b_signed", [False, True], ids=["ub", "sb"])
+@pytest.mark.parametrize("width", [3, 6, 11], ids=lambda w: f"mod{w}")
+def test_product_terms_and_an_addend_sum_modulo_any_width(width, a_signed, b_signed):
+    """4x3 operands, every pair, with addends at both ends of the range and
+    between, at a width below, equal to and above the product's 7 bits."""
+    a_shape, b_shape = _shape(4, a_signed), _shape(3, b_signed)
+    dut = _MultiplyAdd(a_shape, b_shape, width)
+    addends = sorted({0, 1, -1, (1 << (width - 1)) - 1, -(1 << (width - 1)), 5 % (1 << width)
+                      - (1 << (width - 1))})
+    wrong = []
+
+    async def testbench(ctx):
+        for x in _range(a_shape):
+            for z in _range(b_shape):
+                for c in addends:
+                    ctx.set(dut.a, x)
+                    ctx.set(dut.b, z)
+                    ctx.set(dut.c, c)
+                    want = (x * z + c) % (1 << width)
+                    if ctx.get(dut.y) != want:
+                        wrong.append((x, z, c, ctx.get(dut.y), want))
+
+    sim = Simulator(dut)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert not wrong, f"(a, b, c, got, want) {wrong[:5]}"
 
 
 def test_narrow_product_has_no_multiplier_cell_up_to_its_bound():

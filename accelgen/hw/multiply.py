@@ -4,7 +4,8 @@ spend a DSP block on."""
 
 from amaranth.hdl import Cat, Const, Value, signed, unsigned
 
-__all__ = ["LOGIC_PRODUCT_MAX_BITS", "logic_product", "narrow_product"]
+__all__ = ["LOGIC_PRODUCT_MAX_BITS", "logic_product", "narrow_product", "product_terms",
+           "sum_terms"]
 
 #: The widest operand :func:`logic_product` is used for by the units that choose
 #: between it and ``*`` (whose ``$mul`` cell Yosys maps to a DSP block).
@@ -16,13 +17,9 @@ def logic_product(a, b):
 
     ``a`` and ``b`` are Amaranth values, each signed or unsigned (their shapes
     say which); the result has the shape ``a * b`` has in Amaranth: width
-    ``len(a) + len(b)``, signed when either operand is. Row ``j`` is ``a``
-    (sign-extended to the product's width) ANDed with bit ``j`` of ``b`` and
-    shifted left by ``j``; when ``b`` is signed its top bit weighs
-    ``-2**(len(b) - 1)``, so its row is negated, written ``(a & x) ^ x`` plus
-    ``x`` (``x`` the bit repeated), the two's-complement negation when ``x`` is 1
-    and 0 when it is 0; that ``x`` is a term of the sum of its own, so no row
-    waits for an increment. The terms are summed in a balanced tree, modulo
+    ``len(a) + len(b)``, signed when either operand is. The partial products
+    are :func:`product_terms` (rows of ANDed bits, those that weigh negatively
+    complemented, and one constant), summed by :func:`sum_terms` modulo
     ``2**width`` (the exact product fits).
 
     There is no ``$mul`` cell, so no synthesis flow maps the product to a DSP
@@ -36,21 +33,73 @@ def logic_product(a, b):
     shape = signed(width) if is_signed else unsigned(width)
     if len(a) == 0 or len(b) == 0:
         return Const(0, shape)
-    wide = a.as_signed() if a.shape().signed else a.as_unsigned()
-    wide = Cat(*(wide[min(k, len(a) - 1)] if a.shape().signed else
-                 (wide[k] if k < len(a) else Const(0, 1)) for k in range(width)))
-    rows = []
-    for j in range(len(b)):
-        bit = b[j].replicate(width)
-        row = wide & bit
-        if j == len(b) - 1 and b.shape().signed:
-            row = row ^ bit
-            rows.append((b[j] << j)[:width])  # the negation's +1: a term of its own
-        rows.append((row << j)[:width])
-    while len(rows) > 1:
-        rows = [(rows[k] + rows[k + 1])[:width] if k + 1 < len(rows) else rows[k]
-                for k in range(0, len(rows), 2)]
-    return rows[0].as_signed() if is_signed else rows[0].as_unsigned()
+    total = sum_terms(product_terms(a, b, width), width)
+    return total.as_signed() if is_signed else total.as_unsigned()
+
+
+def product_terms(a, b, width):
+    """The partial products of ``a * b`` modulo ``2**width`` (any ``width``), as
+    non-negative rows and one constant (Baugh-Wooley): ``width``-bit values
+    whose sum modulo ``2**width`` is ``a * b`` modulo ``2**width``, so that a
+    sum the product goes into (an accumulator) can take them as terms of its
+    own (:func:`sum_terms`) with one carry chain for both.
+
+    Bit ``a[i] & b[j]`` weighs ``2**(i+j)``, negated when exactly one of ``i``
+    and ``j`` is the top bit of a signed operand; a negated bit ``x`` is written
+    ``~x - 1`` (``~x`` in the row, ``-2**(i+j)`` in the constant). So no row is
+    sign-extended: row ``j`` spans ``len(a)`` bits from bit ``j``."""
+    a, b = Value.cast(a), Value.cast(b)
+    n, m = len(a), len(b)
+    if n == 0 or m == 0:
+        return [Const(0, width)]
+    a_top = n - 1 if a.shape().signed else None
+    b_top = m - 1 if b.shape().signed else None
+    rows, constant = [], 0
+    for j in range(min(m, width)):
+        bits = []
+        for i in range(min(n, width - j)):
+            negative = (i == a_top) != (j == b_top)
+            bit = a[i] & b[j]
+            if negative:
+                bit = ~bit
+                constant -= 1 << (i + j)
+            bits.append(bit)
+        rows.append(Cat(*(bits or [Const(0, 1)])) << j)
+    constant %= 1 << width
+    return [(row)[:width] for row in rows] + ([Const(constant, width)] if constant else [])
+
+
+def sum_terms(terms, width):
+    """The sum of ``terms`` modulo ``2**width``, as an unsigned ``width``-bit
+    value: carry-save levels (full adders side by side, one LUT level each, as
+    Yosys' ``maccmap`` reduces a multiply-add it keeps in logic) down to two
+    terms, then one adder: one carry chain on FPGAs, not one per level of an
+    adder tree. A term narrower than ``width`` is extended by its shape (sign
+    or zeros), a wider one truncated."""
+    rows = [_extend(Value.cast(t), width) for t in terms]
+    while len(rows) > 2:
+        rows = _compress(rows, width)
+    return (rows[0] + rows[1])[:width] if len(rows) == 2 else rows[0]
+
+
+def _extend(value, width):
+    """``value`` as ``width`` bits: extended by its shape, or truncated."""
+    if len(value) >= width:
+        return value[:width]
+    fill = value[-1] if value.shape().signed else Const(0, 1)
+    return Cat(value, fill.replicate(width - len(value)))
+
+
+def _compress(rows, width):
+    """One carry-save level: every three rows become their bitwise sum and their
+    carries (a full adder per bit, one LUT level, no carry chain); the rows
+    left over pass through."""
+    out = []
+    for k in range(0, len(rows) - 2, 3):
+        x, y, z = rows[k], rows[k + 1], rows[k + 2]
+        out.append(x ^ y ^ z)
+        out.append((((x & y) | (x & z) | (y & z)) << 1)[:width])
+    return out + rows[len(rows) - len(rows) % 3:]
 
 
 def narrow_product(a, b, max_bits=LOGIC_PRODUCT_MAX_BITS):

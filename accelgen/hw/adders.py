@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Carry-select adders: wide sums and negations whose carry chains are half as
 long, for the loops and stages that a single chain would make the slowest
-(iCE40 carry chains cost about 0.3 ns a bit)."""
+(as it does on the iCE40, whose carry chains are slow per bit)."""
 
 from amaranth.hdl import Signal, Cat, Mux, Value, signed, unsigned
 

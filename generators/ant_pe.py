@@ -137,7 +137,7 @@ class AntPE(wiring.Component):
     Pipeline: stage by stage, the type decoders of both codes and the type
     selection; (cut 2) the decoded ``(exp, mant)`` pairs; the mantissa product
     and the shift amount ``ea + ew``; (cut 3) both registered; the
-    ``acc_width``-wide shifter and its range check; (cut 1) the shifted product;
+    ``acc_width``-wide shifter, its range check beside it; (cut 1) the shifted product;
     the accumulator. As nextpnr reports it on the ECP5 (``accelgen synth ant_pe
     --target ecp5 --pnr``), the critical path at the default ``pipeline=3``
     runs from the decoded-operand register through the multiplier into the

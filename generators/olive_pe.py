@@ -7,7 +7,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen.hw.accumulate import overflow_accumulator
+from accelgen.hw.accumulate import beat_sum, overflow_accumulator
 from accelgen.hw.formats import FormatParams, decode_pair, pair_multiply, pair_shift
 from accelgen.hw.pipeline import register_stage
 from accelgen.hw.stream import PIPELINE, pipeline_handshake
@@ -25,14 +25,15 @@ class Params(FormatParams):
 
     acc_width: int = param(32, "accumulator and result width, two's complement (16..48)",
                            abbr="acc")
-    pipeline: int = param(3, "register stages (0..3): 1 registers the shifted products, "
+    pipeline: int = param(4, "register stages (0..4): 1 registers the shifted products, "
                              "2 also the decoded pairs, 3 also the mantissa products and "
-                             "shift amounts (between multipliers and shifters)", abbr="p")
+                             "shift amounts (between multipliers and shifters), 4 also "
+                             "the beat's sum (before the accumulator)", abbr="p")
 
     def __post_init__(self):
         super().__post_init__()
         check_int(self, "acc_width", min=16, max=48)
-        check_int(self, "pipeline", min=0, max=3)
+        check_int(self, "pipeline", min=0, max=4)
 
     @property
     def latency(self):
@@ -81,12 +82,15 @@ class OlivePE(wiring.Component):
     o.ready``. Synchronous reset discards the accumulator and in-flight beats.
 
     Pipeline: stage by stage, the pair decoders (identifier test, abfloat
-    outlier and normal decoders, the victim's zero); (cut 2) the decoded
-    ``(exp, mant)`` of both pairs; the two mantissa products and shift amounts
-    ``ea + ew``; (cut 3) all registered; the two ``acc_width``-wide shifters and
-    their range checks; (cut 1) the shifted products; the beat sum and the
-    accumulator. As nextpnr reports it on the ECP5 (``accelgen synth olive_pe
-    --target ecp5 --pnr``), the critical path at the default ``pipeline=3`` runs
+    outlier and normal decoders, the victim's zero); (cut 2) the decoded ``(exp,
+    mant)`` of both pairs; the two mantissa products and shift amounts ``ea +
+    ew``; (cut 3) all registered; the two ``acc_width``-wide shifters, their
+    range checks beside them; (cut 1) the shifted products; the beat's sum and
+    its range check; (cut 4) the beat's sum and flag; the accumulator. As
+    nextpnr reports it on the ECP5 (``accelgen synth olive_pe --target ecp5
+    --pnr``), the critical path at the default ``pipeline=4`` runs from the
+    decoded-pair register through a multiplier into the mantissa-product
+    register, and on the iCE40 UP5K through the accumulator's carry chain; at 3,
     from the shifted-product register through the beat's sum and the
     accumulator's carry chain; at 2, from the decoded-pair register through a
     multiplier and a shifter into the product register; at 1, from the input
@@ -138,6 +142,12 @@ class OlivePE(wiring.Component):
                                v0=values[0], v1=values[1], o0=outs[0], o1=outs[1])
             valid, last = s.valid, s.last
             values, outs = [s.v0, s.v1], [s.o0, s.o1]
+        if p.pipeline >= 4:
+            step, step_out = beat_sum(m, values, outs, p.acc_width)
+            s = register_stage(m, advance, "beat", valid=valid, last=last, step=step,
+                               out=step_out)
+            valid, last = s.valid, s.last
+            values, outs = [s.step], [s.out]
         overflow_accumulator(m, self.o, values=values, outs=outs, valid=valid, last=last,
                              advance=advance, width=p.acc_width)
         return m

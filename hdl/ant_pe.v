@@ -801,18 +801,50 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   wire \$811 ;
   wire \$812 ;
   wire \$813 ;
-  reg [18:0] \$814 ;
-  reg [16:0] \$815 ;
-  reg [35:0] \$816 ;
-  reg \$817 ;
-  reg [33:0] \$818 ;
-  reg [31:0] \$819 ;
+  wire \$814 ;
+  wire \$815 ;
+  wire \$816 ;
+  wire \$817 ;
+  wire \$818 ;
+  wire \$819 ;
   wire \$82 ;
-  reg \$820 ;
-  reg \$821 ;
+  wire \$820 ;
+  wire \$821 ;
+  wire \$822 ;
+  wire \$823 ;
+  wire \$824 ;
+  wire [39:0] \$825 ;
+  wire [39:0] \$826 ;
+  wire \$827 ;
+  wire \$828 ;
+  wire \$829 ;
   wire \$83 ;
+  wire \$830 ;
+  wire \$831 ;
+  wire \$832 ;
+  wire \$833 ;
+  wire \$834 ;
+  wire \$835 ;
+  wire \$836 ;
+  wire \$837 ;
+  wire \$838 ;
+  wire \$839 ;
   wire \$84 ;
+  wire \$840 ;
+  wire \$841 ;
+  wire \$842 ;
+  wire \$843 ;
+  wire \$844 ;
+  wire \$845 ;
+  reg [18:0] \$846 ;
+  reg [16:0] \$847 ;
+  reg [35:0] \$848 ;
+  reg \$849 ;
   wire \$85 ;
+  reg [33:0] \$850 ;
+  reg [31:0] \$851 ;
+  reg \$852 ;
+  reg \$853 ;
   wire \$86 ;
   wire [7:0] \$87 ;
   wire [8:0] \$88 ;
@@ -892,15 +924,16 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   wire \product.out ;
   wire \product.valid ;
   wire [31:0] \product.value ;
+  wire [31:0] product_fits;
   wire product_out_of_range;
-  wire [39:0] product_shifted;
   wire [31:0] product_value;
   wire [31:0] result;
   input rst;
   wire rst;
   wire [4:0] shift;
-  wire [32:0] step;
-  wire [31:0] step_wrapped;
+  wire step_out_of_range;
+  wire [31:0] step_sum;
+  wire [31:0] step_value;
   wire [32:0] total;
   reg [2:0] w_exp;
   wire [2:0] w_flint_exp;
@@ -917,6 +950,34 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   wire w_pot_magnitude;
   wire [1:0] w_pot_mant;
   reg w_type_error;
+  assign \$134  = decoded[7] & decoded[17];
+  assign \$135  = decoded[8] & decoded[17];
+  assign \$136  = decoded[9] & decoded[17];
+  assign \$137  = decoded[10] & decoded[17];
+  assign \$138  = decoded[11] & decoded[17];
+  assign \$139  = ~ \$138 ;
+  assign \$141  = \$133  ^ { 1'h0, \$140  };
+  assign \$142  = decoded[7] & decoded[15];
+  assign \$143  = decoded[8] & decoded[15];
+  assign \$144  = decoded[9] & decoded[15];
+  assign \$145  = decoded[10] & decoded[15];
+  assign \$146  = decoded[11] & decoded[15];
+  assign \$147  = ~ \$146 ;
+  assign \$149  = decoded[7] & decoded[16];
+  assign \$150  = decoded[8] & decoded[16];
+  assign \$151  = decoded[9] & decoded[16];
+  assign \$152  = decoded[10] & decoded[16];
+  assign \$153  = decoded[11] & decoded[16];
+  assign \$154  = ~ \$153 ;
+  assign \$156  = { 3'h0, \$148  } & { 3'h0, \$155  };
+  assign \$157  = decoded[7] & decoded[15];
+  assign \$158  = decoded[8] & decoded[15];
+  assign \$159  = decoded[9] & decoded[15];
+  assign \$160  = decoded[10] & decoded[15];
+  assign \$161  = decoded[11] & decoded[15];
+  assign \$162  = ~ \$161 ;
+  assign \$164  = decoded[7] & decoded[17];
+  assign \$165  = decoded[8] & decoded[17];
   assign \$166  = decoded[9] & decoded[17];
   assign \$167  = decoded[10] & decoded[17];
   assign \$168  = decoded[11] & decoded[17];
@@ -1460,38 +1521,65 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign \$792  = \$732  | \$791 ;
   assign \$795  = \$625  | \$794 ;
   assign \$797  = \$288  + \$796 [8:0];
-  assign product_shifted = $signed(multiplied[11:3]) << multiplied[16:12];
-  assign \$798  = | multiplied[11:3];
-  assign \$799  = ! product_shifted[39:31];
-  assign \$800  = product_shifted[39:31] == 9'h1ff;
-  assign \$801  = \$799  | \$800 ;
-  assign \$802  = ~ \$801 ;
+  assign \$798  = ! multiplied[11];
+  assign \$801  = ! multiplied[11:10];
+  assign \$802  = multiplied[11:10] == 2'h3;
+  assign \$803  = \$801  | \$802 ;
+  assign \$804  = ! multiplied[11:9];
+  assign \$805  = multiplied[11:9] == 3'h7;
+  assign \$806  = \$804  | \$805 ;
+  assign \$807  = ! multiplied[11:8];
+  assign \$808  = multiplied[11:8] == 4'hf;
+  assign \$809  = \$807  | \$808 ;
+  assign \$810  = ! multiplied[11:7];
+  assign \$811  = multiplied[11:7] == 5'h1f;
+  assign \$812  = \$810  | \$811 ;
+  assign \$813  = ! multiplied[11:6];
+  assign \$814  = multiplied[11:6] == 6'h3f;
+  assign \$815  = \$813  | \$814 ;
+  assign \$816  = ! multiplied[11:5];
+  assign \$817  = multiplied[11:5] == 7'h7f;
+  assign \$818  = \$816  | \$817 ;
+  assign \$819  = ! multiplied[11:4];
+  assign \$820  = multiplied[11:4] == 8'hff;
+  assign \$821  = \$819  | \$820 ;
+  assign \$822  = ! multiplied[11:3];
+  assign \$823  = multiplied[11:3] == 9'h1ff;
+  assign \$824  = \$822  | \$823 ;
+  assign \$825  = $signed(multiplied[11:3]) << multiplied[16:12];
+  assign \$827  = | multiplied[11:3];
+  assign \$828  = product_fits >> multiplied[16:12];
+  assign \$829  = ~ \$828 ;
+  assign \$831  = ! product[34];
   assign total = $signed(acc) + $signed(product[34:3]);
-  assign \$806  = total[32] != total[31];
-  assign beat_out_of_range = \$805  | \$806 ;
-  assign \$807  = a_type_error | w_type_error;
-  assign \$808  = product[0] & product[1];
-  assign \$809  = product[0] & product[1];
-  assign \$810  = acc_overflow | beat_out_of_range;
-  assign \$811  = acc_error | product[2];
-  assign \$812  = acc_overflow | beat_out_of_range;
-  assign \$813  = acc_error | product[2];
+  assign \$835  = ! total[32:31];
+  assign \$836  = total[32:31] == 2'h3;
+  assign \$837  = \$835  | \$836 ;
+  assign \$838  = ~ \$837 ;
+  assign beat_out_of_range = step_out_of_range | \$838 ;
+  assign \$839  = a_type_error | w_type_error;
+  assign \$840  = product[0] & product[1];
+  assign \$841  = product[0] & product[1];
+  assign \$842  = acc_overflow | beat_out_of_range;
+  assign \$843  = acc_error | product[2];
+  assign \$844  = acc_overflow | beat_out_of_range;
+  assign \$845  = acc_error | product[2];
   always @(posedge clk)
-    decoded <= \$814 ;
+    decoded <= \$846 ;
   always @(posedge clk)
-    multiplied <= \$815 ;
+    multiplied <= \$847 ;
   always @(posedge clk)
-    product <= \$816 ;
+    product <= \$848 ;
   always @(posedge clk)
-    o__valid <= \$817 ;
+    o__valid <= \$849 ;
   always @(posedge clk)
-    o__payload <= \$818 ;
+    o__payload <= \$850 ;
   always @(posedge clk)
-    acc <= \$819 ;
+    acc <= \$851 ;
   always @(posedge clk)
-    acc_overflow <= \$820 ;
+    acc_overflow <= \$852 ;
   always @(posedge clk)
-    acc_error <= \$821 ;
+    acc_error <= \$853 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$2  = | i__payload[3:0];
@@ -1625,34 +1713,6 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign \$130  = decoded[11] & decoded[16];
   assign \$131  = ~ \$130 ;
   assign \$133  = { 3'h0, \$125  } ^ { 3'h0, \$132  };
-  assign \$134  = decoded[7] & decoded[17];
-  assign \$135  = decoded[8] & decoded[17];
-  assign \$136  = decoded[9] & decoded[17];
-  assign \$137  = decoded[10] & decoded[17];
-  assign \$138  = decoded[11] & decoded[17];
-  assign \$139  = ~ \$138 ;
-  assign \$141  = \$133  ^ { 1'h0, \$140  };
-  assign \$142  = decoded[7] & decoded[15];
-  assign \$143  = decoded[8] & decoded[15];
-  assign \$144  = decoded[9] & decoded[15];
-  assign \$145  = decoded[10] & decoded[15];
-  assign \$146  = decoded[11] & decoded[15];
-  assign \$147  = ~ \$146 ;
-  assign \$149  = decoded[7] & decoded[16];
-  assign \$150  = decoded[8] & decoded[16];
-  assign \$151  = decoded[9] & decoded[16];
-  assign \$152  = decoded[10] & decoded[16];
-  assign \$153  = decoded[11] & decoded[16];
-  assign \$154  = ~ \$153 ;
-  assign \$156  = { 3'h0, \$148  } & { 3'h0, \$155  };
-  assign \$157  = decoded[7] & decoded[15];
-  assign \$158  = decoded[8] & decoded[15];
-  assign \$159  = decoded[9] & decoded[15];
-  assign \$160  = decoded[10] & decoded[15];
-  assign \$161  = decoded[11] & decoded[15];
-  assign \$162  = ~ \$161 ;
-  assign \$164  = decoded[7] & decoded[17];
-  assign \$165  = decoded[8] & decoded[17];
   assign \$auto$rtlil.cc:2739:Not$2  = ~ { \$287 [8], \$287 [4:3] };
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
@@ -1740,112 +1800,112 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$814  = decoded;
+    \$846  = decoded;
     if (i__ready) begin
-      \$814 [0] = i__valid;
-      \$814 [1] = i__payload[12];
-      \$814 [2] = \$807 ;
-      \$814 [6:3] = a_exp;
-      \$814 [11:7] = a_mant;
-      \$814 [14:12] = w_exp;
-      \$814 [18:15] = w_mant;
+      \$846 [0] = i__valid;
+      \$846 [1] = i__payload[12];
+      \$846 [2] = \$839 ;
+      \$846 [6:3] = a_exp;
+      \$846 [11:7] = a_mant;
+      \$846 [14:12] = w_exp;
+      \$846 [18:15] = w_mant;
     end
     if (rst) begin
-      \$814  = 19'h00000;
+      \$846  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$815  = multiplied;
+    \$847  = multiplied;
     if (i__ready) begin
-      \$815 [0] = decoded[0];
-      \$815 [1] = decoded[1];
-      \$815 [2] = decoded[2];
-      \$815 [11:3] = \$797 [8:0];
-      \$815 [16:12] = shift;
+      \$847 [0] = decoded[0];
+      \$847 [1] = decoded[1];
+      \$847 [2] = decoded[2];
+      \$847 [11:3] = \$797 [8:0];
+      \$847 [16:12] = shift;
     end
     if (rst) begin
-      \$815  = 17'h00000;
+      \$847  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$816  = product;
+    \$848  = product;
     if (i__ready) begin
-      \$816 [0] = multiplied[0];
-      \$816 [1] = multiplied[1];
-      \$816 [2] = multiplied[2];
-      \$816 [34:3] = product_value;
-      \$816 [35] = product_out_of_range;
+      \$848 [0] = multiplied[0];
+      \$848 [1] = multiplied[1];
+      \$848 [2] = multiplied[2];
+      \$848 [34:3] = \$826 [31:0];
+      \$848 [35] = product_out_of_range;
     end
     if (rst) begin
-      \$816  = 36'h000000000;
+      \$848  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$817  = o__valid;
+    \$849  = o__valid;
     if (i__ready) begin
-      \$817  = \$808 ;
+      \$849  = \$840 ;
     end
     if (rst) begin
-      \$817  = 1'h0;
+      \$849  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$818  = o__payload;
+    \$850  = o__payload;
     if (i__ready) begin
-      if (\$809 ) begin
-        \$818 [31:0] = total[31:0];
-        \$818 [32] = \$810 ;
-        \$818 [33] = \$811 ;
+      if (\$841 ) begin
+        \$850 [31:0] = total[31:0];
+        \$850 [32] = \$842 ;
+        \$850 [33] = \$843 ;
       end
     end
     if (rst) begin
-      \$818  = 34'h000000000;
+      \$850  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$819  = acc;
+    \$851  = acc;
     if (i__ready) begin
-      if (\$809 ) begin
-        \$819  = 32'd0;
+      if (\$841 ) begin
+        \$851  = 32'd0;
       end else if (product[0]) begin
-        \$819  = total[31:0];
+        \$851  = total[31:0];
       end
     end
     if (rst) begin
-      \$819  = 32'd0;
+      \$851  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$820  = acc_overflow;
+    \$852  = acc_overflow;
     if (i__ready) begin
-      if (\$809 ) begin
-        \$820  = 1'h0;
+      if (\$841 ) begin
+        \$852  = 1'h0;
       end else if (product[0]) begin
-        \$820  = \$812 ;
+        \$852  = \$844 ;
       end
     end
     if (rst) begin
-      \$820  = 1'h0;
+      \$852  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$821  = acc_error;
+    \$853  = acc_error;
     if (i__ready) begin
-      if (\$809 ) begin
-        \$821  = 1'h0;
+      if (\$841 ) begin
+        \$853  = 1'h0;
       end else if (product[0]) begin
-        \$821  = \$813 ;
+        \$853  = \$845 ;
       end
     end
     if (rst) begin
-      \$821  = 1'h0;
+      \$853  = 1'h0;
     end
   end
   assign advance = i__ready;
@@ -1863,8 +1923,9 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign w_float_exp = \$24 [2:0];
   assign w_flint_exp = \$32 [2:0];
   assign mant = \$797 [8:0];
-  assign step = { product[34], product[34:3] };
-  assign step_wrapped = product[34:3];
+  assign product_value = \$826 [31:0];
+  assign step_sum = product[34:3];
+  assign step_value = product[34:3];
   assign result = total[31:0];
   assign \i__payload.a  = i__payload[3:0];
   assign \i__payload.w  = i__payload[7:4];
@@ -1891,6 +1952,38 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign \product.error  = product[2];
   assign \product.value  = product[34:3];
   assign \product.out  = product[35];
+  assign product_fits[31] = \$824 ;
+  assign product_fits[30] = \$821 ;
+  assign product_fits[29] = \$818 ;
+  assign product_fits[28] = \$815 ;
+  assign product_fits[27] = \$812 ;
+  assign product_fits[26] = \$809 ;
+  assign product_fits[25] = \$806 ;
+  assign product_fits[24] = \$803 ;
+  assign product_fits[23] = \$800 ;
+  assign product_fits[22] = 1'h1;
+  assign product_fits[21] = 1'h1;
+  assign product_fits[20] = 1'h1;
+  assign product_fits[19] = 1'h1;
+  assign product_fits[18] = 1'h1;
+  assign product_fits[17] = 1'h1;
+  assign product_fits[16] = 1'h1;
+  assign product_fits[15] = 1'h1;
+  assign product_fits[14] = 1'h1;
+  assign product_fits[13] = 1'h1;
+  assign product_fits[12] = 1'h1;
+  assign product_fits[11] = 1'h1;
+  assign product_fits[10] = 1'h1;
+  assign product_fits[9] = 1'h1;
+  assign product_fits[8] = 1'h1;
+  assign product_fits[7] = 1'h1;
+  assign product_fits[6] = 1'h1;
+  assign product_fits[5] = 1'h1;
+  assign product_fits[4] = 1'h1;
+  assign product_fits[3] = 1'h1;
+  assign product_fits[2] = 1'h1;
+  assign product_fits[1] = 1'h1;
+  assign product_fits[0] = 1'h1;
   assign \$42  = { 1'h0, \$41 , \$39 , \$38 , \$37 , \$36  };
   assign \$49  = { \$48 , \$46 , \$45 , \$44 , \$43 , 1'h0 };
   assign \$57  = { 1'h0, \$56 , \$54 , \$53 , \$52 , \$51 , 2'h0 };
@@ -2000,9 +2093,13 @@ module ant_pe(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__p
   assign { \$794 [7:5], \$794 [2:0] } = 6'h00;
   assign { \$794 [8], \$794 [4:3] } = { \$793 [8], \$793 [4:3] };
   assign \$796  = { \$795 , 1'h0 };
-  assign product_value = product_shifted[31:0];
-  assign product_out_of_range = \$802 ;
-  assign \$803  = product[35];
-  assign \$804  = 1'h0;
-  assign \$805  = product[35];
+  assign \$799  = multiplied[11];
+  assign \$826  = \$825 ;
+  assign product_out_of_range = \$829 ;
+  assign \$830  = product[35];
+  assign \$832  = product[34];
+  assign \$800  = 1'h1;
+  assign \$833  = 1'h1;
+  assign \$834  = 1'h0;
+  assign step_out_of_range = product[35];
 endmodule

@@ -12,9 +12,9 @@ from amaranth.back import rtlil
 from amaranth.hdl import Module, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.sim import Simulator
 
 from accelgen.hw.adders import SPLIT_MIN_BITS, split_add, split_negate
+from accelgen.verif.amaranth_sim import every_value, sweep_combinational
 
 __all__ = []
 
@@ -48,27 +48,11 @@ def _wrap(value, width):
     return value - (1 << width) if value >> (width - 1) else value
 
 
-def _run(dut, pairs, inputs, expect):
-    wrong = []
-
-    async def testbench(ctx):
-        for pair in pairs:
-            for port, value in zip(inputs, pair):
-                ctx.set(port, value)
-            got, want = ctx.get(dut.y), expect(*pair)
-            if got != want:
-                wrong.append((*pair, got, want))
-
-    sim = Simulator(dut)
-    sim.add_testbench(testbench)
-    sim.run()
-    return wrong
-
-
-def _values(shape):
-    if shape.signed:
-        return range(-(1 << (shape.width - 1)), 1 << (shape.width - 1))
-    return range(1 << shape.width)
+def _mismatches(dut, cases, inputs, expect):
+    """``[(*case, got, want)]`` where ``dut.y`` is not ``expect(*case)``."""
+    rows = [dict(zip(inputs, case)) for case in cases]
+    got = sweep_combinational(dut, rows, ("y",))
+    return [(*case, y, expect(*case)) for case, (y,) in zip(cases, got) if y != expect(*case)]
 
 
 @pytest.mark.sim
@@ -78,8 +62,8 @@ def _values(shape):
 def test_split_add_is_exact_over_every_operand_pair(a_shape, b_shape, width):
     """Split even at 2 bits: every pair, the sum modulo ``2**width``."""
     dut = _Sum(a_shape, b_shape, width, min_bits=2)
-    pairs = [(x, z) for x in _values(a_shape) for z in _values(b_shape)]
-    wrong = _run(dut, pairs, (dut.a, dut.b), lambda x, z: _wrap(x + z, width))
+    pairs = [(x, z) for x in every_value(a_shape) for z in every_value(b_shape)]
+    wrong = _mismatches(dut, pairs, ("a", "b"), lambda x, z: _wrap(x + z, width))
     assert not wrong, f"(a, b, got, want) {wrong[:5]}"
 
 
@@ -88,7 +72,7 @@ def test_split_add_is_exact_over_every_operand_pair(a_shape, b_shape, width):
 def test_split_negate_is_exact_for_every_value(width):
     dut = _Negation(width, min_bits=2)
     pairs = [(x,) for x in range(1 << width)]
-    wrong = _run(dut, pairs, (dut.x,), lambda x: -x % (1 << width))
+    wrong = _mismatches(dut, pairs, ("x",), lambda x: -x % (1 << width))
     assert not wrong, f"(x, got, want) {wrong[:5]}"
 
 
@@ -104,11 +88,11 @@ def test_wide_split_add_and_negate_at_random_and_corners():
     fits = range(-(1 << 52), 1 << 52)
     pairs = list(zip(xs, zs)) + [(x, z) for x in xs for z in (-x, 1 - x, -1 - x) if z in fits]
     add = _Sum(signed(53), signed(53), 54, SPLIT_MIN_BITS)
-    wrong = _run(add, pairs, (add.a, add.b), lambda x, z: _wrap(x + z, 54))
+    wrong = _mismatches(add, pairs, ("a", "b"), lambda x, z: _wrap(x + z, 54))
     assert not wrong, f"seed {seed}: (a, b, got, want) {wrong[:5]}"
     neg = _Negation(54, SPLIT_MIN_BITS)
     values = [x % (1 << 54) for x in xs] + [half * k for k in range(8)]
-    wrong = _run(neg, [(x,) for x in values], (neg.x,), lambda x: -x % (1 << 54))
+    wrong = _mismatches(neg, [(x,) for x in values], ("x",), lambda x: -x % (1 << 54))
     assert not wrong, f"seed {seed}: (x, got, want) {wrong[:5]}"
 
 

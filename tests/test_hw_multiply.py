@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from accelgen.flow.synth import synthesize
+from accelgen.verif.amaranth_sim import every_value
 from accelgen.hw.multiply import (LOGIC_PRODUCT_MAX_BITS, logic_product, narrow_product,
                                   product_terms, sum_terms)
 
@@ -21,12 +22,6 @@ __all__ = []
 
 def _shape(width, is_signed):
     return signed(width) if is_signed else unsigned(width)
-
-
-def _range(shape):
-    if shape.signed:
-        return range(-(1 << (shape.width - 1)), 1 << (shape.width - 1))
-    return range(1 << shape.width)
 
 
 class _Product(wiring.Component):
@@ -57,8 +52,8 @@ def test_logic_product_is_exact_over_every_operand_pair(widths, a_signed, b_sign
     wrong = []
 
     async def testbench(ctx):
-        for x in _range(a_shape):
-            for z in _range(b_shape):
+        for x in every_value(a_shape):
+            for z in every_value(b_shape):
                 ctx.set(dut.a, x)
                 ctx.set(dut.b, z)
                 if ctx.get(dut.y) != x * z:
@@ -100,8 +95,8 @@ def test_product_terms_and_an_addend_sum_modulo_any_width(width, a_signed, b_sig
     wrong = []
 
     async def testbench(ctx):
-        for x in _range(a_shape):
-            for z in _range(b_shape):
+        for x in every_value(a_shape):
+            for z in every_value(b_shape):
                 for c in addends:
                     ctx.set(dut.a, x)
                     ctx.set(dut.b, z)

@@ -19,7 +19,7 @@ from accelgen.verif.testing import configurations, reference_packets
 @pytest.mark.parametrize("kwargs,error,message", [
     ({"acc_width": 15}, ValueError,
      r"^olive_pe acc_width must be an integer from 16 to 48, not 15$"),
-    ({"pipeline": -1}, ValueError, r"^olive_pe pipeline must be an integer from 0 to 3, not -1$"),
+    ({"pipeline": -1}, ValueError, r"^olive_pe pipeline must be an integer from 0 to 4, not -1$"),
     ({"bits": 5}, ValueError, r"^olive_pe bits must be 4 or 8, not 5$"),
     ({"normal": "float"}, ValueError,
      r"^olive_pe normal must be one of 'int', 'flint', not 'float'$"),
@@ -84,11 +84,13 @@ def test_golden_beat_sum_overflow():
 
 @pytest.mark.sim
 @pytest.mark.parametrize("params", [Params(), Params(pipeline=0, acc_width=16),
+                                    Params(pipeline=1, acc_width=16), Params(pipeline=3),
                                     Params(bits=8, exp_bits=4, man_bits=3, bias=4,
                                            normal="flint", pipeline=2, acc_width=24),
                                     Params(bits=8, exp_bits=4, man_bits=3, bias=9,
                                            normal="flint", acc_width=26)],
-                         ids=["default", "p0_acc16", "n8_flint_p2", "n8_flint_acc26"])
+                         ids=["default", "p0_acc16", "p1_acc16", "p3", "n8_flint_p2",
+                              "n8_flint_acc26"])
 def test_amaranth_simulator_under_stalls(params):
     seed = 43
     rng = np.random.default_rng(seed)

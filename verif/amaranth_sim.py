@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 
 __all__ = ["simulate", "stream_put", "stream_get", "run_stream", "run_vectors",
            "run_back_to_back",
-           "sweep_combinational", "PERIOD"]
+           "sweep_combinational", "every_value", "PERIOD"]
 
 PERIOD = 1e-8
 
@@ -161,6 +161,14 @@ def sweep_combinational(dut, rows, outputs):
 
     simulate(dut, bench, max_cycles=0, clock=False)
     return got
+
+
+def every_value(shape):
+    """Every value of the Amaranth ``shape``, in increasing order (for
+    exhaustive sweeps of narrow operands)."""
+    if shape.signed:
+        return range(-(1 << (shape.width - 1)), 1 << (shape.width - 1))
+    return range(1 << shape.width)
 
 
 def run_back_to_back(dut, payloads, latency, read):

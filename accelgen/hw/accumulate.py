@@ -3,7 +3,7 @@
 
 from amaranth.hdl import Signal, Cat, signed
 
-__all__ = ["accumulate_packets", "overflow_accumulator"]
+__all__ = ["accumulate_packets", "overflow_accumulator", "beat_sum"]
 
 
 def accumulate_packets(m, o, *, advance, valid, last, state):
@@ -48,22 +48,37 @@ def overflow_accumulator(m, o, *, values, outs, valid, last, advance, width, err
     """
     acc = Signal(signed(width), name="acc")
     overflow = Signal(name="acc_overflow")
-    step = Signal(signed(width + 1), name="step")
-    step_w = Signal(signed(width), name="step_wrapped")
+    step, step_out = beat_sum(m, values, outs, width, prefix="step_")
     total = Signal(signed(width + 1), name="total")
     beat_out = Signal(name="beat_out_of_range")
     result = Signal(signed(width), name="result")
-    m.d.comb += [
-        step.eq(sum(values[1:], values[0])),
-        step_w.eq(step[:width]),
-        total.eq(acc + step_w),
-        result.eq(total[:width]),
-        beat_out.eq(Cat(*outs).any() | (step[width] != step[width - 1]) |
-                    (total[width] != total[width - 1])),
-    ]
+    m.d.comb += [total.eq(acc + step), result.eq(total[:width]),
+                 beat_out.eq(step_out | ~_fits(total, width))]
     state = [(acc, result, o.payload.acc),
              (overflow, overflow | beat_out, o.payload.overflow)]
     if error_field is not None:
         flagged = Signal(name="acc_error")
         state.append((flagged, flagged | error, getattr(o.payload, error_field)))
     accumulate_packets(m, o, advance=advance, valid=valid, last=last, state=state)
+
+
+def beat_sum(m, values, outs, width, prefix="beat_"):
+    """``(value, out)``: the sum of a beat's ``values`` (``signed(width)``) modulo
+    ``2**width`` as ``signed(width)``, and its flag: one of ``outs`` set, or the
+    exact sum outside ``signed(width)``'s range. Given to
+    :func:`overflow_accumulator` as its one value and flag, they give the same
+    result and ``overflow`` as the ``values`` and ``outs`` themselves, so a
+    register may sit between the two (``olive_pe``'s cut 4). Combinational."""
+    step = Signal(signed(width + (len(values) - 1).bit_length()), name=f"{prefix}sum")
+    value = Signal(signed(width), name=f"{prefix}value")
+    out = Signal(name=f"{prefix}out_of_range")
+    m.d.comb += [step.eq(sum(values[1:], values[0])), value.eq(step[:width]),
+                 out.eq(Cat(*outs).any() | ~_fits(step, width))]
+    return value, out
+
+
+def _fits(value, width):
+    """``value`` (two's complement) lies in ``signed(width)``'s range: its bits
+    from ``width - 1`` up are all copies of the sign."""
+    top = value[width - 1:]
+    return (top == 0) | (top == (1 << len(top)) - 1)

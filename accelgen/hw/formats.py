@@ -3,7 +3,7 @@
 
 import dataclasses
 
-from amaranth.hdl import Signal, Mux, Cat, signed, unsigned
+from amaranth.hdl import Const, Signal, Value, Mux, Cat, signed, unsigned
 
 from accelgen.hw.multiply import narrow_product
 from accelgen.num.formats import Abfloat, OliveFormat, TYPE_CODE
@@ -127,21 +127,33 @@ def decode_typed(m, code, type_code, formats, prefix):
 def shifted_product(m, mant, shift, width, prefix):
     """``(value, out_of_range)``: ``mant << shift`` modulo ``2**width`` as
     ``signed(width)``, and a flag set when the exact value does not fit
-    ``width`` bits. Shifts of ``width`` or more give 0 (and the flag unless
-    ``mant == 0``); the shifter is ``width`` wide, whatever ``len(shift)``.
-    Combinational."""
+    ``width`` bits (signed or unsigned ``mant``). Shifts of ``width`` or more
+    give 0 (and the flag unless ``mant == 0``); the shifter is ``width`` wide,
+    whatever ``len(shift)``. The flag does not wait for the shifter: for each
+    amount ``s`` it is ``mant``'s bits from ``width - 1 - s`` up, all copies of
+    the sign, decided from ``mant`` beside the shifter and selected by the
+    amount. Combinational."""
+    mant = Value.cast(mant)
     value = Signal(signed(width), name=f"{prefix}value")
     out = Signal(name=f"{prefix}out_of_range")
     k = (width - 1).bit_length()
     amount = shift[:k] if len(shift) >= k else shift
-    wide = Signal(signed(max(len(mant) + (1 << len(amount)) - 1, width + 1)),
-                  name=f"{prefix}shifted")
-    m.d.comb += wide.eq(mant << amount)
-    top = wide[width - 1:]
-    fits = (top == 0) | (top == (1 << len(top)) - 1)
+    fits = Signal(1 << len(amount), name=f"{prefix}fits")
+    for s in range(1 << len(amount)):
+        low = width - 1 - s
+        if low < 0:
+            fit = mant == 0
+        elif low >= len(mant):
+            fit = Const(1)
+        elif mant.shape().signed:
+            top = mant[low:]
+            fit = (top == 0) | (top == (1 << len(top)) - 1)
+        else:
+            fit = mant[low:] == 0
+        m.d.comb += fits[s].eq(fit)
     big = (shift >= width) if (1 << len(shift)) > width else 0
-    m.d.comb += [value.eq(Mux(big, 0, wide[:width])),
-                 out.eq(Mux(big, mant != 0, ~fits))]
+    m.d.comb += [value.eq(Mux(big, 0, mant << amount)),  # sign-extended or truncated
+                 out.eq(Mux(big, mant != 0, ~fits.bit_select(amount, 1)))]
     return value, out
 
 

@@ -279,9 +279,10 @@ class Unit:
         Parameter overrides of the configurations CI runs the cocotb regression on.
     fastest : mapping or None
         Parameter overrides of the ``default`` preset that give the unit's
-        timing-oriented setting (deepest pipeline), placed and timed beside the
-        presets in the QoR report's timing table; ``None``: no setting is faster
-        than the presets.
+        timing-oriented setting (deepest pipeline, at a size that places at
+        speed on the small iCE40), placed and timed beside the presets in the
+        QoR report's timing table and verified with them (it is one of
+        :meth:`configurations`); ``None``: no setting is faster than the presets.
     formal : Formal or None
         The stream-rule proofs run by default; ``None``: no stream ports.
     accuracy : Accuracy or None
@@ -370,9 +371,14 @@ class Unit:
         return self.component_cls(params)
 
     def configurations(self):
-        """``[(label, params)]``: the presets, then the sweep, without repeats."""
+        """``[(label, params)]``: the presets, the ``fastest`` setting (label
+        ``"fastest"``), then the sweep, without repeats. Every check that
+        enumerates them (regression, lint, emission) verifies each row of the
+        QoR report's timing table."""
         seen, out = set(), []
-        for label, overrides in [*((p, self.presets[p]) for p in PRESET_NAMES),
+        fastest = [] if self.fastest is None else \
+            [("fastest", {**self.presets["default"], **self.fastest})]
+        for label, overrides in [*((p, self.presets[p]) for p in PRESET_NAMES), *fastest,
                                  *((f"sweep{i}", s) for i, s in enumerate(self.sweep))]:
             p = self.params_cls(**overrides)
             key = module_name(p)
@@ -689,6 +695,8 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"length": 4, "index_width": 2, "pairs": 3, "pipeline": 1},
             {"length": 16, "index_width": 5, "pairs": 4, "sorted": True},
         ),
+        # Four-element blocks, one pair a cycle, every cut: the UP5K's setting.
+        fastest={"length": 4, "pairs": 1},
         # A 2-element block; one input beat, every pair of it matched at most;
         # then the same block through every register cut, two slots.
         formal=Formal(configs=(("small", {"length": 2, "index_width": 2}),
@@ -744,6 +752,8 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"n": 3, "m": 8, "groups": 2, "w_signed": False, "acc_width": 20, "pipeline": 2},
             {"n": 5, "m": 16, "groups": 1, "a_width": 3, "w_width": 2, "acc_width": 5},
         ),
+        # One 2:4 group a beat, every cut.
+        fastest={"groups": 1},
         formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
         accuracy=None,
         axis=Axis(),
@@ -827,6 +837,8 @@ UNITS = MappingProxyType({u.name: u for u in [
              "out_frac": 12, "affine": True, "gamma_bits": 16, "gamma_frac": 14,
              "stats_steps": 4},
         ),
+        # Eight channels a vector, every cut.
+        fastest={"channels": 8},
         # Vectors of 2 elements keep the bound within the default run; the deeper
         # tier adds the isqrt datapath.
         formal=Formal(configs=(("small", _LAYERNORM_FORMAL),), beats=_vector),
@@ -872,6 +884,9 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"pe": "fp_mac", "rows": 3, "cols": 2, "a_fmt": "e5m2", "acc_width": 52,
              "pipeline": 0},
         ),
+        # int8 at 2x2 with the product register: four DSP blocks, so it also
+        # places on the UP5K (the default's 16 do not fit its 8).
+        fastest={"rows": 2, "cols": 2},
         # WS: a weight tile (rows + 1 beats) and one activation row in, one
         # output row; OS: one beat in, rows output rows.
         formal=Formal(configs=(("small", {}), ("small", {"dataflow": "os"})),
@@ -900,6 +915,8 @@ UNITS = MappingProxyType({u.name: u for u in [
         # unsigned outputs and every pipeline depth (tests/test_requant.py);
         # Verilator takes the presets (per tensor and per channel gemmlowp); the
         # default has every cut.
+        # A 16-bit multiplier (the same 1/3 as the default's), every cut.
+        fastest={"mult_bits": 16, "multiplier": 21845},
         formal=Formal(configs=(("small", {"lanes": 1}),), beats=_one_beat),
         accuracy=None,
         axis=Axis(),
@@ -956,6 +973,8 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"a_fmt": "e3m2", "b_fmt": "e2m3", "block": 16, "lanes": 4, "out": "fp32",
              "pipeline": 5},
         ),
+        # MXFP4 (E2M1 elements) at the default block and lanes, every cut.
+        fastest={"a_fmt": "e2m1", "b_fmt": "e2m1"},
         # One block of two beats in, one result out.
         formal=Formal(configs=(("small", {}),), beats=lambda p: (p.words, 1)),
         accuracy=None,
@@ -985,9 +1004,10 @@ UNITS = MappingProxyType({u.name: u for u in [
             {"a_fmt": "e5m2", "out": "exact", "pipeline": 3},
             {"a_fmt": "bf16", "b_fmt": "bf16", "acc": "fp32", "pipeline": 1},
         ),
-        # The exact fixed-point sum without its rounder, every cut: the fast setting
-        # (the FP32 accumulator's one-cycle add loop is the slow one).
-        fastest={"out": "exact", "pipeline": 3},
+        # The exact fixed-point sum without its rounder, every cut, 8 guard bits
+        # (256 products before it can wrap): the fast setting (the FP32
+        # accumulator's one-cycle add loop is the slow one).
+        fastest={"out": "exact", "pipeline": 3, "guard": 8},
         formal=Formal(configs=(("small", {}),), beats=_packet_of_two),
         accuracy=None,
         axis=Axis(),

@@ -392,8 +392,9 @@ def build_report(rows, results, plots, plot_files, header):
         "## Timing",
         "",
         "Per unit, the default preset's Fmax and the fastest of its rows above (the "
-        "presets and the registry's `fastest` setting, the deepest pipeline), each "
-        "divided by `int_mac` default's Fmax placed and timed in this run.",
+        "presets and the registry's `fastest` setting: the deepest pipeline, at a size "
+        "that places at speed on the UP5K, verified like the presets), each divided by "
+        "`int_mac` default's Fmax placed and timed in this run.",
         "",
         *_timing_section(rows, results),
         "## The units' own figures",

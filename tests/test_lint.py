@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""The lint gate over every registered configuration (presets and CI sweep).
+"""The lint gate over every registered configuration (presets, `fastest` and CI sweep).
 
 The ``large`` presets, their unit's other configurations' constructs at a
 larger size, are linted with ``ACCELGEN_STRESS=2`` only: the 8x8

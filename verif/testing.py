@@ -47,7 +47,8 @@ def _heavy_marks(label, heavy_sweeps=frozenset()):
 
 
 def configurations(unit_name):
-    """``pytest.param(params, id=module)`` for a unit's presets and CI sweep."""
+    """``pytest.param(params, id=module)`` for a unit's presets, ``fastest``
+    setting and CI sweep."""
     return [pytest.param(params, id=module_name(params))
             for _label, params in UNITS[unit_name].configurations()]
 

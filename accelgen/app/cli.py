@@ -546,7 +546,8 @@ def _parser():
 
     p = sub.add_parser("lint", help="lint every unit's presets (Verilator -Wall, Yosys)")
     p.add_argument("units", nargs="*", help="units to lint (default: all)")
-    p.add_argument("--all", action="store_true", help="also the CI sweep configurations")
+    p.add_argument("--all", action="store_true",
+                   help="also the fastest settings and the CI sweep configurations")
     p.add_argument("--work", default=os.path.join("build", "lint"),
                    help="work folder (default: build/lint)")
     p.set_defaults(func=cmd_lint)

@@ -23,8 +23,8 @@ LUTs (DSPs off) per precision mode.
 Jobs run on Dask (``accelgen.flow.report.jobs``): a local cluster of ``-j``
 worker processes (default 2, so two jobs at a time), or the cluster of the
 scheduler given by ``--scheduler``; each job is limited to ``--timeout`` seconds
-(default 900; the slowest job that finishes, the large ``layernorm`` on iCE40,
-takes 10 CPU minutes, its vector buffers becoming 148k flip-flops). A job that
+(default 1800; the slowest job, the default ``bitfusion_array``'s ECP5 place
+and route, takes about 14 minutes with two jobs at a time). A job that
 fails or times out is a row entry (``failed: <tool message>``, ``timeout``),
 never dropped. A design whose Verilog is larger than ``--max-verilog-kb``
 (default 2048: only the 8x8 ``bitfusion_array``, 4.6 MB, whose synthesis takes
@@ -503,8 +503,8 @@ def main(argv=None):
     parser.add_argument("units", nargs="*", help="units to report (default: all)")
     parser.add_argument("-j", "--jobs", type=int, default=2,
                         help="worker processes of the local Dask cluster: jobs at a time (2)")
-    parser.add_argument("--timeout", type=float, default=900,
-                        help="per-job time limit in seconds (900)")
+    parser.add_argument("--timeout", type=float, default=1800,
+                        help="per-job time limit in seconds (1800)")
     parser.add_argument("--max-verilog-kb", type=float, default=MAX_VERILOG_KB,
                         help="synthesize only designs with at most this much Verilog "
                              f"({MAX_VERILOG_KB})")

@@ -90,6 +90,8 @@ def render_units(pages):
             lines += [f"| `{n}` | `{s['default']}` | {s['doc']} |" for n, s in described.items()]
             lines.append("")
         presets = ", ".join(f"{p}: `{module_name(unit.params(p))}`" for p in unit.presets)
+        if unit.fastest is not None:
+            presets += f"; fastest (timing table): `{module_name(unit.params(**unit.fastest))}`"
         count = len(unit.configurations())
         lines += [f"Presets: {presets}. The regression runs {count} distinct "
                   f"configuration{'s' if count > 1 else ''}.", "",

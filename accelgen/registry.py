@@ -376,16 +376,20 @@ class Unit:
         enumerates them (regression, lint, emission) verifies each row of the
         QoR report's timing table."""
         seen, out = set(), []
-        fastest = [] if self.fastest is None else \
-            [("fastest", {**self.presets["default"], **self.fastest})]
-        for label, overrides in [*((p, self.presets[p]) for p in PRESET_NAMES), *fastest,
-                                 *((f"sweep{i}", s) for i, s in enumerate(self.sweep))]:
-            p = self.params_cls(**overrides)
+        fastest = [] if self.fastest is None else [("fastest", self.fastest_params())]
+        for label, p in [*((p, self.params(p)) for p in PRESET_NAMES), *fastest,
+                         *((f"sweep{i}", self.params_cls(**s))
+                           for i, s in enumerate(self.sweep))]:
             key = module_name(p)
             if key not in seen:
                 seen.add(key)
                 out.append((label, p))
         return out
+
+    def fastest_params(self):
+        """``Params`` of the :attr:`fastest` setting (the ``default`` preset with its
+        overrides), or ``None`` when the unit declares none."""
+        return None if self.fastest is None else self.params(**self.fastest)
 
     def formal_configurations(self):
         """``[Params]`` of :attr:`formal`'s configurations (empty when ``formal`` is ``None``)."""

@@ -24,7 +24,7 @@ Jobs run on Dask (``accelgen.flow.report.jobs``): a local cluster of ``-j``
 worker processes (default 2, so two jobs at a time), or the cluster of the
 scheduler given by ``--scheduler``; each job is limited to ``--timeout`` seconds
 (default 1800; the slowest job, the default ``bitfusion_array``'s ECP5 place
-and route, takes about 14 minutes with two jobs at a time). A job that
+and route, comes close to 900: its time is in the report's job table). A job that
 fails or times out is a row entry (``failed: <tool message>``, ``timeout``),
 never dropped. A design whose Verilog is larger than ``--max-verilog-kb``
 (default 2048: only the 8x8 ``bitfusion_array``, 4.6 MB, whose synthesis takes
@@ -95,7 +95,7 @@ def rows_of(unit_names):
         unit, by_module = UNITS[name], {}
         settings = [(preset, unit.params(preset)) for preset in PRESET_NAMES]
         if unit.fastest is not None:
-            settings.append(("fastest", unit.params(**unit.fastest)))
+            settings.append(("fastest", unit.fastest_params()))
         for label, params in settings:
             by_module.setdefault(module_name(params), Row(name, [], params)).presets.append(
                 label)

@@ -257,6 +257,24 @@ def test_heavy_sweeps_wait_for_stress():
     assert sum(len(u.heavy.sweeps) for u in UNITS.values()) >= 1
 
 
+def test_fastest_settings_are_verified_by_default():
+    """Each unit's ``fastest`` setting (a row of the QoR report's timing table) is
+    one of its configurations, and the cocotb regression and the lint gate take it
+    without ``ACCELGEN_STRESS``."""
+    from accelgen.verif.testing import regression_cases, all_configurations
+    regression = {case.id: case.marks for case in regression_cases()}
+    linted = {case.id for case in all_configurations(defer_large=True) if not case.marks}
+    declared = [unit for unit in UNITS.values() if unit.fastest is not None]
+    assert len(declared) >= 7
+    for unit in declared:
+        name = module_name(unit.fastest_params())
+        assert ("fastest", name) in [(label, module_name(p))
+                                     for label, p in unit.configurations()] or \
+            name in {module_name(unit.params(p)) for p in unit.presets}, unit.name
+        assert name in regression and not regression[name], unit.name
+        assert name in linted, unit.name
+
+
 def test_facts_are_frozen():
     formal = UNITS["int_mac"].formal
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -91,7 +91,7 @@ def render_units(pages):
             lines.append("")
         presets = ", ".join(f"{p}: `{module_name(unit.params(p))}`" for p in unit.presets)
         if unit.fastest is not None:
-            presets += f"; fastest (timing table): `{module_name(unit.params(**unit.fastest))}`"
+            presets += f"; fastest (timing table): `{module_name(unit.fastest_params())}`"
         count = len(unit.configurations())
         lines += [f"Presets: {presets}. The regression runs {count} distinct "
                   f"configuration{'s' if count > 1 else ''}.", "",

@@ -887,6 +887,8 @@ UNITS = MappingProxyType({u.name: u for u in [
             # FP8 PEs: E5M2 activations with infinities, WS (the Amaranth tier takes OS).
             {"pe": "fp_mac", "rows": 3, "cols": 2, "a_fmt": "e5m2", "acc_width": 52,
              "pipeline": 0},
+            # int8 products in partial-product logic, their carry-save rows registered.
+            {"rows": 3, "cols": 3, "multiplier": "logic"},
         ),
         # int8 at 2x2 with the product register: four DSP blocks, so it also
         # places on the UP5K (the default's 16 do not fit its 8).

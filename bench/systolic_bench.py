@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Systolic array: utilization, resources per PE, Fmax, verification speed.
 
-    .venv/bin/python bench/systolic_bench.py [utilization] [resources] [fmax] [speed]
+    .venv/bin/python bench/systolic_bench.py [utilization] [resources] [fmax] [fmax25] [speed]
 
-(no argument: all four sections).
+(no argument: all five sections).
 
 utilization  useful MACs / (rows * cols * cycles) of square GEMMs (M = N = K) on
              an 8x8 array, WS and OS, from the cycle model (which the tests hold
@@ -14,6 +14,10 @@ resources    int8 WS arrays of 4x4, 8x8 and 16x16 PEs, Yosys cell counts on
 fmax         register-to-register Fmax (nextpnr-ecp5, seed 1) of the 8x8 int8 array
              (WS and OS, pipeline 0 and 1) next to one int_mac, all on an
              LFE5U-85F (the array's 64 multipliers do not fit the 25F's 28 DSPs).
+fmax25       the 8x8 int8 WS array at pipeline=1 with multiplier='logic' (no DSP
+             block) on the LFE5U-25F of the QoR report's timing table, as a ratio
+             to int_mac default placed in the same run (nextpnr-ecp5, seeds 1
+             and 2; place and route of the array takes 10 to 30 minutes a seed).
 speed        simulated cycles per second of the same tiled GEMMs on an 8x8
              array: cocotb + Verilator (the regression's harness) against
              Amaranth's Python simulator.
@@ -121,6 +125,25 @@ def section_fmax(tmp):
                        right=(1, 2)))
 
 
+def section_fmax25(tmp):
+    mac = get_unit("int_mac")
+    designs = [("int_mac default", mac.build(mac.params())),
+               ("systolic_array 8x8 int8 WS, pipeline=1, multiplier='logic'",
+                UNIT.build(UNIT.params(rows=8, cols=8, pipeline=1, multiplier="logic")))]
+    seeds = (1, 2)
+    found = {}
+    for k, (label, design) in enumerate(designs):
+        for seed in seeds:
+            found[label, seed] = fmax(design, "ecp5", Path(tmp) / f"25f.{k}.{seed}", seed=seed,
+                                      timeout=3600)
+            progress(f"fmax {label} seed {seed}")
+    base = designs[0][0]
+    rows = [[label] + [f"{found[label, s]:.1f} ({found[label, s] / found[base, s]:.2f}×)"
+                       for s in seeds] for label, _ in designs]
+    print(format_table(rows, ["design (LFE5U-25F)"] +
+                       [f"seed {s}: MHz (÷ int_mac)" for s in seeds], right=(1, 2)))
+
+
 def section_speed():
     from accelgen.verif.runner import run_cocotb, sim_speed
     from accelgen.verif.systolic_array import amaranth_gemm, shapes
@@ -144,7 +167,7 @@ def section_speed():
 
 
 def main(sections):
-    sections = sections or ["utilization", "resources", "fmax", "speed"]
+    sections = sections or ["utilization", "resources", "fmax", "fmax25", "speed"]
     with tempfile.TemporaryDirectory() as tmp:
         for name in sections:
             print(f"## {name}")
@@ -154,6 +177,8 @@ def main(sections):
                 section_resources(tmp)
             elif name == "fmax":
                 section_fmax(tmp)
+            elif name == "fmax25":
+                section_fmax25(tmp)
             elif name == "speed":
                 section_speed()
             else:

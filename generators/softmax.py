@@ -395,23 +395,27 @@ class Softmax(wiring.Component):
         if p.pipeline >= 3:
             carried = register_values(m, advance, "exp_cut", carried)
         factor = carried.pop("factor")
+        # y = floor(scaled / 2**shift + 1/2) (lut, base2) is (scaled[shift-1:] + 1) >> 1;
+        # ibert's floor is scaled[shift:]
+        shift = p.recip_shift - p.out_frac
+        rounds = p.method != "ibert"
+        kept = shift - 1 if rounds else shift
         for lane in range(p.lanes):
             e = carried.pop(f"exp{lane}")
             scaled_e = Signal(p.exp_bits + 1 + p.quotient_bits, name=f"scaled{lane}")
             m.d.comb += scaled_e.eq(e * factor)
-            carried[f"scaled{lane}"] = scaled_e
+            # only the bits from the rounding position up reach the output
+            carried[f"scaled{lane}"] = scaled_e[kept:]
         if p.pipeline >= 2:
             carried = register_values(m, advance, "cut2", carried)
-        shift = p.recip_shift - p.out_frac
-        half = 0 if p.method == "ibert" else 1 << (shift - 1)
         top = (1 << p.out_bits) - 1
         with m.If(advance):
             m.d.sync += [self.o.valid.eq(carried["valid"]),
                          self.o.payload.last.eq(carried["last"])]
         for lane in range(p.lanes):
             scaled_e = carried[f"scaled{lane}"]
-            y = Signal(len(scaled_e) - shift + 1, name=f"y{lane}")
-            m.d.comb += y.eq((scaled_e + half) >> shift)
+            y = Signal(len(scaled_e) + 1 - rounds, name=f"y{lane}")
+            m.d.comb += y.eq((scaled_e + 1) >> 1 if rounds else scaled_e)
             with m.If(advance):
                 m.d.sync += self.o.payload.y[lane].eq(Mux(y > top, top, y))
         return m

@@ -11,17 +11,19 @@ from accelgen.hw.bitfusion import FusionStep, Precision, StepOperands, OPERAND_B
 from accelgen.hw.formats import decode_pair, decode_typed, pair_step, shifted_product
 from accelgen.hw.fparith import (decode_pair as decode_fp_pair, fp_product, align_exact,
                                  exact_lsb, exact_product_width)
-from accelgen.hw.multiply import (LOGIC_PRODUCT_MAX_BITS, narrow_product, product_terms,
-                                  sum_terms)
+from accelgen.hw.multiply import (LOGIC_PRODUCT_MAX_BITS, narrow_product, product_carry_save,
+                                  product_terms, sum_terms)
 from accelgen.hw.pipeline import delay_chain, register_stage
-from accelgen.hw.stream import stall_advance
+from accelgen.hw.stream import skid_output
 from accelgen.num.formats import AntFormat, KINDS, default_olive_format
 from accelgen.num.fpformats import get_format
 from accelgen.params import (UnitParams, param, check_int, check_bool, check_choice, require,
                              int_shape)
 
-__all__ = ["Params", "SystolicArray", "PE_TYPES", "FP_FORMATS", "FP_FLAGS"]
+__all__ = ["Params", "SystolicArray", "PE_TYPES", "MULTIPLIERS", "FP_FORMATS", "FP_FLAGS"]
 
+#: How the ``int_mac`` PE multiplies (``multiplier``).
+MULTIPLIERS = ("auto", "logic")
 #: Element formats of the ``fp_mac`` PE.
 FP_FORMATS = ("e4m3", "e5m2")
 #: The ``fp_mac`` PE's per-result flags (``flags[c]`` on ``o``).
@@ -30,9 +32,10 @@ FP_FLAGS = data.StructLayout({"nan": 1, "pos_inf": 1, "neg_inf": 1})
 
 class IntMACPE:
     """The plain integer processing element: ``product = a * w`` at the array's
-    operand widths and signedness; operands of at most 6 bits multiply in
-    partial-product logic (:func:`accelgen.hw.multiply.narrow_product`, no DSP
-    block), wider ones through ``*`` as in ``int_mac``."""
+    operand widths and signedness. With ``multiplier='auto'`` operands of at
+    most 6 bits multiply in partial-product logic (no DSP block), wider ones
+    through ``*`` as in ``int_mac`` (a DSP block where synthesis maps it);
+    ``multiplier='logic'`` takes partial-product logic at every width."""
 
     name = "int_mac"
     mode_fields = {}  # per-beat fields beside the operands (none: fixed at elaboration)
@@ -62,14 +65,11 @@ class IntMACPE:
         return product, None
 
     @staticmethod
-    def product_terms(params, a, w):
-        """The product as partial-product terms modulo ``2**acc_width``, for a
-        multiply-add in one carry-save sum (``None`` for operands wider than
-        :data:`accelgen.hw.multiply.LOGIC_PRODUCT_MAX_BITS`, which go through
-        ``*``)."""
-        if max(len(a), len(w)) > LOGIC_PRODUCT_MAX_BITS:
-            return None
-        return product_terms(a, w, params.acc_width)
+    def logic_product(params, a, w):
+        """Whether the product is partial-product logic (then the multiply-add
+        takes it as terms of its own sum), not ``*``."""
+        return (params.multiplier == "logic" or
+                max(len(a), len(w)) <= LOGIC_PRODUCT_MAX_BITS)
 
 
 class FusionPE:
@@ -264,6 +264,11 @@ class Params(UnitParams):
     w_fmt: str = param("e4m3", "pe='fp_mac': weight format, e4m3 or e5m2", abbr="wf")
     pipeline: int = param(1, "product register in every PE (0 or 1; adds one cycle)",
                           abbr="p")
+    multiplier: str = param("auto", "pe='int_mac': 'auto' (partial-product logic for "
+                                    "operands of at most 6 bits, else '*', which synthesis "
+                                    "maps to a DSP block where it can) or 'logic' "
+                                    "(partial-product logic at every width: no DSP block)",
+                            abbr="mul")
 
     def __post_init__(self):
         check_int(self, "rows", min=1, max=32)
@@ -283,6 +288,10 @@ class Params(UnitParams):
                         f"pe={self.pe!r}")
         self.pe_type.check(self)
         check_int(self, "pipeline", min=0, max=1)
+        check_choice(self, "multiplier", MULTIPLIERS)
+        require(self, self.multiplier == "auto" or self.pe == "int_mac",
+                f"multiplier applies to pe='int_mac' only; leave it at 'auto' for "
+                f"pe={self.pe!r}")
 
     @property
     def pe_type(self):
@@ -398,7 +407,14 @@ class SystolicArray(wiring.Component):
     activation beat less than ``rows + cols - 1`` cycles old. Activations flow
     right and partial sums down; each PE's weight is selected from the beat's
     bank a cycle ahead and registered, so no multiplexer sits in front of the
-    multiplier. The array stalls as a whole while ``o.valid & ~o.ready``.
+    multiplier. ``o`` is driven through a one-beat skid register
+    (:func:`accelgen.hw.stream.skid_output`): a beat ``o`` refuses moves into
+    it, and the array stalls as a whole while it holds a beat, so the stall
+    is a flip-flop rather than ``o.ready`` (whose fan-out to every register
+    of a large array would be the critical path). ``w.ready`` is likewise a
+    register, loaded with its next value (from the banks' next state), and the
+    loading row is kept one-hot, so a weight register's enable is one LUT of
+    flip-flops.
 
     **OS** (output stationary): beat ``k`` of a tile carries ``A[:, k]`` on ``a``
     and ``B[k, :]`` on ``w``. The two streams are consumed together and the tile
@@ -454,17 +470,28 @@ class SystolicArray(wiring.Component):
 
     def _multiply_add(self, m, prev, a, w, a_mode, w_mode, advance, prefix):
         """``(prev + product, error)`` (``prev`` ``None``: the product alone), at
-        the accumulator's shape. With ``pipeline == 0`` and a PE that gives its
-        product as terms (narrow integer operands), the terms and ``prev`` are
-        summed together: carry-save levels and one carry chain, not one chain
-        for the product and another for the sum."""
+        the accumulator's shape. When the PE's product is partial-product logic
+        (``logic_product``), the partial products and ``prev`` are summed
+        together: carry-save levels and one carry chain, not one chain for the
+        product and another for the sum. With ``pipeline == 1`` the product
+        register then holds the partial products' two carry-save rows
+        (:func:`accelgen.hw.multiply.product_carry_save`), and the chain after
+        it adds them, their constant and ``prev``."""
         p = self.params
-        get_terms = getattr(p.pe_type, "product_terms", None)
-        terms = get_terms(p, a, w) if get_terms and p.pipeline == 0 else None
+        is_logic = getattr(p.pe_type, "logic_product", None)
         total = Signal(p.acc_shape(), name=f"{prefix}sum")
-        if terms is not None:
-            m.d.comb += total.eq(sum_terms(terms + ([prev] if prev is not None else []),
-                                           p.acc_width))
+        if is_logic is not None and is_logic(p, a, w):
+            addend = [prev] if prev is not None else []
+            if p.pipeline == 0:
+                terms = product_terms(a, w, p.acc_width)
+            else:
+                rows, constant = product_carry_save(a, w)
+                s = register_stage(m, advance, f"{prefix}product_reg",
+                                   **{f"row{k}": row for k, row in enumerate(rows)})
+                terms = [s[f"row{k}"] for k in range(len(rows))]
+                if constant % (1 << p.acc_width):
+                    terms.append(C(constant % (1 << p.acc_width), p.acc_width))
+            m.d.comb += total.eq(sum_terms(terms + addend, p.acc_width))
             return total, 0
         product, error = self._product(m, a, w, a_mode, w_mode, advance, prefix)
         m.d.comb += total.eq(product if prev is None else prev + product)
@@ -489,13 +516,19 @@ class SystolicArray(wiring.Component):
         rows, cols, depth = p.rows, p.cols, p.latency
         reads = rows + cols - 2  # deepest depth at which a PE reads its weight
 
-        advance = stall_advance(m, self.o)
+        # The array's last stage: o through a skid register, so that the array's
+        # stall (advance) is a flip-flop, not a function of o.ready.
+        out = Signal(p.o_layout(), name="array_out")
+        out_valid = Signal(name="array_out_valid")
+        advance = skid_output(m, self.o, out_valid, out)
 
         weights = [[[Signal(p.w_shape(), name=f"w{b}_{r}_{c}") for c in range(cols)]
                     for r in range(rows)] for b in range(2)]
         full = Signal(2)
         load_bank, act_bank = Signal(), Signal()
-        load_row = Signal(range(rows)) if rows > 1 else None
+        # the row a weight beat loads, one-hot, so that a weight register's enable
+        # is one LUT of flip-flops
+        load_row = Signal(rows, name="load_row", init=1)
 
         take_a = Signal()
         m.d.comb += [self.a.ready.eq(advance & full.bit_select(act_bank, 1)),
@@ -508,39 +541,52 @@ class SystolicArray(wiring.Component):
         w_modes = [[Signal.like(w_mode_bits, name=f"w{b}_{r}_mode") for r in range(rows)]
                    for b in range(2)]
 
-        busy = [Signal(name=f"bank{b}_read") for b in range(2)]
-        for b in range(2):
-            m.d.comb += busy[b].eq(Cat(*[valid[d] & (bank[d] == b)
-                                         for d in range(1, reads + 1)]).any()
-                                   if reads >= 1 else 0)
-        m.d.comb += self.w.ready.eq(~full.bit_select(load_bank, 1) &
-                                    ~Mux(load_bank, busy[1], busy[0]))
-        with m.If(self.w.valid & self.w.ready):
+        # The bank state's next values, so that w.ready is a register loaded with
+        # its next value: the weight registers' enables then start at flip-flops.
+        # busy[b]: a beat at depth 1 .. reads reads bank b (the chains shift on
+        # ``advance``).
+        w_take = Signal()
+        m.d.comb += w_take.eq(self.w.valid & self.w.ready)
+        at_end = load_row[rows - 1]
+        full_next, load_bank_next = Signal(2), Signal()
+        m.d.comb += [full_next.eq(full), load_bank_next.eq(load_bank)]
+        with m.If(w_take & at_end):
+            m.d.comb += [full_next.bit_select(load_bank, 1).eq(1), load_bank_next.eq(~load_bank)]
+        with m.If(take_a & self.a.payload.last):
+            m.d.comb += full_next.bit_select(act_bank, 1).eq(0)
+        busy_next = [Signal(name=f"bank{b}_read_next") for b in range(2)]
+        if reads >= 1:
+            def reading(b, depths):
+                return Cat(*[valid[d] & (bank[d] == b) for d in depths]).any()
+            for b in range(2):
+                m.d.comb += busy_next[b].eq(Mux(advance, reading(b, range(0, reads)),
+                                                reading(b, range(1, reads + 1))))
+        # free[b]: bank b is neither full nor read next cycle, unless the loading
+        # bank fills now (w_take, the widest fan-out, enters at the last LUT).
+        cleared = take_a & self.a.payload.last
+        free = [~(full[b] & ~(cleared & (act_bank == b))) & ~busy_next[b] for b in range(2)]
+        w_ready = Signal(name="w_ready", init=1)
+        m.d.sync += [full.eq(full_next), load_bank.eq(load_bank_next),
+                     w_ready.eq(Mux(w_take & at_end, Mux(load_bank, free[0], free[1]),
+                                    Mux(load_bank, free[1], free[0])))]
+        m.d.comb += self.w.ready.eq(w_ready)
+        with m.If(w_take):
+            m.d.sync += load_row.eq(load_row.rotate_left(1))
             for b in range(2):
                 for r in range(rows):
-                    with m.If((load_bank == b) & ((load_row == r) if load_row is not None
-                                                  else 1)):
+                    with m.If((load_bank == b) & load_row[r]):
                         m.d.sync += [weights[b][r][c].eq(self.w.payload.data[c])
                                      for c in range(cols)]
                         m.d.sync += w_modes[b][r].eq(w_mode_bits)
-            at_end = (load_row == rows - 1) if load_row is not None else 1
-            with m.If(at_end):
-                m.d.sync += [full.bit_select(load_bank, 1).eq(1), load_bank.eq(~load_bank)]
-                if load_row is not None:
-                    m.d.sync += load_row.eq(0)
-            if load_row is not None:
-                with m.Else():
-                    m.d.sync += load_row.eq(load_row + 1)
         with m.If(take_a & self.a.payload.last):
-            m.d.sync += [full.bit_select(act_bank, 1).eq(0), act_bank.eq(~act_bank)]
+            m.d.sync += act_bank.eq(~act_bank)
 
         # Each PE's weight (and its mode) for the beat at its depth d, selected from
         # the beat's bank one cycle ahead and registered, so that no bank multiplexer
         # sits in front of the multiplier. The bank cannot change under the beat: it
         # is full (depth 0) or read by the beat (depths 1 .. reads).
-        w_take = self.w.valid & self.w.ready
         next_bank = Mux(take_a & self.a.payload.last, ~act_bank, act_bank)
-        row0 = (load_row == 0) if load_row is not None else 1
+        row0 = load_row[0]
         selected = {}
         for r in range(rows):
             for c in range(cols):
@@ -581,15 +627,15 @@ class SystolicArray(wiring.Component):
                     with m.If(advance):
                         m.d.sync += flag.eq((error[r - 1][c] if r else 0) | err)
         for c in range(cols):
-            out = delay_chain(m, psum[rows - 1][c], f"out{c}", cols - 1 - c, advance)[-1]
-            m.d.comb += self.o.payload.data[c].eq(out)
+            m.d.comb += out.data[c].eq(delay_chain(m, psum[rows - 1][c], f"out{c}",
+                                                   cols - 1 - c, advance)[-1])
             if per_column:
                 flag = delay_chain(m, error[rows - 1][c], f"out{c}_error", cols - 1 - c,
                                    advance)[-1]
-                m.d.comb += self.o.payload[p.pe_type.error_field][c].eq(flag)
-        m.d.comb += [self.o.valid.eq(valid[depth]), self.o.payload.last.eq(last[depth])]
+                m.d.comb += out[p.pe_type.error_field][c].eq(flag)
+        m.d.comb += [out_valid.eq(valid[depth]), out.last.eq(last[depth])]
         if p.pe_type.error_field and not per_column:
-            m.d.comb += self.o.payload[p.pe_type.error_field].eq(error[rows - 1][cols - 1])
+            m.d.comb += out[p.pe_type.error_field].eq(error[rows - 1][cols - 1])
 
     def _output_stationary(self, m):
         p = self.params

@@ -56,8 +56,8 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire [8:0] \$140 ;
   wire \$141 ;
   reg [16:0] \$142 ;
-  wire [34:0] \$143 ;
-  wire [34:0] \$144 ;
+  wire [11:0] \$143 ;
+  wire [11:0] \$144 ;
   wire \$145 ;
   wire \$146 ;
   wire \$147 ;
@@ -182,7 +182,7 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   reg [34:0] \$254 ;
   reg [35:0] \$255 ;
   reg [35:0] \$256 ;
-  reg [35:0] \$257 ;
+  reg [12:0] \$257 ;
   reg \$258 ;
   reg [8:0] \$259 ;
   wire [6:0] \$26 ;
@@ -331,9 +331,9 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   wire [16:0] \cut1.factor ;
   wire \cut1.last ;
   wire \cut1.valid ;
-  reg [35:0] cut2 = 36'h000000000;
+  reg [12:0] cut2 = 13'h0000;
   wire \cut2.last ;
-  wire [33:0] \cut2.scaled0 ;
+  wire [10:0] \cut2.scaled0 ;
   wire \cut2.valid ;
   reg [35:0] exp_cut = 36'h000000000;
   wire [16:0] \exp_cut.exp0 ;
@@ -845,7 +845,7 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   assign \$141  = s3_lane0_index < 9'h100;
   assign s3_lane0_exp = \$141  ? \$142  : 17'h00000;
   assign scaled0 = exp_cut[35:19] * exp_cut[18:2];
-  assign \$143  = cut2[35:2] + 24'h800000;
+  assign \$143  = cut2[12:2] + 1'h1;
   assign \$145  = \$4 [5:0] == 6'h3f;
   assign \$146  = \$12 [5:0] == 6'h3f;
   assign \$147  = \$20 [5:0] == 6'h3f;
@@ -2700,10 +2700,10 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
     if (advance) begin
       \$257 [0] = exp_cut[0];
       \$257 [1] = exp_cut[1];
-      \$257 [35:2] = scaled0;
+      \$257 [12:2] = scaled0[33:23];
     end
     if (rst) begin
-      \$257  = 36'h000000000;
+      \$257  = 13'h0000;
     end
   end
   always @* begin
@@ -2776,7 +2776,7 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   assign \exp_cut.exp0  = exp_cut[35:19];
   assign \cut2.valid  = cut2[0];
   assign \cut2.last  = cut2[1];
-  assign \cut2.scaled0  = cut2[35:2];
+  assign \cut2.scaled0  = cut2[12:2];
   assign \max_store.go  = max_store[0];
   assign \max_store.buffer  = max_store[2:1];
   assign \sum_exp_cut.take  = sum_exp_cut[0];
@@ -2799,5 +2799,5 @@ module softmax(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__
   assign buf_stage3_done = \$25 ;
   assign s1_lane0_index = \$121 [7:0];
   assign s3_lane0_index = \$140 [7:0];
-  assign \$144  = { 24'h000000, \$143 [34:24] };
+  assign \$144  = { 1'h0, \$143 [11:1] };
 endmodule

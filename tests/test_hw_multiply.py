@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 from accelgen.flow.synth import synthesize
 from accelgen.verif.amaranth_sim import every_value
 from accelgen.hw.multiply import (LOGIC_PRODUCT_MAX_BITS, logic_product, narrow_product,
-                                  product_terms, sum_terms)
+                                  product_carry_save, product_terms, sum_terms)
 
 __all__ = []
 
@@ -109,6 +109,53 @@ def test_product_terms_and_an_addend_sum_modulo_any_width(width, a_signed, b_sig
     sim.add_testbench(testbench)
     sim.run()
     assert not wrong, f"(a, b, c, got, want) {wrong[:5]}"
+
+
+class _CarrySave(wiring.Component):
+    """The rows of :func:`product_carry_save` on ``rows[k]`` (zero when there are
+    fewer than two); its constant depends on the shapes only."""
+
+    def __init__(self, a_shape, b_shape):
+        width = a_shape.width + b_shape.width
+        self.a_shape, self.b_shape = a_shape, b_shape
+        super().__init__({"a": In(a_shape), "b": In(b_shape),
+                          "rows": Out(unsigned(width)).array(2)})
+
+    def elaborate(self, platform):
+        m = Module()
+        rows, _constant = product_carry_save(self.a, self.b)
+        assert len(rows) <= 2 and all(len(row) == len(self.rows[0]) for row in rows)
+        m.d.comb += [port.eq(row) for port, row in zip(self.rows, rows)]
+        return m
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("a_signed", [False, True], ids=["ua", "sa"])
+@pytest.mark.parametrize("b_signed", [False, True], ids=["ub", "sb"])
+@pytest.mark.parametrize("widths", [(1, 1), (1, 4), (4, 1), (2, 5), (6, 6), (8, 3)],
+                         ids=lambda w: f"{w[0]}x{w[1]}")
+def test_product_carry_save_rows_sum_to_the_product_exactly(widths, a_signed, b_signed):
+    """Exhaustive: for every ``a`` and ``b``, the (at most two) rows plus the
+    constant are ``a * b`` as integers, not only modulo a width: no carry-save
+    level lost a bit at the rows' width."""
+    a_shape, b_shape = _shape(widths[0], a_signed), _shape(widths[1], b_signed)
+    dut = _CarrySave(a_shape, b_shape)
+    constant = product_carry_save(Signal(a_shape), Signal(b_shape))[1]
+    wrong = []
+
+    async def testbench(ctx):
+        for x in every_value(a_shape):
+            for z in every_value(b_shape):
+                ctx.set(dut.a, x)
+                ctx.set(dut.b, z)
+                got = sum(ctx.get(row) for row in dut.rows) + constant
+                if got != x * z:
+                    wrong.append((x, z, got))
+
+    sim = Simulator(dut)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert not wrong, f"{a_shape} x {b_shape}: (a, b, got) {wrong[:5]}"
 
 
 def test_narrow_product_has_no_multiplier_cell_up_to_its_bound():

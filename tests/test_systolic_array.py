@@ -58,6 +58,11 @@ from accelgen.verif.systolic_array import amaranth_gemm, random_gemm
      r"elements are signed\)$"),
     ({"pe": "fusion_unit", "acc_width": 17}, ValueError,
      r"^systolic_array acc_width must be an integer from 18 to 64, not 17$"),
+    ({"multiplier": "dsp"}, ValueError,
+     r"^systolic_array multiplier must be one of 'auto', 'logic', not 'dsp'$"),
+    ({"pe": "ant_pe", "a_width": 4, "w_width": 4, "acc_width": 16, "multiplier": "logic"},
+     ValueError, r"^systolic_array multiplier applies to pe='int_mac' only; leave it at "
+                 r"'auto' for pe='ant_pe'$"),
     ({"pipeline": 2}, ValueError,
      r"^systolic_array pipeline must be an integer from 0 to 1, not 2$"),
     ({"w_signed": None}, TypeError, r"^systolic_array w_signed must be a bool, not None$"),
@@ -100,10 +105,16 @@ CONFIGS = [Params(pipeline=0), Params(dataflow="os", pipeline=0),
                   acc_width=63, pipeline=0),
            Params(rows=3, cols=2, pe="fp_mac", acc_width=40, pipeline=0),
            Params(rows=2, cols=3, pe="fp_mac", dataflow="os", a_fmt="e5m2", pipeline=1,
-                  acc_width=56)]
+                  acc_width=56),
+           Params(rows=3, cols=2, multiplier="logic"),
+           Params(rows=2, cols=3, dataflow="os", a_width=7, w_width=5, w_signed=False,
+                  acc_width=13, multiplier="logic"),
+           Params(rows=2, cols=2, a_signed=False, acc_width=16, multiplier="logic",
+                  pipeline=0)]
 IDS = ["ws4x4", "os4x4", "os1x1", "ws1x3_unsigned_w", "ws3x2_narrow", "os2x3_narrow_p1",
        "ws2x3_fusion", "os3x2_fusion_p1", "ws3x2_ant4", "os2x3_ant8x6_p1", "ws2x2_olive4",
-       "os3x2_olive8_p1", "os2x2_ant8_acc63", "ws3x2_fp8", "os2x3_fp8_e5m2_p1"]
+       "os3x2_olive8_p1", "os2x2_ant8_acc63", "ws3x2_fp8", "os2x3_fp8_e5m2_p1",
+       "ws3x2_logic_p1", "os2x3_logic7x5u_acc13_p1", "ws2x2_logic_unsigned_a_acc16"]
 
 
 @pytest.mark.parametrize("p", CONFIGS, ids=IDS)

@@ -5,7 +5,7 @@ spend a DSP block on."""
 from amaranth.hdl import Cat, Const, Value, signed, unsigned
 
 __all__ = ["LOGIC_PRODUCT_MAX_BITS", "logic_product", "narrow_product", "product_terms",
-           "sum_terms"]
+           "product_carry_save", "sum_terms"]
 
 #: The widest operand :func:`logic_product` is used for by the units that choose
 #: between it and ``*`` (whose ``$mul`` cell Yosys maps to a DSP block).
@@ -48,10 +48,41 @@ def product_terms(a, b, width):
     and ``j`` is the top bit of a signed operand; a negated bit ``x`` is written
     ``~x - 1`` (``~x`` in the row, ``-2**(i+j)`` in the constant). So no row is
     sign-extended: row ``j`` spans ``len(a)`` bits from bit ``j``."""
+    rows, constant = _partial_products(a, b, width)
+    if not rows:
+        return [Const(0, width)]
+    constant %= 1 << width
+    return [row[:width] for row in rows] + ([Const(constant, width)] if constant else [])
+
+
+def product_carry_save(a, b):
+    """The partial products of ``a * b`` (:func:`product_terms`) but the constant,
+    reduced by carry-save levels to at most two unsigned rows of ``len(a) +
+    len(b)`` bits, and that constant as a (non-positive) integer: ``a * b =
+    sum(rows) + constant``, exactly. A pipelined multiply-add registers the
+    rows and leaves their addition to the sum they go into (:func:`sum_terms`
+    with the constant modulo its width), so that the cut is after the
+    carry-save levels and one carry chain does both additions.
+
+    No level drops a bit: the rows are non-negative and sum to at most
+    ``(2**len(a) - 1) * (2**len(b) - 1)``, so each of them, carries included,
+    stays below ``2**(len(a) + len(b))``. Combinational; one LUT level per
+    carry-save level."""
+    a, b = Value.cast(a), Value.cast(b)
+    width = len(a) + len(b)
+    rows, constant = _partial_products(a, b, width)
+    rows = [_extend(row, width) for row in rows]
+    while len(rows) > 2:
+        rows = _compress(rows, width)
+    return rows, constant
+
+
+def _partial_products(a, b, width):
+    """``(rows, constant)`` of :func:`product_terms`, the constant not reduced."""
     a, b = Value.cast(a), Value.cast(b)
     n, m = len(a), len(b)
     if n == 0 or m == 0:
-        return [Const(0, width)]
+        return [], 0
     a_top = n - 1 if a.shape().signed else None
     b_top = m - 1 if b.shape().signed else None
     rows, constant = [], 0
@@ -65,8 +96,7 @@ def product_terms(a, b, width):
                 constant -= 1 << (i + j)
             bits.append(bit)
         rows.append(Cat(*(bits or [Const(0, 1)])) << j)
-    constant %= 1 << width
-    return [(row)[:width] for row in rows] + ([Const(constant, width)] if constant else [])
+    return rows, constant
 
 
 def sum_terms(terms, width):

@@ -14,9 +14,10 @@ comment saying why. Combinational units have no ``ready_contract`` attribute.
 import dataclasses
 from typing import Callable
 
-from amaranth.hdl import Signal
+from amaranth.hdl import Mux, Signal
 
-__all__ = ["ReadyContract", "PIPELINE", "DRAIN", "stall_advance", "pipeline_handshake"]
+__all__ = ["ReadyContract", "PIPELINE", "DRAIN", "stall_advance", "pipeline_handshake",
+           "skid_output"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,3 +68,27 @@ def pipeline_handshake(m, i, o, name="advance"):
     advance = stall_advance(m, o, name)
     m.d.comb += i.ready.eq(advance)
     return advance
+
+
+def skid_output(m, o, valid, payload, name="skid"):
+    """Drive the stream ``o`` from a pipeline's last register stage (``valid``
+    and ``payload``, shaped like ``o.payload``) through a one-beat skid
+    register, and return the pipeline's ``advance``: a flip-flop, so that the
+    stall of a wide pipeline reads a register rather than ``o.ready``.
+
+    ``advance`` is high while the skid register is empty. A beat that ``o``
+    refuses then moves into the skid register (the pipeline advances under
+    it); ``o`` shows the held beat, unchanged, until it is taken, and the
+    pipeline stalls meanwhile. So ``o`` sees the pipeline's beats in order,
+    none lost or repeated, in the same cycles as with :func:`stall_advance`
+    while ``o.ready`` stays high. Costs a register and a multiplexer per
+    payload bit."""
+    room = Signal(name=f"{name}_room", init=1)
+    held = Signal(o.payload.shape(), name=f"{name}_payload")
+    m.d.comb += [o.valid.eq(~room | valid),
+                 o.payload.eq(Mux(room, payload, held))]
+    with m.If(room & valid & ~o.ready):
+        m.d.sync += [held.eq(payload), room.eq(0)]
+    with m.Elif(~room & o.ready):
+        m.d.sync += room.eq(1)
+    return room

@@ -19,6 +19,10 @@ from accelgen.hw.multiply import (LOGIC_PRODUCT_MAX_BITS, logic_product, narrow_
 
 __all__ = []
 
+#: Both signednesses of each operand, for the exhaustive checks.
+A_SIGNED = pytest.mark.parametrize("a_signed", [False, True], ids=["ua", "sa"])
+B_SIGNED = pytest.mark.parametrize("b_signed", [False, True], ids=["ub", "sb"])
+
 
 def _shape(width, is_signed):
     return signed(width) if is_signed else unsigned(width)
@@ -41,8 +45,8 @@ class _Product(wiring.Component):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("a_signed", [False, True], ids=["ua", "sa"])
-@pytest.mark.parametrize("b_signed", [False, True], ids=["ub", "sb"])
+@A_SIGNED
+@B_SIGNED
 @pytest.mark.parametrize("widths", [(1, 1), (1, 4), (4, 1), (2, 5), (3, 3), (6, 6)],
                          ids=lambda w: f"{w[0]}x{w[1]}")
 def test_logic_product_is_exact_over_every_operand_pair(widths, a_signed, b_signed):
@@ -82,8 +86,8 @@ class _MultiplyAdd(wiring.Component):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("a_signed", [False, True], ids=["ua", "sa"])
-@pytest.mark.parametrize("b_signed", [False, True], ids=["ub", "sb"])
+@A_SIGNED
+@B_SIGNED
 @pytest.mark.parametrize("width", [3, 6, 11], ids=lambda w: f"mod{w}")
 def test_product_terms_and_an_addend_sum_modulo_any_width(width, a_signed, b_signed):
     """4x3 operands, every pair, with addends at both ends of the range and
@@ -117,7 +121,6 @@ class _CarrySave(wiring.Component):
 
     def __init__(self, a_shape, b_shape):
         width = a_shape.width + b_shape.width
-        self.a_shape, self.b_shape = a_shape, b_shape
         super().__init__({"a": In(a_shape), "b": In(b_shape),
                           "rows": Out(unsigned(width)).array(2)})
 
@@ -130,8 +133,8 @@ class _CarrySave(wiring.Component):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("a_signed", [False, True], ids=["ua", "sa"])
-@pytest.mark.parametrize("b_signed", [False, True], ids=["ub", "sb"])
+@A_SIGNED
+@B_SIGNED
 @pytest.mark.parametrize("widths", [(1, 1), (1, 4), (4, 1), (2, 5), (6, 6), (8, 3)],
                          ids=lambda w: f"{w[0]}x{w[1]}")
 def test_product_carry_save_rows_sum_to_the_product_exactly(widths, a_signed, b_signed):
